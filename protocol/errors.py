@@ -1,0 +1,20 @@
+# Precise reasons a message is refused. Receivers log the code and drop the
+# message; they never crash on input from the network.
+BAD_TOPIC = "bad_topic"
+BAD_FRAME = "bad_frame"
+BAD_TAG = "bad_tag"
+BAD_JSON = "bad_json"
+BAD_FIELD = "bad_field"
+TOO_LARGE = "too_large"
+
+
+class ProtocolError(Exception):
+    def __init__(self, code, detail=""):
+        Exception.__init__(self, code, detail)
+        self.code = code
+        self.detail = detail
+
+    def __str__(self):
+        if self.detail:
+            return "%s: %s" % (self.code, self.detail)
+        return self.code

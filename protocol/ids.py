@@ -1,0 +1,50 @@
+# Request ids that never repeat for one device, across reboots and power cuts:
+# "<boot>-<seq>". The boot counter is persisted before the first id of a boot
+# is handed out (write a temp file, then rename: atomic on littlefs and POSIX).
+import os
+
+_MAX_SEQ = 0x7FFFFFFF
+
+
+def _read_int(path):
+    try:
+        with open(path) as f:
+            return int(f.read().strip() or "0")
+    except (OSError, ValueError):
+        return 0
+
+
+def write_atomic(path, text):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.rename(tmp, path)
+
+
+class RequestIds:
+    def __init__(self, path):
+        self.path = path
+        self.boot = _read_int(path) + 1
+        write_atomic(path, str(self.boot))
+        self.seq = 0
+
+    def next(self):
+        self.seq += 1
+        if self.seq > _MAX_SEQ:
+            # Practically unreachable; a fresh boot number keeps ids unique.
+            self.boot += 1
+            write_atomic(self.path, str(self.boot))
+            self.seq = 1
+        return "%d-%d" % (self.boot, self.seq)
+
+
+def valid(request_id):
+    if not isinstance(request_id, str) or len(request_id) > 24:
+        return False
+    parts = request_id.split("-")
+    if len(parts) != 2:
+        return False
+    for p in parts:
+        if not p or not p.isdigit():
+            return False
+    return True
