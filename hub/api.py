@@ -1,0 +1,161 @@
+"""The hub's REST API (/api/v1) for cash registers, scripts and the console."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, FastAPI, Header, HTTPException
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
+
+from hub import __version__, wallets
+from hub.db import reader
+from hub.devices import DEVICES, DeviceDirectory, add_device
+from hub.ledger import ledger_totals
+
+MAX_AMOUNT = 100_000_000  # one million in minor units: a typo guard, not a business limit
+
+UidPath = Annotated[str, Field(pattern=r"^[0-9A-Fa-f]{8,20}$")]
+
+
+class CardIn(BaseModel):
+    uid: str | None = Field(None, pattern=r"^[0-9A-Fa-f]{8,20}$",
+                            description="RFID UID in hex; omitted: the hub makes one")
+    label: str = Field("", max_length=100)
+
+
+class CardOut(BaseModel):
+    uid: str
+    status: str
+    label: str
+    ledger: str
+    balance: int = Field(description="posted balance in minor units")
+    held: int = Field(description="pending holds of taps not yet reported")
+    available: int = Field(description="balance less held: what may be spent")
+
+
+class TopUpIn(BaseModel):
+    amount: int = Field(gt=0, le=MAX_AMOUNT, description="minor units, e.g. cents")
+    reason: str = Field("", max_length=200)
+
+
+class TopUpOut(CardOut):
+    transfer: str
+    repeated: bool = Field(description="true when the Idempotency-Key was seen before")
+
+
+class HistoryItem(BaseModel):
+    id: str
+    at: datetime
+    code: str
+    reason: str
+    kind: str
+    pending_id: str | None
+    amount: int
+
+
+class DeviceIn(BaseModel):
+    id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")
+    site: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")
+    unit_price: int = Field(gt=0, le=MAX_AMOUNT)
+    name: str = Field("", max_length=100)
+    kind: str = Field("dispenser", pattern=r"^[a-z_]{1,20}$")
+
+
+class DeviceOut(BaseModel):
+    id: str
+    site: str
+    name: str
+    kind: str
+    unit_price: int
+
+
+class DeviceCreated(DeviceOut):
+    key: str = Field(description="the device's secret HMAC key (hex); shown only here")
+
+
+def create_app(engine: Engine, currency: str = "CHF", directory: DeviceDirectory | None = None,
+               bridge=None) -> FastAPI:
+    app = FastAPI(title="tapgift hub", version=__version__,
+                  description="Cards, wallets and controllers of a tapgift site. "
+                              "Amounts are integers in minor units (cents).")
+    api = APIRouter(prefix="/api/v1")
+    read = reader(engine)
+
+    def run(fn, *args, write=True):
+        try:
+            with (engine.begin() if write else read.connect()) as conn:
+                return fn(conn, *args)
+        except wallets.NotFound as exc:
+            raise HTTPException(404, str(exc)) from exc
+        except wallets.Conflict as exc:
+            raise HTTPException(409, str(exc)) from exc
+
+    @api.post("/cards", response_model=CardOut, status_code=201, tags=["cards"])
+    def issue_card(card: CardIn):
+        """Issue a card (wristband) with an empty wallet."""
+        return run(wallets.issue_card, currency, card.uid, card.label)
+
+    @api.get("/cards/{uid}", response_model=CardOut, tags=["cards"])
+    def get_card(uid: UidPath):
+        return run(wallets.card_view, uid, write=False)
+
+    @api.post("/cards/{uid}/block", response_model=CardOut, tags=["cards"])
+    def block_card(uid: UidPath):
+        """Block a lost card: every tap with it is denied from now on."""
+        return run(wallets.set_status, uid, "blocked")
+
+    @api.post("/cards/{uid}/unblock", response_model=CardOut, tags=["cards"])
+    def unblock_card(uid: UidPath):
+        return run(wallets.set_status, uid, "active")
+
+    @api.post("/cards/{uid}/topups", response_model=TopUpOut, status_code=201, tags=["cards"])
+    def top_up(uid: UidPath, body: TopUpIn,
+               idempotency_key: Annotated[str | None, Header(max_length=100)] = None):
+        """Credit the card's wallet. Send an Idempotency-Key header so that a retried
+        request books once: the repeat returns the first answer with repeated=true."""
+        key = "topup/" + (idempotency_key or uuid.uuid4().hex)
+        try:
+            return run(wallets.top_up, uid, body.amount, key, body.reason)
+        except IntegrityError:  # the same key raced in from a parallel request
+            return run(wallets.top_up, uid, body.amount, key, body.reason)
+
+    @api.get("/cards/{uid}/history", response_model=list[HistoryItem], tags=["cards"])
+    def card_history(uid: UidPath, limit: int = 100):
+        return run(wallets.history, uid, min(max(limit, 1), 1000), write=False)
+
+    @api.post("/devices", response_model=DeviceCreated, status_code=201, tags=["devices"])
+    def register_device(device: DeviceIn):
+        """Register a controller; the answer carries its secret key for provisioning."""
+        def add(conn):
+            if conn.execute(select(DEVICES.c.id).where(DEVICES.c.id == device.id)).first():
+                raise wallets.Conflict(f"device {device.id} exists")
+            key = add_device(conn, device.id, device.site, device.unit_price, currency,
+                             device.name, device.kind)
+            return {**device.model_dump(), "name": device.name or device.id, "key": key}
+        created = run(add)
+        if directory is not None:
+            directory.forget(device.id)
+        return created
+
+    @api.get("/devices", response_model=list[DeviceOut], tags=["devices"])
+    def list_devices():
+        def rows(conn):
+            return [dict(r) for r in conn.execute(select(DEVICES).order_by(DEVICES.c.id)).mappings()]
+        return run(rows, write=False)
+
+    @api.get("/ledgers", tags=["ledger"])
+    def ledgers():
+        """Per ledger, the sum of all posted and of all pending balances: always zero."""
+        return run(ledger_totals, write=False)
+
+    @api.get("/health", tags=["hub"])
+    def health():
+        stats = dict(bridge.stats) if bridge else {}
+        connected = bridge.connected.is_set() if bridge else None
+        return {"version": __version__, "mqtt_connected": connected, "stats": stats}
+
+    app.include_router(api)
+    return app

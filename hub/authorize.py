@@ -1,0 +1,197 @@
+"""Authorisation of controller requests, a batch at a time in one transaction.
+
+A tap becomes a hold (wallet -> machine, pending) and a grant; a delivery
+report posts what was delivered and voids the rest. Every answer is stored
+with the device's request id in the same transaction, so a repeated request
+(QoS 1 redelivery, a retry after a power cut) gets the original answer and
+books nothing new. Nothing is answered before the transaction commits.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import Connection, Engine, select, tuple_, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from hub.devices import DeviceInfo
+from hub.ledger import Book, InsufficientFunds, new_id
+from hub.models import Card, DeviceRequest, Hold, utcnow
+from protocol import messages as m
+from protocol import topics
+
+log = logging.getLogger("tapgift.authorize")
+
+CARDS = Card.__table__
+HOLDS = Hold.__table__
+REQUESTS = DeviceRequest.__table__
+
+
+@dataclass
+class Incoming:
+    device: DeviceInfo
+    kind: str  # topics.TAP or topics.REPORT
+    body: dict
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.device.id, self.body["id"])
+
+
+class Authorizer:
+    def __init__(self, engine: Engine, hold_ttl_s: int = 600, retries: int = 5):
+        self.engine = engine
+        self.hold_ttl = timedelta(seconds=hold_ttl_s)
+        self.retries = retries
+
+    def process(self, batch: list[Incoming]) -> list[bytes]:
+        """Answer every request of the batch (reply bodies, in order), committed first."""
+        for attempt in range(self.retries):
+            try:
+                with self.engine.begin() as conn:
+                    return _Run(conn, self.hold_ttl).answer(batch)
+            except (IntegrityError, DBAPIError) as exc:
+                # Another hub process answered one of these ids first, or the
+                # database chose us as a serialization victim: try again; the
+                # stored answers then come out of the dedupe lookup.
+                if attempt == self.retries - 1:
+                    raise
+                log.warning("batch of %d retried: %s", len(batch), exc.__class__.__name__)
+        raise AssertionError("unreachable")
+
+    def expire(self, now: datetime | None = None, limit: int = 1000) -> int:
+        """Void holds whose device never reported; returns how many."""
+        now = now or utcnow()
+        with self.engine.begin() as conn:
+            rows = conn.execute(select(HOLDS).where(
+                HOLDS.c.status == "pending", HOLDS.c.expires_at < now,
+            ).order_by(HOLDS.c.expires_at).limit(limit)).mappings().all()
+            if not rows:
+                return 0
+            book = Book(conn)
+            for hold in rows:
+                book.resolve(hold["id"], hold["wallet_account_id"], hold["machine_account_id"],
+                             held=hold["amount"],
+                             post=0, code="hold_expired",
+                             reason=f"no delivery report from {hold['device_id']} in time",
+                             key=f"expire/{hold['id']}")
+            conn.execute(update(HOLDS).where(HOLDS.c.id.in_([h["id"] for h in rows])).values(
+                status="expired", resolved_at=now))
+            book.flush()
+        return len(rows)
+
+
+class _Run:
+    """One attempt at one batch inside one transaction."""
+
+    def __init__(self, conn: Connection, hold_ttl: timedelta):
+        self.conn = conn
+        self.hold_ttl = hold_ttl
+        self.book = Book(conn)
+        self.now = utcnow()
+        self.answers: dict[tuple[str, str], bytes] = {}
+        self.new_answers: list[dict] = []
+        self.new_holds: list[dict] = []
+        self.resolved: dict[str, dict] = {}
+
+    def answer(self, batch: list[Incoming]) -> list[bytes]:
+        self._load_known_answers(batch)
+        cards = self._load_cards([i.body["card"] for i in batch if i.kind == topics.TAP])
+        holds = self._load_holds([i for i in batch if i.kind == topics.REPORT])
+        for item in batch:
+            if item.key not in self.answers:
+                reply = self._tap(item, cards) if item.kind == topics.TAP else self._report(item, holds)
+                self._remember(item, reply)
+        self._write()
+        return [self.answers[item.key] for item in batch]
+
+    def _load_known_answers(self, batch: list[Incoming]) -> None:
+        keys = list({item.key for item in batch})
+        rows = self.conn.execute(select(REQUESTS.c.device_id, REQUESTS.c.request_id, REQUESTS.c.reply)
+                                 .where(tuple_(REQUESTS.c.device_id, REQUESTS.c.request_id).in_(keys)))
+        for device_id, request_id, reply in rows:
+            self.answers[(device_id, request_id)] = bytes(reply)
+
+    def _load_cards(self, uids: list[str]) -> dict[str, dict]:
+        if not uids:
+            return {}
+        rows = self.conn.execute(select(CARDS).where(CARDS.c.uid.in_(set(uids)))).mappings().all()
+        self.book.load([r["account_id"] for r in rows], lock=True)
+        return {r["uid"]: r for r in rows}
+
+    def _load_holds(self, reports: list[Incoming]) -> dict[str, dict]:
+        ids = {i.body["hold"] for i in reports}
+        if not ids:
+            return {}
+        query = select(HOLDS).where(HOLDS.c.id.in_(ids))
+        if self.conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        return {r["id"]: dict(r) for r in self.conn.execute(query).mappings()}
+
+    def _tap(self, item: Incoming, cards: dict[str, dict]) -> dict:
+        body, device = item.body, item.device
+        card = cards.get(body["card"])
+        if card is None:
+            return _deny(body, m.UNKNOWN_CARD)
+        if card["status"] != "active":
+            return _deny(body, m.BLOCKED_CARD)
+        amount = body["units"] * device.unit_price
+        hold_id = new_id()
+        try:
+            self.book.transfer(card["account_id"], device.account_id, amount, code="tap_hold",
+                               reason=f"{body['units']} x {device.unit_price} at {device.id}",
+                               key=f"{device.id}/{body['id']}", pending=True, transfer_id=hold_id)
+        except InsufficientFunds:
+            return _deny(body, m.INSUFFICIENT_FUNDS, self.book.account(card["account_id"]).available)
+        self.new_holds.append(dict(
+            id=hold_id, device_id=device.id, request_id=body["id"], card_uid=body["card"],
+            wallet_account_id=card["account_id"], machine_account_id=device.account_id,
+            units=body["units"], unit_price=device.unit_price, amount=amount, status="pending",
+            posted=0, expires_at=self.now + self.hold_ttl, resolved_at=None,
+        ))
+        return {"k": m.GRANT, "re": body["id"], "hold": hold_id, "units": body["units"],
+                "amount": amount, "balance": self.book.account(card["account_id"]).available}
+
+    def _report(self, item: Incoming, holds: dict[str, dict]) -> dict:
+        body, device = item.body, item.device
+        hold = holds.get(body["hold"])
+        if hold is None or hold["device_id"] != device.id:
+            return {"k": m.ERROR, "re": body["id"], "code": m.UNKNOWN_HOLD}
+        if hold["status"] != "pending":
+            # Resolved already (a second report, or it expired): never twice.
+            return {"k": m.ACK, "re": body["id"], "posted": hold["posted"],
+                    "voided": hold["amount"] - hold["posted"], "status": hold["status"]}
+        delivered = min(body["delivered"], hold["units"])
+        post = delivered * hold["unit_price"]
+        self.book.resolve(hold["id"], hold["wallet_account_id"], hold["machine_account_id"],
+                          held=hold["amount"], post=post,
+                          code="tap_delivered",
+                          reason=f"{delivered} of {hold['units']} delivered at {device.id}",
+                          key=f"{device.id}/{body['id']}")
+        hold.update(status="posted" if post else "voided", posted=post, resolved_at=self.now)
+        self.resolved[hold["id"]] = hold
+        return {"k": m.ACK, "re": body["id"], "posted": post, "voided": hold["amount"] - post}
+
+    def _remember(self, item: Incoming, reply: dict) -> None:
+        encoded = m.encode(reply)
+        self.answers[item.key] = encoded
+        self.new_answers.append(dict(device_id=item.device.id, request_id=item.body["id"],
+                                     reply=encoded, created_at=self.now))
+
+    def _write(self) -> None:
+        if self.new_holds:
+            self.conn.execute(HOLDS.insert(), self.new_holds)
+        for hold in self.resolved.values():
+            self.conn.execute(update(HOLDS).where(HOLDS.c.id == hold["id"]).values(
+                status=hold["status"], posted=hold["posted"], resolved_at=hold["resolved_at"]))
+        self.book.flush()
+        if self.new_answers:
+            self.conn.execute(REQUESTS.insert(), self.new_answers)
+
+
+def _deny(body: dict, code: str, balance: int | None = None) -> dict:
+    reply = {"k": m.DENY, "re": body["id"], "code": code}
+    if balance is not None:
+        reply["balance"] = balance
+    return reply

@@ -1,0 +1,86 @@
+"""Controllers known to the hub: their keys, prices and machine accounts."""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine, select
+
+from hub.db import reader
+from hub.ledger import create_account
+from hub.models import Device, utcnow
+from protocol import topics
+from protocol.signing import Signer, new_key_hex
+
+DEVICES = Device.__table__
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    id: str
+    site: str
+    kind: str
+    unit_price: int
+    account_id: int
+    signer: Signer
+
+
+def add_device(conn: Connection, device_id: str, site: str, unit_price: int, ledger: str,
+               name: str = "", kind: str = "dispenser", key_hex: str | None = None) -> str:
+    """Register a controller with its own machine account; returns its secret key (hex)."""
+    if not topics.valid_id(device_id) or not topics.valid_id(site):
+        raise ValueError("device and site ids: letters, digits, '_', '-', '.'; at most 40")
+    if unit_price <= 0:
+        raise ValueError("unit_price must be positive")
+    key_hex = key_hex or new_key_hex()
+    account_id = create_account(conn, ledger, "machine", f"machine {site}/{device_id}",
+                                allow_negative=True)
+    conn.execute(DEVICES.insert().values(
+        id=device_id, site=site, name=name or device_id, kind=kind, key_hex=key_hex,
+        unit_price=unit_price, account_id=account_id, created_at=utcnow(),
+    ))
+    return key_hex
+
+
+class DeviceDirectory:
+    """Device lookups for every incoming message, cached; refreshed after `ttl` seconds
+    so that a price change or a new device made by another process is seen soon."""
+
+    def __init__(self, engine: Engine, ttl: float = 5.0):
+        self.engine = reader(engine)
+        self.ttl = ttl
+        self._cache: dict[tuple[str, str], tuple[float, DeviceInfo | None]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, site: str, device_id: str) -> DeviceInfo | None:
+        now = time.monotonic()
+        hit = self._cache.get((site, device_id))
+        if hit and now - hit[0] < self.ttl:
+            return hit[1]
+        info = self._load(site, device_id)
+        with self._lock:
+            self._cache[(site, device_id)] = (now, info)
+        return info
+
+    def signer(self, site: str, device_id: str) -> Signer | None:
+        info = self.get(site, device_id)
+        return info.signer if info else None
+
+    def forget(self, device_id: str | None = None) -> None:
+        with self._lock:
+            if device_id is None:
+                self._cache.clear()
+            else:
+                for key in [k for k in self._cache if k[1] == device_id]:
+                    del self._cache[key]
+
+    def _load(self, site: str, device_id: str) -> DeviceInfo | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(DEVICES).where(
+                DEVICES.c.id == device_id, DEVICES.c.site == site)).mappings().first()
+            conn.rollback()
+        if row is None:
+            return None
+        return DeviceInfo(row["id"], row["site"], row["kind"], row["unit_price"],
+                          row["account_id"], Signer(row["key_hex"]))

@@ -1,0 +1,190 @@
+"""The double-entry ledger.
+
+A `Book` collects the transfers of one database transaction and writes them
+with one balance update per touched account (no hot row is updated once per
+booking). Wallets are locked (PostgreSQL: SELECT ... FOR UPDATE, in id order)
+and checked before money leaves them; accounts that may go negative (machines,
+cash desks) are never locked for a check, only updated by deltas at the end.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, func, select, update
+
+from hub.models import Account, Transfer, utcnow
+
+ACCOUNTS = Account.__table__
+TRANSFERS = Transfer.__table__
+
+_BALANCE_COLUMNS = ("debits_posted", "credits_posted", "debits_pending", "credits_pending")
+
+
+class LedgerError(Exception):
+    code = "ledger_error"
+
+
+class InsufficientFunds(LedgerError):
+    code = "insufficient_funds"
+
+
+class LedgerMismatch(LedgerError):
+    code = "ledger_mismatch"
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass
+class AccountState:
+    id: int
+    ledger: str
+    allow_negative: bool
+    debits_posted: int
+    credits_posted: int
+    debits_pending: int
+    credits_pending: int
+    delta: dict = field(default_factory=lambda: dict.fromkeys(_BALANCE_COLUMNS, 0))
+
+    @property
+    def available(self) -> int:
+        """What may still be spent: posted balance less pending holds."""
+        return self.credits_posted - self.debits_posted - self.debits_pending
+
+    def add(self, column: str, amount: int) -> None:
+        setattr(self, column, getattr(self, column) + amount)
+        self.delta[column] += amount
+
+
+class Book:
+    def __init__(self, conn: Connection):
+        self.conn = conn
+        self._lock = conn.dialect.name == "postgresql"
+        self.accounts: dict[int, AccountState] = {}
+        self._rows: list[dict] = []
+
+    def load(self, ids, lock: bool = True) -> None:
+        """Read accounts not read yet; lock=True for those money may leave."""
+        missing = sorted(set(ids) - self.accounts.keys())
+        if not missing:
+            return
+        query = select(ACCOUNTS).where(ACCOUNTS.c.id.in_(missing)).order_by(ACCOUNTS.c.id)
+        if lock and self._lock:
+            query = query.with_for_update()
+        for row in self.conn.execute(query).mappings():
+            self.accounts[row["id"]] = AccountState(
+                row["id"], row["ledger"], row["allow_negative"],
+                *(row[c] for c in _BALANCE_COLUMNS),
+            )
+
+    def account(self, account_id: int) -> AccountState:
+        if account_id not in self.accounts:
+            self.load([account_id], lock=True)
+        if account_id not in self.accounts:
+            raise LedgerError(f"no account {account_id}")
+        return self.accounts[account_id]
+
+    def transfer(self, debit: int, credit: int, amount: int, code: str, reason: str, key: str,
+                 pending: bool = False, transfer_id: str | None = None) -> str:
+        """Move amount from debit to credit (as a hold if pending); returns the transfer id."""
+        if amount <= 0:
+            raise LedgerError("amount must be positive")
+        src, dst = self._pair(debit, credit)
+        if not src.allow_negative and src.available < amount:
+            raise InsufficientFunds(f"account {debit} has {src.available}, needs {amount}")
+        kind = "pending" if pending else "posted"
+        src.add("debits_" + kind, amount)
+        dst.add("credits_" + kind, amount)
+        return self._record(src, debit, credit, amount, kind, code, reason, key, None, transfer_id)
+
+    def resolve(self, pending_id: str, debit: int, credit: int, held: int, post: int,
+                code: str, reason: str, key: str) -> None:
+        """Post `post` of a hold of `held` and void the rest, each as its own transfer."""
+        if not 0 <= post <= held:
+            raise LedgerError("can post only between 0 and the held amount")
+        src, dst = self._pair(debit, credit)
+        src.add("debits_pending", -held)
+        dst.add("credits_pending", -held)
+        if post:
+            src.add("debits_posted", post)
+            dst.add("credits_posted", post)
+            self._record(src, debit, credit, post, "post", code, reason, key + "/post", pending_id)
+        if held - post:
+            self._record(src, debit, credit, held - post, "void", code, reason, key + "/void",
+                         pending_id)
+
+    def _pair(self, debit: int, credit: int) -> tuple[AccountState, AccountState]:
+        if debit == credit:
+            raise LedgerError("debit and credit account are the same")
+        src, dst = self.account(debit), self.account(credit)
+        if src.ledger != dst.ledger:
+            raise LedgerMismatch(f"{src.ledger} -> {dst.ledger}")
+        return src, dst
+
+    def _record(self, src, debit, credit, amount, flags, code, reason, key, pending_id,
+                transfer_id=None) -> str:
+        tid = transfer_id or new_id()
+        self._rows.append(dict(
+            id=tid, idempotency_key=key, ledger=src.ledger, debit_account_id=debit,
+            credit_account_id=credit, amount=amount, flags=flags, pending_id=pending_id,
+            code=code, reason=reason, created_at=utcnow(),
+        ))
+        return tid
+
+    def flush(self) -> None:
+        """Write the transfers and one delta update per touched account."""
+        if self._rows:
+            self.conn.execute(TRANSFERS.insert(), self._rows)
+            self._rows = []
+        changed = [a for a in self.accounts.values() if any(a.delta.values())]
+        # Wallets first, then the rest, each in id order: every transaction
+        # takes row locks in the same order, so hub processes never deadlock.
+        changed.sort(key=lambda a: (a.allow_negative, a.id))
+        for acc in changed:
+            values = {c: getattr(ACCOUNTS.c, c) + d for c, d in acc.delta.items() if d}
+            self.conn.execute(update(ACCOUNTS).where(ACCOUNTS.c.id == acc.id).values(**values))
+            acc.delta = dict.fromkeys(_BALANCE_COLUMNS, 0)
+
+
+def create_account(conn: Connection, ledger: str, kind: str, name: str,
+                   allow_negative: bool = False) -> int:
+    result = conn.execute(ACCOUNTS.insert().values(
+        ledger=ledger, kind=kind, name=name, allow_negative=allow_negative,
+        debits_posted=0, credits_posted=0, debits_pending=0, credits_pending=0,
+        created_at=utcnow(),
+    ))
+    return result.inserted_primary_key[0]
+
+
+def system_account(conn: Connection, ledger: str, kind: str, name: str) -> int:
+    """The one account of a kind and name on a ledger (e.g. the cash desk), made on first use."""
+    found = conn.execute(select(ACCOUNTS.c.id).where(
+        ACCOUNTS.c.ledger == ledger, ACCOUNTS.c.kind == kind, ACCOUNTS.c.name == name,
+    )).scalar()
+    return found or create_account(conn, ledger, kind, name, allow_negative=True)
+
+
+def ledger_totals(conn: Connection) -> dict[str, dict[str, int]]:
+    """Per ledger: the sums of posted and pending balances (both must be zero),
+    and the same sums recomputed from the transfer log."""
+    totals: dict[str, dict[str, int]] = {}
+    rows = conn.execute(select(
+        ACCOUNTS.c.ledger,
+        func.sum(ACCOUNTS.c.credits_posted - ACCOUNTS.c.debits_posted),
+        func.sum(ACCOUNTS.c.credits_pending - ACCOUNTS.c.debits_pending),
+    ).group_by(ACCOUNTS.c.ledger))
+    for ledger, posted, pending in rows:
+        totals[ledger] = {"posted": int(posted or 0), "pending": int(pending or 0)}
+    return totals
+
+
+def balance_from_log(conn: Connection, account_id: int) -> int:
+    """An account's posted balance recomputed from its transfers."""
+    posted = ("posted", "post")
+    credit = conn.execute(select(func.coalesce(func.sum(TRANSFERS.c.amount), 0)).where(
+        TRANSFERS.c.credit_account_id == account_id, TRANSFERS.c.flags.in_(posted))).scalar()
+    debit = conn.execute(select(func.coalesce(func.sum(TRANSFERS.c.amount), 0)).where(
+        TRANSFERS.c.debit_account_id == account_id, TRANSFERS.c.flags.in_(posted))).scalar()
+    return int(credit) - int(debit)

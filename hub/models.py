@@ -1,0 +1,105 @@
+"""Tables. Money and points are integers in minor units; times are aware UTC."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import BigInteger, Column, DateTime, LargeBinary, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _money(**kw):
+    return Field(default=0, sa_column=Column(BigInteger, nullable=False, **kw))
+
+
+def _when():
+    return Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class Account(SQLModel, table=True):
+    """One account on one ledger (asset). Wallets may never go negative."""
+
+    __tablename__ = "accounts"
+    id: int | None = Field(default=None, primary_key=True)
+    ledger: str = Field(index=True)
+    kind: str  # wallet, machine, cash
+    name: str
+    allow_negative: bool = False
+    debits_posted: int = _money()
+    credits_posted: int = _money()
+    debits_pending: int = _money()
+    credits_pending: int = _money()
+    created_at: datetime = _when()
+
+
+class Transfer(SQLModel, table=True):
+    """An immutable double-entry movement. Corrections are new transfers."""
+
+    __tablename__ = "transfers"
+    id: str = Field(primary_key=True)
+    idempotency_key: str = Field(unique=True)
+    ledger: str
+    debit_account_id: int = Field(foreign_key="accounts.id", index=True)
+    credit_account_id: int = Field(foreign_key="accounts.id", index=True)
+    amount: int = _money()
+    # posted: final; pending: a hold; post/void: resolves the pending transfer pending_id
+    flags: str = "posted"
+    pending_id: str | None = Field(default=None, index=True)
+    code: str
+    reason: str
+    created_at: datetime = _when()
+
+
+class Hold(SQLModel, table=True):
+    """State of a tap's pending transfer; it is resolved (posted/voided/expired) once."""
+
+    __tablename__ = "holds"
+    id: str = Field(primary_key=True)  # the pending transfer's id
+    device_id: str = Field(index=True)
+    request_id: str
+    card_uid: str
+    wallet_account_id: int
+    machine_account_id: int
+    units: int
+    unit_price: int = _money()
+    amount: int = _money()
+    status: str = Field(default="pending", index=True)  # pending, posted, voided, expired
+    posted: int = _money()
+    expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False, index=True))
+    resolved_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class Card(SQLModel, table=True):
+    __tablename__ = "cards"
+    uid: str = Field(primary_key=True)
+    account_id: int = Field(foreign_key="accounts.id", index=True)
+    status: str = "active"  # active, blocked
+    label: str = ""
+    created_at: datetime = _when()
+
+
+class Device(SQLModel, table=True):
+    __tablename__ = "devices"
+    id: str = Field(primary_key=True)
+    site: str
+    name: str = ""
+    kind: str = "dispenser"
+    key_hex: str
+    unit_price: int = _money()
+    account_id: int = Field(foreign_key="accounts.id")
+    created_at: datetime = _when()
+
+
+class DeviceRequest(SQLModel, table=True):
+    """The answer given to each device request id, so a repeat gets the same answer."""
+
+    __tablename__ = "device_requests"
+    __table_args__ = (UniqueConstraint("device_id", "request_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    device_id: str
+    request_id: str
+    reply: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = _when()
