@@ -10,7 +10,7 @@ TOO_LARGE = "too_large"
 
 class ProtocolError(Exception):
     def __init__(self, code, detail=""):
-        Exception.__init__(self, code, detail)
+        super().__init__(code, detail)
         self.code = code
         self.detail = detail
 

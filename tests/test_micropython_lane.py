@@ -1,0 +1,117 @@
+"""The MicroPython lane: protocol/ and firmware/ compile with mpy-cross, and
+their tests, their deployable build and their heap footprint are checked under
+the real MicroPython interpreter (WebAssembly port, Node.js)."""
+import os
+import re
+
+import pytest
+
+from hil import micropython as lane
+
+pytestmark = pytest.mark.micropython
+
+HEAP_TARGET = 32 * 1024  # DESIGN.md: firmware heap after import <= 32 KB
+MP_TESTS = sorted((lane.REPO / "tests" / "micropython").glob("test_*.py"))
+
+
+@pytest.fixture(scope="module")
+def node_lane():
+    try:
+        lane.ensure_node_modules()
+    except lane.LaneError as e:
+        if os.environ.get("CI"):
+            pytest.fail(str(e))
+        pytest.skip(str(e))
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    out = tmp_path_factory.mktemp("device")
+    return out, lane.build(out)
+
+
+def _counts(output):
+    m = re.search(r"^(\d+) passed, (\d+) failed", output, re.M)
+    assert m, output
+    return int(m.group(1)), int(m.group(2))
+
+
+# --- (a) mpy-cross -------------------------------------------------------------
+
+@pytest.mark.parametrize("rel", lane.source_files(), ids=lambda p: p.as_posix())
+def test_compiles_with_mpy_cross(rel, tmp_path):
+    out = lane.compile_file(rel, tmp_path / "out.mpy")
+    assert out.read_bytes()[:1] == b"M"
+
+
+def test_mpy_cross_failure_names_the_file(tmp_path):
+    bad = tmp_path / "broken_module.py"
+    bad.write_text("def f(:\n    pass\n")
+    with pytest.raises(lane.MpyCrossError, match="broken_module.py"):
+        lane.compile_file(bad, tmp_path / "broken_module.mpy")
+
+
+# --- (b) logic tests under MicroPython ------------------------------------------
+
+@pytest.mark.parametrize("path", MP_TESTS, ids=lambda p: p.name)
+def test_runs_under_micropython(path, node_lane):
+    code, out = lane.run_tests([path])
+    passed, failed = _counts(out)
+    assert code == 0 and failed == 0, out
+    assert passed > 0, out
+
+
+# --- (c) the deployable build -----------------------------------------------------
+
+def test_build_layout(built):
+    out, files = built
+    expected = set()
+    for rel in lane.source_files():
+        if rel in lane.ROOT_SOURCES:
+            expected.add(out / lane.ROOT_SOURCES[rel])
+        else:
+            expected.add(out / "lib" / rel.with_suffix(".mpy"))
+    assert set(files) == expected
+    assert all(f.exists() for f in files)
+    assert not list((out / "lib").rglob("*.py")), "only bytecode goes under lib/"
+
+
+def test_build_imports_under_micropython(built, node_lane):
+    out, files = built
+    code, output = lane.import_check(out)
+    passed, failed = _counts(output)
+    assert code == 0 and failed == 0, output
+    for f in files:
+        if f.suffix == ".mpy":
+            module = ".".join(f.relative_to(out / "lib").with_suffix("").parts)
+            module = module.removesuffix(".__init__")
+            assert re.search(rf"^(PASS|SKIP) import {re.escape(module)}\b", output, re.M), output
+
+
+def test_build_passes_the_micropython_tests(built, node_lane):
+    if not MP_TESTS:
+        pytest.skip("no tests in tests/micropython/")
+    code, output = lane.run_tests(MP_TESTS, build_dir=built[0])
+    assert code == 0, output
+
+
+# --- (d) heap footprint -------------------------------------------------------------
+
+def _footprint(module, source, built):
+    if not (lane.REPO / (module.replace(".", "/") + ".py")).exists():
+        pytest.skip(f"{module} does not exist yet ({module.replace('.', '/')}.py)")
+    fp = lane.footprint(module, build_dir=built[0] if source == "mpy" else None)
+    print(fp)
+    assert fp["module"] == module
+    assert 0 < fp["heap_bytes"] <= HEAP_TARGET, fp
+    return fp
+
+
+@pytest.mark.parametrize("source", ["py", "mpy"])
+def test_footprint_protocol_messages(source, built, node_lane):
+    _footprint("protocol.messages", source, built)
+
+
+@pytest.mark.parametrize("source", ["py", "mpy"])
+def test_footprint_firmware_app(source, built, node_lane):
+    _footprint("firmware.app", source, built)
