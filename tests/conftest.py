@@ -51,3 +51,32 @@ def db_url(request, tmp_path):
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'hub.db'}"
     return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+async def hub(db_url, broker):
+    """A hub on the test's database, serving the session's broker (no HTTP server)."""
+    import asyncio
+
+    from sqlalchemy import select
+
+    from hub.ledger import ACCOUNTS, ledger_totals
+    from hub.service import Hub
+    from hub.settings import Settings
+
+    h = Hub(Settings(db=db_url, mqtt=broker.url, client_id="hub-" + uuid.uuid4().hex[:8],
+                     sweep_interval_s=0.2))
+    task = asyncio.create_task(h.bridge.run())
+    await asyncio.wait_for(h.bridge.connected.wait(), 10)
+    yield h
+    task.cancel()
+    # The invariant every test ends on: each ledger sums to zero, no wallet below zero.
+    with h.engine.connect() as conn:
+        for ledger, sums in ledger_totals(conn).items():
+            assert sums == {"posted": 0, "pending": 0}, (ledger, sums)
+        negative = conn.execute(select(ACCOUNTS.c.id).where(
+            ACCOUNTS.c.kind == "wallet",
+            ACCOUNTS.c.credits_posted - ACCOUNTS.c.debits_posted - ACCOUNTS.c.debits_pending < 0,
+        )).all()
+        assert not negative
+    h.engine.dispose()
