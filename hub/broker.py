@@ -54,6 +54,7 @@ class Broker:
     def __init__(self, port: int | None = None, workdir: Path | None = None):
         self.port = port or free_port()
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="tapgift-broker-"))
+        self.workdir.mkdir(parents=True, exist_ok=True)
         self.kind = "mosquitto" if shutil.which("mosquitto") else "amqtt"
         self._proc: subprocess.Popen | None = None
         self._thread: threading.Thread | None = None

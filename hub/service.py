@@ -25,20 +25,31 @@ class Hub:
                              batch_max=settings.batch_max,
                              sweep_interval_s=settings.sweep_interval_s)
         self.app = create_app(self.engine, settings.currency, self.directory, self.bridge)
+        self._server: uvicorn.Server | None = None
+        self._bridge_task: asyncio.Task | None = None
 
     async def run(self, api: bool = True) -> None:
-        tasks = [asyncio.create_task(self.bridge.run(), name="bridge")]
-        if api:
-            config = uvicorn.Config(self.app, host=self.settings.api_host,
-                                    port=self.settings.api_port, log_level="warning")
-            server = uvicorn.Server(config)
-            tasks.append(asyncio.create_task(server.serve(), name="api"))
+        """Serve until stop() (or, for the API, SIGINT/SIGTERM)."""
+        self._bridge_task = asyncio.create_task(self.bridge.run(), name="bridge")
         try:
-            await asyncio.gather(*tasks)
+            if api:
+                config = uvicorn.Config(self.app, host=self.settings.api_host,
+                                        port=self.settings.api_port, log_level="warning")
+                self._server = uvicorn.Server(config)
+                await self._server.serve()
+            else:
+                await self._bridge_task
         finally:
-            for task in tasks:
-                task.cancel()
+            self._bridge_task.cancel()
+            await asyncio.gather(self._bridge_task, return_exceptions=True)
             self.engine.dispose()
+
+    def stop(self) -> None:
+        """Ask run() to finish: uvicorn closes its connections, then the bridge stops."""
+        if self._server is not None:
+            self._server.should_exit = True
+        elif self._bridge_task is not None:
+            self._bridge_task.cancel()
 
 
 def configure_logging(level: str = "INFO") -> None:

@@ -1,0 +1,206 @@
+"""A tap on a simulated controller (the real firmware code) through a real
+Mosquitto and the real hub, on SQLite and on PostgreSQL."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+
+import aiomqtt
+from sqlalchemy import func, select
+
+from hil.device import SimDevice
+from hub import wallets
+from hub.devices import add_device
+from hub.ledger import TRANSFERS
+from hub.models import Hold
+from protocol import messages, topics
+from protocol.signing import Signer
+
+HOLDS = Hold.__table__
+PRICE = 250
+SITE = "test-park"
+
+
+def make_device(hub, tmp_path, units=1, price=PRICE, **profile):
+    device_id = "d-" + uuid.uuid4().hex[:8]
+    with hub.engine.begin() as conn:
+        key = add_device(conn, device_id, SITE, price, "CHF")
+    flash = tmp_path / device_id
+    flash.mkdir()
+    return SimDevice(device_id, SITE, key, hub.bridge.mqtt["hostname"], hub.bridge.mqtt["port"],
+                     str(flash), profile={"units": units, "pulse_ms": 5, "gap_ms": 5,
+                                          "cooldown_ms": 0, **profile})
+
+
+def make_card(hub, balance, status="active"):
+    uid = uuid.uuid4().hex[:8].upper()
+    with hub.engine.begin() as conn:
+        wallets.issue_card(conn, "CHF", uid)
+        if balance:
+            wallets.top_up(conn, uid, balance, f"test/{uid}")
+        if status != "active":
+            wallets.set_status(conn, uid, status)
+    return uid
+
+
+def card(hub, uid):
+    with hub.engine.connect() as conn:
+        return wallets.card_view(conn, uid)
+
+
+def holds_of(hub, device_id):
+    with hub.engine.connect() as conn:
+        return [dict(r) for r in conn.execute(
+            select(HOLDS).where(HOLDS.c.device_id == device_id)).mappings()]
+
+
+async def until(check, timeout=10.0):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        assert asyncio.get_running_loop().time() < deadline, "timed out waiting"
+        await asyncio.sleep(0.02)
+
+
+async def test_granted_tap_pulses_relay_and_posts_exactly_the_price(hub, tmp_path):
+    device = make_device(hub, tmp_path, units=2)
+    uid = make_card(hub, 1000)
+    await device.start()
+    try:
+        device.tap(uid)
+        await until(lambda: any(h["status"] != "pending" for h in holds_of(hub, device.id)))
+        assert device.pulses() == 2
+        [hold] = holds_of(hub, device.id)
+        assert (hold["status"], hold["amount"], hold["posted"]) == ("posted", 2 * PRICE, 2 * PRICE)
+        assert card(hub, uid) == {**card(hub, uid), "balance": 1000 - 2 * PRICE, "held": 0}
+        assert device.results[-1][1] == "grant"
+    finally:
+        await device.stop()
+
+
+async def test_too_little_balance_is_denied_and_the_relay_never_moves(hub, tmp_path):
+    device = make_device(hub, tmp_path)
+    uid = make_card(hub, PRICE - 1)
+    await device.start()
+    try:
+        device.tap(uid)
+        await until(lambda: device.results)
+        assert device.results[-1][1:3] == ("deny", messages.INSUFFICIENT_FUNDS)
+        assert device.pulses() == 0
+        assert holds_of(hub, device.id) == []
+        assert card(hub, uid)["balance"] == PRICE - 1
+    finally:
+        await device.stop()
+
+
+async def test_unknown_and_blocked_cards_are_denied(hub, tmp_path):
+    device = make_device(hub, tmp_path)
+    blocked = make_card(hub, 5000, status="blocked")
+    await device.start()
+    try:
+        device.tap("DEADBEEF01")
+        await until(lambda: len(device.results) == 1)
+        device.tap(blocked)
+        await until(lambda: len(device.results) == 2)
+        assert [r[1:3] for r in device.results] == [
+            ("deny", messages.UNKNOWN_CARD), ("deny", messages.BLOCKED_CARD)]
+        assert device.pulses() == 0
+        assert card(hub, blocked)["balance"] == 5000
+    finally:
+        await device.stop()
+
+
+async def _raw_client(hub, device_id, key):
+    """A bare MQTT peer holding a device's key: sends exactly the bytes we choose."""
+    client = aiomqtt.Client(hub.bridge.mqtt["hostname"], hub.bridge.mqtt["port"])
+    await client.__aenter__()
+    await client.subscribe(topics.down(SITE, device_id), qos=1)
+    return client, Signer(key)
+
+
+async def _replies(client, n, timeout=5.0):
+    got = []
+    try:
+        async with asyncio.timeout(timeout):
+            async for msg in client.messages:
+                got.append(msg.payload)
+                if len(got) == n:
+                    break
+    except TimeoutError:
+        pass
+    return got
+
+
+async def test_the_same_request_delivered_twice_books_once(hub):
+    device_id = "raw-" + uuid.uuid4().hex[:6]
+    with hub.engine.begin() as conn:
+        key = add_device(conn, device_id, SITE, PRICE, "CHF")
+    uid = make_card(hub, 1000)
+    client, signer = await _raw_client(hub, device_id, key)
+    try:
+        topic = topics.up(SITE, device_id, topics.TAP)
+        payload = signer.seal(topic, messages.encode({"id": "7-1", "card": uid, "units": 1}))
+        await client.publish(topic, payload, qos=1)
+        await client.publish(topic, payload, qos=1)  # what a QoS 1 redelivery looks like
+        first, second = await _replies(client, 2)
+        assert first == second
+        grant = messages.decode(topics.REPLY, signer.open(topics.down(SITE, device_id), first))
+        assert grant["k"] == messages.GRANT
+        assert len(holds_of(hub, device_id)) == 1
+        assert card(hub, uid)["available"] == 1000 - PRICE
+        # Resolve the hold so that the test ends with no money held.
+        report = signer.seal(topics.up(SITE, device_id, topics.REPORT), messages.encode(
+            {"id": "7-2", "hold": grant["hold"], "delivered": 1}))
+        await client.publish(topics.up(SITE, device_id, topics.REPORT), report, qos=1)
+        await client.publish(topics.up(SITE, device_id, topics.REPORT), report, qos=1)
+        acks = await _replies(client, 2)
+        assert acks[0] == acks[1]
+        assert card(hub, uid) == {**card(hub, uid), "balance": 1000 - PRICE, "held": 0}
+        with hub.engine.connect() as conn:
+            posts = conn.execute(select(func.count()).where(
+                TRANSFERS.c.pending_id == grant["hold"], TRANSFERS.c.flags == "post")).scalar()
+        assert posts == 1
+    finally:
+        await client.__aexit__(None, None, None)
+
+
+async def test_a_message_with_a_bad_tag_is_refused_and_logged(hub, caplog):
+    device_id = "raw-" + uuid.uuid4().hex[:6]
+    with hub.engine.begin() as conn:
+        key = add_device(conn, device_id, SITE, PRICE, "CHF")
+    uid = make_card(hub, 1000)
+    client, signer = await _raw_client(hub, device_id, key)
+    forger = Signer("11" * 32)
+    try:
+        topic = topics.up(SITE, device_id, topics.TAP)
+        with caplog.at_level(logging.WARNING, logger="tapgift.bridge"):
+            await client.publish(topic, forger.seal(topic, messages.encode(
+                {"id": "1-1", "card": uid, "units": 1})), qos=1)
+            await client.publish(topic, b"not a tapgift frame", qos=1)
+            await until(lambda: f"{device_id}/up/tap: bad_frame" in caplog.text)
+        assert f"{device_id}/up/tap: bad_tag" in caplog.text
+        assert await _replies(client, 1, timeout=0.5) == []
+        assert holds_of(hub, device_id) == []
+        assert card(hub, uid)["available"] == 1000
+    finally:
+        await client.__aexit__(None, None, None)
+
+
+async def test_two_machines_tapping_one_card_at_once_never_overdraw_it(hub, tmp_path):
+    uid = make_card(hub, 3 * PRICE)
+    devices = [make_device(hub, tmp_path) for _ in range(2)]
+    for d in devices:
+        await d.start()
+    try:
+        for _ in range(5):
+            for d in devices:
+                d.tap(uid)
+        await until(lambda: sum(len(d.results) for d in devices) == 10, timeout=20)
+        outcomes = [r[1] for d in devices for r in d.results]
+        assert outcomes.count("grant") == 3
+        assert sum(d.pulses() for d in devices) == 3
+        await until(lambda: card(hub, uid)["held"] == 0)
+        assert card(hub, uid)["balance"] == 0
+    finally:
+        for d in devices:
+            await d.stop()
