@@ -1,0 +1,192 @@
+# The per-device provisioning file (JSON), written by the technician's
+# mpremote deploy:
+#
+# {"device": "d17", "site": "aqua", "key": "<64 hex digits>",
+#  "broker": "mqtt://d17:secret@10.0.0.2:1883",
+#  "wifi": {"ssid": "park", "password": "..."},
+#  "profile": {"kind": "dispenser", "units": 1, "pulse_ms": 120, "gap_ms": 120,
+#              "cooldown_ms": 3000, "reply_timeout_ms": 1500, "retries": 2},
+#  "pins": {"relays": [26], "relay_active_low": false, "indicator": 2, "maintenance": 0,
+#           "reader": {"spi": 2, "sck": 18, "mosi": 23, "miso": 19, "cs": 5, "rst": 22}}}
+#
+# "profile" and "pins" (and each of their fields) may be left out: the
+# defaults below apply. Everything else is required.
+import json
+import binascii
+
+from protocol import topics
+
+PATH = "/provision.json"
+
+DEFAULT_PROFILE = {
+    "kind": "dispenser",
+    "units": 1,
+    "pulse_ms": 120,
+    "gap_ms": 120,
+    "cooldown_ms": 3000,
+    "reply_timeout_ms": 1500,
+    "retries": 2,
+}
+
+# (low, high) bounds of each profile number.
+_PROFILE_RANGES = {
+    "units": (1, 1000),
+    "pulse_ms": (1, 60000),
+    "gap_ms": (0, 60000),
+    "cooldown_ms": (0, 3600000),
+    "reply_timeout_ms": (10, 60000),
+    "retries": (0, 20),
+}
+
+PROFILE_KINDS = ("dispenser",)
+
+DEFAULT_PINS = {
+    "relays": [26],
+    "relay_active_low": False,
+    "indicator": 2,
+    "maintenance": 0,
+    "reader": {"spi": 2, "sck": 18, "mosi": 23, "miso": 19, "cs": 5, "rst": 22},
+}
+
+
+class ConfigError(Exception):
+    pass
+
+
+class Config:
+    def __init__(self, device, site, key, broker, wifi, profile, pins):
+        self.device = device
+        self.site = site
+        self.key = key
+        self.broker = broker
+        self.wifi = wifi
+        self.profile = profile
+        self.pins = pins
+
+
+def load(path=PATH):
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError:
+        raise ConfigError("cannot read " + path)
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise ConfigError(path + " is not valid JSON")
+    return from_dict(data)
+
+
+def from_dict(data):
+    if not isinstance(data, dict):
+        raise ConfigError("provisioning must be a JSON object")
+    device = _name(data, "device")
+    site = _name(data, "site")
+    return Config(device, site, _key(data), parse_broker(_required(data, "broker", str)),
+                  _wifi(data), _profile(data.get("profile", {})), _pins(data.get("pins", {})))
+
+
+def parse_broker(url):
+    """mqtt://user:pass@host:port -> {"host", "port", "user", "password"}."""
+    prefix = "mqtt://"
+    if not url.startswith(prefix):
+        raise ConfigError("broker must start with " + prefix)
+    rest = url[len(prefix):].rstrip("/")
+    user = password = None
+    if "@" in rest:
+        cred, _, rest = rest.rpartition("@")
+        user, _, password = cred.partition(":")
+    host, _, port = rest.rpartition(":") if ":" in rest else (rest, "", "1883")
+    if not host:
+        raise ConfigError("broker has no host")
+    try:
+        port = int(port)
+    except ValueError:
+        raise ConfigError("broker port is not a number")
+    if not 0 < port < 65536:
+        raise ConfigError("broker port out of range")
+    return {"host": host, "port": port, "user": user or None, "password": password or None}
+
+
+def _required(data, name, kind, where=""):
+    if name not in data:
+        raise ConfigError("missing " + where + name)
+    value = data[name]
+    if not isinstance(value, kind):
+        raise ConfigError(where + name + " has the wrong type")
+    return value
+
+
+def _name(data, name):
+    value = _required(data, name, str)
+    if not topics.valid_id(value):
+        raise ConfigError(name + " may only hold letters, digits, _ - . (max 40)")
+    return value
+
+
+def _key(data):
+    key = _required(data, "key", str)
+    try:
+        raw = binascii.unhexlify(key)
+    except ValueError:
+        raise ConfigError("key is not hex")
+    if len(raw) < 16:
+        raise ConfigError("key is shorter than 16 bytes")
+    return key
+
+
+def _wifi(data):
+    wifi = _required(data, "wifi", dict)
+    return {"ssid": _required(wifi, "ssid", str, "wifi."),
+            "password": _required(wifi, "password", str, "wifi.")}
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _all_ints(values):
+    for v in values:
+        if not _is_int(v):
+            return False
+    return True
+
+
+def _merged(defaults, given, where):
+    if not isinstance(given, dict):
+        raise ConfigError(where + " must be an object")
+    out = dict(defaults)
+    for name in given:
+        if name not in defaults:
+            raise ConfigError("unknown field " + where + "." + name)
+        out[name] = given[name]
+    return out
+
+
+def _profile(given):
+    profile = _merged(DEFAULT_PROFILE, given, "profile")
+    if profile["kind"] not in PROFILE_KINDS:
+        raise ConfigError("profile.kind must be one of " + ", ".join(PROFILE_KINDS))
+    for name in _PROFILE_RANGES:
+        lo, hi = _PROFILE_RANGES[name]
+        value = profile[name]
+        if not _is_int(value) or not lo <= value <= hi:
+            raise ConfigError("profile.%s must be an integer in %d..%d" % (name, lo, hi))
+    return profile
+
+
+def _pins(given):
+    pins = _merged(DEFAULT_PINS, given, "pins")
+    relays = pins["relays"]
+    if not isinstance(relays, list) or not relays or not _all_ints(relays):
+        raise ConfigError("pins.relays must be a non-empty list of pin numbers")
+    if not isinstance(pins["relay_active_low"], bool):
+        raise ConfigError("pins.relay_active_low must be true or false")
+    for name in ("indicator", "maintenance"):
+        if pins[name] is not None and not _is_int(pins[name]):
+            raise ConfigError("pins.%s must be a pin number or null" % name)
+    pins["reader"] = _merged(DEFAULT_PINS["reader"], pins["reader"], "pins.reader")
+    for name in pins["reader"]:
+        if not _is_int(pins["reader"][name]):
+            raise ConfigError("pins.reader.%s must be a number" % name)
+    return pins

@@ -1,0 +1,124 @@
+# The dispenser: a card is read, the hub is asked, a grant pulses the relay
+# `units` times, and what was really delivered is reported back so the hub
+# can post the hold. Reports are journaled on flash until acknowledged and
+# sent by a background task, so the next visitor never waits for them.
+import asyncio
+import json
+
+from protocol import messages
+from protocol import topics
+from protocol.ids import write_atomic
+from firmware import hal
+from firmware.compat import ticks_ms, ticks_diff, sleep_ms
+
+# Pause before asking again when a report got no reply at all.
+REPORT_RETRY_MS = 1000
+
+
+class Dispenser:
+    def __init__(self, board, link, profile, journal_path, on_result=None):
+        self.board = board
+        self.relay = board.relays[0]
+        self.link = link
+        self.profile = profile
+        self.on_result = on_result
+        self.counters = {"taps": 0, "granted": 0, "denied": 0, "timeouts": 0,
+                         "double_reads": 0, "reports_acked": 0, "reports_refused": 0}
+        self._journal_path = journal_path
+        self._reports = _load_journal(journal_path)
+        self._report_ready = asyncio.Event()
+        self.report_retry_ms = REPORT_RETRY_MS
+        self._last_card = None
+        self._last_ms = 0
+
+    async def run(self):
+        try:
+            while True:
+                await self.handle(await self.board.reader.read())
+        finally:
+            hal.all_off(self.board.relays)
+
+    async def handle(self, card):
+        if card == self._last_card and ticks_diff(ticks_ms(), self._last_ms) < self.profile["cooldown_ms"]:
+            self.counters["double_reads"] += 1
+            return
+        self.counters["taps"] += 1
+        try:
+            await self._serve(card)
+        finally:
+            self._last_card = card
+            self._last_ms = ticks_ms()
+
+    async def _serve(self, card):
+        units = self.profile["units"]
+        reply, rtt = await self.link.request(topics.TAP, {"card": card, "units": units})
+        if reply is None:
+            self.counters["timeouts"] += 1
+            self.board.indicator.signal(hal.ERROR)
+            self._result(card, "timeout", None, rtt)
+        elif reply["k"] == messages.GRANT:
+            self.counters["granted"] += 1
+            self.board.indicator.signal(hal.GRANT)
+            # Never more than asked for, whatever the reply says.
+            delivered = await self._pulse(min(reply["units"], units))
+            self._queue_report(reply["hold"], delivered)
+            self._result(card, "grant", None, rtt)
+        else:
+            self.counters["denied"] += 1
+            self.board.indicator.signal(hal.DENY if reply["k"] == messages.DENY else hal.ERROR)
+            self._result(card, "deny", reply.get("code"), rtt)
+
+    def _result(self, card, outcome, code, rtt):
+        if self.on_result is not None:
+            self.on_result(card, outcome, code, rtt)
+
+    async def _pulse(self, units):
+        delivered = 0
+        try:
+            for i in range(units):
+                if i:
+                    await sleep_ms(self.profile["gap_ms"])
+                self.relay.on()
+                await sleep_ms(self.profile["pulse_ms"])
+                self.relay.off()
+                delivered += 1
+        finally:
+            self.relay.off()
+        return delivered
+
+    def _queue_report(self, hold, delivered):
+        self._reports.append({"hold": hold, "delivered": delivered})
+        self._save_journal()
+        self._report_ready.set()
+
+    def _save_journal(self):
+        write_atomic(self._journal_path, json.dumps(self._reports))
+
+    def pending_reports(self):
+        return len(self._reports)
+
+    async def report_loop(self):
+        """Send journaled reports one by one until the hub has answered each."""
+        while True:
+            while not self._reports:
+                self._report_ready.clear()
+                await self._report_ready.wait()
+            reply, _rtt = await self.link.request(topics.REPORT, dict(self._reports[0]))
+            if reply is None or reply.get("code") == messages.HUB_BUSY:
+                await sleep_ms(self.report_retry_ms)
+                continue
+            # An error other than "busy" (e.g. the hold expired) will not change on retry.
+            self.counters["reports_acked" if reply["k"] == messages.ACK else "reports_refused"] += 1
+            self._reports.pop(0)
+            self._save_journal()
+
+
+def _load_journal(path):
+    try:
+        with open(path) as f:
+            reports = json.loads(f.read())
+    except (OSError, ValueError):
+        return []
+    if not isinstance(reports, list):
+        return []
+    return [r for r in reports if isinstance(r, dict) and "hold" in r and "delivered" in r]

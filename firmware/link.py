@@ -1,0 +1,81 @@
+# Signed request/reply with the hub over MQTT. A reply wakes only the waiter
+# whose request id it names, and only while that request is in flight: a
+# recorded grant replayed later finds nobody waiting and is dropped.
+import asyncio
+
+from protocol import messages
+from protocol import topics
+from firmware.compat import ticks_ms, ticks_diff
+
+
+class _Waiter:
+    def __init__(self):
+        self.event = asyncio.Event()
+        self.reply = None
+
+
+class Link:
+    def __init__(self, signer, ids, site, device, reply_timeout_ms, retries):
+        self.client = None  # set by the owner once the MQTT client exists
+        self.signer = signer
+        self.ids = ids
+        self.site = site
+        self.device = device
+        self.reply_topic = topics.down(site, device)
+        self.timeout_s = reply_timeout_ms / 1000
+        self.retries = retries
+        self.invalid = 0  # bad tag, bad JSON, bad fields
+        self.ignored = 0  # retained, other topic, nobody waiting
+        self._waiters = {}
+        self._subscribed = False
+
+    async def subscribe(self):
+        # The client re-subscribes by itself after a reconnect.
+        if not self._subscribed:
+            await self.client.subscribe(self.reply_topic, 1)
+            self._subscribed = True
+
+    def seal(self, kind, body):
+        topic = topics.up(self.site, self.device, kind)
+        return topic, self.signer.seal(topic, messages.encode(body))
+
+    def on_message(self, topic, payload, retain):
+        if retain or topic != self.reply_topic:
+            self.ignored += 1
+            return
+        try:
+            reply = messages.decode(topics.REPLY, self.signer.open(topic, payload))
+        except Exception:  # whatever arrives from the network must not crash the client
+            self.invalid += 1
+            return
+        waiter = self._waiters.get(reply["re"])
+        if waiter is None or waiter.reply is not None:
+            self.ignored += 1
+            return
+        waiter.reply = reply
+        waiter.event.set()
+
+    async def request(self, kind, body):
+        """Publish body (given a fresh id) and wait for its reply: (reply or None, ms)."""
+        rid = self.ids.next()
+        body["id"] = rid
+        topic, payload = self.seal(kind, body)
+        waiter = _Waiter()
+        self._waiters[rid] = waiter
+        start = ticks_ms()
+        try:
+            for _ in range(1 + self.retries):
+                # A repeat carries the same id: the hub answers it with the first answer.
+                try:
+                    await asyncio.wait_for(self._attempt(topic, payload, waiter), self.timeout_s)
+                except asyncio.TimeoutError:
+                    continue
+                return waiter.reply, ticks_diff(ticks_ms(), start)
+            return None, ticks_diff(ticks_ms(), start)
+        finally:
+            del self._waiters[rid]
+
+    async def _attempt(self, topic, payload, waiter):
+        if waiter.reply is None:
+            await self.client.publish(topic, payload, 1)
+        await waiter.event.wait()

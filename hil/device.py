@@ -1,0 +1,126 @@
+"""One simulated controller: the real firmware (app, controller, link, MQTT
+client) on a simulated board, against a real broker.
+
+Faults are physical: a power cut kills the tasks and the TCP connection
+without a DISCONNECT (the broker publishes the last will), the flash folder
+survives it; a network outage resets the connection and refuses new ones.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+
+from firmware import config, hal
+from firmware.app import App
+from firmware.hal_sim import SimBoard
+
+# Reconnect quickly in simulation: tests and fleets wait on it.
+CLIENT_OPTIONS = {"backoff_min_ms": 50, "backoff_max_ms": 1000}
+
+
+class SimDevice:
+    """profile: overrides of firmware.config.DEFAULT_PROFILE; on_result(card, outcome, code, rtt_ms)
+    is called like the controller's hook; results are also kept in .results."""
+
+    def __init__(self, device_id, site, key_hex, host, port, flash_dir, profile=None, on_result=None):
+        os.makedirs(flash_dir, exist_ok=True)
+        self.cfg = config.from_dict({
+            "device": device_id, "site": site, "key": key_hex,
+            "broker": "mqtt://%s:%d" % (host, port),
+            "wifi": {"ssid": "sim", "password": ""},
+            "profile": profile or {},
+        })
+        self.board = SimBoard(flash_dir)
+        self.on_result = on_result
+        self.results = []  # (card, outcome, code, rtt_ms)
+        self.app = None
+        self._task = None
+        self._writers = []
+        self._online = True
+        self._new_result = asyncio.Event()
+
+    @property
+    def id(self):
+        return self.cfg.device
+
+    @property
+    def boot(self):
+        """The boot counter of the running firmware (from flash)."""
+        return self.app.link.ids.boot
+
+    @property
+    def timeline(self):
+        return self.board.timeline
+
+    @property
+    def counters(self):
+        return self.app.controller.counters
+
+    def pulses(self, relay=0):
+        return self.board.pulses(relay)
+
+    def tap(self, uid):
+        self.board.reader.inject(uid)
+
+    async def start(self):
+        hal.all_off(self.board.relays)  # what boot.py does first
+        self.app = App(self.cfg, self.board, on_result=self._record,
+                       open_connection=self._open_connection, **CLIENT_OPTIONS)
+        self._task = asyncio.create_task(self.app.run())
+
+    async def wait_connected(self, timeout=10.0):
+        """Connected, subscribed to replies and "online" published."""
+        await asyncio.wait_for(self.app.client.wait_connected(), timeout)
+
+    async def wait_results(self, n, timeout=10.0):
+        """Wait until n results (over the device's lifetime) have arrived."""
+        async def reach():
+            while len(self.results) < n:
+                self._new_result.clear()
+                await self._new_result.wait()
+        await asyncio.wait_for(reach(), timeout)
+        return self.results[n - 1]
+
+    async def power_cut(self):
+        if self._task is None:
+            return  # already off
+        self._kill_connections()
+        tasks = [self._task] + self.app.tasks
+        self._task = None
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self.board.power_off()
+
+    async def stop(self):
+        """End of the simulation: a power cut (the last will marks the device offline)."""
+        await self.power_cut()
+
+    async def power_on(self):
+        await self.start()
+
+    def network_down(self):
+        self._online = False
+        self._kill_connections()
+
+    def network_up(self):
+        self._online = True
+
+    def _record(self, card, outcome, code, rtt_ms):
+        self.results.append((card, outcome, code, rtt_ms))
+        self._new_result.set()
+        if self.on_result is not None:
+            self.on_result(card, outcome, code, rtt_ms)
+
+    async def _open_connection(self, host, port):
+        if not self._online:
+            raise OSError("network down (simulated)")
+        reader, writer = await asyncio.open_connection(host, port)
+        self._writers = [w for w in self._writers if not w.is_closing()]
+        self._writers.append(writer)
+        return reader, writer
+
+    def _kill_connections(self):
+        for writer in self._writers:
+            writer.transport.abort()
+        self._writers = []
