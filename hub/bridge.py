@@ -68,6 +68,9 @@ class Bridge:
             max_inflight_messages=65535, max_queued_outgoing_messages=0,
             socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
         )
+        # A batch's replies are published together on purpose; aiomqtt would
+        # warn about every one of them beyond ten.
+        client.pending_calls_threshold = 10 * self.batch_max
         async with client:
             await client.subscribe(self.filter, qos=1)
             self.connected.set()
