@@ -1,0 +1,434 @@
+# A small asyncio MQTT 3.1.1 client that runs unchanged on MicroPython (ESP32)
+# and on CPython (the HIL simulator runs thousands of them in one process).
+# QoS 0 and 1, clean sessions. QoS 1 publishes stay queued across link losses
+# and are sent again (DUP) after reconnecting, so delivery is at least once.
+import asyncio
+import struct
+from random import getrandbits
+
+from firmware.compat import sleep_ms, ticks_diff, ticks_ms, wait_for_ms
+
+try:
+    from micropython import const
+except ImportError:
+
+    def const(x):
+        return x
+
+
+# Packet types (high nibble of the first byte).
+_CONNACK = const(2)
+_PUBLISH = const(3)
+_PUBACK = const(4)
+_SUBACK = const(9)
+_DUP = const(0x08)
+_PINGREQ = b"\xc0\x00"
+_DISCONNECT = b"\xe0\x00"
+
+# A pending QoS 1 publish: [order, packet, acked Event, last send tick or None].
+_SEQ = const(0)
+_PKT = const(1)
+_EV = const(2)
+_SENT = const(3)
+
+
+class MQTTError(Exception):
+    pass
+
+
+# What a broken link or a refusing broker raises; anything else is a bug.
+_LINK_ERRORS = (OSError, EOFError, asyncio.TimeoutError, MQTTError)
+
+
+def _alloc(first, n):
+    # One buffer per packet (fixed header + n bytes), so it goes out in one write.
+    pkt = bytearray(n + 2 + (n > 127) + (n > 16383) + (n > 2097151))
+    pkt[0] = first
+    i = 1
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        pkt[i] = b | 0x80 if n else b
+        i += 1
+        if not n:
+            return pkt, i
+
+
+def _put(pkt, i, data):
+    n = len(data)
+    struct.pack_into("!H", pkt, i, n)
+    pkt[i + 2 : i + 2 + n] = data
+    return i + 2 + n
+
+
+def _publish_packet(topic, payload, qos, retain, pid):
+    t = topic.encode()
+    pkt, i = _alloc(0x30 | qos << 1 | retain, 2 + len(t) + len(payload) + 2 * qos)
+    i = _put(pkt, i, t)
+    if qos:
+        struct.pack_into("!H", pkt, i, pid)
+        i += 2
+    pkt[i:] = payload
+    return pkt
+
+
+async def _read_packet(r):
+    first = (await r.readexactly(1))[0]
+    n = shift = 0
+    while True:
+        b = (await r.readexactly(1))[0]
+        n |= (b & 0x7F) << shift
+        if b < 0x80:
+            return first, await r.readexactly(n)
+        shift += 7
+        if shift > 21:
+            raise MQTTError("bad remaining length")
+
+
+def _nodelay(w):
+    try:
+        import socket
+
+        w.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except Exception:
+        pass  # MicroPython streams expose no socket; nothing to tune there
+
+
+def _abort(w):
+    t = getattr(w, "transport", None)
+    if t is not None:
+        t.abort()  # CPython: close now, without flushing
+    else:
+        getattr(w, "s", w).close()  # MicroPython's Stream.close() is a no-op
+
+
+def _check_qos(qos):
+    if qos not in (0, 1):
+        raise ValueError("qos must be 0 or 1")
+
+
+class MQTTClient:
+    def __init__(
+        self,
+        client_id,
+        host,
+        port=1883,
+        user=None,
+        password=None,
+        keepalive=30,
+        will=None,
+        on_message=None,
+        on_connect=None,
+        backoff_min_ms=100,
+        backoff_max_ms=5000,
+        ack_timeout_ms=2000,
+        open_connection=None,
+    ):
+        self.client_id = client_id
+        self.host = host
+        self.port = port
+        self.on_message = on_message
+        self.on_connect = on_connect
+        self.reconnects = 0
+        self._user = user
+        self._password = password
+        self._keepalive = keepalive
+        self._ka = keepalive * 1000
+        self._will = will
+        self._bmin = backoff_min_ms
+        self._bmax = backoff_max_ms
+        self._ack_ms = ack_timeout_ms
+        self._open = open_connection
+        # Housekeeping period: fine enough for both keepalive and ack timeouts.
+        self._tick = (min(ack_timeout_ms, self._ka // 2) if keepalive else ack_timeout_ms) // 2 or 1
+        self._lock = asyncio.Lock()
+        self._up = asyncio.Event()
+        self._dead = asyncio.Event()
+        self._w = None
+        self._subs = {}  # topic -> qos, replayed on every connect
+        self._pending = {}  # pid -> pending QoS 1 publish
+        self._subw = {}  # pid -> [Event, SUBACK return codes or None]
+        self._pid = 0
+        self._seq = 0
+        self._rx = self._tx = 0
+        self._stop = False
+        self._ever = False
+        self._came_up = False
+
+    def is_connected(self):
+        return self._up.is_set()
+
+    async def wait_connected(self):
+        await self._up.wait()
+
+    async def run(self):
+        self._stop = False
+        delay = 0
+        while not self._stop:
+            try:
+                r, w = await self._handshake()
+            except _LINK_ERRORS:
+                delay = self._backoff(delay)
+            else:
+                if self._stop:  # disconnect() came while connecting
+                    _abort(w)
+                    return
+                delay = self._bmin if await self._session(r, w) else self._backoff(delay)
+            if not self._stop:
+                await sleep_ms(delay // 2 + getrandbits(16) % (delay // 2 + 1))
+
+    async def publish(self, topic, payload, qos=0, retain=False):
+        _check_qos(qos)
+        if not qos:
+            if self._w is not None:
+                await self._send(_publish_packet(topic, payload, 0, retain, 0))
+            return
+        pid = self._new_pid()
+        self._seq += 1
+        e = [self._seq, _publish_packet(topic, payload, 1, retain, pid), asyncio.Event(), None]
+        self._pending[pid] = e
+        if self._w is not None:
+            await self._send_entry(e)
+        # Otherwise the next connect sends it.
+        await e[_EV].wait()
+
+    async def subscribe(self, topic, qos=1):
+        _check_qos(qos)
+        self._subs[topic] = qos
+        if self._w is None:
+            return  # subscribed on connect
+        pid, pkt = self._subscribe_packet(((topic, qos),))
+        waiter = self._subw[pid]
+        if await self._send(pkt):
+            await waiter[0].wait()
+        self._subw.pop(pid, None)
+        if waiter[1] and waiter[1][0] == 0x80:
+            raise MQTTError("subscription refused: " + topic)
+
+    async def disconnect(self):
+        self._stop = True
+        dead = self._dead
+        if await self._send(_DISCONNECT):
+            # Let the broker close first: resetting the link before it has read
+            # DISCONNECT would make it publish the will.
+            try:
+                await wait_for_ms(dead.wait(), self._ack_ms)
+            except asyncio.TimeoutError:
+                pass
+        self.drop()
+
+    def drop(self):
+        w = self._w
+        if w is not None:
+            self._w = None
+            self._up.clear()
+            _abort(w)
+            self._dead.set()
+
+    # --- connection -------------------------------------------------------
+
+    def _backoff(self, delay):
+        return min(max(delay * 2, self._bmin), self._bmax)
+
+    async def _handshake(self):
+        opener = self._open or asyncio.open_connection
+        r, w = await wait_for_ms(opener(self.host, self.port), self._ack_ms)
+        try:
+            _nodelay(w)
+            w.write(self._connect_packet())
+            await w.drain()
+            first, body = await wait_for_ms(_read_packet(r), self._ack_ms)
+            if first >> 4 != _CONNACK or body[1:2] != b"\x00":
+                raise MQTTError("connection refused: %r" % (body,))
+        except BaseException:
+            _abort(w)
+            raise
+        return r, w
+
+    def _connect_packet(self):
+        flags = 0x02  # clean session
+        fields = [self.client_id.encode()]
+        if self._will:
+            topic, payload, qos, retain = self._will
+            flags |= 0x04 | qos << 3 | retain << 5
+            fields.append(topic.encode())
+            fields.append(payload)
+        if self._user is not None:
+            flags |= 0x80
+            fields.append(self._user.encode())
+        if self._password is not None:
+            flags |= 0x40
+            p = self._password
+            fields.append(p.encode() if isinstance(p, str) else p)
+        pkt, i = _alloc(0x10, 10 + sum(2 + len(f) for f in fields))
+        struct.pack_into("!H4sBBH", pkt, i, 4, b"MQTT", 4, flags, self._keepalive)
+        i += 10
+        for f in fields:
+            i = _put(pkt, i, f)
+        return pkt
+
+    async def _session(self, r, w):
+        """Serve one connection until it dies; True if it got fully up."""
+        if self._ever:
+            self.reconnects += 1
+        self._ever = True
+        dead = self._dead = asyncio.Event()
+        self._came_up = False
+        self._rx = ticks_ms()
+        tasks = [asyncio.create_task(self._reader(r, dead))]
+        try:
+            pid = await self._resume(w)
+            tasks.append(asyncio.create_task(self._keepalive_loop()))
+            tasks.append(asyncio.create_task(self._start(dead, pid)))
+            await dead.wait()
+        except _LINK_ERRORS:
+            pass
+        finally:
+            self._w = None
+            self._up.clear()
+            for t in tasks:
+                t.cancel()
+            _abort(w)
+            for waiter in self._subw.values():
+                waiter[0].set()
+            self._subw.clear()
+        return self._came_up
+
+    async def _resume(self, w):
+        # SUBSCRIBE goes out before the queued publishes: the broker handles a
+        # connection's packets in order, so replies to them find the subscription.
+        pid = 0
+        async with self._lock:
+            self._w = w
+            if self._subs:
+                pid, pkt = self._subscribe_packet(self._subs.items())
+                w.write(pkt)
+            for e in sorted(self._pending.values()):
+                self._mark_sent(e)
+                w.write(e[_PKT])
+            self._tx = ticks_ms()
+            await w.drain()
+        return pid
+
+    async def _start(self, dead, pid):
+        try:
+            if pid:
+                waiter = self._subw[pid]
+                try:
+                    await wait_for_ms(waiter[0].wait(), self._ack_ms)
+                except asyncio.TimeoutError:
+                    dead.set()
+                    return
+            if self.on_connect:
+                await self.on_connect()
+            self._came_up = True
+            self._up.set()
+        except Exception:
+            dead.set()
+            raise
+
+    async def _reader(self, r, dead):
+        # Silence for 1.5 keepalive periods means the link is dead. Checked
+        # here, not by the pinger, whose writes can block on a dead link.
+        limit = self._ka + self._ka // 2
+        try:
+            while True:
+                pkt = _read_packet(r)
+                first, body = await (wait_for_ms(pkt, limit) if limit else pkt)
+                self._rx = ticks_ms()
+                await self._handle(first, body)
+        except _LINK_ERRORS:
+            pass
+        finally:
+            dead.set()
+
+    async def _handle(self, first, body):
+        kind = first >> 4
+        if kind == _PUBLISH:
+            await self._incoming(first, body)
+        elif kind == _PUBACK:
+            e = self._pending.pop(body[0] << 8 | body[1], None)
+            if e:
+                e[_EV].set()
+        elif kind == _SUBACK:
+            waiter = self._subw.pop(body[0] << 8 | body[1], None)
+            if waiter:
+                waiter[1] = body[2:]
+                waiter[0].set()
+
+    async def _incoming(self, first, body):
+        i = 2 + (body[0] << 8 | body[1])
+        topic = body[2:i].decode()
+        qos = first >> 1 & 3
+        if qos:
+            i += 2
+        if self.on_message:
+            self.on_message(topic, body[i:], bool(first & 1))
+        if qos:
+            await self._send(b"\x40\x02" + body[i - 2 : i])
+
+    async def _keepalive_loop(self):
+        half = self._ka // 2
+        while True:
+            await sleep_ms(self._tick)
+            now = ticks_ms()
+            # Ping when either direction idles, so that a healthy link always
+            # hears something well before the reader gives up on it.
+            if half and (ticks_diff(now, self._rx) >= half or ticks_diff(now, self._tx) >= half):
+                await self._send(_PINGREQ)
+            if self._pending:
+                await self._retransmit(now)
+
+    async def _retransmit(self, now):
+        for pid, e in list(self._pending.items()):
+            sent = e[_SENT]
+            if sent is not None and ticks_diff(now, sent) >= self._ack_ms and pid in self._pending:
+                await self._send_entry(e)
+
+    # --- writing ----------------------------------------------------------
+
+    async def _send(self, pkt):
+        """Write one whole packet; False if the link is down (or just broke)."""
+        async with self._lock:
+            w = self._w
+            if w is None:
+                return False
+            try:
+                w.write(pkt)
+                self._tx = ticks_ms()
+                await w.drain()
+                return True
+            except _LINK_ERRORS:
+                if self._w is w:
+                    self._dead.set()
+                return False
+
+    async def _send_entry(self, e):
+        self._mark_sent(e)
+        await self._send(e[_PKT])
+
+    def _mark_sent(self, e):
+        if e[_SENT] is not None:
+            e[_PKT][0] |= _DUP
+        e[_SENT] = ticks_ms()
+
+    def _new_pid(self):
+        pid = self._pid
+        while True:
+            pid = pid % 65535 + 1
+            if pid not in self._pending and pid not in self._subw:
+                self._pid = pid
+                return pid
+
+    def _subscribe_packet(self, topics):
+        pid = self._new_pid()
+        topics = [(t.encode(), q) for t, q in topics]
+        pkt, i = _alloc(0x82, 2 + sum(3 + len(t) for t, _ in topics))
+        struct.pack_into("!H", pkt, i, pid)
+        i += 2
+        for t, q in topics:
+            i = _put(pkt, i, t)
+            pkt[i] = q
+            i += 1
+        self._subw[pid] = [asyncio.Event(), None]
+        return pid, pkt
