@@ -111,10 +111,18 @@ def fw_build(out: Path = typer.Option(Path("build/firmware"), help="output folde
 
 @fw.command("footprint")
 def fw_footprint(module: str = "firmware.app", as_json: bool = typer.Option(False, "--json")):
-    """Heap in use after importing the app on the real MicroPython interpreter."""
+    """Heap in use after importing the app on the real MicroPython interpreter,
+    from the .mpy build a controller runs (and, for comparison, from sources)."""
+    import tempfile
+
     from hil import micropython
 
-    _emit(micropython.footprint(module), as_json)
+    with tempfile.TemporaryDirectory(prefix="tapgift-fw-") as out:
+        micropython.build(Path(out))
+        built = micropython.footprint(module, build_dir=Path(out))
+    source = micropython.footprint(module)
+    _emit({**built, "heap_bytes_from_source": source["heap_bytes"],
+           "target_bytes": 32 * 1024}, as_json)
 
 
 if __name__ == "__main__":

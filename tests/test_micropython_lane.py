@@ -97,21 +97,21 @@ def test_build_passes_the_micropython_tests(built, node_lane):
 
 # --- (d) heap footprint -------------------------------------------------------------
 
-def _footprint(module, source, built):
-    if not (lane.REPO / (module.replace(".", "/") + ".py")).exists():
-        pytest.skip(f"{module} does not exist yet ({module.replace('.', '/')}.py)")
-    fp = lane.footprint(module, build_dir=built[0] if source == "mpy" else None)
+def _footprint(module, build_dir=None):
+    fp = lane.footprint(module, build_dir=build_dir)
     print(fp)
     assert fp["module"] == module
-    assert 0 < fp["heap_bytes"] <= HEAP_TARGET, fp
+    assert fp["heap_bytes"] > 0, fp
     return fp
 
 
-@pytest.mark.parametrize("source", ["py", "mpy"])
-def test_footprint_protocol_messages(source, built, node_lane):
-    _footprint("protocol.messages", source, built)
+def test_footprint_of_the_app_as_flashed_is_within_the_target(built, node_lane):
+    """A controller runs the .mpy build: that is what must fit the heap budget."""
+    fp = _footprint("firmware.app", built[0])
+    assert fp["loaded_from"] == "mpy"
+    assert fp["heap_bytes"] <= HEAP_TARGET, fp
 
 
-@pytest.mark.parametrize("source", ["py", "mpy"])
-def test_footprint_firmware_app(source, built, node_lane):
-    _footprint("firmware.app", source, built)
+def test_footprint_from_sources_costs_more_than_the_build(built, node_lane):
+    # Sources are compiled on the board at import time; the build saves that.
+    assert _footprint("firmware.app")["heap_bytes"] > _footprint("firmware.app", built[0])["heap_bytes"]
