@@ -37,7 +37,8 @@ class CardOut(BaseModel):
 
 
 class TopUpIn(BaseModel):
-    amount: int = Field(gt=0, le=MAX_AMOUNT, description="minor units, e.g. cents")
+    amount: int = Field(gt=0, le=MAX_AMOUNT, strict=True,
+                        description="minor units as a JSON integer, e.g. 5000 for 50.00")
     reason: str = Field("", max_length=200)
 
 
@@ -59,7 +60,7 @@ class HistoryItem(BaseModel):
 class DeviceIn(BaseModel):
     id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")
     site: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")
-    unit_price: int = Field(gt=0, le=MAX_AMOUNT)
+    unit_price: int = Field(gt=0, le=MAX_AMOUNT, strict=True)
     name: str = Field("", max_length=100)
     kind: str = Field("dispenser", pattern=r"^[a-z_]{1,20}$")
 

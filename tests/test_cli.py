@@ -1,0 +1,41 @@
+"""The `tapgift` commands a newcomer runs, as processes."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from hub.broker import Broker, free_port, wait_for_port
+
+TAPGIFT = [sys.executable, "-m", "hub.cli"]
+
+
+def test_demo_runs_for_its_duration_and_prints_one_json_summary(tmp_path):
+    out = subprocess.run(TAPGIFT + ["demo", "--devices", "5", "--duration", "3", "--json",
+                                    "--data", str(tmp_path / "data"), "--api-port", str(free_port())],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout)
+    assert summary["taps"] > 5 and summary["granted"] > 0 and summary["timeouts"] == 0
+    assert summary["taps"] == summary["granted"] + summary["denied"]
+    assert 0 < summary["p50_ms"] <= summary["p99_ms"]
+    assert (tmp_path / "data" / "demo.db").exists()
+
+
+def test_sim_drives_a_running_hub_through_its_api(tmp_path):
+    with Broker() as broker:
+        port = free_port()
+        hub = subprocess.Popen(TAPGIFT + ["hub", "--db", str(tmp_path / "hub.db"), "--mqtt", broker.url,
+                                          "--api-port", str(port), "--log-level", "WARNING"])
+        try:
+            wait_for_port("127.0.0.1", port, 30)
+            out = subprocess.run(TAPGIFT + ["sim", "--mqtt", broker.url, "--api",
+                                            f"http://127.0.0.1:{port}", "--devices", "4",
+                                            "--rate", "20", "--duration", "2", "--json"],
+                                 capture_output=True, text=True, timeout=120)
+        finally:
+            hub.terminate()
+            hub.wait(10)
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout)
+    assert summary["granted"] == summary["taps"] > 10
