@@ -3,18 +3,17 @@
 # is imported only by main(), which only runs on a real board.
 import asyncio
 
-from protocol import topics
+from protocol import const, topics
 from protocol.ids import RequestIds
 from protocol.signing import Signer
 from firmware import hal
-from firmware.compat import sleep_ms
 from firmware.controller import Dispenser
 from firmware.link import Link
 from firmware.mqtt import MQTTClient
 
 VERSION = "0.1.0"
-WATCHDOG_MS = 30000
-FEED_MS = 1000
+_WATCHDOG_MS = const(30000)
+_FEED_MS = const(1000)
 
 
 class App:
@@ -49,7 +48,7 @@ class App:
         coros.append(self.controller.report_loop())
         self.tasks = [asyncio.create_task(c) for c in coros]
         try:
-            dead = await self._supervise(self.board.watchdog(WATCHDOG_MS))
+            dead = await self._supervise(self.board.watchdog(_WATCHDOG_MS))
             await dead  # re-raises what killed it
             raise RuntimeError("a firmware task returned")
         finally:
@@ -57,13 +56,13 @@ class App:
                 task.cancel()
             hal.all_off(self.board.relays)
 
-    async def _supervise(self, wdt):
+    async def _supervise(self, watchdog):
         while True:
             for task in self.tasks:
                 if task.done():
                     return task
-            wdt.feed()
-            await sleep_ms(FEED_MS)
+            watchdog.feed()
+            await hal.sleep_ms(_FEED_MS)
 
 
 def main():

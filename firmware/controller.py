@@ -5,29 +5,27 @@
 import asyncio
 import json
 
-from protocol import messages
-from protocol import topics
+from protocol import const, messages, topics
 from protocol.ids import write_atomic
 from firmware import hal
-from firmware.compat import ticks_ms, ticks_diff, sleep_ms
+from firmware.hal import ticks_ms, ticks_diff, sleep_ms
 
 # Pause before asking again when a report got no reply at all.
-REPORT_RETRY_MS = 1000
+_REPORT_RETRY_MS = const(1000)
 
 
 class Dispenser:
     def __init__(self, board, link, profile, journal_path, on_result=None):
         self.board = board
-        self.relay = board.relays[0]
         self.link = link
         self.profile = profile
         self.on_result = on_result
         self.counters = {"taps": 0, "granted": 0, "denied": 0, "timeouts": 0,
                          "double_reads": 0, "reports_acked": 0, "reports_refused": 0}
-        self._journal_path = journal_path
+        self.journal_path = journal_path
         self._reports = _load_journal(journal_path)
         self._report_ready = asyncio.Event()
-        self.report_retry_ms = REPORT_RETRY_MS
+        self.report_retry_ms = _REPORT_RETRY_MS
         self._last_card = None
         self._last_ms = 0
 
@@ -52,47 +50,45 @@ class Dispenser:
     async def _serve(self, card):
         units = self.profile["units"]
         reply, rtt = await self.link.request(topics.TAP, {"card": card, "units": units})
+        code = None
         if reply is None:
+            outcome = "timeout"
             self.counters["timeouts"] += 1
             self.board.indicator.signal(hal.ERROR)
-            self._result(card, "timeout", None, rtt)
         elif reply["k"] == messages.GRANT:
+            outcome = "grant"
             self.counters["granted"] += 1
             self.board.indicator.signal(hal.GRANT)
             # Never more than asked for, whatever the reply says.
             delivered = await self._pulse(min(reply["units"], units))
-            self._queue_report(reply["hold"], delivered)
-            self._result(card, "grant", None, rtt)
+            self._reports.append({"hold": reply["hold"], "delivered": delivered})
+            self._save_journal()
+            self._report_ready.set()
         else:
+            outcome = "deny"
+            code = reply.get("code")
             self.counters["denied"] += 1
             self.board.indicator.signal(hal.DENY if reply["k"] == messages.DENY else hal.ERROR)
-            self._result(card, "deny", reply.get("code"), rtt)
-
-    def _result(self, card, outcome, code, rtt):
         if self.on_result is not None:
             self.on_result(card, outcome, code, rtt)
 
     async def _pulse(self, units):
+        relay = self.board.relays[0]
         delivered = 0
         try:
             for i in range(units):
                 if i:
                     await sleep_ms(self.profile["gap_ms"])
-                self.relay.on()
+                relay.on()
                 await sleep_ms(self.profile["pulse_ms"])
-                self.relay.off()
+                relay.off()
                 delivered += 1
         finally:
-            self.relay.off()
+            relay.off()
         return delivered
 
-    def _queue_report(self, hold, delivered):
-        self._reports.append({"hold": hold, "delivered": delivered})
-        self._save_journal()
-        self._report_ready.set()
-
     def _save_journal(self):
-        write_atomic(self._journal_path, json.dumps(self._reports))
+        write_atomic(self.journal_path, json.dumps(self._reports))
 
     def pending_reports(self):
         return len(self._reports)

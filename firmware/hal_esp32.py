@@ -7,7 +7,7 @@ import network
 from micropython import const
 
 from firmware import hal
-from firmware.compat import sleep_ms, ticks_ms, ticks_diff
+from firmware.hal import sleep_ms, ticks_ms, ticks_diff
 
 _POLL_MS = const(60)  # pause between reader polls when no card is present
 

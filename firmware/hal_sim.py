@@ -4,7 +4,7 @@
 import asyncio
 
 from firmware import hal
-from firmware.compat import ticks_ms
+from firmware.hal import ticks_ms
 
 
 class SimRelay:

@@ -3,15 +3,13 @@
 # recorded grant replayed later finds nobody waiting and is dropped.
 import asyncio
 
-from protocol import messages
-from protocol import topics
-from firmware.compat import ticks_ms, ticks_diff
+from protocol import const, messages, topics
+from firmware.hal import ticks_ms, ticks_diff, wait_for_ms
 
 
-class _Waiter:
-    def __init__(self):
-        self.event = asyncio.Event()
-        self.reply = None
+# A request in flight: [event set when its reply came, the reply or None].
+_EVENT = const(0)
+_REPLY = const(1)
 
 
 class Link:
@@ -22,7 +20,7 @@ class Link:
         self.site = site
         self.device = device
         self.reply_topic = topics.down(site, device)
-        self.timeout_s = reply_timeout_ms / 1000
+        self.reply_timeout_ms = reply_timeout_ms
         self.retries = retries
         self.invalid = 0  # bad tag, bad JSON, bad fields
         self.ignored = 0  # retained, other topic, nobody waiting
@@ -49,33 +47,33 @@ class Link:
             self.invalid += 1
             return
         waiter = self._waiters.get(reply["re"])
-        if waiter is None or waiter.reply is not None:
+        if waiter is None or waiter[_REPLY] is not None:
             self.ignored += 1
             return
-        waiter.reply = reply
-        waiter.event.set()
+        waiter[_REPLY] = reply
+        waiter[_EVENT].set()
 
     async def request(self, kind, body):
         """Publish body (given a fresh id) and wait for its reply: (reply or None, ms)."""
         rid = self.ids.next()
         body["id"] = rid
         topic, payload = self.seal(kind, body)
-        waiter = _Waiter()
+        waiter = [asyncio.Event(), None]
         self._waiters[rid] = waiter
         start = ticks_ms()
         try:
             for _ in range(1 + self.retries):
                 # A repeat carries the same id: the hub answers it with the first answer.
                 try:
-                    await asyncio.wait_for(self._attempt(topic, payload, waiter), self.timeout_s)
+                    await wait_for_ms(self._attempt(topic, payload, waiter), self.reply_timeout_ms)
                 except asyncio.TimeoutError:
                     continue
-                return waiter.reply, ticks_diff(ticks_ms(), start)
+                return waiter[_REPLY], ticks_diff(ticks_ms(), start)
             return None, ticks_diff(ticks_ms(), start)
         finally:
             del self._waiters[rid]
 
     async def _attempt(self, topic, payload, waiter):
-        if waiter.reply is None:
+        if waiter[_REPLY] is None:
             await self.client.publish(topic, payload, 1)
-        await waiter.event.wait()
+        await waiter[_EVENT].wait()

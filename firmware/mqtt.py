@@ -6,15 +6,8 @@ import asyncio
 import struct
 from random import getrandbits
 
-from firmware.compat import sleep_ms, ticks_diff, ticks_ms, wait_for_ms
-
-try:
-    from micropython import const
-except ImportError:
-
-    def const(x):
-        return x
-
+from firmware.hal import sleep_ms, ticks_diff, ticks_ms, wait_for_ms
+from protocol import const
 
 # Packet types (high nibble of the first byte).
 _CONNACK = const(2)
@@ -22,8 +15,11 @@ _PUBLISH = const(3)
 _PUBACK = const(4)
 _SUBACK = const(9)
 _DUP = const(0x08)
-_PINGREQ = b"\xc0\x00"
-_DISCONNECT = b"\xe0\x00"
+# Socket option numbers, the same on Linux, BSD, macOS and Windows.
+_IPPROTO_TCP = const(6)
+_TCP_NODELAY = const(1)
+_PINGREQ = const(b"\xc0\x00")
+_DISCONNECT = const(b"\xe0\x00")
 
 # A pending QoS 1 publish: [order, packet, acked Event, last send tick or None].
 _SEQ = const(0)
@@ -87,9 +83,7 @@ async def _read_packet(r):
 
 def _nodelay(w):
     try:
-        import socket
-
-        w.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        w.get_extra_info("socket").setsockopt(_IPPROTO_TCP, _TCP_NODELAY, 1)
     except Exception:
         pass  # MicroPython streams expose no socket; nothing to tune there
 
@@ -100,6 +94,28 @@ def _abort(w):
         t.abort()  # CPython: close now, without flushing
     else:
         getattr(w, "s", w).close()  # MicroPython's Stream.close() is a no-op
+
+
+def _connect_packet(client_id, user, password, keepalive, will):
+    flags = 0x02  # clean session
+    fields = [client_id.encode()]
+    if will:
+        topic, payload, qos, retain = will
+        flags |= 0x04 | qos << 3 | retain << 5
+        fields.append(topic.encode())
+        fields.append(payload)
+    if user is not None:
+        flags |= 0x80
+        fields.append(user.encode())
+    if password is not None:
+        flags |= 0x40
+        fields.append(password.encode() if isinstance(password, str) else password)
+    pkt, i = _alloc(0x10, 10 + sum(2 + len(f) for f in fields))
+    struct.pack_into("!H4sBBH", pkt, i, 4, b"MQTT", 4, flags, keepalive)
+    i += 10
+    for f in fields:
+        i = _put(pkt, i, f)
+    return pkt
 
 
 def _check_qos(qos):
@@ -130,17 +146,12 @@ class MQTTClient:
         self.on_message = on_message
         self.on_connect = on_connect
         self.reconnects = 0
-        self._user = user
-        self._password = password
-        self._keepalive = keepalive
+        self._connect = _connect_packet(client_id, user, password, keepalive, will)
         self._ka = keepalive * 1000
-        self._will = will
         self._bmin = backoff_min_ms
         self._bmax = backoff_max_ms
         self._ack_ms = ack_timeout_ms
         self._open = open_connection
-        # Housekeeping period: fine enough for both keepalive and ack timeouts.
-        self._tick = (min(ack_timeout_ms, self._ka // 2) if keepalive else ack_timeout_ms) // 2 or 1
         self._lock = asyncio.Lock()
         self._up = asyncio.Event()
         self._dead = asyncio.Event()
@@ -165,15 +176,18 @@ class MQTTClient:
         self._stop = False
         delay = 0
         while not self._stop:
+            came_up = False
             try:
                 r, w = await self._handshake()
             except _LINK_ERRORS:
-                delay = self._backoff(delay)
+                pass
             else:
                 if self._stop:  # disconnect() came while connecting
                     _abort(w)
                     return
-                delay = self._bmin if await self._session(r, w) else self._backoff(delay)
+                came_up = await self._session(r, w)
+            # Back off exponentially, from the minimum again after a good session.
+            delay = self._bmin if came_up else min(max(delay * 2, self._bmin), self._bmax)
             if not self._stop:
                 await sleep_ms(delay // 2 + getrandbits(16) % (delay // 2 + 1))
 
@@ -188,7 +202,7 @@ class MQTTClient:
         e = [self._seq, _publish_packet(topic, payload, 1, retain, pid), asyncio.Event(), None]
         self._pending[pid] = e
         if self._w is not None:
-            await self._send_entry(e)
+            await self._send(self._mark_sent(e))
         # Otherwise the next connect sends it.
         await e[_EV].wait()
 
@@ -227,15 +241,12 @@ class MQTTClient:
 
     # --- connection -------------------------------------------------------
 
-    def _backoff(self, delay):
-        return min(max(delay * 2, self._bmin), self._bmax)
-
     async def _handshake(self):
         opener = self._open or asyncio.open_connection
         r, w = await wait_for_ms(opener(self.host, self.port), self._ack_ms)
         try:
             _nodelay(w)
-            w.write(self._connect_packet())
+            w.write(self._connect)
             await w.drain()
             first, body = await wait_for_ms(_read_packet(r), self._ack_ms)
             if first >> 4 != _CONNACK or body[1:2] != b"\x00":
@@ -244,28 +255,6 @@ class MQTTClient:
             _abort(w)
             raise
         return r, w
-
-    def _connect_packet(self):
-        flags = 0x02  # clean session
-        fields = [self.client_id.encode()]
-        if self._will:
-            topic, payload, qos, retain = self._will
-            flags |= 0x04 | qos << 3 | retain << 5
-            fields.append(topic.encode())
-            fields.append(payload)
-        if self._user is not None:
-            flags |= 0x80
-            fields.append(self._user.encode())
-        if self._password is not None:
-            flags |= 0x40
-            p = self._password
-            fields.append(p.encode() if isinstance(p, str) else p)
-        pkt, i = _alloc(0x10, 10 + sum(2 + len(f) for f in fields))
-        struct.pack_into("!H4sBBH", pkt, i, 4, b"MQTT", 4, flags, self._keepalive)
-        i += 10
-        for f in fields:
-            i = _put(pkt, i, f)
-        return pkt
 
     async def _session(self, r, w):
         """Serve one connection until it dies; True if it got fully up."""
@@ -304,8 +293,7 @@ class MQTTClient:
                 pid, pkt = self._subscribe_packet(self._subs.items())
                 w.write(pkt)
             for e in sorted(self._pending.values()):
-                self._mark_sent(e)
-                w.write(e[_PKT])
+                w.write(self._mark_sent(e))
             self._tx = ticks_ms()
             await w.drain()
         return pid
@@ -345,7 +333,15 @@ class MQTTClient:
     async def _handle(self, first, body):
         kind = first >> 4
         if kind == _PUBLISH:
-            await self._incoming(first, body)
+            i = 2 + (body[0] << 8 | body[1])
+            topic = body[2:i].decode()
+            qos = first >> 1 & 3
+            if qos:
+                i += 2
+            if self.on_message:
+                self.on_message(topic, body[i:], bool(first & 1))
+            if qos:
+                await self._send(b"\x40\x02" + body[i - 2 : i])  # PUBACK
         elif kind == _PUBACK:
             e = self._pending.pop(body[0] << 8 | body[1], None)
             if e:
@@ -356,34 +352,23 @@ class MQTTClient:
                 waiter[1] = body[2:]
                 waiter[0].set()
 
-    async def _incoming(self, first, body):
-        i = 2 + (body[0] << 8 | body[1])
-        topic = body[2:i].decode()
-        qos = first >> 1 & 3
-        if qos:
-            i += 2
-        if self.on_message:
-            self.on_message(topic, body[i:], bool(first & 1))
-        if qos:
-            await self._send(b"\x40\x02" + body[i - 2 : i])
-
     async def _keepalive_loop(self):
         half = self._ka // 2
+        # Housekeeping period: fine enough for both keepalive and ack timeouts.
+        tick = (min(self._ack_ms, half) if half else self._ack_ms) // 2 or 1
         while True:
-            await sleep_ms(self._tick)
+            await sleep_ms(tick)
             now = ticks_ms()
             # Ping when either direction idles, so that a healthy link always
             # hears something well before the reader gives up on it.
             if half and (ticks_diff(now, self._rx) >= half or ticks_diff(now, self._tx) >= half):
                 await self._send(_PINGREQ)
             if self._pending:
-                await self._retransmit(now)
-
-    async def _retransmit(self, now):
-        for pid, e in list(self._pending.items()):
-            sent = e[_SENT]
-            if sent is not None and ticks_diff(now, sent) >= self._ack_ms and pid in self._pending:
-                await self._send_entry(e)
+                # Send again what the broker has not acknowledged in time.
+                for pid, e in list(self._pending.items()):
+                    sent = e[_SENT]
+                    if sent is not None and ticks_diff(now, sent) >= self._ack_ms and pid in self._pending:
+                        await self._send(self._mark_sent(e))
 
     # --- writing ----------------------------------------------------------
 
@@ -403,14 +388,12 @@ class MQTTClient:
                     self._dead.set()
                 return False
 
-    async def _send_entry(self, e):
-        self._mark_sent(e)
-        await self._send(e[_PKT])
-
     def _mark_sent(self, e):
+        """Note the (re)send of a pending publish; returns its packet."""
         if e[_SENT] is not None:
             e[_PKT][0] |= _DUP
         e[_SENT] = ticks_ms()
+        return e[_PKT]
 
     def _new_pid(self):
         pid = self._pid

@@ -20,7 +20,7 @@ import aiomqtt
 from hub.authorize import Authorizer, Incoming
 from hub.devices import DeviceDirectory
 from protocol import messages, topics
-from protocol.errors import ProtocolError
+from protocol import ProtocolError
 
 log = logging.getLogger("tapgift.bridge")
 

@@ -6,14 +6,6 @@ import os
 _MAX_SEQ = 0x7FFFFFFF
 
 
-def _read_int(path):
-    try:
-        with open(path) as f:
-            return int(f.read().strip() or "0")
-    except (OSError, ValueError):
-        return 0
-
-
 def write_atomic(path, text):
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
@@ -24,7 +16,11 @@ def write_atomic(path, text):
 class RequestIds:
     def __init__(self, path):
         self.path = path
-        self.boot = _read_int(path) + 1
+        try:
+            with open(path) as f:
+                self.boot = int(f.read().strip() or "0") + 1
+        except (OSError, ValueError):
+            self.boot = 1
         write_atomic(path, str(self.boot))
         self.seq = 0
 
@@ -45,6 +41,6 @@ def valid(request_id):
     if len(parts) != 2:
         return False
     for p in parts:
-        if not p or not p.isdigit():
+        if not p.isdigit():  # False for "" as well
             return False
     return True

@@ -12,16 +12,15 @@ import json
 
 from protocol import ids
 from protocol import topics
-from protocol.errors import ProtocolError, BAD_JSON, BAD_FIELD, TOO_LARGE
+from protocol import ProtocolError, BAD_JSON, BAD_FIELD, TOO_LARGE, const
 
 MAX_BODY = 1024
-MAX_UNITS = 1000
+_MAX_UNITS = const(1000)
 
 GRANT = "grant"
 DENY = "deny"
 ACK = "ack"
 ERROR = "error"
-REPLY_KINDS = (GRANT, DENY, ACK, ERROR)
 
 # Reason codes in deny/error replies.
 INSUFFICIENT_FUNDS = "insufficient_funds"
@@ -32,8 +31,7 @@ UNKNOWN_HOLD = "unknown_hold"
 BAD_REQUEST = "bad_request"
 HUB_BUSY = "hub_busy"
 
-_HEXISH = "0123456789abcdefABCDEF"
-_CARD_CHARS = _HEXISH + "ghijklmnopqrstuvwxyzGHIJKLMNOPQRSTUVWXYZ_-:."
+_CARD_CHARS = const("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_-:.")
 
 
 def encode(body):
@@ -59,80 +57,64 @@ def _req_id(body, name="id"):
     return value
 
 
-def _card(body):
-    card = _field(body, "card", str)
-    if not 4 <= len(card) <= 64:
-        raise ProtocolError(BAD_FIELD, "card length")
-    for ch in card:
-        if ch not in _CARD_CHARS:
-            raise ProtocolError(BAD_FIELD, "card characters")
-    return card
-
-
-def _count(body, name, lo, hi):
+def _count(body, name, lo):
     value = _field(body, name, int)
-    if not lo <= value <= hi:
+    if not lo <= value <= _MAX_UNITS:
         raise ProtocolError(BAD_FIELD, "%s out of range" % name)
     return value
 
 
-def _check_tap(body):
-    _req_id(body)
-    _card(body)
-    _count(body, "units", 1, MAX_UNITS)
-
-
-def _check_report(body):
-    _req_id(body)
-    hold = _field(body, "hold", str)
-    if not 0 < len(hold) <= 64:
-        raise ProtocolError(BAD_FIELD, "hold")
-    _count(body, "delivered", 0, MAX_UNITS)
-
-
-def _check_status(body):
-    state = _field(body, "state", str)
-    if state not in ("online", "offline"):
-        raise ProtocolError(BAD_FIELD, "state")
+def _check(kind, body):
+    if kind == topics.TAP:
+        _req_id(body)
+        card = _field(body, "card", str)
+        if not 4 <= len(card) <= 64:
+            raise ProtocolError(BAD_FIELD, "card length")
+        for ch in card:
+            if ch not in _CARD_CHARS:
+                raise ProtocolError(BAD_FIELD, "card characters")
+        _count(body, "units", 1)
+    elif kind == topics.REPORT:
+        _req_id(body)
+        hold = _field(body, "hold", str)
+        if not 0 < len(hold) <= 64:
+            raise ProtocolError(BAD_FIELD, "hold")
+        _count(body, "delivered", 0)
+    elif kind == topics.STATUS:
+        if _field(body, "state", str) not in ("online", "offline"):
+            raise ProtocolError(BAD_FIELD, "state")
+    elif kind == topics.REPLY:
+        _check_reply(body)
+    else:
+        raise ProtocolError(BAD_FIELD, "unknown kind %r" % (kind,))
 
 
 def _check_reply(body):
     kind = _field(body, "k", str)
-    if kind not in REPLY_KINDS:
+    if kind not in (GRANT, DENY, ACK, ERROR):
         raise ProtocolError(BAD_FIELD, "k")
     _req_id(body, "re")
     if kind == GRANT:
         _field(body, "hold", str)
-        _count(body, "units", 1, MAX_UNITS)
+        _count(body, "units", 1)
         _field(body, "amount", int)
-    elif kind in (DENY, ERROR):
-        _field(body, "code", str)
-    else:
+    elif kind == ACK:
         _field(body, "posted", int)
+    else:
+        _field(body, "code", str)
 
 
-_CHECKS = {
-    topics.TAP: _check_tap,
-    topics.REPORT: _check_report,
-    topics.STATUS: _check_status,
-    topics.REPLY: _check_reply,
-}
-
-
-def decode(kind, body_bytes):
-    """Parse and validate the body of a message of the given topic kind."""
-    if len(body_bytes) > MAX_BODY:
-        raise ProtocolError(TOO_LARGE, "%d bytes" % len(body_bytes))
+def decode(kind, data):
+    """Parse and validate a message body (bytes) of the given topic kind."""
+    if len(data) > MAX_BODY:
+        raise ProtocolError(TOO_LARGE, "%d bytes" % len(data))
     try:
-        body = json.loads(body_bytes)
+        body = json.loads(data)
     except (ValueError, TypeError, UnicodeError):
         raise ProtocolError(BAD_JSON, "not JSON")
     if not isinstance(body, dict):
         raise ProtocolError(BAD_JSON, "not an object")
-    check = _CHECKS.get(kind)
-    if check is None:
-        raise ProtocolError(BAD_FIELD, "unknown kind %r" % (kind,))
-    check(body)
+    _check(kind, body)
     return body
 
 

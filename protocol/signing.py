@@ -6,18 +6,12 @@
 # bytes.hex/fromhex: importing binascii would cost a controller 7 KB of heap.
 import hashlib
 
-from protocol.errors import ProtocolError, BAD_FRAME, BAD_TAG
+from protocol import ProtocolError, BAD_FRAME, BAD_TAG, const
 
-_BLOCK = 64
-_SEP = 35  # ord("#")
-TAG_HEX_LEN = 64
-SUFFIX_LEN = TAG_HEX_LEN + 1
-_IPAD = bytes(0x36 for _ in range(_BLOCK))
-_OPAD = bytes(0x5C for _ in range(_BLOCK))
-
-
-def _xor(key, pad):
-    return bytes(key[i] ^ pad[i] for i in range(_BLOCK))
+_BLOCK = const(64)
+_TAG_HEX_LEN = const(64)
+_SUFFIX_LEN = const(65)  # b"#" + the tag
+_SEP = const(35)  # ord("#")
 
 
 class Signer:
@@ -29,24 +23,20 @@ class Signer:
         if len(key) > _BLOCK:
             key = hashlib.sha256(key).digest()
         key = key + bytes(_BLOCK - len(key))
-        self._inner = _xor(key, _IPAD)
-        self._outer = _xor(key, _OPAD)
+        self._inner = bytes(b ^ 0x36 for b in key)
+        self._outer = bytes(b ^ 0x5C for b in key)
 
-    def mac(self, data):
+    def mac(self, *parts):
+        """HMAC of the concatenated parts, without concatenating them."""
         inner = hashlib.sha256(self._inner)
-        inner.update(data)
+        for part in parts:
+            inner.update(part)
         outer = hashlib.sha256(self._outer)
         outer.update(inner.digest())
         return outer.digest()
 
     def tag(self, topic, body):
-        h = hashlib.sha256(self._inner)
-        h.update(topic.encode())
-        h.update(b"\n")
-        h.update(body)
-        outer = hashlib.sha256(self._outer)
-        outer.update(h.digest())
-        return outer.digest().hex().encode()
+        return self.mac(topic.encode(), b"\n", body).hex().encode()
 
     def seal(self, topic, body):
         """Return the wire payload for body (bytes) published on topic."""
@@ -55,7 +45,13 @@ class Signer:
     def open(self, topic, payload):
         """Return the body of a payload whose tag is right, else raise ProtocolError."""
         body, tag = split(payload)
-        if not equal(self.tag(topic, body), tag):
+        expected = self.tag(topic, body)
+        # Both are 64 bytes; compare all of them, so the time taken does not
+        # tell where the first difference is.
+        diff = 0
+        for i in range(_TAG_HEX_LEN):
+            diff |= expected[i] ^ tag[i]
+        if diff:
             raise ProtocolError(BAD_TAG, topic)
         return body
 
@@ -64,21 +60,12 @@ def split(payload):
     """Split a payload into (body, tag) without checking the tag."""
     if not isinstance(payload, (bytes, bytearray)):
         raise ProtocolError(BAD_FRAME, "payload is not bytes")
-    if len(payload) <= SUFFIX_LEN or payload[-SUFFIX_LEN] != _SEP:
+    if len(payload) <= _SUFFIX_LEN or payload[-_SUFFIX_LEN] != _SEP:
         raise ProtocolError(BAD_FRAME, "no tag")
-    return bytes(payload[:-SUFFIX_LEN]), bytes(payload[-TAG_HEX_LEN:])
+    return bytes(payload[:-_SUFFIX_LEN]), bytes(payload[-_TAG_HEX_LEN:])
 
 
-def equal(a, b):
-    """Compare in time independent of where the first difference is."""
-    if len(a) != len(b):
-        return False
-    diff = 0
-    for i in range(len(a)):
-        diff |= a[i] ^ b[i]
-    return diff == 0
-
-
-def new_key_hex(nbytes=32):
+def new_key_hex():
+    """A fresh 32-byte device key, as hex."""
     import os
-    return os.urandom(nbytes).hex()
+    return os.urandom(32).hex()

@@ -3,30 +3,23 @@
 #   dn   = hub -> controller  (reply)
 # A device's broker ACL allows it to publish only under its own "up" topics
 # and to subscribe only to its own "dn" topics.
-from protocol.errors import ProtocolError, BAD_TOPIC
-
-PREFIX = "tg"
-UP = "up"
-DOWN = "dn"
+from protocol import ProtocolError, BAD_TOPIC, const
 
 TAP = "tap"
 REPORT = "report"
 STATUS = "status"
 REPLY = "reply"
 
-UP_KINDS = (TAP, REPORT, STATUS)
-DOWN_KINDS = (REPLY,)
-
 # What the hub subscribes to (prefix with "$share/<group>/" to spread the
 # load over several hub processes).
-HUB_FILTER = PREFIX + "/+/+/" + UP + "/+"
+HUB_FILTER = "tg/+/+/up/+"
 
-_ID_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-."
-MAX_ID_LEN = 40
+_ID_CHARS = const("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
+_MAX_ID_LEN = const(40)
 
 
 def valid_id(name):
-    if not isinstance(name, str) or not 0 < len(name) <= MAX_ID_LEN:
+    if not isinstance(name, str) or not 0 < len(name) <= _MAX_ID_LEN:
         return False
     for ch in name:
         if ch not in _ID_CHARS:
@@ -43,25 +36,25 @@ def _check(site, device):
 
 def up(site, device, kind):
     _check(site, device)
-    return "%s/%s/%s/%s/%s" % (PREFIX, site, device, UP, kind)
+    return "tg/%s/%s/up/%s" % (site, device, kind)
 
 
 def down(site, device, kind=REPLY):
     _check(site, device)
-    return "%s/%s/%s/%s/%s" % (PREFIX, site, device, DOWN, kind)
+    return "tg/%s/%s/dn/%s" % (site, device, kind)
 
 
 def parse(topic):
     """Split a topic into (site, device, direction, kind) or raise ProtocolError."""
     parts = topic.split("/")
-    if len(parts) != 5 or parts[0] != PREFIX:
+    if len(parts) != 5 or parts[0] != "tg":
         raise ProtocolError(BAD_TOPIC, topic)
-    site, device, direction, kind = parts[1], parts[2], parts[3], parts[4]
+    _tg, site, device, direction, kind = parts
     _check(site, device)
-    if direction == UP:
-        allowed = UP_KINDS
-    elif direction == DOWN:
-        allowed = DOWN_KINDS
+    if direction == "up":
+        allowed = (TAP, REPORT, STATUS)
+    elif direction == "dn":
+        allowed = (REPLY,)
     else:
         raise ProtocolError(BAD_TOPIC, "bad direction %r" % direction)
     if kind not in allowed:

@@ -9,7 +9,7 @@ import uuid
 import aiomqtt
 
 from protocol import messages, topics
-from protocol.errors import ProtocolError
+from protocol import ProtocolError
 from protocol.signing import Signer, new_key_hex
 from hil.device import SimDevice
 

@@ -10,7 +10,7 @@ from protocol import topics
 from protocol.ids import RequestIds
 from protocol.signing import Signer
 from firmware import hal
-from firmware.compat import sleep_ms, ticks_ms, ticks_diff
+from firmware.hal import sleep_ms, ticks_ms, ticks_diff
 from firmware.controller import Dispenser
 from firmware.hal_sim import SimBoard
 from firmware.link import Link

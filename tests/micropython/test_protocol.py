@@ -7,7 +7,7 @@ import os
 import asyncio
 
 from protocol import ids, messages, topics
-from protocol.errors import BAD_FIELD, BAD_FRAME, BAD_JSON, BAD_TAG, BAD_TOPIC, TOO_LARGE, ProtocolError
+from protocol import BAD_FIELD, BAD_FRAME, BAD_JSON, BAD_TAG, BAD_TOPIC, TOO_LARGE, ProtocolError
 from protocol.signing import Signer, split
 
 KEY = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
