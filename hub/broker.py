@@ -51,11 +51,12 @@ class Broker:
 
     host = "127.0.0.1"
 
-    def __init__(self, port: int | None = None, workdir: Path | None = None):
+    def __init__(self, port: int | None = None, workdir: Path | None = None,
+                 kind: str | None = None):
         self.port = port or free_port()
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="tapgift-broker-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.kind = "mosquitto" if shutil.which("mosquitto") else "amqtt"
+        self.kind = kind or ("mosquitto" if shutil.which("mosquitto") else "amqtt")
         self._proc: subprocess.Popen | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -90,12 +91,17 @@ class Broker:
         }
         ready = threading.Event()
 
+        async def serve() -> None:
+            broker = AmqttBroker(config)
+            await broker.start()
+            self._stopping = asyncio.Event()
+            ready.set()
+            await self._stopping.wait()
+            await broker.shutdown()
+
         def run() -> None:
             self._loop = asyncio.new_event_loop()
-            broker = AmqttBroker(config, loop=self._loop)
-            self._loop.run_until_complete(broker.start())
-            ready.set()
-            self._loop.run_forever()
+            self._loop.run_until_complete(serve())
 
         self._thread = threading.Thread(target=run, name="amqtt", daemon=True)
         self._thread.start()
@@ -110,7 +116,8 @@ class Broker:
                 self._proc.kill()
             self._proc = None
         if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._loop.call_soon_threadsafe(self._stopping.set)
+            self._thread.join(10)
             self._loop = None
 
     def restart(self) -> None:
