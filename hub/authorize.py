@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import Connection, Engine, select, tuple_, update
+from sqlalchemy import Connection, Engine, bindparam, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from hub.devices import DeviceInfo
@@ -82,6 +82,10 @@ class Authorizer:
         return len(rows)
 
 
+_RESOLVE_HOLD = update(HOLDS).where(HOLDS.c.id == bindparam("h_id")).values(
+    status=bindparam("h_status"), posted=bindparam("h_posted"), resolved_at=bindparam("h_at"))
+
+
 class _Run:
     """One attempt at one batch inside one transaction."""
 
@@ -99,6 +103,11 @@ class _Run:
         self._load_known_answers(batch)
         cards = self._load_cards([i.body["card"] for i in batch if i.kind == topics.TAP])
         holds = self._load_holds([i for i in batch if i.kind == topics.REPORT])
+        # Accounts money only enters (machines) or that a report can only
+        # release: read in one query, without a lock.
+        self.book.load([i.device.account_id for i in batch]
+                       + [h[c] for h in holds.values()
+                          for c in ("wallet_account_id", "machine_account_id")], lock=False)
         for item in batch:
             if item.key not in self.answers:
                 reply = self._tap(item, cards) if item.kind == topics.TAP else self._report(item, holds)
@@ -107,11 +116,15 @@ class _Run:
         return [self.answers[item.key] for item in batch]
 
     def _load_known_answers(self, batch: list[Incoming]) -> None:
-        keys = list({item.key for item in batch})
+        keys = {item.key for item in batch}
+        # Two plain IN lists use the (device_id, request_id) index on both
+        # databases; the few extra pairs they match are filtered out here.
         rows = self.conn.execute(select(REQUESTS.c.device_id, REQUESTS.c.request_id, REQUESTS.c.reply)
-                                 .where(tuple_(REQUESTS.c.device_id, REQUESTS.c.request_id).in_(keys)))
+                                 .where(REQUESTS.c.device_id.in_({k[0] for k in keys}),
+                                        REQUESTS.c.request_id.in_({k[1] for k in keys})))
         for device_id, request_id, reply in rows:
-            self.answers[(device_id, request_id)] = bytes(reply)
+            if (device_id, request_id) in keys:
+                self.answers[(device_id, request_id)] = bytes(reply)
 
     def _load_cards(self, uids: list[str]) -> dict[str, dict]:
         if not uids:
@@ -182,9 +195,10 @@ class _Run:
     def _write(self) -> None:
         if self.new_holds:
             self.conn.execute(HOLDS.insert(), self.new_holds)
-        for hold in self.resolved.values():
-            self.conn.execute(update(HOLDS).where(HOLDS.c.id == hold["id"]).values(
-                status=hold["status"], posted=hold["posted"], resolved_at=hold["resolved_at"]))
+        if self.resolved:
+            self.conn.execute(_RESOLVE_HOLD, [
+                {"h_id": h["id"], "h_status": h["status"], "h_posted": h["posted"],
+                 "h_at": h["resolved_at"]} for h in self.resolved.values()])
         self.book.flush()
         if self.new_answers:
             self.conn.execute(REQUESTS.insert(), self.new_answers)

@@ -47,7 +47,7 @@ class DeviceDirectory:
     """Device lookups for every incoming message, cached; refreshed after `ttl` seconds
     so that a price change or a new device made by another process is seen soon."""
 
-    def __init__(self, engine: Engine, ttl: float = 5.0):
+    def __init__(self, engine: Engine, ttl: float = 30.0):
         self.engine = reader(engine)
         self.ttl = ttl
         self._cache: dict[tuple[str, str], tuple[float, DeviceInfo | None]] = {}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
 from hub.models import Account, Transfer, utcnow
 
@@ -19,6 +19,11 @@ ACCOUNTS = Account.__table__
 TRANSFERS = Transfer.__table__
 
 _BALANCE_COLUMNS = ("debits_posted", "credits_posted", "debits_pending", "credits_pending")
+
+
+# One statement for every touched account of a batch (executemany).
+_APPLY_DELTAS = update(ACCOUNTS).where(ACCOUNTS.c.id == bindparam("a_id")).values(
+    {c: getattr(ACCOUNTS.c, c) + bindparam("d_" + c) for c in _BALANCE_COLUMNS})
 
 
 class LedgerError(Exception):
@@ -142,9 +147,10 @@ class Book:
         # Wallets first, then the rest, each in id order: every transaction
         # takes row locks in the same order, so hub processes never deadlock.
         changed.sort(key=lambda a: (a.allow_negative, a.id))
+        if changed:
+            self.conn.execute(_APPLY_DELTAS, [
+                {"a_id": acc.id, **{"d_" + c: d for c, d in acc.delta.items()}} for acc in changed])
         for acc in changed:
-            values = {c: getattr(ACCOUNTS.c, c) + d for c, d in acc.delta.items() if d}
-            self.conn.execute(update(ACCOUNTS).where(ACCOUNTS.c.id == acc.id).values(**values))
             acc.delta = dict.fromkeys(_BALANCE_COLUMNS, 0)
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 
 import uvicorn
 
@@ -30,6 +31,9 @@ class Hub:
 
     async def run(self, api: bool = True) -> None:
         """Serve until stop() (or, for the API, SIGINT/SIGTERM)."""
+        # Batches are booked in a worker thread; hand the GIL back to the
+        # event loop sooner than the default 5 ms so replies are not held up.
+        sys.setswitchinterval(0.0005)
         self._bridge_task = asyncio.create_task(self.bridge.run(), name="bridge")
         try:
             if api:
