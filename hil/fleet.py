@@ -96,7 +96,7 @@ class Fleet:
     def _summary(self, taps, skipped, rate, issued_s):
         tally = self._tally
         self._tally = None
-        latencies = sorted(tally["latencies"])
+        latencies = tally["latencies"]
         return {
             "taps": taps,
             "granted": tally["granted"],
@@ -104,8 +104,8 @@ class Fleet:
             "timeouts": tally["timeouts"],
             "unanswered": taps - tally["granted"] - tally["denied"] - tally["timeouts"],
             "skipped": skipped,
-            "p50_ms": _percentile(latencies, 0.50),
-            "p99_ms": _percentile(latencies, 0.99),
+            "p50_ms": percentile(latencies, 0.50),
+            "p99_ms": percentile(latencies, 0.99),
             "devices": len(self.devices),
             "rate": round(taps / issued_s, 1) if issued_s else 0.0,
             "target_rate": rate,
@@ -121,7 +121,9 @@ def _pick(cards, previous):
             return card
 
 
-def _percentile(sorted_values, q):
-    if not sorted_values:
+def percentile(values, q):
+    """The q-quantile (nearest rank) of values, None when there are none."""
+    if not values:
         return None
-    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]

@@ -18,15 +18,9 @@ import time
 from pathlib import Path
 
 from firmware.mqtt import MQTTClient
+from hil.fleet import percentile
 from hil.provision import Fleetplan, provision_http
 from hub.broker import Broker, free_port, wait_for_port
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 async def echo_round_trips(host: str, port: int, count: int) -> list[float]:

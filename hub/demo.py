@@ -6,7 +6,7 @@ import shutil
 import time
 from pathlib import Path
 
-from hil.fleet import Fleet
+from hil.fleet import Fleet, percentile
 from hil.provision import Fleetplan, provision_db, provision_http
 from hub import wallets
 from hub.broker import Broker
@@ -18,13 +18,6 @@ DEMO_SITE = "demo-park"
 DEMO_PROFILE = {"pulse_ms": 40, "gap_ms": 40, "cooldown_ms": 0}
 
 
-def _percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 def tally(fleet: Fleet) -> dict:
     """What the devices have seen so far."""
     results = [r for d in fleet.devices for r in d.results]
@@ -34,8 +27,8 @@ def tally(fleet: Fleet) -> dict:
         "granted": sum(1 for r in results if r[1] == "grant"),
         "denied": sum(1 for r in results if r[1] == "deny"),
         "timeouts": sum(1 for r in results if r[1] == "timeout"),
-        "p50_ms": _percentile(rtts, 0.50),
-        "p99_ms": _percentile(rtts, 0.99),
+        "p50_ms": percentile(rtts, 0.50),
+        "p99_ms": percentile(rtts, 0.99),
         "devices": len(fleet.devices),
     }
 
