@@ -80,6 +80,9 @@ class Broker:
             ["mosquitto", "-c", str(conf)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            # Its own session: Ctrl-C in a terminal reaches us, and we stop the
+            # broker after the hub, not before.
+            start_new_session=True,
         )
 
     def _start_amqtt(self) -> None:

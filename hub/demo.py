@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import signal
 import time
 from pathlib import Path
 
@@ -47,13 +48,14 @@ def _demo_cards(hub: Hub, cards: list[str]) -> list[str]:
 def _table(stats: dict, hub: Hub, api: str, elapsed: float):
     from rich.table import Table
 
-    table = Table(title=f"tapgift demo — {elapsed:5.1f} s — API {api}/docs")
+    table = Table(title=f"tapgift demo — {elapsed:5.1f} s — Ctrl-C stops")
     table.add_column("what")
     table.add_column("value", justify="right")
     for key, value in stats.items():
         table.add_row(key, "-" if value is None else str(value))
     table.add_row("hub batches", str(hub.bridge.stats["batches"]))
     table.add_row("hub refused", str(hub.bridge.stats["refused"]))
+    table.add_row("API", f"{api}/docs")
     return table
 
 
@@ -93,15 +95,24 @@ async def run_demo(devices: int, duration: float, rate: float, data: Path, api_p
 
 async def _watch(run: asyncio.Task, fleet: Fleet, hub: Hub, api: str, started: float,
                  live: bool) -> None:
-    if not live:
-        await asyncio.gather(run, return_exceptions=True)
-        return
-    from rich.live import Live
+    """Until the run ends or Ctrl-C: the demo then stops cleanly and still summarises."""
+    interrupted = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGINT, interrupted.set)
+    stop = asyncio.create_task(interrupted.wait())
+    try:
+        if not live:
+            await asyncio.wait({run, stop}, return_when=asyncio.FIRST_COMPLETED)
+            return
+        from rich.live import Live
 
-    with Live(refresh_per_second=4) as view:
-        while not run.done():
-            view.update(_table(tally(fleet), hub, api, time.monotonic() - started))
-            await asyncio.wait({run}, timeout=0.25)
+        with Live(refresh_per_second=4) as view:
+            while not (run.done() or stop.done()):
+                view.update(_table(tally(fleet), hub, api, time.monotonic() - started))
+                await asyncio.wait({run, stop}, timeout=0.25, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stop.cancel()
+        loop.remove_signal_handler(signal.SIGINT)
 
 
 async def run_sim(mqtt: str, api: str, devices: int, rate: float, duration: float,
