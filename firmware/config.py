@@ -7,10 +7,19 @@
 #  "profile": {"kind": "dispenser", "units": 1, "pulse_ms": 120, "gap_ms": 120,
 #              "cooldown_ms": 3000, "reply_timeout_ms": 1500, "retries": 2},
 #  "pins": {"relays": [26], "relay_active_low": false, "indicator": 2, "maintenance": 0,
-#           "reader": {"spi": 2, "sck": 18, "mosi": 23, "miso": 19, "cs": 5, "rst": 22}}}
+#           "reader": {"type": "mfrc522", "spi": 2, "sck": 18, "mosi": 23, "miso": 19,
+#                      "cs": 5, "rst": 22}}}
 #
 # "profile" and "pins" (and each of their fields) may be left out: the
 # defaults below apply. Everything else is required.
+#
+# pins.reader.type chooses the card reader; each type has its own fields
+# (READER_FIELDS; a field left out takes its default there, "rst" may be null):
+#   mfrc522     SPI bus id, sck/mosi/miso/cs pins, rst pin
+#   pn532_i2c   I2C bus id, scl/sda pins, 7-bit address (36 = 0x24), RSTPDN pin
+#   pn532_uart  UART id (1 or 2; 0 is the console), tx/rx pins, baud, RSTPDN pin
+#   qr_uart     QR/barcode scanner: UART id, tx/rx pins, baud
+# A reader without "type" is an MFRC522 (provisioning files from before).
 import json
 import binascii
 
@@ -45,8 +54,27 @@ DEFAULT_PINS = {
     "relay_active_low": False,
     "indicator": 2,
     "maintenance": 0,
-    "reader": {"spi": 2, "sck": 18, "mosi": 23, "miso": 19, "cs": 5, "rst": 22},
+    "reader": {"type": "mfrc522"},
 }
+
+READER_TYPES = ("mfrc522", "pn532_i2c", "pn532_uart", "qr_uart")
+
+READER_FIELDS = {
+    "mfrc522": {"spi": 2, "sck": 18, "mosi": 23, "miso": 19, "cs": 5, "rst": 22},
+    "pn532_i2c": {"i2c": 0, "scl": 22, "sda": 21, "addr": 0x24, "rst": None},
+    "pn532_uart": {"uart": 2, "tx": 17, "rx": 16, "baud": 115200, "rst": None},
+    "qr_uart": {"uart": 2, "tx": 17, "rx": 16, "baud": 9600},
+}
+
+# (low, high) of the reader's non-pin fields; every other field is a GPIO.
+_READER_RANGES = {
+    "spi": (1, 2),  # SPI1 holds the flash
+    "i2c": (0, 1),
+    "uart": (1, 2),  # UART0 is the console mpremote talks to
+    "addr": (0x08, 0x77),
+    "baud": (1200, 1000000),
+}
+_MAX_GPIO = 48
 
 
 class ConfigError(Exception):
@@ -185,8 +213,48 @@ def _pins(given):
     for name in ("indicator", "maintenance"):
         if pins[name] is not None and not _is_int(pins[name]):
             raise ConfigError("pins.%s must be a pin number or null" % name)
-    pins["reader"] = _merged(DEFAULT_PINS["reader"], pins["reader"], "pins.reader")
-    for name in pins["reader"]:
-        if not _is_int(pins["reader"][name]):
-            raise ConfigError("pins.reader.%s must be a number" % name)
+    pins["reader"] = _reader(pins["reader"])
+    used = {}
+    for name in ("indicator", "maintenance"):
+        if pins[name] is not None:
+            used[pins[name]] = "pins." + name
+    for n in relays:
+        if n in used:
+            raise ConfigError("pins.relays: pin %d is also %s" % (n, used[n]))
+        used[n] = "pins.relays"
+    reader = pins["reader"]
+    for name in reader:
+        n = reader[name]
+        if name in _READER_RANGES or name == "type" or n is None:
+            continue
+        if n in used:
+            raise ConfigError("pins.reader.%s: pin %d is also %s" % (name, n, used[n]))
+        used[n] = "pins.reader." + name
     return pins
+
+
+def _reader(given):
+    if not isinstance(given, dict):
+        raise ConfigError("pins.reader must be an object")
+    kind = given.get("type", "mfrc522")
+    if kind not in READER_TYPES:
+        raise ConfigError("pins.reader.type must be one of " + ", ".join(READER_TYPES))
+    fields = READER_FIELDS[kind]
+    reader = {"type": kind}
+    for name in given:
+        if name != "type" and name not in fields:
+            raise ConfigError("unknown field pins.reader.%s (a %s reader has %s)"
+                              % (name, kind, ", ".join(sorted(fields))))
+    for name in fields:
+        value = given.get(name, fields[name])
+        if name in _READER_RANGES:
+            lo, hi = _READER_RANGES[name]
+            if not _is_int(value) or not lo <= value <= hi:
+                raise ConfigError("pins.reader.%s must be an integer in %d..%d" % (name, lo, hi))
+        elif value is None and name == "rst":
+            pass
+        elif not _is_int(value) or not 0 <= value <= _MAX_GPIO:
+            raise ConfigError("pins.reader.%s must be a pin number (0..%d)%s"
+                              % (name, _MAX_GPIO, " or null" if name == "rst" else ""))
+        reader[name] = value
+    return reader

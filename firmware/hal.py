@@ -3,7 +3,7 @@
 # under CPython in the HIL suite (hal_sim). A board provides:
 #
 #   board.relays        list of relays; relay.on(), relay.off(), relay.value() -> bool
-#   board.reader        card reader; `async read()` -> uppercase hex UID of the next card
+#   board.reader        card reader; `async read()` -> the next card (see firmware/readers)
 #   board.indicator     indicator.signal(kind), kind one of GRANT, DENY, ERROR
 #   board.flash_dir     folder on flash for small state files (boot counter, report journal)
 #   board.watchdog(ms)  start the watchdog; returns an object with feed()
