@@ -1,6 +1,8 @@
 """Controllers known to the hub: their keys, prices and machine accounts."""
 from __future__ import annotations
 
+import hashlib
+import hmac
 import threading
 import time
 from dataclasses import dataclass
@@ -41,6 +43,13 @@ def add_device(conn: Connection, device_id: str, site: str, unit_price: int, led
         unit_price=unit_price, account_id=account_id, created_at=utcnow(),
     ))
     return key_hex
+
+
+def mqtt_credentials(device_id: str, key_hex: str) -> tuple[str, str]:
+    """The device's MQTT (username, password): its id, and 32 hex digits derived from its key.
+    Nothing more is stored; the broker can hold the password without being able to sign."""
+    derived = hmac.new(bytes.fromhex(key_hex), b"mqtt-password", hashlib.sha256).hexdigest()
+    return device_id, derived[:32]
 
 
 class DeviceDirectory:
