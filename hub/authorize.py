@@ -12,20 +12,18 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import Connection, Engine, bindparam, select, update
+from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from hub.devices import DeviceInfo
 from hub.ledger import Book, InsufficientFunds, new_id
-from hub.models import Card, DeviceRequest, Hold, utcnow
+from hub.models import Hold, utcnow
 from protocol import messages as m
 from protocol import topics
 
 log = logging.getLogger("tapgift.authorize")
 
-CARDS = Card.__table__
 HOLDS = Hold.__table__
-REQUESTS = DeviceRequest.__table__
 
 
 @dataclass
@@ -82,21 +80,27 @@ class Authorizer:
         return len(rows)
 
 
-_RESOLVE_HOLD = update(HOLDS).where(HOLDS.c.id == bindparam("h_id")).values(
-    status=bindparam("h_status"), posted=bindparam("h_posted"), resolved_at=bindparam("h_at"))
+_HOLD_COLUMNS = ("id", "device_id", "request_id", "card_uid", "wallet_account_id",
+                 "machine_account_id", "units", "unit_price", "amount", "status", "posted",
+                 "expires_at", "resolved_at")
+_INSERT_HOLD = (f"INSERT INTO holds ({', '.join(_HOLD_COLUMNS)}) "
+                f"VALUES ({','.join('?' * len(_HOLD_COLUMNS))})")
+_RESOLVE_HOLD = "UPDATE holds SET status = ?, posted = ?, resolved_at = ? WHERE id = ?"
+_INSERT_ANSWER = ("INSERT INTO device_requests (device_id, request_id, reply, created_at) "
+                  "VALUES (?,?,?,?)")
 
 
 class _Run:
-    """One attempt at one batch inside one transaction."""
+    """One attempt at one batch inside one transaction (driver-level SQL: the hot path)."""
 
     def __init__(self, conn: Connection, hold_ttl: timedelta):
-        self.conn = conn
-        self.hold_ttl = hold_ttl
         self.book = Book(conn)
+        self.raw = self.book.raw
+        self.hold_ttl = hold_ttl
         self.now = utcnow()
         self.answers: dict[tuple[str, str], bytes] = {}
-        self.new_answers: list[dict] = []
-        self.new_holds: list[dict] = []
+        self.new_answers: list[tuple] = []
+        self.new_holds: list[tuple] = []
         self.resolved: dict[str, dict] = {}
 
     def answer(self, batch: list[Incoming]) -> list[bytes]:
@@ -115,56 +119,62 @@ class _Run:
         self._write()
         return [self.answers[item.key] for item in batch]
 
+    def _in(self, values) -> tuple[str, list]:
+        values = list(values)
+        return f"({self.raw.marks(len(values))})", values
+
     def _load_known_answers(self, batch: list[Incoming]) -> None:
         keys = {item.key for item in batch}
         # Two plain IN lists use the (device_id, request_id) index on both
         # databases; the few extra pairs they match are filtered out here.
-        rows = self.conn.execute(select(REQUESTS.c.device_id, REQUESTS.c.request_id, REQUESTS.c.reply)
-                                 .where(REQUESTS.c.device_id.in_({k[0] for k in keys}),
-                                        REQUESTS.c.request_id.in_({k[1] for k in keys})))
+        devices, device_ids = self._in({k[0] for k in keys})
+        requests, request_ids = self._in({k[1] for k in keys})
+        rows = self.raw.rows("SELECT device_id, request_id, reply FROM device_requests "
+                             f"WHERE device_id IN {devices} AND request_id IN {requests}",
+                             device_ids + request_ids)
         for device_id, request_id, reply in rows:
             if (device_id, request_id) in keys:
                 self.answers[(device_id, request_id)] = bytes(reply)
 
-    def _load_cards(self, uids: list[str]) -> dict[str, dict]:
+    def _load_cards(self, uids: list[str]) -> dict[str, tuple]:
         if not uids:
             return {}
-        rows = self.conn.execute(select(CARDS).where(CARDS.c.uid.in_(set(uids)))).mappings().all()
-        self.book.load([r["account_id"] for r in rows], lock=True)
-        return {r["uid"]: r for r in rows}
+        marks, params = self._in(set(uids))
+        rows = self.raw.rows(f"SELECT uid, account_id, status FROM cards WHERE uid IN {marks}",
+                             params)
+        self.book.load([r[1] for r in rows], lock=True)
+        return {uid: (account_id, status) for uid, account_id, status in rows}
 
     def _load_holds(self, reports: list[Incoming]) -> dict[str, dict]:
-        ids = {i.body["hold"] for i in reports}
-        if not ids:
+        if not reports:
             return {}
-        query = select(HOLDS).where(HOLDS.c.id.in_(ids))
-        if self.conn.dialect.name == "postgresql":
-            query = query.with_for_update()
-        return {r["id"]: dict(r) for r in self.conn.execute(query).mappings()}
+        marks, params = self._in({i.body["hold"] for i in reports})
+        rows = self.raw.rows(f"SELECT {', '.join(_HOLD_COLUMNS)} FROM holds WHERE id IN {marks}"
+                             + self.raw.lock(), params)
+        return {r[0]: dict(zip(_HOLD_COLUMNS, r)) for r in rows}
 
-    def _tap(self, item: Incoming, cards: dict[str, dict]) -> dict:
+    def _tap(self, item: Incoming, cards: dict[str, tuple]) -> dict:
         body, device = item.body, item.device
-        card = cards.get(body["card"])
-        if card is None:
+        if body["card"] not in cards:
             return _deny(body, m.UNKNOWN_CARD)
-        if card["status"] != "active":
+        wallet, status = cards[body["card"]]
+        if status != "active":
             return _deny(body, m.BLOCKED_CARD)
         amount = body["units"] * device.unit_price
         hold_id = new_id()
         try:
-            self.book.transfer(card["account_id"], device.account_id, amount, code="tap_hold",
+            self.book.transfer(wallet, device.account_id, amount, code="tap_hold",
                                reason=f"{body['units']} x {device.unit_price} at {device.id}",
                                key=f"{device.id}/{body['id']}", pending=True, transfer_id=hold_id)
         except InsufficientFunds:
-            return _deny(body, m.INSUFFICIENT_FUNDS, self.book.account(card["account_id"]).available)
-        self.new_holds.append(dict(
-            id=hold_id, device_id=device.id, request_id=body["id"], card_uid=body["card"],
-            wallet_account_id=card["account_id"], machine_account_id=device.account_id,
-            units=body["units"], unit_price=device.unit_price, amount=amount, status="pending",
-            posted=0, expires_at=self.now + self.hold_ttl, resolved_at=None,
+            return _deny(body, m.INSUFFICIENT_FUNDS, self.book.account(wallet).available)
+        self.new_holds.append((
+            hold_id, device.id, body["id"], body["card"], wallet, device.account_id,
+            body["units"], device.unit_price, amount, "pending", 0,
+            self.raw.when(self.now + self.hold_ttl), None,
         ))
         return {"k": m.GRANT, "re": body["id"], "hold": hold_id, "units": body["units"],
-                "amount": amount, "balance": self.book.account(card["account_id"]).available}
+                "amount": amount, "balance": self.book.account(wallet).available}
 
     def _report(self, item: Incoming, holds: dict[str, dict]) -> dict:
         body, device = item.body, item.device
@@ -182,26 +192,21 @@ class _Run:
                           code="tap_delivered",
                           reason=f"{delivered} of {hold['units']} delivered at {device.id}",
                           key=f"{device.id}/{body['id']}")
-        hold.update(status="posted" if post else "voided", posted=post, resolved_at=self.now)
+        hold.update(status="posted" if post else "voided", posted=post)
         self.resolved[hold["id"]] = hold
         return {"k": m.ACK, "re": body["id"], "posted": post, "voided": hold["amount"] - post}
 
     def _remember(self, item: Incoming, reply: dict) -> None:
         encoded = m.encode(reply)
         self.answers[item.key] = encoded
-        self.new_answers.append(dict(device_id=item.device.id, request_id=item.body["id"],
-                                     reply=encoded, created_at=self.now))
+        self.new_answers.append((item.device.id, item.body["id"], encoded, self.raw.when(self.now)))
 
     def _write(self) -> None:
-        if self.new_holds:
-            self.conn.execute(HOLDS.insert(), self.new_holds)
-        if self.resolved:
-            self.conn.execute(_RESOLVE_HOLD, [
-                {"h_id": h["id"], "h_status": h["status"], "h_posted": h["posted"],
-                 "h_at": h["resolved_at"]} for h in self.resolved.values()])
+        self.raw.many(_INSERT_HOLD, self.new_holds)
+        self.raw.many(_RESOLVE_HOLD, [(h["status"], h["posted"], self.raw.when(self.now), h["id"])
+                                      for h in self.resolved.values()])
         self.book.flush()
-        if self.new_answers:
-            self.conn.execute(REQUESTS.insert(), self.new_answers)
+        self.raw.many(_INSERT_ANSWER, self.new_answers)
 
 
 def _deny(body: dict, code: str, balance: int | None = None) -> dict:

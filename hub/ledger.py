@@ -11,19 +11,15 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import Connection, func, select
 
+from hub.db import Raw
 from hub.models import Account, Transfer, utcnow
 
 ACCOUNTS = Account.__table__
 TRANSFERS = Transfer.__table__
 
 _BALANCE_COLUMNS = ("debits_posted", "credits_posted", "debits_pending", "credits_pending")
-
-
-# One statement for every touched account of a batch (executemany).
-_APPLY_DELTAS = update(ACCOUNTS).where(ACCOUNTS.c.id == bindparam("a_id")).values(
-    {c: getattr(ACCOUNTS.c, c) + bindparam("d_" + c) for c in _BALANCE_COLUMNS})
 
 
 class LedgerError(Exception):
@@ -63,26 +59,32 @@ class AccountState:
         self.delta[column] += amount
 
 
+_ACCOUNT_COLUMNS = "id, ledger, allow_negative, " + ", ".join(_BALANCE_COLUMNS)
+_INSERT_TRANSFER = (
+    "INSERT INTO transfers (id, idempotency_key, ledger, debit_account_id, credit_account_id,"
+    " amount, flags, pending_id, code, reason, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)")
+# One statement for every touched account of a batch (executemany), by deltas.
+_APPLY_DELTAS = "UPDATE accounts SET " + ", ".join(
+    f"{c} = {c} + ?" for c in _BALANCE_COLUMNS) + " WHERE id = ?"
+
+
 class Book:
     def __init__(self, conn: Connection):
         self.conn = conn
-        self._lock = conn.dialect.name == "postgresql"
+        self.raw = Raw(conn)
         self.accounts: dict[int, AccountState] = {}
-        self._rows: list[dict] = []
+        self._rows: list[tuple] = []
 
     def load(self, ids, lock: bool = True) -> None:
         """Read accounts not read yet; lock=True for those money may leave."""
         missing = sorted(set(ids) - self.accounts.keys())
         if not missing:
             return
-        query = select(ACCOUNTS).where(ACCOUNTS.c.id.in_(missing)).order_by(ACCOUNTS.c.id)
-        if lock and self._lock:
-            query = query.with_for_update()
-        for row in self.conn.execute(query).mappings():
-            self.accounts[row["id"]] = AccountState(
-                row["id"], row["ledger"], row["allow_negative"],
-                *(row[c] for c in _BALANCE_COLUMNS),
-            )
+        rows = self.raw.rows(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE id IN "
+                             f"({self.raw.marks(len(missing))}) ORDER BY id"
+                             + (self.raw.lock() if lock else ""), missing)
+        for row in rows:
+            self.accounts[row[0]] = AccountState(row[0], row[1], bool(row[2]), *row[3:])
 
     def account(self, account_id: int) -> AccountState:
         if account_id not in self.accounts:
@@ -131,25 +133,20 @@ class Book:
     def _record(self, src, debit, credit, amount, flags, code, reason, key, pending_id,
                 transfer_id=None) -> str:
         tid = transfer_id or new_id()
-        self._rows.append(dict(
-            id=tid, idempotency_key=key, ledger=src.ledger, debit_account_id=debit,
-            credit_account_id=credit, amount=amount, flags=flags, pending_id=pending_id,
-            code=code, reason=reason, created_at=utcnow(),
-        ))
+        self._rows.append((tid, key, src.ledger, debit, credit, amount, flags, pending_id,
+                           code, reason, self.raw.when(utcnow())))
         return tid
 
     def flush(self) -> None:
         """Write the transfers and one delta update per touched account."""
-        if self._rows:
-            self.conn.execute(TRANSFERS.insert(), self._rows)
-            self._rows = []
+        self.raw.many(_INSERT_TRANSFER, self._rows)
+        self._rows = []
         changed = [a for a in self.accounts.values() if any(a.delta.values())]
         # Wallets first, then the rest, each in id order: every transaction
         # takes row locks in the same order, so hub processes never deadlock.
         changed.sort(key=lambda a: (a.allow_negative, a.id))
-        if changed:
-            self.conn.execute(_APPLY_DELTAS, [
-                {"a_id": acc.id, **{"d_" + c: d for c, d in acc.delta.items()}} for acc in changed])
+        self.raw.many(_APPLY_DELTAS, [
+            tuple(acc.delta[c] for c in _BALANCE_COLUMNS) + (acc.id,) for acc in changed])
         for acc in changed:
             acc.delta = dict.fromkeys(_BALANCE_COLUMNS, 0)
 

@@ -74,3 +74,10 @@ def test_registering_a_device_returns_its_key_once(api):
 def test_openapi_documents_the_api(api):
     paths = api.get("/openapi.json").json()["paths"]
     assert {"/api/v1/cards", "/api/v1/cards/{uid}/topups", "/api/v1/devices"} <= set(paths)
+
+
+def test_history_times_are_aware_utc(api):
+    api.post("/api/v1/cards", json={"uid": "55667788"})
+    api.post("/api/v1/cards/55667788/topups", json={"amount": 100})
+    [entry] = api.get("/api/v1/cards/55667788/history").json()
+    assert entry["at"].endswith(("Z", "+00:00")), entry["at"]

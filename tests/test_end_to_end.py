@@ -204,3 +204,36 @@ async def test_two_machines_tapping_one_card_at_once_never_overdraw_it(hub, tmp_
     finally:
         for d in devices:
             await d.stop()
+
+
+async def test_a_hold_never_reported_expires_void_and_a_late_report_books_nothing(hub):
+    from datetime import timedelta
+
+    from hub.models import utcnow
+
+    device_id = "raw-" + uuid.uuid4().hex[:6]
+    with hub.engine.begin() as conn:
+        key = add_device(conn, device_id, SITE, PRICE, "CHF")
+    uid = make_card(hub, 1000)
+    client, signer = await _raw_client(hub, device_id, key)
+    try:
+        tap = topics.up(SITE, device_id, topics.TAP)
+        await client.publish(tap, signer.seal(tap, messages.encode(
+            {"id": "3-1", "card": uid, "units": 2})), qos=1)
+        [reply] = await _replies(client, 1)
+        grant = messages.decode(topics.REPLY, signer.open(topics.down(SITE, device_id), reply))
+        assert card(hub, uid)["available"] == 1000 - 2 * PRICE
+        assert hub.authorizer.expire(utcnow()) == 0  # not due yet
+        assert hub.authorizer.expire(utcnow() + timedelta(hours=1)) == 1
+        [hold] = holds_of(hub, device_id)
+        assert hold["status"] == "expired" and hold["resolved_at"] is not None
+        assert card(hub, uid) == {**card(hub, uid), "balance": 1000, "held": 0, "available": 1000}
+        report = topics.up(SITE, device_id, topics.REPORT)
+        await client.publish(report, signer.seal(report, messages.encode(
+            {"id": "3-2", "hold": grant["hold"], "delivered": 2})), qos=1)
+        [late] = await _replies(client, 1)
+        ack = messages.decode(topics.REPLY, signer.open(topics.down(SITE, device_id), late))
+        assert (ack["posted"], ack["status"]) == (0, "expired")
+        assert card(hub, uid)["balance"] == 1000
+    finally:
+        await client.__aexit__(None, None, None)
