@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from datetime import timedelta
 
 import aiomqtt
 from sqlalchemy import func, select
@@ -13,7 +14,7 @@ from hil.device import SimDevice
 from hub import wallets
 from hub.devices import add_device
 from hub.ledger import TRANSFERS
-from hub.models import Hold
+from hub.models import Hold, utcnow
 from protocol import messages, topics
 from protocol.signing import Signer
 
@@ -110,80 +111,83 @@ async def test_unknown_and_blocked_cards_are_denied(hub, tmp_path):
         await device.stop()
 
 
-async def _raw_client(hub, device_id, key):
-    """A bare MQTT peer holding a device's key: sends exactly the bytes we choose."""
-    client = aiomqtt.Client(hub.bridge.mqtt["hostname"], hub.bridge.mqtt["port"])
-    await client.__aenter__()
-    await client.subscribe(topics.down(SITE, device_id), qos=1)
-    return client, Signer(key)
+class RawDevice:
+    """A bare MQTT peer holding a registered device's key: it sends exactly the
+    bytes a test chooses (repeats, forgeries) and reads the hub's replies."""
 
+    def __init__(self, hub):
+        self.id = "raw-" + uuid.uuid4().hex[:6]
+        with hub.engine.begin() as conn:
+            self.signer = Signer(add_device(conn, self.id, SITE, PRICE, "CHF"))
+        self.client = aiomqtt.Client(hub.bridge.mqtt["hostname"], hub.bridge.mqtt["port"])
 
-async def _replies(client, n, timeout=5.0):
-    got = []
-    try:
-        async with asyncio.timeout(timeout):
-            async for msg in client.messages:
-                got.append(msg.payload)
-                if len(got) == n:
-                    break
-    except TimeoutError:
-        pass
-    return got
+    async def __aenter__(self):
+        await self.client.__aenter__()
+        await self.client.subscribe(topics.down(SITE, self.id), qos=1)
+        return self
+
+    async def __aexit__(self, *exc):
+        await self.client.__aexit__(*exc)
+
+    def frame(self, kind, body, signer=None):
+        topic = topics.up(SITE, self.id, kind)
+        return topic, (signer or self.signer).seal(topic, messages.encode(body))
+
+    async def send(self, kind, body, times=1):
+        topic, payload = self.frame(kind, body)
+        for _ in range(times):
+            await self.client.publish(topic, payload, qos=1)
+
+    async def replies(self, n, timeout=5.0):
+        """Up to n raw reply payloads that arrive within timeout."""
+        got = []
+        try:
+            async with asyncio.timeout(timeout):
+                async for msg in self.client.messages:
+                    got.append(msg.payload)
+                    if len(got) == n:
+                        break
+        except TimeoutError:
+            pass
+        return got
+
+    def open(self, payload):
+        return messages.decode(topics.REPLY, self.signer.open(topics.down(SITE, self.id), payload))
 
 
 async def test_the_same_request_delivered_twice_books_once(hub):
-    device_id = "raw-" + uuid.uuid4().hex[:6]
-    with hub.engine.begin() as conn:
-        key = add_device(conn, device_id, SITE, PRICE, "CHF")
     uid = make_card(hub, 1000)
-    client, signer = await _raw_client(hub, device_id, key)
-    try:
-        topic = topics.up(SITE, device_id, topics.TAP)
-        payload = signer.seal(topic, messages.encode({"id": "7-1", "card": uid, "units": 1}))
-        await client.publish(topic, payload, qos=1)
-        await client.publish(topic, payload, qos=1)  # what a QoS 1 redelivery looks like
-        first, second = await _replies(client, 2)
+    async with RawDevice(hub) as raw:
+        await raw.send(topics.TAP, {"id": "7-1", "card": uid, "units": 1}, times=2)  # a QoS 1 redelivery
+        first, second = await raw.replies(2)
         assert first == second
-        grant = messages.decode(topics.REPLY, signer.open(topics.down(SITE, device_id), first))
+        grant = raw.open(first)
         assert grant["k"] == messages.GRANT
-        assert len(holds_of(hub, device_id)) == 1
+        assert len(holds_of(hub, raw.id)) == 1
         assert card(hub, uid)["available"] == 1000 - PRICE
-        # Resolve the hold so that the test ends with no money held.
-        report = signer.seal(topics.up(SITE, device_id, topics.REPORT), messages.encode(
-            {"id": "7-2", "hold": grant["hold"], "delivered": 1}))
-        await client.publish(topics.up(SITE, device_id, topics.REPORT), report, qos=1)
-        await client.publish(topics.up(SITE, device_id, topics.REPORT), report, qos=1)
-        acks = await _replies(client, 2)
+        await raw.send(topics.REPORT, {"id": "7-2", "hold": grant["hold"], "delivered": 1}, times=2)
+        acks = await raw.replies(2)
         assert acks[0] == acks[1]
         assert card(hub, uid) == {**card(hub, uid), "balance": 1000 - PRICE, "held": 0}
         with hub.engine.connect() as conn:
             posts = conn.execute(select(func.count()).where(
                 TRANSFERS.c.pending_id == grant["hold"], TRANSFERS.c.flags == "post")).scalar()
         assert posts == 1
-    finally:
-        await client.__aexit__(None, None, None)
 
 
 async def test_a_message_with_a_bad_tag_is_refused_and_logged(hub, caplog):
-    device_id = "raw-" + uuid.uuid4().hex[:6]
-    with hub.engine.begin() as conn:
-        key = add_device(conn, device_id, SITE, PRICE, "CHF")
     uid = make_card(hub, 1000)
-    client, signer = await _raw_client(hub, device_id, key)
-    forger = Signer("11" * 32)
-    try:
-        topic = topics.up(SITE, device_id, topics.TAP)
+    async with RawDevice(hub) as raw:
         with caplog.at_level(logging.WARNING, logger="tapgift.bridge"):
-            await client.publish(topic, forger.seal(topic, messages.encode(
-                {"id": "1-1", "card": uid, "units": 1})), qos=1)
-            await client.publish(topic, b"not a tapgift frame", qos=1)
-            await until(lambda: f"{device_id}/up/tap: bad_frame" in caplog.text)
-        assert f"{device_id}/up/tap: bad_tag" in caplog.text
-        assert await _replies(client, 1, timeout=0.5) == []
-        assert holds_of(hub, device_id) == []
+            topic, forged = raw.frame(topics.TAP, {"id": "1-1", "card": uid, "units": 1},
+                                      signer=Signer("11" * 32))
+            await raw.client.publish(topic, forged, qos=1)
+            await raw.client.publish(topic, b"not a tapgift frame", qos=1)
+            await until(lambda: f"{raw.id}/up/tap: bad_frame" in caplog.text)
+        assert f"{raw.id}/up/tap: bad_tag" in caplog.text
+        assert await raw.replies(1, timeout=0.5) == []
+        assert holds_of(hub, raw.id) == []
         assert card(hub, uid)["available"] == 1000
-    finally:
-        await client.__aexit__(None, None, None)
 
 
 async def test_two_machines_tapping_one_card_at_once_never_overdraw_it(hub, tmp_path):
@@ -207,33 +211,18 @@ async def test_two_machines_tapping_one_card_at_once_never_overdraw_it(hub, tmp_
 
 
 async def test_a_hold_never_reported_expires_void_and_a_late_report_books_nothing(hub):
-    from datetime import timedelta
-
-    from hub.models import utcnow
-
-    device_id = "raw-" + uuid.uuid4().hex[:6]
-    with hub.engine.begin() as conn:
-        key = add_device(conn, device_id, SITE, PRICE, "CHF")
     uid = make_card(hub, 1000)
-    client, signer = await _raw_client(hub, device_id, key)
-    try:
-        tap = topics.up(SITE, device_id, topics.TAP)
-        await client.publish(tap, signer.seal(tap, messages.encode(
-            {"id": "3-1", "card": uid, "units": 2})), qos=1)
-        [reply] = await _replies(client, 1)
-        grant = messages.decode(topics.REPLY, signer.open(topics.down(SITE, device_id), reply))
+    async with RawDevice(hub) as raw:
+        await raw.send(topics.TAP, {"id": "3-1", "card": uid, "units": 2})
+        [reply] = await raw.replies(1)
+        grant = raw.open(reply)
         assert card(hub, uid)["available"] == 1000 - 2 * PRICE
         assert hub.authorizer.expire(utcnow()) == 0  # not due yet
         assert hub.authorizer.expire(utcnow() + timedelta(hours=1)) == 1
-        [hold] = holds_of(hub, device_id)
+        [hold] = holds_of(hub, raw.id)
         assert hold["status"] == "expired" and hold["resolved_at"] is not None
         assert card(hub, uid) == {**card(hub, uid), "balance": 1000, "held": 0, "available": 1000}
-        report = topics.up(SITE, device_id, topics.REPORT)
-        await client.publish(report, signer.seal(report, messages.encode(
-            {"id": "3-2", "hold": grant["hold"], "delivered": 2})), qos=1)
-        [late] = await _replies(client, 1)
-        ack = messages.decode(topics.REPLY, signer.open(topics.down(SITE, device_id), late))
-        assert (ack["posted"], ack["status"]) == (0, "expired")
+        await raw.send(topics.REPORT, {"id": "3-2", "hold": grant["hold"], "delivered": 2})
+        [late] = await raw.replies(1)
+        assert (raw.open(late)["posted"], raw.open(late)["status"]) == (0, "expired")
         assert card(hub, uid)["balance"] == 1000
-    finally:
-        await client.__aexit__(None, None, None)
