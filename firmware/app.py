@@ -7,7 +7,7 @@ from protocol import const, topics
 from protocol.ids import RequestIds
 from protocol.signing import Signer
 from firmware import hal
-from firmware.controller import Dispenser
+from firmware.controller import Controller
 from firmware.link import Link
 from firmware.mqtt import MQTTClient
 
@@ -32,7 +32,10 @@ class App:
                                  on_message=self.link.on_message, on_connect=self._on_connect,
                                  **client_options)
         self.link.client = self.client
-        self.controller = Dispenser(board, self.link, profile, board.flash_dir + "/reports.json", on_result)
+        from firmware import profiles  # only now: it imports just this board's kind
+
+        self.controller = Controller(board, self.link, profile, profiles.make(board, profile),
+                                     board.flash_dir + "/reports.json", on_result)
         self.tasks = []
 
     async def _on_connect(self):

@@ -5,10 +5,12 @@
 #  "broker": "mqtt://d17:secret@10.0.0.2:1883",
 #  "wifi": {"ssid": "park", "password": "..."},
 #  "profile": {"kind": "dispenser", "units": 1, "pulse_ms": 120, "gap_ms": 120,
-#              "cooldown_ms": 3000, "reply_timeout_ms": 1500, "retries": 2},
+#              "cooldown_ms": 3000, "reply_timeout_ms": 1500, "retries": 2,
+#              "sensor_pulses": 0, "sensor_timeout_ms": 2000},
 #  "pins": {"relays": [26], "relay_active_low": false, "indicator": 2, "maintenance": 0,
 #           "reader": {"type": "mfrc522", "spi": 2, "sck": 18, "mosi": 23, "miso": 19,
-#                      "cs": 5, "rst": 22}}}
+#                      "cs": 5, "rst": 22},
+#           "sensor": null, "button": null, "buzzer": null}}
 #
 # "profile" and "pins" (and each of their fields) may be left out: the
 # defaults below apply. Everything else is required.
@@ -27,27 +29,66 @@ from protocol import topics
 
 PATH = "/provision.json"
 
-DEFAULT_PROFILE = {
+# Profile fields every kind has; each kind adds its own (KIND_FIELDS). What
+# each kind does with them:
+#   dispenser     units per tap, each one relay pulse of pulse_ms, gap_ms apart.
+#                 sensor_pulses > 0: a flow/coin meter on pins.sensor gives that
+#                 many pulses per unit; delivered = units it confirmed by
+#                 sensor_timeout_ms after the last relay pulse (never more than granted).
+#   slot_machine  units = credits per tap, each one pulse on the machine's coin
+#                 input (relay 0) of pulse_ms, gap_ms apart.
+#   billiard      units = minutes bought per tap, a minute lasting unit_ms (60000;
+#                 shorter only for tests); the relay holds the table on, the
+#                 indicator warns warn_s before the end (0: no warning), a tap
+#                 during the session extends it, pins.button ends it early.
+#   turnstile     one passage per grant (units must be 1): the relay unlocks until
+#                 pins.sensor counts a passage or pass_timeout_ms passes;
+#                 direction "entry" or "exit" is sent with the tap as "dir".
+_COMMON_DEFAULTS = {
     "kind": "dispenser",
     "units": 1,
-    "pulse_ms": 120,
-    "gap_ms": 120,
     "cooldown_ms": 3000,
     "reply_timeout_ms": 1500,
     "retries": 2,
 }
 
-# (low, high) bounds of each profile number.
+KIND_FIELDS = {
+    "dispenser": {"pulse_ms": 120, "gap_ms": 120, "sensor_pulses": 0, "sensor_timeout_ms": 2000},
+    "slot_machine": {"pulse_ms": 50, "gap_ms": 50},
+    "billiard": {"unit_ms": 60000, "warn_s": 60},
+    "turnstile": {"pass_timeout_ms": 10000, "direction": "entry"},
+}
+
+PROFILE_KINDS = ("dispenser", "slot_machine", "billiard", "turnstile")
+
+# (low, high) bounds of each profile number, whichever kind has it.
 _PROFILE_RANGES = {
     "units": (1, 1000),
-    "pulse_ms": (1, 60000),
-    "gap_ms": (0, 60000),
     "cooldown_ms": (0, 3600000),
     "reply_timeout_ms": (10, 60000),
     "retries": (0, 20),
+    "pulse_ms": (1, 60000),
+    "gap_ms": (0, 60000),
+    "sensor_pulses": (0, 100000),
+    "sensor_timeout_ms": (0, 600000),
+    "unit_ms": (10, 3600000),
+    "warn_s": (0, 3600),
+    "pass_timeout_ms": (100, 600000),
 }
 
-PROFILE_KINDS = ("dispenser",)
+DIRECTIONS = ("entry", "exit")
+
+
+def profile_defaults(kind):
+    """Every field of a kind's profile, with its default."""
+    out = dict(_COMMON_DEFAULTS)
+    out["kind"] = kind
+    out.update(KIND_FIELDS[kind])
+    return out
+
+
+# A profile left out of the provisioning file is this one.
+DEFAULT_PROFILE = profile_defaults("dispenser")
 
 DEFAULT_PINS = {
     "relays": [26],
@@ -55,7 +96,13 @@ DEFAULT_PINS = {
     "indicator": 2,
     "maintenance": 0,
     "reader": {"type": "mfrc522"},
+    "sensor": None,  # pulse input: flow/coin meter, turnstile passage sensor
+    "button": None,  # billiard release button
+    "buzzer": None,  # sounds with the indicator
 }
+
+# Pins that are a pin number or null.
+_OPTIONAL_PINS = ("indicator", "maintenance", "sensor", "button", "buzzer")
 
 READER_TYPES = ("mfrc522", "pn532_i2c", "pn532_uart", "qr_uart")
 
@@ -110,8 +157,11 @@ def from_dict(data):
         raise ConfigError("provisioning must be a JSON object")
     device = _name(data, "device")
     site = _name(data, "site")
+    profile = _profile(data.get("profile", {}))
+    pins = _pins(data.get("pins", {}))
+    _check_sensor(profile, pins)
     return Config(device, site, _key(data), parse_broker(_required(data, "broker", str)),
-                  _wifi(data), _profile(data.get("profile", {})), _pins(data.get("pins", {})))
+                  _wifi(data), profile, pins)
 
 
 def parse_broker(url):
@@ -192,15 +242,38 @@ def _merged(defaults, given, where):
 
 
 def _profile(given):
-    profile = _merged(DEFAULT_PROFILE, given, "profile")
-    if profile["kind"] not in PROFILE_KINDS:
+    if not isinstance(given, dict):
+        raise ConfigError("profile must be an object")
+    kind = given.get("kind", "dispenser")
+    if kind not in PROFILE_KINDS:
         raise ConfigError("profile.kind must be one of " + ", ".join(PROFILE_KINDS))
-    for name in _PROFILE_RANGES:
-        lo, hi = _PROFILE_RANGES[name]
-        value = profile[name]
-        if not _is_int(value) or not lo <= value <= hi:
-            raise ConfigError("profile.%s must be an integer in %d..%d" % (name, lo, hi))
+    profile = profile_defaults(kind)
+    for name in given:
+        if name not in profile:
+            raise ConfigError("unknown field profile.%s (a %s profile has %s)"
+                              % (name, kind, ", ".join(sorted(profile))))
+        profile[name] = given[name]
+    for name in profile:
+        if name in _PROFILE_RANGES:
+            lo, hi = _PROFILE_RANGES[name]
+            value = profile[name]
+            if not _is_int(value) or not lo <= value <= hi:
+                raise ConfigError("profile.%s must be an integer in %d..%d" % (name, lo, hi))
+    if kind == "turnstile":
+        if profile["units"] != 1:
+            raise ConfigError("profile.units of a turnstile must be 1 (one passage per grant)")
+        if profile["direction"] not in DIRECTIONS:
+            raise ConfigError("profile.direction must be one of " + ", ".join(DIRECTIONS))
     return profile
+
+
+def _check_sensor(profile, pins):
+    if pins["sensor"] is not None:
+        return
+    if profile["kind"] == "turnstile":
+        raise ConfigError("a turnstile needs pins.sensor (its passage sensor)")
+    if profile.get("sensor_pulses"):
+        raise ConfigError("profile.sensor_pulses needs pins.sensor (the flow/coin meter)")
 
 
 def _pins(given):
@@ -210,12 +283,12 @@ def _pins(given):
         raise ConfigError("pins.relays must be a non-empty list of pin numbers")
     if not isinstance(pins["relay_active_low"], bool):
         raise ConfigError("pins.relay_active_low must be true or false")
-    for name in ("indicator", "maintenance"):
+    for name in _OPTIONAL_PINS:
         if pins[name] is not None and not _is_int(pins[name]):
             raise ConfigError("pins.%s must be a pin number or null" % name)
     pins["reader"] = _reader(pins["reader"])
     used = {}
-    for name in ("indicator", "maintenance"):
+    for name in _OPTIONAL_PINS:
         if pins[name] is not None:
             used[pins[name]] = "pins." + name
     for n in relays:

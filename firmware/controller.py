@@ -1,7 +1,8 @@
-# The dispenser: a card is read, the hub is asked, a grant pulses the relay
-# `units` times, and what was really delivered is reported back so the hub
-# can post the hold. Reports are journaled on flash until acknowledged and
-# sent by a background task, so the next visitor never waits for them.
+# The controller state machine, the same for every machine: a card is read,
+# the hub is asked, a grant is handed to the machine's profile (see
+# firmware/profiles), and what it really delivered is reported back so the
+# hub can post the hold. Reports are journaled on flash until acknowledged
+# and sent by a background task, so the next visitor never waits for them.
 import asyncio
 import json
 
@@ -14,11 +15,14 @@ from firmware.hal import ticks_ms, ticks_diff, sleep_ms
 _REPORT_RETRY_MS = const(1000)
 
 
-class Dispenser:
-    def __init__(self, board, link, profile, journal_path, on_result=None):
+class Controller:
+    """profile: the validated profile settings; machine: the profiles.<kind>.Profile."""
+
+    def __init__(self, board, link, profile, machine, journal_path, on_result=None):
         self.board = board
         self.link = link
         self.profile = profile
+        self.machine = machine
         self.on_result = on_result
         self.counters = {"taps": 0, "granted": 0, "denied": 0, "timeouts": 0,
                          "double_reads": 0, "reports_acked": 0, "reports_refused": 0}
@@ -34,6 +38,7 @@ class Dispenser:
             while True:
                 await self.handle(await self.board.reader.read())
         finally:
+            self.machine.stop()
             hal.all_off(self.board.relays)
 
     async def handle(self, card):
@@ -49,7 +54,9 @@ class Dispenser:
 
     async def _serve(self, card):
         units = self.profile["units"]
-        reply, rtt = await self.link.request(topics.TAP, {"card": card, "units": units})
+        body = {"card": card, "units": units}
+        self.machine.tap_fields(body)
+        reply, rtt = await self.link.request(topics.TAP, body)
         code = None
         if reply is None:
             outcome = "timeout"
@@ -60,10 +67,7 @@ class Dispenser:
             self.counters["granted"] += 1
             self.board.indicator.signal(hal.GRANT)
             # Never more than asked for, whatever the reply says.
-            delivered = await self._pulse(min(reply["units"], units))
-            self._reports.append({"hold": reply["hold"], "delivered": delivered})
-            self._save_journal()
-            self._report_ready.set()
+            await self.machine.grant(reply["hold"], min(reply["units"], units), self.report)
         else:
             outcome = "deny"
             code = reply.get("code")
@@ -72,20 +76,11 @@ class Dispenser:
         if self.on_result is not None:
             self.on_result(card, outcome, code, rtt)
 
-    async def _pulse(self, units):
-        relay = self.board.relays[0]
-        delivered = 0
-        try:
-            for i in range(units):
-                if i:
-                    await sleep_ms(self.profile["gap_ms"])
-                relay.on()
-                await sleep_ms(self.profile["pulse_ms"])
-                relay.off()
-                delivered += 1
-        finally:
-            relay.off()
-        return delivered
+    def report(self, hold, delivered):
+        """Journal what was delivered against hold; report_loop sends it."""
+        self._reports.append({"hold": hold, "delivered": delivered})
+        self._save_journal()
+        self._report_ready.set()
 
     def _save_journal(self):
         write_atomic(self.journal_path, json.dumps(self._reports))

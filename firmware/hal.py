@@ -4,7 +4,14 @@
 #
 #   board.relays        list of relays; relay.on(), relay.off(), relay.value() -> bool
 #   board.reader        card reader; `async read()` -> the next card (see firmware/readers)
-#   board.indicator     indicator.signal(kind), kind one of GRANT, DENY, ERROR
+#   board.indicator     indicator.signal(kind), kind one of GRANT, DENY, ERROR, WARN
+#                       (WARN: a session ends soon; the LED and the buzzer, if fitted)
+#   board.sensor        pulse input (flow/coin meter, turnstile passage), or None:
+#                       sensor.count   pulses counted since boot (counted by IRQ)
+#                       await sensor.wait()   returns once a pulse came after the
+#                       last wait() returned (it may return at once; re-check count)
+#                       sensor.clear() forgets pulses for wait(), not for count
+#   board.button        the same kind of input for a push button (billiard "release"), or None
 #   board.flash_dir     folder on flash for small state files (boot counter, report journal)
 #   board.watchdog(ms)  start the watchdog; returns an object with feed()
 #   board.tasks(cfg)    coroutines the board needs running (e.g. keeping Wi-Fi up); they never return
@@ -48,6 +55,7 @@ except AttributeError:
 GRANT = "grant"
 DENY = "deny"
 ERROR = "error"
+WARN = "warn"
 
 # Set by boot.py, read by main.py (both run in one interpreter, and a module
 # in sys.modules outlives the boot script).

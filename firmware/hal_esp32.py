@@ -25,24 +25,52 @@ class Relay:
 
 
 class Indicator:
-    """An LED: one long blink = grant, three short = deny, six fast = error."""
+    """An LED and an optional buzzer that follows it: one long blink = grant,
+    three short = deny, six fast = error, ten slow = warning (session ends soon)."""
 
-    _PATTERNS = {hal.GRANT: (1, 600), hal.DENY: (3, 150), hal.ERROR: (6, 60)}
+    _PATTERNS = {hal.GRANT: (1, 600), hal.DENY: (3, 150), hal.ERROR: (6, 60), hal.WARN: (10, 250)}
 
-    def __init__(self, number):
-        self._pin = None if number is None else machine.Pin(number, machine.Pin.OUT, value=0)
+    def __init__(self, number, buzzer=None):
+        self._pins = [machine.Pin(n, machine.Pin.OUT, value=0) for n in (number, buzzer) if n is not None]
 
     def signal(self, kind):
-        if self._pin is not None:
+        if self._pins:
             count, ms = self._PATTERNS[kind]
             asyncio.create_task(self._blink(count, ms))
 
     async def _blink(self, count, ms):
         for _ in range(count):
-            self._pin.value(1)
+            self._set(1)
             await sleep_ms(ms)
-            self._pin.value(0)
+            self._set(0)
             await sleep_ms(ms)
+
+    def _set(self, level):
+        for pin in self._pins:
+            pin.value(level)
+
+
+class Input:
+    """A pulse input or button, active low. The IRQ only counts and sets a flag;
+    tasks await the flag, so nothing polls."""
+
+    def __init__(self, number):
+        Pin = machine.Pin
+        # GPIO 34..39 have no internal pull-up: those need one on the board.
+        self._pin = Pin(number, Pin.IN, Pin.PULL_UP if number < 34 else None)
+        self.count = 0
+        self._flag = asyncio.ThreadSafeFlag()
+        self._pin.irq(self._edge, Pin.IRQ_FALLING)
+
+    def _edge(self, _pin):
+        self.count += 1
+        self._flag.set()
+
+    def clear(self):
+        self._flag.clear()
+
+    async def wait(self):
+        await self._flag.wait()
 
 
 class Watchdog:
@@ -57,7 +85,9 @@ class Board:
     def __init__(self, pins):
         self.flash_dir = ""  # state files sit at the root of the flash
         self.relays = [Relay(n, pins["relay_active_low"]) for n in pins["relays"]]
-        self.indicator = Indicator(pins["indicator"])
+        self.indicator = Indicator(pins["indicator"], pins["buzzer"])
+        self.sensor = _input(pins["sensor"])
+        self.button = _input(pins["button"])
         self.reader = make_reader(pins["reader"])
 
     def watchdog(self, timeout_ms):
@@ -65,6 +95,10 @@ class Board:
 
     def tasks(self, cfg):
         return [_keep_wifi(cfg.wifi)]
+
+
+def _input(number):
+    return None if number is None else Input(number)
 
 
 def make_reader(spec):

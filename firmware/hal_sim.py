@@ -52,9 +52,32 @@ class SimReader:
 class SimIndicator:
     def __init__(self):
         self.signals = []
+        self.log = []  # (ms, kind)
 
     def signal(self, kind):
         self.signals.append(kind)
+        self.log.append((ticks_ms(), kind))
+
+
+class SimInput:
+    """A pulse input or button; tests call pulse(n) / press() to inject edges."""
+
+    def __init__(self):
+        self.count = 0
+        self._edge = asyncio.Event()
+
+    def pulse(self, n=1):
+        self.count += n
+        self._edge.set()
+
+    press = pulse
+
+    def clear(self):
+        self._edge.clear()
+
+    async def wait(self):
+        await self._edge.wait()
+        self._edge.clear()
 
 
 class SimWatchdog:
@@ -73,6 +96,8 @@ class SimBoard:
         self.relays = [SimRelay(i, self.timeline) for i in range(relays)]
         self.reader = SimReader()
         self.indicator = SimIndicator()
+        self.sensor = SimInput()
+        self.button = SimInput()
         self.wdt = None
 
     def watchdog(self, timeout_ms):

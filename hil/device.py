@@ -19,16 +19,20 @@ CLIENT_OPTIONS = {"backoff_min_ms": 50, "backoff_max_ms": 1000}
 
 
 class SimDevice:
-    """profile: overrides of firmware.config.DEFAULT_PROFILE; on_result(card, outcome, code, rtt_ms)
-    is called like the controller's hook; results are also kept in .results."""
+    """profile: overrides of the kind's profile defaults (firmware.config); pins: overrides of
+    DEFAULT_PINS (e.g. a turnstile needs "sensor"); on_result(card, outcome, code, rtt_ms) is
+    called like the controller's hook; results are also kept in .results. The simulated inputs
+    (board.sensor, board.button) and the indicator's log are reached through .board."""
 
-    def __init__(self, device_id, site, key_hex, host, port, flash_dir, profile=None, on_result=None):
+    def __init__(self, device_id, site, key_hex, host, port, flash_dir, profile=None, on_result=None,
+                 pins=None):
         os.makedirs(flash_dir, exist_ok=True)
         self.cfg = config.from_dict({
             "device": device_id, "site": site, "key": key_hex,
             "broker": "mqtt://%s:%d" % (host, port),
             "wifi": {"ssid": "sim", "password": ""},
             "profile": profile or {},
+            "pins": pins or {},
         })
         self.board = SimBoard(flash_dir)
         self.on_result = on_result

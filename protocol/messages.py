@@ -2,6 +2,7 @@
 # validation raises ProtocolError with a precise code and the field at fault.
 #
 #   up/tap     {"id": "3-17", "card": "04A1B2C3D4", "units": 2}
+#              optional "dir": "entry" | "exit" (a turnstile's direction)
 #   up/report  {"id": "3-18", "hold": "h-...", "delivered": 1}
 #   up/status  {"state": "online" | "offline", "fw": "0.1.0"}
 #   dn/reply   {"k": "grant", "re": "3-17", "hold": "...", "units": 2, "amount": 500, "balance": 1500}
@@ -74,6 +75,8 @@ def _check(kind, body):
             if ch not in _CARD_CHARS:
                 raise ProtocolError(BAD_FIELD, "card characters")
         _count(body, "units", 1)
+        if "dir" in body and body["dir"] not in ("entry", "exit"):
+            raise ProtocolError(BAD_FIELD, "dir")
     elif kind == topics.REPORT:
         _req_id(body)
         hold = _field(body, "hold", str)

@@ -1,4 +1,4 @@
-# Dispenser + link logic against an in-memory MQTT client and the simulated
+# Controller (with the dispenser profile) + link logic against an in-memory MQTT client and the simulated
 # board. Runs under CPython (pytest) and under the real MicroPython
 # interpreter, hence: no fixtures, no pytest import, no tempfile.
 import asyncio
@@ -11,7 +11,8 @@ from protocol.ids import RequestIds
 from protocol.signing import Signer
 from firmware import hal
 from firmware.hal import sleep_ms, ticks_ms, ticks_diff
-from firmware.controller import Dispenser
+from firmware import profiles
+from firmware.controller import Controller
 from firmware.hal_sim import SimBoard
 from firmware.link import Link
 
@@ -21,7 +22,8 @@ SITE = "park"
 DEVICE = "disp-1"
 REPLY_TOPIC = topics.down(SITE, DEVICE)
 PROFILE = {"kind": "dispenser", "units": 3, "pulse_ms": 20, "gap_ms": 10,
-           "cooldown_ms": 400, "reply_timeout_ms": 60, "retries": 1}
+           "cooldown_ms": 400, "reply_timeout_ms": 60, "retries": 1,
+           "sensor_pulses": 0, "sensor_timeout_ms": 0}
 
 
 def grant_all(kind, body, seen):
@@ -95,9 +97,9 @@ class FakeClient:
 
 
 class Rig:
-    def __init__(self, policy=grant_all, hub_key=KEY, retain=False, flash=None, **profile):
+    def __init__(self, policy=grant_all, hub_key=KEY, retain=False, flash=None, base=PROFILE, **profile):
         self.flash = flash or _flash_dir()
-        self.profile = dict(PROFILE)
+        self.profile = dict(base)
         self.profile.update(profile)
         self.board = SimBoard(self.flash)
         self.client = FakeClient()
@@ -108,8 +110,9 @@ class Rig:
         self.hub = FakeHub(self.client, policy, hub_key, retain)
         self.client.hub = self.hub
         self.results = []
-        self.ctl = Dispenser(self.board, self.link, self.profile, self.flash + "/reports.json",
-                             self._on_result)
+        self.machine = profiles.make(self.board, self.profile)
+        self.ctl = Controller(self.board, self.link, self.profile, self.machine,
+                              self.flash + "/reports.json", self._on_result)
         self.ctl.report_retry_ms = 20
         self.tasks = []
 
