@@ -113,9 +113,12 @@ def fw_build(out: Path = typer.Option(Path("build/firmware"), help="output folde
 
 
 @fw.command("footprint")
-def fw_footprint(module: str = "firmware.app", as_json: bool = typer.Option(False, "--json")):
+def fw_footprint(module: str = "firmware.app",
+                 profile: str = typer.Option("dispenser", help="machine kind whose profile the running app loads"),
+                 as_json: bool = typer.Option(False, "--json")):
     """Heap in use after importing the app on the real MicroPython interpreter,
-    from the .mpy build a controller runs (and, for comparison, from sources)."""
+    from the .mpy build a controller runs; also with the machine profile the app
+    loads when it starts, and from sources for comparison."""
     import tempfile
 
     from hil import micropython
@@ -123,12 +126,11 @@ def fw_footprint(module: str = "firmware.app", as_json: bool = typer.Option(Fals
     with tempfile.TemporaryDirectory(prefix="tapgift-fw-") as out:
         micropython.build(Path(out))
         built = micropython.footprint(module, build_dir=Path(out))
+        running = micropython.footprint(f"{module},firmware.profiles.{profile}", build_dir=Path(out))
     source = micropython.footprint(module)
-    _emit({**built, "heap_bytes_from_source": source["heap_bytes"],
-           "target_bytes": 32 * 1024}, as_json)
+    _emit({**built, f"heap_bytes_with_{profile}_profile": running["heap_bytes"],
+           "heap_bytes_from_source": source["heap_bytes"], "target_bytes": 32 * 1024}, as_json)
 
-
-# --- device add, fw flash ----------------------------------------------------------
 
 def _fail(message: str) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)

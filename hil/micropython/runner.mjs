@@ -175,7 +175,8 @@ async function runOneTest(mp, modName, name, label, timeout) {
 
 function importTestModule(mp, modName, label) {
   try {
-    mp.runPython(`_tg_ok = False\ntry:\n    __import__(${pyStr(modName)})\n    _tg_ok = True\nexcept Exception as _tg_e:\n    _tg_report(${pyStr(label)}, _tg_e)\n`);
+    mp.runPython(`_tg_ok = False\ntry:\n    for _tg_m in ${pyStr(modName)}.split(","):
+        __import__(_tg_m)\n    _tg_ok = True\nexcept Exception as _tg_e:\n    _tg_report(${pyStr(label)}, _tg_e)\n`);
     return mp.globals.get("_tg_ok") === true;
   } catch (e) {
     console.log(`FAIL ${label}: ${e.type || e.name}: ${e.message}`);
@@ -214,16 +215,18 @@ async function commandTest(mp, opts, files) {
 }
 
 function commandFootprint(mp, opts, args) {
+  // One module, or several separated by commas, imported in that order.
   const modName = args[0] || "firmware.app";
   // Globals are bound before the first measurement so storing them allocates nothing later.
   const code = `
 import gc, sys, json
 _tg_before = _tg_after = 0
-_tg_error = None
+_tg_error = _tg_m = None
 gc.collect()
 _tg_before = gc.mem_alloc()
 try:
-    __import__(${pyStr(modName)})
+    for _tg_m in ${pyStr(modName)}.split(","):
+        __import__(_tg_m)
 except Exception as e:
     _tg_error = repr(e)
 gc.collect()
