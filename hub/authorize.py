@@ -80,6 +80,19 @@ class Authorizer:
         return len(rows)
 
 
+# A timed machine (billiard) reports when its session ends, after the time
+# bought and any extensions tapped on top: its holds wait that long as well.
+_SESSION_SLACK = timedelta(hours=2)
+_TIMED_KINDS = ("billiard",)
+
+
+def hold_lifetime(kind: str, units: int, ttl: timedelta) -> timedelta:
+    """How long a hold waits for its delivery report before it is voided."""
+    if kind in _TIMED_KINDS:
+        return ttl + timedelta(minutes=units) + _SESSION_SLACK
+    return ttl
+
+
 _HOLD_COLUMNS = ("id", "device_id", "request_id", "card_uid", "wallet_account_id",
                  "machine_account_id", "units", "unit_price", "amount", "status", "posted",
                  "expires_at", "resolved_at")
@@ -171,7 +184,7 @@ class _Run:
         self.new_holds.append((
             hold_id, device.id, body["id"], body["card"], wallet, device.account_id,
             body["units"], device.unit_price, amount, "pending", 0,
-            self.raw.when(self.now + self.hold_ttl), None,
+            self.raw.when(self.now + hold_lifetime(device.kind, body["units"], self.hold_ttl)), None,
         ))
         return {"k": m.GRANT, "re": body["id"], "hold": hold_id, "units": body["units"],
                 "amount": amount, "balance": self.book.account(wallet).available}

@@ -115,10 +115,10 @@ class RawDevice:
     """A bare MQTT peer holding a registered device's key: it sends exactly the
     bytes a test chooses (repeats, forgeries) and reads the hub's replies."""
 
-    def __init__(self, hub):
+    def __init__(self, hub, kind="dispenser"):
         self.id = "raw-" + uuid.uuid4().hex[:6]
         with hub.engine.begin() as conn:
-            self.signer = Signer(add_device(conn, self.id, SITE, PRICE, "CHF"))
+            self.signer = Signer(add_device(conn, self.id, SITE, PRICE, "CHF", kind=kind))
         self.client = aiomqtt.Client(hub.bridge.mqtt["hostname"], hub.bridge.mqtt["port"])
 
     async def __aenter__(self):
@@ -226,3 +226,16 @@ async def test_a_hold_never_reported_expires_void_and_a_late_report_books_nothin
         [late] = await raw.replies(1)
         assert (raw.open(late)["posted"], raw.open(late)["status"]) == (0, "expired")
         assert card(hub, uid)["balance"] == 1000
+
+
+async def test_a_billiard_hold_waits_for_the_session_it_paid_for(hub):
+    uid = make_card(hub, 100 * PRICE)
+    async with RawDevice(hub, kind="billiard") as raw:
+        await raw.send(topics.TAP, {"id": "4-1", "card": uid, "units": 90})  # 90 minutes
+        [reply] = await raw.replies(1)
+        grant = raw.open(reply)
+        # The plain hold lifetime (600 s) has passed, the 90 minutes have not.
+        assert hub.authorizer.expire(utcnow() + timedelta(minutes=60)) == 0
+        await raw.send(topics.REPORT, {"id": "4-2", "hold": grant["hold"], "delivered": 90})
+        [ack] = await raw.replies(1)
+        assert raw.open(ack)["posted"] == 90 * PRICE
