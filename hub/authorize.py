@@ -184,7 +184,8 @@ class _Run:
         self.new_holds.append((
             hold_id, device.id, body["id"], body["card"], wallet, device.account_id,
             body["units"], device.unit_price, amount, "pending", 0,
-            self.raw.when(self.now + hold_lifetime(device.kind, body["units"], self.hold_ttl)), None,
+            self.raw.when(self.now + hold_lifetime(device.kind, body["units"], self.hold_ttl)),
+            None,
         ))
         return {"k": m.GRANT, "re": body["id"], "hold": hold_id, "units": body["units"],
                 "amount": amount, "balance": self.book.account(wallet).available}
