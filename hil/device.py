@@ -18,6 +18,12 @@ from firmware.hal_sim import SimBoard
 CLIENT_OPTIONS = {"backoff_min_ms": 50, "backoff_max_ms": 1000}
 
 
+def _broker_url(host, port, credentials):
+    """The provisioning file's broker URL; credentials = (MQTT username, password) or None."""
+    login = "%s:%s@" % credentials if credentials else ""
+    return "mqtt://%s%s:%d" % (login, host, port)
+
+
 class SimDevice:
     """profile: overrides of the kind's profile defaults (firmware.config); pins: overrides of
     DEFAULT_PINS (e.g. a turnstile needs "sensor"); on_result(card, outcome, code, rtt_ms) is
@@ -25,11 +31,11 @@ class SimDevice:
     (board.sensor, board.button) and the indicator's log are reached through .board."""
 
     def __init__(self, device_id, site, key_hex, host, port, flash_dir, profile=None, on_result=None,
-                 pins=None):
+                 pins=None, credentials=None):
         os.makedirs(flash_dir, exist_ok=True)
         self.cfg = config.from_dict({
             "device": device_id, "site": site, "key": key_hex,
-            "broker": "mqtt://%s:%d" % (host, port),
+            "broker": _broker_url(host, port, credentials),
             "wifi": {"ssid": "sim", "password": ""},
             "profile": profile or {},
             "pins": pins or {},

@@ -6,7 +6,10 @@ its own with the settings tapgift needs (TCP_NODELAY, no persistence).
 from __future__ import annotations
 
 import asyncio
+import getpass
+import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -35,7 +38,8 @@ def wait_for_port(host: str, port: int, timeout: float = 10.0) -> None:
 
 MOSQUITTO_CONF = """\
 listener {port} 127.0.0.1
-allow_anonymous true
+user {user}
+{access}
 set_tcp_nodelay true
 persistence false
 max_inflight_messages 0
@@ -46,23 +50,53 @@ log_type warning
 """
 
 
+OPEN_ACCESS = "allow_anonymous true"
+SECURE_ACCESS = """\
+allow_anonymous false
+password_file {passwords}
+acl_file {acl}"""
+
+# DESIGN.md decision 6: a device (username = its id) may publish only under its
+# own "up" topics and read only its own "dn" topics; the hub reads and writes all.
+ACL = """\
+user {hub_user}
+topic readwrite tg/#
+
+pattern write tg/+/%u/up/#
+pattern read tg/+/%u/dn/#
+"""
+
+HUB_USER = "tapgift-hub"
+
+
 class Broker:
-    """A running broker; `url` is what clients connect to."""
+    """A running broker; `url` is what clients connect to. A secure broker
+    (Mosquitto only) admits just the users given to allow(), each under the ACL."""
 
     host = "127.0.0.1"
 
     def __init__(self, port: int | None = None, workdir: Path | None = None,
-                 kind: str | None = None):
+                 kind: str | None = None, secure: bool | None = False):
         self.port = port or free_port()
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="tapgift-broker-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.kind = kind or ("mosquitto" if shutil.which("mosquitto") else "amqtt")
+        if secure is None:  # as secure as the broker at hand allows
+            secure = self.kind == "mosquitto"
+        if secure and self.kind != "mosquitto":
+            raise ValueError("a secure broker needs Mosquitto (mosquitto_passwd, ACL file)")
+        self.secure = secure
+        self.hub_password = secrets.token_hex(16) if secure else None
+        self._users: dict[str, str] = {}
         self._proc: subprocess.Popen | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def url(self) -> str:
+        """Where clients connect; for a secure broker, with the hub's own credentials."""
+        if self.secure:
+            return f"mqtt://{HUB_USER}:{self.hub_password}@{self.host}:{self.port}"
         return f"mqtt://{self.host}:{self.port}"
 
     def start(self) -> "Broker":
@@ -74,8 +108,17 @@ class Broker:
         return self
 
     def _start_mosquitto(self) -> None:
+        access = OPEN_ACCESS
+        if self.secure:
+            self._write_passwords()
+            (self.workdir / "acl").write_text(ACL.format(hub_user=HUB_USER))
+            access = SECURE_ACCESS.format(passwords=self.workdir / "passwords",
+                                          acl=self.workdir / "acl")
         conf = self.workdir / "mosquitto.conf"
-        conf.write_text(MOSQUITTO_CONF.format(port=self.port, log=self.workdir / "mosquitto.log"))
+        # `user` = who we are: Mosquitto started as root would otherwise switch
+        # to its own user and could no longer read our files when it reloads.
+        conf.write_text(MOSQUITTO_CONF.format(port=self.port, user=getpass.getuser(),
+                                              access=access, log=self.workdir / "mosquitto.log"))
         self._proc = subprocess.Popen(
             ["mosquitto", "-c", str(conf)],
             stdout=subprocess.DEVNULL,
@@ -109,6 +152,48 @@ class Broker:
         self._thread = threading.Thread(target=run, name="amqtt", daemon=True)
         self._thread.start()
         ready.wait(10)
+
+    def allow(self, users: dict[str, str]) -> None:
+        """Admit these (username, password) pairs; a running broker reloads them."""
+        if not self.secure:
+            return
+        self._users.update(users)
+        if self._proc is None:
+            return
+        self._write_passwords()
+        self._proc.send_signal(signal.SIGHUP)
+        if users:
+            user, password = next(reversed(users.items()))
+            self._wait_admitted(user, password)
+
+    def _write_passwords(self) -> None:
+        path = self.workdir / "passwords"
+        users = {HUB_USER: self.hub_password, **self._users}
+        path.write_text("".join(f"{u}:{p}\n" for u, p in users.items()))
+        path.chmod(0o600)
+        # Mosquitto keeps only salted PBKDF2 hashes: let its own tool make them.
+        subprocess.run(["mosquitto_passwd", "-U", str(path)], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def _wait_admitted(self, user: str, password: str, timeout: float = 10.0) -> None:
+        """Mosquitto reloads on SIGHUP without telling: log in until it works."""
+        import paho.mqtt.client as mqtt
+
+        deadline = time.monotonic() + timeout
+        while True:
+            probe = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+            probe.username_pw_set(user, password)
+            try:
+                if probe.connect(self.host, self.port) == 0:
+                    probe.loop(timeout=1.0)
+                    if probe.is_connected():
+                        probe.disconnect()
+                        return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"broker did not admit {user}")
+            time.sleep(0.05)
 
     def stop(self) -> None:
         if self._proc is not None:

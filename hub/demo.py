@@ -11,6 +11,7 @@ from hil.fleet import Fleet, percentile
 from hil.provision import Fleetplan, provision_db, provision_http
 from hub import wallets
 from hub.broker import Broker
+from hub.devices import mqtt_credentials
 from hub.service import Hub
 from hub.settings import Settings
 
@@ -67,7 +68,7 @@ async def run_demo(devices: int, duration: float, rate: float, data: Path, api_p
     shutil.rmtree(data / "flash", ignore_errors=True)
     settings = Settings(db=f"sqlite:///{data / 'demo.db'}", api_port=api_port,
                         client_id="demo-hub")
-    with Broker(workdir=data / "broker") as broker:
+    with Broker(workdir=data / "broker", secure=None) as broker:
         settings.mqtt = broker.url
         hub = Hub(settings)
         hub_task = asyncio.create_task(hub.run(api=True))
@@ -75,6 +76,7 @@ async def run_demo(devices: int, duration: float, rate: float, data: Path, api_p
         plan = Fleetplan(devices, cards=max(devices * 5, 20), balance=5000, site=DEMO_SITE,
                          prefix="demo")
         provisioned, cards = provision_db(hub.engine, plan, settings.currency)
+        broker.allow(dict(mqtt_credentials(d, key) for d, key in provisioned))
         cards = _demo_cards(hub, cards)
         fleet = Fleet(provisioned, DEMO_SITE, broker.host, broker.port, str(data / "flash"),
                       DEMO_PROFILE)
