@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Header, HTTPException
@@ -10,7 +11,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 
-from hub import __version__, wallets
+from hub import __version__, promotions, wallets
 from hub.db import reader
 from hub.devices import DEVICES, DeviceDirectory, add_device
 from hub.ledger import ledger_totals
@@ -44,7 +45,30 @@ class TopUpIn(BaseModel):
 
 class TopUpOut(CardOut):
     transfer: str
+    bonus: int = Field(description="extra balance the top-up tier gave (booked as topup_bonus)")
     repeated: bool = Field(description="true when the Idempotency-Key was seen before")
+
+
+class RefundOut(CardOut):
+    refunded: int = Field(description="paid back at the cash desk, minor units")
+    bonus_lapsed: int = Field(0, description="unspent bonus credit that is not paid back")
+    repeated: bool
+
+
+class ReplaceIn(BaseModel):
+    uid: str | None = Field(None, pattern=r"^[0-9A-Fa-f]{8,20}$",
+                            description="the replacement card's UID; omitted: the hub makes one")
+    label: str = Field("", max_length=100)
+
+
+class ReplaceOut(BaseModel):
+    old: CardOut
+    new: CardOut
+
+
+class Tier(BaseModel):
+    min_amount: int = Field(ge=0, le=MAX_AMOUNT, strict=True, description="from this top-up on")
+    percent: Decimal = Field(ge=0, le=100, description="extra balance in percent, e.g. 5 or 2.5")
 
 
 class HistoryItem(BaseModel):
@@ -122,6 +146,30 @@ def create_app(engine: Engine, currency: str = "CHF", directory: DeviceDirectory
             return run(wallets.top_up, uid, body.amount, key, body.reason)
         except IntegrityError:  # the same key raced in from a parallel request
             return run(wallets.top_up, uid, body.amount, key, body.reason)
+
+    @api.post("/cards/{uid}/refund", response_model=RefundOut, tags=["cards"])
+    def refund(uid: UidPath, idempotency_key: Annotated[str | None, Header(max_length=100)] = None):
+        """Pay back the card's own money (the visitor's top-ups less what was spent);
+        unspent top-up bonus is not paid back. Refused while taps wait for their report."""
+        return run(wallets.refund, uid, "refund/" + (idempotency_key or uuid.uuid4().hex))
+
+    @api.post("/cards/{uid}/replace", response_model=ReplaceOut, status_code=201, tags=["cards"])
+    def replace(uid: UidPath, body: ReplaceIn):
+        """A lost card: block it and move its balance to a new card. Both keep their history."""
+        return run(wallets.replace, uid, body.uid, body.label)
+
+    @api.get("/topup-tiers", response_model=list[Tier], tags=["promotions"])
+    def topup_tiers():
+        return run(promotions.get_tiers, currency, write=False)
+
+    @api.put("/topup-tiers", response_model=list[Tier], tags=["promotions"])
+    def set_topup_tiers(tiers: list[Tier]):
+        """Replace the top-up bonus tiers: the highest tier a top-up reaches gives its
+        percentage of the whole top-up as extra balance (rounded down to the minor unit)."""
+        try:
+            return run(promotions.set_tiers, currency, [t.model_dump() for t in tiers])
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from exc
 
     @api.get("/cards/{uid}/history", response_model=list[HistoryItem], tags=["cards"])
     def card_history(uid: UidPath, limit: int = 100):
