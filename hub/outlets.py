@@ -1,0 +1,90 @@
+"""Sites (a park) and their outlets (a bar, a shop, a slide, a partner business on the visitor's
+route). Every outlet has its own revenue account on the currency ledger; a basket paid there
+credits it. An outlet is also the "store" of the bonus rules (seed 003): rules, the bonus-system
+switch and the holiday calendar are per outlet; the time zone is its site's."""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Connection, delete, select
+
+from hub.ledger import create_account
+from hub.loyalty_tables import Holiday, Outlet, Site
+from hub.models import utcnow
+from hub.wallets import Conflict, NotFound
+
+
+SITES = Site.__table__
+OUTLETS = Outlet.__table__
+HOLIDAYS = Holiday.__table__
+
+
+def create_site(conn: Connection, site_id: str, name: str = "", tz: str = "Europe/Zurich") -> dict:
+    from zoneinfo import ZoneInfo
+
+    try:
+        ZoneInfo(tz)
+    except Exception as exc:
+        raise ValueError(f"unknown time zone {tz!r}") from exc
+    if conn.execute(select(SITES.c.id).where(SITES.c.id == site_id)).first():
+        raise Conflict(f"site {site_id} exists")
+    conn.execute(SITES.insert().values(id=site_id, name=name or site_id, tz=tz, created_at=utcnow()))
+    return get_site(conn, site_id)
+
+
+def get_site(conn: Connection, site_id: str) -> dict:
+    row = conn.execute(select(SITES.c.id, SITES.c.name, SITES.c.tz)
+                       .where(SITES.c.id == site_id)).mappings().first()
+    if row is None:
+        raise NotFound(f"no site {site_id}")
+    return dict(row)
+
+
+def list_sites(conn: Connection) -> list[dict]:
+    return [dict(r) for r in conn.execute(
+        select(SITES.c.id, SITES.c.name, SITES.c.tz).order_by(SITES.c.id)).mappings()]
+
+
+def create_outlet(conn: Connection, ledger: str, outlet_id: str, site_id: str, name: str = "",
+                  kind: str = "shop") -> dict:
+    get_site(conn, site_id)
+    if conn.execute(select(OUTLETS.c.id).where(OUTLETS.c.id == outlet_id)).first():
+        raise Conflict(f"outlet {outlet_id} exists")
+    # Revenue accounts are credited only; allow_negative keeps the booking path from checking them.
+    account = create_account(conn, ledger, "revenue", f"outlet {outlet_id}", allow_negative=True)
+    conn.execute(OUTLETS.insert().values(id=outlet_id, site_id=site_id, name=name or outlet_id,
+                                         kind=kind, ledger=ledger, revenue_account_id=account,
+                                         created_at=utcnow()))
+    return get_outlet(conn, outlet_id)
+
+
+def _outlet_query():
+    return select(OUTLETS.c.id, OUTLETS.c.site_id, OUTLETS.c.name, OUTLETS.c.kind, OUTLETS.c.ledger,
+                  OUTLETS.c.revenue_account_id, SITES.c.tz).join(SITES, SITES.c.id == OUTLETS.c.site_id)
+
+
+def get_outlet(conn: Connection, outlet_id: str) -> dict:
+    row = conn.execute(_outlet_query().where(OUTLETS.c.id == outlet_id)).mappings().first()
+    if row is None:
+        raise NotFound(f"no outlet {outlet_id}")
+    return dict(row)
+
+
+def list_outlets(conn: Connection, site_id: str | None = None) -> list[dict]:
+    query = _outlet_query().order_by(OUTLETS.c.id)
+    if site_id is not None:
+        query = query.where(OUTLETS.c.site_id == site_id)
+    return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def set_holidays(conn: Connection, outlet_id: str, days: list[dt.date]) -> list[dt.date]:
+    get_outlet(conn, outlet_id)
+    conn.execute(delete(HOLIDAYS).where(HOLIDAYS.c.outlet_id == outlet_id))
+    if days:
+        conn.execute(HOLIDAYS.insert(), [{"outlet_id": outlet_id, "day": d} for d in sorted(set(days))])
+    return holidays(conn, outlet_id)
+
+
+def holidays(conn: Connection, outlet_id: str) -> list[dt.date]:
+    return list(conn.execute(select(HOLIDAYS.c.day).where(HOLIDAYS.c.outlet_id == outlet_id)
+                             .order_by(HOLIDAYS.c.day)).scalars())
