@@ -2,11 +2,13 @@
 # keeps them alive. Importing this module must stay cheap: the board driver
 # is imported only by main(), which only runs on a real board.
 import asyncio
+import gc
 
 from protocol import const, topics
 from protocol.ids import RequestIds
 from protocol.signing import Signer
 from firmware import hal
+from firmware.hal import sleep_ms, ticks_ms, ticks_diff
 from firmware.controller import Controller
 from firmware.link import Link
 from firmware.mqtt import MQTTClient
@@ -32,6 +34,7 @@ class App:
                                  on_message=self.link.on_message, on_connect=self._on_connect,
                                  **client_options)
         self.link.client = self.client
+        self.link.on_command = self.on_command
         from firmware import profiles  # only now: it imports just this board's kind
 
         self.controller = Controller(board, self.link, profile, profiles.make(board, profile),
@@ -43,12 +46,42 @@ class App:
         _topic, online = self.link.seal(topics.STATUS, {"state": "online", "fw": VERSION})
         await self.client.publish(self.status_topic, online, 1, True)
 
+    def on_command(self, topic, payload):
+        from firmware import commands  # loaded with the first command: they are rare
+
+        commands.on_message(self, topic, payload)
+
+    async def _health_loop(self):
+        """Health telemetry (protocol/manage.py) every profile.health_s, at QoS 0."""
+        uptime_ms = 0
+        last = ticks_ms()
+        while True:
+            # The first one a period after boot: "online" already tells the hub we are up.
+            await sleep_ms(self.cfg.profile["health_s"] * 1000)
+            await self.client.wait_connected()
+            now = ticks_ms()
+            # Summed in steps: one ticks_diff over days would overflow on MicroPython.
+            uptime_ms += ticks_diff(now, last)
+            last = now
+            free = getattr(gc, "mem_free", None)  # MicroPython only
+            if free:
+                gc.collect()
+            # Keys of more than 10 characters are not interned at import: the
+            # heap target has room for only a few more interned names.
+            topic, payload = self.link.seal(topics.HEALTH, {
+                "uptime_seconds": uptime_ms // 1000, "free_heap_bytes": free() if free else None,
+                "rssi": self.board.rssi(), "reconnects": self.client.reconnects,
+                "reader_resets": self.board.reader.resets,
+                "journal_depth": self.controller.pending_reports(), "fw": VERSION})
+            await self.client.publish(topic, payload)
+
     async def run(self):
         """Run until a task dies; then stop feeding the watchdog, which resets the board."""
         coros = self.board.tasks(self.cfg)
         coros.append(self.client.run())
         coros.append(self.controller.run())
         coros.append(self.controller.report_loop())
+        coros.append(self._health_loop())
         self.tasks = [asyncio.create_task(c) for c in coros]
         try:
             dead = await self._supervise(self.board.watchdog(_WATCHDOG_MS))
@@ -65,7 +98,7 @@ class App:
                 if task.done():
                     return task
             watchdog.feed()
-            await hal.sleep_ms(_FEED_MS)
+            await sleep_ms(_FEED_MS)
 
 
 def main():

@@ -5,7 +5,7 @@
 #  "broker": "mqtt://d17:secret@10.0.0.2:1883",
 #  "wifi": {"ssid": "park", "password": "..."},
 #  "profile": {"kind": "dispenser", "units": 1, "pulse_ms": 120, "gap_ms": 120,
-#              "cooldown_ms": 3000, "reply_timeout_ms": 1500, "retries": 2,
+#              "cooldown_ms": 3000, "reply_timeout_ms": 1500, "retries": 2, "health_s": 60,
 #              "sensor_pulses": 0, "sensor_timeout_ms": 2000},
 #  "pins": {"relays": [26], "relay_active_low": false, "indicator": 2, "maintenance": 0,
 #           "reader": {"type": "mfrc522", "spi": 2, "sck": 18, "mosi": 23, "miso": 19,
@@ -44,12 +44,16 @@ PATH = "/provision.json"
 #   turnstile     one passage per grant (units must be 1): the relay unlocks until
 #                 pins.sensor counts a passage or pass_timeout_ms passes;
 #                 direction "entry" or "exit" is sent with the tap as "dir".
+# health_s (every kind): seconds between health telemetry messages.
+# The hub may change profile fields (not kind) with a config command; those
+# changes are kept on flash over the provisioned ones (see firmware/commands.py).
 _COMMON_DEFAULTS = {
     "kind": "dispenser",
     "units": 1,
     "cooldown_ms": 3000,
     "reply_timeout_ms": 1500,
     "retries": 2,
+    "health_s": 60,
 }
 
 KIND_FIELDS = {
@@ -67,6 +71,7 @@ _PROFILE_RANGES = {
     "cooldown_ms": (0, 3600000),
     "reply_timeout_ms": (10, 60000),
     "retries": (0, 20),
+    "health_s": (1, 86400),
     "pulse_ms": (1, 60000),
     "gap_ms": (0, 60000),
     "sensor_pulses": (0, 100000),

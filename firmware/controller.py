@@ -27,7 +27,10 @@ class Controller:
         self.counters = {"taps": 0, "granted": 0, "denied": 0, "timeouts": 0,
                          "double_reads": 0, "reports_acked": 0, "reports_refused": 0}
         self.journal_path = journal_path
-        self._reports = _load_journal(journal_path)
+        self._reports = [r for r in _load(journal_path)
+                         if isinstance(r, dict) and "hold" in r and "delivered" in r]
+        # Cards the hub blocked (firmware.commands.DENY_FILE).
+        self.deny = set(c for c in _load(board.flash_dir + "/denylist.json") if isinstance(c, str))
         self._report_ready = asyncio.Event()
         self.report_retry_ms = _REPORT_RETRY_MS
         self._last_card = None
@@ -54,9 +57,13 @@ class Controller:
 
     async def _serve(self, card):
         units = self.profile["units"]
-        body = {"card": card, "units": units}
-        self.machine.tap_fields(body)
-        reply, rtt = await self.link.request(topics.TAP, body)
+        if card in self.deny:
+            # Refused here at once; the hub would refuse it as well.
+            reply, rtt = {"k": messages.DENY, "code": messages.BLOCKED_CARD}, 0
+        else:
+            body = {"card": card, "units": units}
+            self.machine.tap_fields(body)
+            reply, rtt = await self.link.request(topics.TAP, body)
         code = None
         if reply is None:
             outcome = "timeout"
@@ -104,12 +111,11 @@ class Controller:
             self._save_journal()
 
 
-def _load_journal(path):
+def _load(path):
+    """The JSON list kept in path; [] when it is missing or damaged."""
     try:
         with open(path) as f:
-            reports = json.loads(f.read())
+            data = json.loads(f.read())
     except (OSError, ValueError):
         return []
-    if not isinstance(reports, list):
-        return []
-    return [r for r in reports if isinstance(r, dict) and "hold" in r and "delivered" in r]
+    return data if isinstance(data, list) else []

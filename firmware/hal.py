@@ -15,6 +15,8 @@
 #   board.flash_dir     folder on flash for small state files (boot counter, report journal)
 #   board.watchdog(ms)  start the watchdog; returns an object with feed()
 #   board.tasks(cfg)    coroutines the board needs running (e.g. keeping Wi-Fi up); they never return
+#   board.rssi()        Wi-Fi signal strength in dBm, or None when not connected
+#   board.reboot()      restart the board (the app starts again from boot.py)
 #
 # A board module is chosen by the caller: firmware.app imports hal_esp32
 # lazily and only on a board; the HIL passes a hal_sim board in.

@@ -96,6 +96,13 @@ class Board:
     def tasks(self, cfg):
         return [_keep_wifi(cfg.wifi)]
 
+    def rssi(self):
+        wlan = network.WLAN(network.STA_IF)
+        return wlan.status("rssi") if wlan.isconnected() else None
+
+    def reboot(self):
+        machine.reset()
+
 
 def _input(number):
     return None if number is None else Input(number)

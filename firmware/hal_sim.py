@@ -32,6 +32,7 @@ class SimRelay:
 
 class SimReader:
     def __init__(self):
+        self.resets = 0
         self._cards = []
         self._ready = asyncio.Event()
 
@@ -99,6 +100,17 @@ class SimBoard:
         self.sensor = SimInput()
         self.button = SimInput()
         self.wdt = None
+        self.rssi_dbm = -55
+        self.reboots = 0
+        self.on_reboot = None  # what the simulation does on reboot(), e.g. restart the app
+
+    def rssi(self):
+        return self.rssi_dbm
+
+    def reboot(self):
+        self.reboots += 1
+        if self.on_reboot is not None:
+            self.on_reboot()
 
     def watchdog(self, timeout_ms):
         self.wdt = SimWatchdog(timeout_ms)

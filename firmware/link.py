@@ -1,6 +1,7 @@
 # Signed request/reply with the hub over MQTT. A reply wakes only the waiter
 # whose request id it names, and only while that request is in flight: a
-# recorded grant replayed later finds nobody waiting and is dropped.
+# recorded grant replayed later finds nobody waiting and is dropped. Anything
+# else that is not retained (commands, dn/cmd) goes to on_command.
 import asyncio
 
 from protocol import const, messages, topics
@@ -20,6 +21,7 @@ class Link:
         self.site = site
         self.device = device
         self.reply_topic = topics.down(site, device)
+        self.on_command = None  # on_command(topic, payload): set by the owner
         self.reply_timeout_ms = reply_timeout_ms
         self.retries = retries
         self.invalid = 0  # bad tag, bad JSON, bad fields
@@ -31,6 +33,7 @@ class Link:
         # The client re-subscribes by itself after a reconnect.
         if not self._subscribed:
             await self.client.subscribe(self.reply_topic, 1)
+            await self.client.subscribe(topics.down(self.site, self.device, topics.CMD), 1)
             self._subscribed = True
 
     def seal(self, kind, body):
@@ -39,7 +42,11 @@ class Link:
 
     def on_message(self, topic, payload, retain):
         if retain or topic != self.reply_topic:
-            self.ignored += 1
+            # Retained messages are never obeyed: they may be old or planted.
+            if retain or self.on_command is None:
+                self.ignored += 1
+            else:
+                self.on_command(topic, payload)  # it checks the topic, tag and seq
             return
         try:
             reply = messages.decode(topics.REPLY, self.signer.open(topic, payload))

@@ -8,6 +8,7 @@ survives it; a network outage resets the connection and refuses new ones.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 
 from firmware import config, hal
@@ -33,14 +34,22 @@ class SimDevice:
     def __init__(self, device_id, site, key_hex, host, port, flash_dir, profile=None, on_result=None,
                  pins=None, credentials=None):
         os.makedirs(flash_dir, exist_ok=True)
-        self.cfg = config.from_dict({
+        provisioning = {
             "device": device_id, "site": site, "key": key_hex,
             "broker": _broker_url(host, port, credentials),
             "wifi": {"ssid": "sim", "password": ""},
             "profile": profile or {},
             "pins": pins or {},
-        })
+        }
+        self.cfg = config.from_dict(provisioning)
+        # What the technician's flashing leaves on the board; the hub's config
+        # commands rewrite it, and every boot reads it (as firmware.app.main does).
+        self._provisioning = flash_dir + config.PATH
+        with open(self._provisioning, "w") as f:
+            json.dump(provisioning, f)
         self.board = SimBoard(flash_dir)
+        self.board.on_reboot = self._reboot
+        self._rebooting = None
         self.on_result = on_result
         self.results = []  # (card, outcome, code, rtt_ms)
         self.app = None
@@ -74,6 +83,7 @@ class SimDevice:
 
     async def start(self):
         hal.all_off(self.board.relays)  # what boot.py does first
+        self.cfg = config.load(self._provisioning)
         self.app = App(self.cfg, self.board, on_result=self._record,
                        open_connection=self._open_connection, **CLIENT_OPTIONS)
         self._task = asyncio.create_task(self.app.run())
@@ -108,6 +118,13 @@ class SimDevice:
 
     async def power_on(self):
         await self.start()
+
+    def _reboot(self):
+        """board.reboot() (a reboot command): the app starts afresh, as after a power cut."""
+        async def restart():
+            await self.power_cut()
+            await self.start()
+        self._rebooting = asyncio.create_task(restart())
 
     def network_down(self):
         self._online = False

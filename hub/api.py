@@ -12,6 +12,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 
 from hub import __version__, promotions, wallets
+from hub import device_api
+from hub import loyalty_api
 from hub.db import reader
 from hub.devices import DEVICES, DeviceDirectory, add_device
 from hub.ledger import ledger_totals
@@ -207,4 +209,6 @@ def create_app(engine: Engine, currency: str = "CHF", directory: DeviceDirectory
         return {"version": __version__, "mqtt_connected": connected, "stats": stats}
 
     app.include_router(api)
+    app.include_router(loyalty_api.router(engine, currency))
+    app.include_router(device_api.router(engine, bridge))
     return app

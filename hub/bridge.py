@@ -5,6 +5,11 @@ arrive and queued. One worker takes everything queued so far as a batch and
 authorises it in one database transaction in a thread, while the event loop
 keeps receiving: requests that arrive during a commit form the next batch
 (group commit). Replies are published only after the commit returned.
+
+Health telemetry and command acks (hub/commands.py) never touch that path:
+receive() keeps them in memory and a small loop stores them every
+manage_interval_s in a thread; it also publishes the pending commands of
+devices that came online.
 """
 from __future__ import annotations
 
@@ -17,8 +22,10 @@ from urllib.parse import urlsplit
 
 import aiomqtt
 
+from hub import commands
 from hub.authorize import Authorizer, Incoming
-from hub.devices import DeviceDirectory
+from hub.devices import DeviceDirectory, DeviceInfo
+from hub.models import utcnow
 from protocol import messages, topics
 from protocol import ProtocolError
 
@@ -36,7 +43,7 @@ def parse_mqtt_url(url: str) -> dict:
 class Bridge:
     def __init__(self, mqtt_url: str, directory: DeviceDirectory, authorizer: Authorizer,
                  client_id: str = "tapgift-hub", share_group: str = "", batch_max: int = 512,
-                 sweep_interval_s: float = 5.0):
+                 sweep_interval_s: float = 5.0, manage_interval_s: float = 1.0):
         self.mqtt = parse_mqtt_url(mqtt_url)
         self.directory = directory
         self.authorizer = authorizer
@@ -48,7 +55,12 @@ class Bridge:
         self.stats: Counter = Counter()
         self.status: dict[str, str] = {}
         self.connected = asyncio.Event()
+        self.client: aiomqtt.Client | None = None
         self._publishing: set[asyncio.Task] = set()
+        self.manage_interval_s = manage_interval_s
+        self._health: dict = {}  # device id -> (received at, body): the latest, not yet stored
+        self._acks: list[tuple[str, dict]] = []
+        self._came_online: set[tuple[str, str]] = set()
 
     async def run(self) -> None:
         """Serve forever, reconnecting to the broker after a loss."""
@@ -75,12 +87,16 @@ class Bridge:
             await client.subscribe(self.filter, qos=1)
             self.connected.set()
             log.info("hub subscribed to %s", self.filter)
+            self.client = client
             worker = asyncio.create_task(self._worker(client))
+            manager = asyncio.create_task(self._manage_loop())
             try:
                 async for message in client.messages:
                     self.receive(str(message.topic), message.payload, message.retain)
             finally:
+                self.client = None
                 worker.cancel()
+                manager.cancel()
 
     def receive(self, topic: str, payload: bytes, retain: bool = False) -> None:
         """Verify one message and queue it; refuse anything malformed or unsigned."""
@@ -94,9 +110,46 @@ class Bridge:
             return
         if kind == topics.STATUS:
             self.status[device_id] = body["state"]
+            if body["state"] == "online":
+                self._came_online.add((site, device_id))
+            return
+        if kind == topics.HEALTH:
+            self.stats["health"] += 1
+            self._health[device_id] = (utcnow(), body)
+            return
+        if kind == topics.CMDACK:
+            self.stats["cmdacks"] += 1
+            self._acks.append((device_id, body))
             return
         self.stats["received"] += 1
         self.queue.put_nowait(Incoming(self.directory.get(site, device_id), kind, body))
+
+    async def publish_command(self, device: DeviceInfo, body: bytes) -> None:
+        """Publish one command (an encoded dn/cmd body) sealed with the device's key."""
+        client = self.client
+        if client is None:
+            raise ConnectionError("the hub is not connected to the broker")
+        topic = topics.down(device.site, device.id, topics.CMD)
+        await client.publish(topic, device.signer.seal(topic, body), qos=1)
+
+    async def _manage_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.manage_interval_s)
+            try:
+                await self.flush_management()
+            except Exception:
+                log.exception("storing health/acks failed")
+
+    async def flush_management(self) -> None:
+        """Store what arrived since the last call; publish pending commands of devices
+        that came online."""
+        health, self._health = self._health, {}
+        acks, self._acks = self._acks, []
+        online, self._came_online = self._came_online, set()
+        if health or acks:
+            await asyncio.to_thread(commands.store_reports, self.authorizer.engine, health, acks)
+        for site, device_id in online:
+            await commands.resend_pending(self, self.authorizer.engine, site, device_id)
 
     def _refuse(self, topic: str, why: str) -> None:
         self.stats["refused"] += 1

@@ -9,6 +9,7 @@
 #              {"k": "deny",  "re": "3-17", "code": "insufficient_funds", "balance": 100}
 #              {"k": "ack",   "re": "3-18", "posted": 250, "voided": 250}
 #              {"k": "error", "re": "3-18", "code": "unknown_hold"}
+#   up/health, dn/cmd, up/cmdack: see protocol/manage.py (rules loaded on first use)
 import json
 
 from protocol import ids
@@ -68,12 +69,7 @@ def _count(body, name, lo):
 def _check(kind, body):
     if kind == topics.TAP:
         _req_id(body)
-        card = _field(body, "card", str)
-        if not 4 <= len(card) <= 64:
-            raise ProtocolError(BAD_FIELD, "card length")
-        for ch in card:
-            if ch not in _CARD_CHARS:
-                raise ProtocolError(BAD_FIELD, "card characters")
+        check_card(_field(body, "card", str), "card")
         _count(body, "units", 1)
         if "dir" in body and body["dir"] not in ("entry", "exit"):
             raise ProtocolError(BAD_FIELD, "dir")
@@ -89,7 +85,19 @@ def _check(kind, body):
     elif kind == topics.REPLY:
         _check_reply(body)
     else:
-        raise ProtocolError(BAD_FIELD, "unknown kind %r" % (kind,))
+        # Telemetry and commands: rare, so a controller loads their rules only
+        # when the first one comes (heap).
+        from protocol import manage
+
+        manage._check(kind, body)
+
+
+def check_card(card, name):
+    if not isinstance(card, str) or not 4 <= len(card) <= 64:
+        raise ProtocolError(BAD_FIELD, name + " length")
+    for ch in card:
+        if ch not in _CARD_CHARS:
+            raise ProtocolError(BAD_FIELD, name + " characters")
 
 
 def _check_reply(body):

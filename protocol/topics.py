@@ -1,6 +1,6 @@
 # Topic scheme: tg/<site>/<device>/<direction>/<kind>
-#   up   = controller -> hub  (tap, report, status)
-#   dn   = hub -> controller  (reply)
+#   up   = controller -> hub  (tap, report, status, health, cmdack)
+#   dn   = hub -> controller  (reply, cmd)
 # A device's broker ACL allows it to publish only under its own "up" topics
 # and to subscribe only to its own "dn" topics.
 from protocol import ProtocolError, BAD_TOPIC, const
@@ -9,6 +9,9 @@ TAP = "tap"
 REPORT = "report"
 STATUS = "status"
 REPLY = "reply"
+HEALTH = "health"
+CMDACK = "cmdack"
+CMD = "cmd"
 
 # What the hub subscribes to (prefix with "$share/<group>/" to spread the
 # load over several hub processes).
@@ -52,9 +55,9 @@ def parse(topic):
     _tg, site, device, direction, kind = parts
     _check(site, device)
     if direction == "up":
-        allowed = (TAP, REPORT, STATUS)
+        allowed = (TAP, REPORT, STATUS, HEALTH, CMDACK)
     elif direction == "dn":
-        allowed = (REPLY,)
+        allowed = (REPLY, CMD)
     else:
         raise ProtocolError(BAD_TOPIC, "bad direction %r" % direction)
     if kind not in allowed:

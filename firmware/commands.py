@@ -1,0 +1,112 @@
+# Commands from the hub on dn/cmd (bodies: protocol/manage.py), loaded with the
+# first one: commands are rare and the heap is small. A command is obeyed only
+# if it was not retained (link.py drops those), its tag is right and its seq is
+# above the last one applied, which is kept on flash: a recorded command cannot
+# be replayed, not even after a reboot. Each one is answered with an up/cmdack.
+#
+#   config  sets profile fields (not kind). The whole provisioning is checked with
+#           firmware/config.py's rules, then the provisioning file is rewritten
+#           (temp + rename), so the change holds after a reboot; the running
+#           profile changes at once.
+#   deny    changes the deny list (cards refused without asking the hub), kept
+#           on flash in DENY_FILE.
+#   reboot  acknowledged first, then the board restarts with the relays off.
+import asyncio
+import json
+
+from protocol import manage, messages, topics
+from protocol import ProtocolError
+from protocol.ids import write_atomic
+from firmware import config, hal
+
+SEQ_FILE = "/cmdseq"
+DENY_FILE = "/denylist.json"  # read at boot by firmware.controller
+_ACK_WAIT_MS = 3000  # how long a reboot waits for its ack to reach the broker
+
+
+def on_message(app, topic, payload):
+    link = app.link
+    if topic != topics.down(link.site, link.device, topics.CMD):
+        link.ignored += 1
+        return
+    try:
+        body = messages.decode(topics.CMD, link.signer.open(topic, payload))
+    except Exception:  # whatever arrives from the network must not crash the client
+        link.invalid += 1
+        return
+    flash = app.board.flash_dir
+    if body["seq"] <= last_seq(flash):
+        link.ignored += 1  # a replay, or a repeat of one applied before
+        return
+    ack = apply(app, body)
+    # Kept after applying: a power cut in between makes the hub's repeat apply
+    # it again, which config and deny changes allow. A reboot comes after this.
+    write_atomic(flash + SEQ_FILE, str(body["seq"]))
+    asyncio.create_task(_answer(app, ack, body["k"] == manage.REBOOT))
+
+
+def last_seq(flash):
+    try:
+        with open(flash + SEQ_FILE) as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return 0
+
+
+def apply(app, body):
+    """Carry out one command; returns its ack body."""
+    kind = body["k"]
+    try:
+        if kind == manage.CONFIG:
+            set_config(app, body["set"])
+        elif kind == messages.DENY:
+            update_deny(app.controller.deny, app.board.flash_dir, body)
+    except ProtocolError as err:
+        return {"seq": body["seq"], "ok": False, "code": err.code, "detail": err.detail}
+    return {"seq": body["seq"], "ok": True}
+
+
+def set_config(app, changes):
+    if "kind" in changes:
+        raise ProtocolError(manage.BAD_CONFIG, "profile.kind cannot change remotely")
+    path = app.board.flash_dir + config.PATH
+    try:
+        with open(path) as f:
+            data = json.loads(f.read())
+        profile = dict(data.get("profile", {}))
+        profile.update(changes)
+        data["profile"] = profile
+        cfg = config.from_dict(data)
+    except (OSError, ValueError, AttributeError) as err:
+        raise ProtocolError(manage.BAD_CONFIG, "provisioning file: %s" % err)
+    except config.ConfigError as err:
+        raise ProtocolError(manage.BAD_CONFIG, str(err))
+    write_atomic(path, json.dumps(data))
+    # In place: the controller and the machine profile hold this dict.
+    app.cfg.profile.update(cfg.profile)
+    app.link.reply_timeout_ms = cfg.profile["reply_timeout_ms"]
+    app.link.retries = cfg.profile["retries"]
+
+
+def update_deny(deny, flash, body):
+    cards = set() if body.get("clear") else set(deny)
+    for card in body.get("add", ()):
+        cards.add(card)
+    for card in body.get("remove", ()):
+        cards.discard(card)
+    if len(cards) > manage.MAX_DENY:
+        raise ProtocolError(manage.DENY_FULL, "%d cards (at most %d)" % (len(cards), manage.MAX_DENY))
+    write_atomic(flash + DENY_FILE, json.dumps(list(cards)))
+    deny.clear()
+    deny.update(cards)  # in place: the controller holds this set
+
+
+async def _answer(app, ack, reboot):
+    topic, payload = app.link.seal(topics.CMDACK, ack)
+    try:
+        await hal.wait_for_ms(app.client.publish(topic, payload, 1), _ACK_WAIT_MS)
+    except asyncio.TimeoutError:
+        pass  # stays queued in the client and goes out after reconnecting
+    if reboot:
+        hal.all_off(app.board.relays)
+        app.board.reboot()

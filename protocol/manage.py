@@ -1,0 +1,97 @@
+# Remote management: health telemetry, commands from the hub and their acks.
+# Kept out of messages.py so that a controller loads these rules only when the
+# first command comes (commands are rare; heap is not).
+#
+#   up/health  {"uptime_seconds": 3600, "free_heap_bytes": 61234, "rssi": -61,
+#               "reconnects": 1, "reader_resets": 0, "journal_depth": 0, "fw": "0.1.0"}
+#              free_heap_bytes, rssi: null where the platform cannot tell (rssi in dBm);
+#              journal_depth: delivery reports waiting on flash. Sent every
+#              profile.health_s, at QoS 0 (the next one follows soon).
+#   dn/cmd     {"seq": 7, "k": "config", "set": {"pulse_ms": 80, "gap_ms": 60}}
+#              {"seq": 8, "k": "deny", "add": ["04A1B2C3"], "remove": ["0455AA11"]}
+#              {"seq": 9, "k": "deny", "clear": true, "add": [...]}  (the list starts afresh)
+#              {"seq": 10, "k": "reboot"}
+#              seq: assigned by the hub, strictly increasing per device. A controller
+#              applies a command only if its seq is above the last one it applied
+#              (kept on flash), so a recorded command cannot be replayed.
+#   up/cmdack  {"seq": 7, "ok": true}
+#              {"seq": 7, "ok": false, "code": "bad_config", "detail": "profile.pulse_ms ..."}
+from protocol import topics
+from protocol import ProtocolError, BAD_FIELD, TOO_LARGE, const
+from protocol.messages import DENY, _field, check_card
+
+CONFIG = "config"
+REBOOT = "reboot"
+COMMANDS = (CONFIG, DENY, REBOOT)
+
+# Why a command was refused (cmdack "code").
+BAD_CONFIG = "bad_config"  # the new profile breaks firmware/config.py's rules
+DENY_FULL = "deny_full"  # the device's deny list would exceed MAX_DENY
+
+MAX_DENY_CARDS = 32  # cards (add + remove) in one deny command
+MAX_DENY = 256  # cards a controller keeps on its deny list
+_MAX_SET = const(16)  # fields in one config command
+_MAX_SEQ = const(0x7FFFFFFF)
+_HEALTH_COUNTS = ("uptime_seconds", "reconnects", "reader_resets", "journal_depth")
+
+
+def _check(kind, body):
+    """messages.decode's rules for these kinds."""
+    if kind == topics.HEALTH:
+        _check_health(body)
+    elif kind == topics.CMD:
+        _check_cmd(body)
+    elif kind == topics.CMDACK:
+        _seq(body)
+        if not _field(body, "ok", bool):
+            _field(body, "code", str)
+    else:
+        raise ProtocolError(BAD_FIELD, "unknown kind %r" % (kind,))
+
+
+def _seq(body):
+    if not 0 < _field(body, "seq", int) <= _MAX_SEQ:
+        raise ProtocolError(BAD_FIELD, "seq out of range")
+
+
+def _check_health(body):
+    for name in _HEALTH_COUNTS:
+        if _field(body, name, int) < 0:
+            raise ProtocolError(BAD_FIELD, name + " is negative")
+    for name in ("free_heap_bytes", "rssi"):
+        if body.get(name) is not None:
+            _field(body, name, int)
+    if len(_field(body, "fw", str)) > 16:
+        raise ProtocolError(BAD_FIELD, "fw length")
+
+
+def _check_cmd(body):
+    _seq(body)
+    kind = _field(body, "k", str)
+    if kind == CONFIG:
+        changes = _field(body, "set", dict)
+        if not 0 < len(changes) <= _MAX_SET:
+            raise ProtocolError(BAD_FIELD, "set size")
+        for name in changes:
+            # Numbers and words only; their ranges are firmware/config.py's rules.
+            if isinstance(changes[name], (dict, list)):
+                raise ProtocolError(BAD_FIELD, "set." + name)
+    elif kind == DENY:
+        _check_deny(body)
+    elif kind != REBOOT:
+        raise ProtocolError(BAD_FIELD, "k")
+
+
+def _check_deny(body):
+    n = 0
+    for name in ("add", "remove"):
+        cards = body.get(name, [])
+        if not isinstance(cards, list):
+            raise ProtocolError(BAD_FIELD, name + " must be a list")
+        for card in cards:
+            check_card(card, name)
+        n += len(cards)
+    if n > MAX_DENY_CARDS:
+        raise ProtocolError(TOO_LARGE, "%d cards (at most %d)" % (n, MAX_DENY_CARDS))
+    if not isinstance(body.get("clear", False), bool):
+        raise ProtocolError(BAD_FIELD, "clear")
