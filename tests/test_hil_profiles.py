@@ -54,17 +54,18 @@ async def test_slot_machine_pulses_n_credits_and_posts_n_times_the_price(hub, tm
 
 
 async def test_billiard_early_release_posts_only_the_minutes_used(hub, tmp_path):
-    device = make_device(hub, tmp_path, 100, kind="billiard", units=5, unit_ms=200, warn_s=0)
+    # Test "minutes" of 1 s: wide enough that a loaded machine still presses in the second one.
+    device = make_device(hub, tmp_path, 100, kind="billiard", units=5, unit_ms=1000, warn_s=0)
     uid = make_card(hub, 1000)
     await device.start()
     try:
         device.tap(uid)
         await until(lambda: relay_on(device))
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(1.3)
         device.board.button.press()
         [hold] = await resolved(hub, device)
         assert not relay_on(device)
-        # 300 ms of 200 ms "minutes": 2 minutes used (a started minute counts), 3 voided.
+        # About 1.3 of 5 minutes: 2 minutes used (a started minute counts), 3 voided.
         assert outcome(hold) == ("posted", 500, 200)
         assert card(hub, uid)["balance"] == 800 and card(hub, uid)["held"] == 0
     finally:
@@ -72,7 +73,7 @@ async def test_billiard_early_release_posts_only_the_minutes_used(hub, tmp_path)
 
 
 async def test_billiard_tap_during_session_adds_a_hold_and_both_resolve(hub, tmp_path):
-    device = make_device(hub, tmp_path, 100, kind="billiard", units=2, unit_ms=300, warn_s=0)
+    device = make_device(hub, tmp_path, 100, kind="billiard", units=2, unit_ms=1000, warn_s=0)
     uid = make_card(hub, 1000)
     await device.start()
     try:
@@ -81,11 +82,11 @@ async def test_billiard_tap_during_session_adds_a_hold_and_both_resolve(hub, tmp
         await asyncio.sleep(0.1)
         device.tap(uid)
         await until(lambda: len(device.results) == 2)
-        await asyncio.sleep(0.65)  # past the first hold's 600 ms: the table stays on
+        await asyncio.sleep(2.3)  # past the first hold's 2 s: the table stays on
         assert relay_on(device)
         device.board.button.press()
         first, second = await resolved(hub, device, n=2)
-        # About 750 ms used = 3 minutes: the first hold's 2, one of the second's.
+        # About 2.4 s used = 3 minutes: the first hold's 2, one of the second's.
         assert outcome(first) == ("posted", 200, 200)
         assert outcome(second) == ("posted", 200, 100)
         assert [on for _ms, _relay, on in device.timeline] == [True, False]  # one session
@@ -103,7 +104,8 @@ async def test_billiard_warns_before_the_end_and_posts_the_whole_time(hub, tmp_p
         [hold] = await resolved(hub, device)
         [(warned, _kind)] = [s for s in device.board.indicator.log if s[1] == hal.WARN]
         end = device.timeline[-1][0]
-        assert 950 <= end - warned <= 1150
+        # About warn_s before the end: a busy loop may sound it late, never early.
+        assert 800 <= end - warned <= 1150
         assert outcome(hold) == ("posted", 300, 300)
     finally:
         await device.stop()
