@@ -148,8 +148,7 @@ class Bridge:
         online, self._came_online = self._came_online, set()
         if health or acks:
             await asyncio.to_thread(commands.store_reports, self.authorizer.engine, health, acks)
-        for site, device_id in online:
-            await commands.resend_pending(self, self.authorizer.engine, site, device_id)
+        await commands.resend_pending(self, self.authorizer.engine, online)
 
     def _refuse(self, topic: str, why: str) -> None:
         self.stats["refused"] += 1

@@ -118,12 +118,16 @@ def list_commands(conn: Connection, device_id: str, limit: int = 100) -> list[di
     return [{**dict(r), "body": json.loads(r["body"])} for r in rows]
 
 
-def pending_commands(engine: Engine, device_id: str) -> list[bytes]:
+def pending_commands(engine: Engine, device_ids) -> dict[str, list[bytes]]:
+    """The commands not yet acknowledged, per device, in seq order (one query for all)."""
     with engine.connect() as conn:
-        rows = conn.execute(select(COMMANDS.c.body).where(
-            COMMANDS.c.device_id == device_id, COMMANDS.c.status == "pending",
-        ).order_by(COMMANDS.c.seq)).scalars().all()
-    return [body.encode() for body in rows]
+        rows = conn.execute(select(COMMANDS.c.device_id, COMMANDS.c.body).where(
+            COMMANDS.c.device_id.in_(list(device_ids)), COMMANDS.c.status == "pending",
+        ).order_by(COMMANDS.c.device_id, COMMANDS.c.seq)).all()
+    pending: dict[str, list[bytes]] = {}
+    for device_id, body in rows:
+        pending.setdefault(device_id, []).append(body.encode())
+    return pending
 
 
 async def send(bridge, engine: Engine, device_id: str, body: dict) -> int:
@@ -148,10 +152,15 @@ async def publish(bridge, site: str, device_id: str, bodies: list[bytes]) -> Non
             return
 
 
-async def resend_pending(bridge, engine: Engine, site: str, device_id: str) -> None:
-    bodies = await asyncio.to_thread(pending_commands, engine, device_id)
-    if bodies:
-        await publish(bridge, site, device_id, bodies)
+async def resend_pending(bridge, engine: Engine, online: set[tuple[str, str]]) -> None:
+    """Publish again what devices that just came online have not acknowledged: their
+    MQTT sessions are clean, so a command sent while they were away was lost."""
+    if not online:
+        return
+    pending = await asyncio.to_thread(pending_commands, engine, {d for _s, d in online})
+    for site, device_id in online:
+        if device_id in pending:
+            await publish(bridge, site, device_id, pending[device_id])
 
 
 # --- deny lists ---------------------------------------------------------------------
