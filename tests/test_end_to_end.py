@@ -239,3 +239,29 @@ async def test_a_billiard_hold_waits_for_the_session_it_paid_for(hub):
         await raw.send(topics.REPORT, {"id": "4-2", "hold": grant["hold"], "delivered": 90})
         [ack] = await raw.replies(1)
         assert raw.open(ack)["posted"] == 90 * PRICE
+
+
+async def test_power_cut_between_grant_and_report_the_journal_resolves_the_hold_once(hub, tmp_path):
+    """The grant arrives and the drink flows, but the network is gone before the report
+    leaves, and then the power too: after the reboot the journal sends the report."""
+    device = make_device(hub, tmp_path, units=2, pulse_ms=300, gap_ms=50)
+    uid = make_card(hub, 1000)
+    await device.start()
+    try:
+        device.tap(uid)
+        await until(lambda: device.board.relays[0].value())  # granted, pouring
+        device.network_down()
+        await until(lambda: device.pulses() == 2 and not device.board.relays[0].value())
+        await asyncio.sleep(0.1)  # the report is journaled; it cannot be sent
+        [hold] = holds_of(hub, device.id)
+        assert hold["status"] == "pending"
+        await device.power_cut()
+        device.network_up()
+        await device.power_on()
+        await until(lambda: holds_of(hub, device.id)[0]["status"] != "pending")
+        [hold] = holds_of(hub, device.id)
+        assert (hold["status"], hold["posted"]) == ("posted", 2 * PRICE)
+        assert card(hub, uid) == {**card(hub, uid), "balance": 1000 - 2 * PRICE, "held": 0}
+        assert device.pulses() == 2  # the reboot poured nothing more
+    finally:
+        await device.stop()
