@@ -54,6 +54,16 @@ def db_url(request, tmp_path):
 
 
 @pytest.fixture
+def engine(db_url):
+    """A hub database (tables made) on the test's database."""
+    from hub.db import make_engine
+
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
 async def hub(db_url, broker):
     """A hub on the test's database, serving the session's broker (no HTTP server)."""
     import asyncio

@@ -5,15 +5,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from hub.api import create_app
-from hub.db import make_engine
 
 
 @pytest.fixture
-def api(db_url):
-    engine = make_engine(db_url)
+def api(engine):
     with TestClient(create_app(engine)) as client:
         yield client
-    engine.dispose()
 
 
 def test_issue_top_up_and_read_a_card(api):

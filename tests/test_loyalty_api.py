@@ -11,7 +11,6 @@ from sqlalchemy import func, select
 
 from hub import loyalty_api
 from hub.api import create_app
-from hub.db import make_engine
 from hub.ledger import ACCOUNTS, TRANSFERS, ledger_totals
 
 UTC = dt.timezone.utc
@@ -29,13 +28,6 @@ class Clock:
 
     def advance(self, **delta) -> None:
         self.at += dt.timedelta(**delta)
-
-
-@pytest.fixture
-def engine(db_url):
-    engine = make_engine(db_url)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

@@ -5,16 +5,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from hub.api import create_app
-from hub.db import make_engine
 from hub.ledger import Book
 from hub.wallets import get_card
-
-
-@pytest.fixture
-def engine(db_url):
-    engine = make_engine(db_url)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture
