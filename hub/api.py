@@ -57,10 +57,8 @@ class RefundOut(CardOut):
     repeated: bool
 
 
-class ReplaceIn(BaseModel):
-    uid: str | None = Field(None, pattern=r"^[0-9A-Fa-f]{8,20}$",
-                            description="the replacement card's UID; omitted: the hub makes one")
-    label: str = Field("", max_length=100)
+class ReplaceIn(CardIn):
+    """The replacement card, described as a new card is (label: the lost card's if empty)."""
 
 
 class ReplaceOut(BaseModel):
