@@ -171,6 +171,29 @@ def issue_lot(conn: Connection, book: Book, uid: str, points: int, key: str, rea
     return lot
 
 
+def move_lots(conn: Connection, book: Book, old_uid: str, new_uid: str, ref: str) -> int:
+    """A replaced card's open lots move to the new card, each keeping its own
+    availability and expiry; returns the points moved."""
+    old_account = point_account(conn, old_uid, create=False)
+    if old_account is None:
+        return 0
+    new_account = point_account(conn, new_uid)
+    moved = 0
+    for lot in lots(conn, old_uid):
+        _move(conn, lot["id"], ref, "move", lot["remaining"])
+        conn.execute(LOTS.insert().values(
+            id=new_id(), card_uid=get_card(conn, new_uid)["uid"], account_id=new_account,
+            points=lot["remaining"], remaining=lot["remaining"], available_at=lot["available_at"],
+            expires_at=lot["expires_at"], source_key=f"{ref}/{lot['id']}",
+            reason=f"moved from card {lot['card_uid']}: {lot['reason']}", rule_id=lot["rule_id"],
+            basket_id=lot["basket_id"], created_at=utcnow()))
+        moved += lot["remaining"]
+    if moved:
+        book.transfer(old_account, new_account, moved, code="points_moved",
+                      reason=f"card {old_uid} replaced by {new_uid}", key=ref)
+    return moved
+
+
 def _spend_order(lot: dict):
     never = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
     return (lot["expires_at"] or never, lot["available_at"], lot["created_at"], lot["id"])

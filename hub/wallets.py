@@ -139,8 +139,9 @@ def refund(conn: Connection, uid: str, key: str) -> dict:
 
 
 def replace(conn: Connection, uid: str, new_uid: str | None = None, label: str = "") -> dict:
-    """Block a lost card and move its balance to a new card; both keep their history.
-    Bonus credit moves as bonus, so a later refund still tells it apart."""
+    """Block a lost card and move its balance and points to a new card; both keep their
+    history. Bonus credit moves as bonus, so a later refund still tells it apart, and
+    each points lot keeps its availability and expiry."""
     card, view = _settled(conn, uid)
     if card["status"] != "active":
         raise Conflict(f"card {uid} is {card['status']}")
@@ -156,6 +157,9 @@ def replace(conn: Connection, uid: str, new_uid: str | None = None, label: str =
             book.transfer(card["account_id"], new_account, amount, code=code,
                           reason=f"moved from lost card {card['uid']} to {new['uid']}",
                           key=f"replace/{card['uid']}/{code}")
+    from hub import points  # points builds on cards: imported here, not at the top
+
+    points.move_lots(conn, book, uid, new["uid"], ref=f"replace/{card['uid']}/points")
     book.flush()
     return {"old": card_view(conn, uid), "new": card_view(conn, new["uid"])}
 

@@ -419,3 +419,20 @@ def test_parallel_payments_never_overdraw_the_wallet(park, engine):
     with ThreadPoolExecutor(10) as pool:
         results = list(pool.map(attempt, range(10)))
     assert results.count(True) == 5 and balance(park) == 0
+
+
+def test_a_replaced_card_takes_its_points_lots_along(park, clock):
+    settings(park, default_validity_days=30)
+    buy(park, 10)
+    settings(park, hours_until_available=24, default_validity_days=None)
+    rule(park, kind="article", targets=[{"id": "beer", "points": 7}])
+    pay(park, basket(("beer", 1)))  # 7 points, available tomorrow, never expiring
+    before = card_points(park)
+    r = park.post(f"{V1}/cards/{CARD}/replace", json={"uid": "0A0A0A0A"})
+    assert r.status_code == 201
+    moved = ok(park.get(f"{V1}/cards/0A0A0A0A/points"))
+    assert (moved["balance"], moved["available"]) == (before["balance"], before["available"]) == (17, 10)
+    keep = ("points", "available_at", "expires_at")
+    assert sorted(tuple(l[k] or "" for k in keep) for l in moved["lots"]) == \
+        sorted(tuple(l[k] or "" for k in keep) for l in before["lots"])
+    assert card_points(park)["balance"] == 0  # the lost card keeps its history, not its points
