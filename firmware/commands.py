@@ -29,10 +29,8 @@ def on_message(app, topic, payload):
     if topic != topics.down(link.site, link.device, topics.CMD):
         link.ignored += 1
         return
-    try:
-        body = messages.decode(topics.CMD, link.signer.open(topic, payload))
-    except Exception:  # whatever arrives from the network must not crash the client
-        link.invalid += 1
+    body = link.open(topics.CMD, topic, payload)
+    if body is None:
         return
     flash = app.board.flash_dir
     if body["seq"] <= last_seq(flash):

@@ -40,6 +40,13 @@ class Link:
         topic = topics.up(self.site, self.device, kind)
         return topic, self.signer.seal(topic, messages.encode(body))
 
+    def open(self, kind, topic, payload):
+        """The checked body of a message from the hub; None (counted) if forged or malformed."""
+        try:
+            return messages.decode(kind, self.signer.open(topic, payload))
+        except Exception:  # whatever arrives from the network must not crash the client
+            self.invalid += 1
+
     def on_message(self, topic, payload, retain):
         if retain or topic != self.reply_topic:
             # Retained messages are never obeyed: they may be old or planted.
@@ -48,10 +55,8 @@ class Link:
             else:
                 self.on_command(topic, payload)  # it checks the topic, tag and seq
             return
-        try:
-            reply = messages.decode(topics.REPLY, self.signer.open(topic, payload))
-        except Exception:  # whatever arrives from the network must not crash the client
-            self.invalid += 1
+        reply = self.open(topics.REPLY, topic, payload)
+        if reply is None:
             return
         waiter = self._waiters.get(reply["re"])
         if waiter is None or waiter[_REPLY] is not None:
