@@ -4,8 +4,9 @@
    clients through the same Mosquitto — the transport's limit;
 2. taps: simulated controllers (the real firmware code) tapping through the
    real hub (its own process, so hub and devices each get a core) at the
-   offered rate: tap -> grant round trip as the device saw it, and what was
-   sustained.
+   offered rate: tap -> grant round trip as the device saw it, what was
+   sustained, and the hub's CPU time per tap (so what one hub core can carry,
+   whatever else the machine was busy with).
 """
 from __future__ import annotations
 
@@ -62,8 +63,17 @@ def start_hub_process(db: str, mqtt_url: str, api_port: int, log: Path) -> subpr
     return proc
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) a process has used so far; None where /proc is missing."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def tap_load(broker: Broker, api_url: str, devices: int, rate: float,
-                   duration: float) -> dict:
+                   duration: float, hub_pid: int | None = None) -> dict:
     from hil.fleet import Fleet
 
     plan = Fleetplan(devices=devices, cards=max(devices * 5, 100), balance=1_000_000,
@@ -74,9 +84,16 @@ async def tap_load(broker: Broker, api_url: str, devices: int, rate: float,
                       {"pulse_ms": 5, "gap_ms": 5, "cooldown_ms": 0})
         await fleet.start()
         try:
-            return await fleet.run(cards, rate, duration)
+            before = cpu_seconds(hub_pid) if hub_pid else None
+            result = await fleet.run(cards, rate, duration)
+            after = cpu_seconds(hub_pid) if hub_pid else None
         finally:
             await fleet.stop()
+    answered = result["granted"] + result["denied"]
+    if before is not None and after is not None and answered:
+        # A tap is two requests (tap, delivery report) and four messages at the hub.
+        result["hub_cpu_ms_per_tap"] = round((after - before) * 1000 / answered, 3)
+    return result
 
 
 def run_bench(devices: int, rate: float, duration: float, db: str, echo_count: int) -> dict:
@@ -88,7 +105,7 @@ def run_bench(devices: int, rate: float, duration: float, db: str, echo_count: i
         hub = start_hub_process(db_url, broker.url, api_port, work / "hub.log")
         try:
             taps = asyncio.run(tap_load(broker, f"http://127.0.0.1:{api_port}", devices, rate,
-                                        duration))
+                                        duration, hub.pid))
         finally:
             hub.terminate()
             hub.wait(10)
@@ -98,6 +115,11 @@ def run_bench(devices: int, rate: float, duration: float, db: str, echo_count: i
         "tap_p50_ms": taps["p50_ms"],
         "tap_p99_ms": taps["p99_ms"],
         "taps_per_s": round((taps["granted"] + taps["denied"]) / taps["duration_s"], 1),
+        "hub_cpu_ms_per_tap": taps.get("hub_cpu_ms_per_tap"),
+        # What one hub process could answer if it had a core to itself (the
+        # load generator shares this machine and may be the limit instead).
+        "taps_per_hub_core": (round(1000 / taps["hub_cpu_ms_per_tap"])
+                              if taps.get("hub_cpu_ms_per_tap") else None),
         "taps": taps["taps"],
         "granted": taps["granted"],
         "timeouts": taps["timeouts"],
