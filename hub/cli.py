@@ -103,6 +103,32 @@ def bench(
     _emit(run_bench(devices, rate, duration, db, echo_count), as_json)
 
 
+@app.command("bench-ledger")
+def bench_ledger(
+    db: str = typer.Option("postgresql://postgres@127.0.0.1:5432/postgres",
+                           help="a PostgreSQL admin URL (a scratch database is made and "
+                                "dropped), or 'sqlite' for a temp file"),
+    seconds: float = typer.Option(10.0, min=1),
+    batch: int = typer.Option(256, min=1, help="requests per transaction, as the bridge batches"),
+    cards: int = typer.Option(2000, min=1, help="wallets the debits are spread over"),
+    scale: int = typer.Option(10, min=1, help="pgbench scale factor (accounts = 100,000 x scale)"),
+    as_json: bool = typer.Option(False, "--json"),
+):
+    """Measure debits/s through the booking path alone, beside pgbench TPC-B on the same server."""
+    from hub import bench_ledger as bl
+
+    if db == "sqlite":
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="tapgift-bench-") as work:
+            summary = {**bl.debits_per_second(f"sqlite:///{work}/bench.db", seconds, batch,
+                                                      cards=cards),
+                       "db": "sqlite"}
+    else:
+        summary = bl.run(db, seconds, batch, cards, scale)
+    _emit(summary, as_json)
+
+
 @fw.command("build")
 def fw_build(out: Path = typer.Option(Path("build/firmware"), help="output folder")):
     """Compile firmware/ and protocol/ to .mpy with mpy-cross, ready for mpremote."""

@@ -39,3 +39,16 @@ def test_sim_drives_a_running_hub_through_its_api(tmp_path):
     assert out.returncode == 0, out.stderr
     summary = json.loads(out.stdout)
     assert summary["granted"] == summary["taps"] > 10
+
+
+def test_bench_ledger_books_debits_beside_pgbench(pg_url):
+    """The PostgreSQL figure of DESIGN: our debits/s and pgbench's tps from one run."""
+    admin = pg_url.rsplit("/", 1)[0] + "/postgres"
+    out = subprocess.run(TAPGIFT + ["bench-ledger", "--db", admin, "--seconds", "1",
+                                    "--batch", "32", "--cards", "50", "--scale", "1", "--json"],
+                         capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout)
+    assert summary["debits"] > 0 and summary["transactions"] >= 2
+    assert summary["pgbench_tpcb_tps"] > 0
+    assert summary["ratio_to_pgbench"] == round(summary["debits_per_s"] / summary["pgbench_tpcb_tps"], 2)
