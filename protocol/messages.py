@@ -1,14 +1,15 @@
 # Message bodies (JSON objects) and their validation. A body that fails
 # validation raises ProtocolError with a precise code and the field at fault.
 #
-#   up/tap     {"id": "3-17", "card": "04A1B2C3D4", "units": 2}
-#              optional "dir": "entry" | "exit" (a turnstile's direction)
-#   up/report  {"id": "3-18", "hold": "h-...", "delivered": 1}
-#   up/status  {"state": "online" | "offline", "fw": "0.1.0"}
+#   up/tap, up/report, up/topup, up/status: see protocol/hub_side.py (what
+#              controllers send; the hub checks it, a controller never loads it)
 #   dn/reply   {"k": "grant", "re": "3-17", "hold": "...", "units": 2, "amount": 500, "balance": 1500}
 #              {"k": "deny",  "re": "3-17", "code": "insufficient_funds", "balance": 100}
 #              {"k": "ack",   "re": "3-18", "posted": 250, "voided": 250}
 #              {"k": "error", "re": "3-18", "code": "unknown_hold"}
+#              an ack may carry "balance" (a balance enquiry, a top-up), "bonus"
+#              (a top-up's bonus) and "short" (an offline vend the wallet could
+#              not cover); each an integer when present.
 #   up/health, dn/cmd, up/cmdack: see protocol/manage.py (rules loaded on first use)
 import json
 
@@ -32,6 +33,7 @@ UNKNOWN_DEVICE = "unknown_device"
 UNKNOWN_HOLD = "unknown_hold"
 BAD_REQUEST = "bad_request"
 HUB_BUSY = "hub_busy"
+BAD_SUN = "bad_sun"  # NTAG 424 SUN data missing, forged or replayed
 
 _CARD_CHARS = const("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_-:.")
 
@@ -67,29 +69,16 @@ def _count(body, name, lo):
 
 
 def _check(kind, body):
-    if kind == topics.TAP:
-        _req_id(body)
-        check_card(_field(body, "card", str), "card")
-        _count(body, "units", 1)
-        if "dir" in body and body["dir"] not in ("entry", "exit"):
-            raise ProtocolError(BAD_FIELD, "dir")
-    elif kind == topics.REPORT:
-        _req_id(body)
-        hold = _field(body, "hold", str)
-        if not 0 < len(hold) <= 64:
-            raise ProtocolError(BAD_FIELD, "hold")
-        _count(body, "delivered", 0)
-    elif kind == topics.STATUS:
-        if _field(body, "state", str) not in ("online", "offline"):
-            raise ProtocolError(BAD_FIELD, "state")
-    elif kind == topics.REPLY:
+    if kind == topics.REPLY:
         _check_reply(body)
+        return
+    # Loaded on first use: a controller only ever receives replies and
+    # commands, and every name a module holds costs it heap.
+    if kind == topics.CMD:
+        from protocol import manage as rules
     else:
-        # Telemetry and commands: rare, so a controller loads their rules only
-        # when the first one comes (heap).
-        from protocol import manage
-
-        manage._check(kind, body)
+        from protocol import hub_side as rules
+    rules._check(kind, body)
 
 
 def check_card(card, name):
@@ -111,6 +100,9 @@ def _check_reply(body):
         _field(body, "amount", int)
     elif kind == ACK:
         _field(body, "posted", int)
+        for name in ("balance", "bonus", "short"):
+            if name in body:
+                _field(body, name, int)
     else:
         _field(body, "code", str)
 
@@ -129,14 +121,8 @@ def decode(kind, data):
     return body
 
 
-def receive(signer_for, topic, payload):
-    """Verify and decode one message: (site, device, kind, body).
+def receive(*args):
+    """receive(signer_for, topic, payload): protocol/hub_side.py."""
+    from protocol import hub_side
 
-    signer_for(site, device) returns the device's Signer or None (unknown).
-    """
-    site, device, _direction, kind = topics.parse(topic)
-    signer = signer_for(site, device)
-    if signer is None:
-        raise ProtocolError(UNKNOWN_DEVICE, device)
-    body = signer.open(topic, payload)
-    return site, device, kind, decode(kind, body)
+    return hub_side.receive(*args)

@@ -66,6 +66,7 @@ def split(payload):
 
 
 def new_key_hex():
-    """A fresh 32-byte device key, as hex."""
-    import os
-    return os.urandom(32).hex()
+    """A fresh 32-byte device key, as hex (the hub makes them: protocol/hub_side.py)."""
+    from protocol import hub_side
+
+    return hub_side.new_key_hex()

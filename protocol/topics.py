@@ -1,5 +1,5 @@
 # Topic scheme: tg/<site>/<device>/<direction>/<kind>
-#   up   = controller -> hub  (tap, report, status, health, cmdack)
+#   up   = controller -> hub  (tap, report, topup, status, health, cmdack)
 #   dn   = hub -> controller  (reply, cmd)
 # A device's broker ACL allows it to publish only under its own "up" topics
 # and to subscribe only to its own "dn" topics.
@@ -12,6 +12,7 @@ REPLY = "reply"
 HEALTH = "health"
 CMDACK = "cmdack"
 CMD = "cmd"
+TOPUP = "topup"  # a kiosk's counted cash (protocol/uplink.py)
 
 # What the hub subscribes to (prefix with "$share/<group>/" to spread the
 # load over several hub processes).
@@ -48,18 +49,8 @@ def down(site, device, kind=REPLY):
 
 
 def parse(topic):
-    """Split a topic into (site, device, direction, kind) or raise ProtocolError."""
-    parts = topic.split("/")
-    if len(parts) != 5 or parts[0] != "tg":
-        raise ProtocolError(BAD_TOPIC, topic)
-    _tg, site, device, direction, kind = parts
-    _check(site, device)
-    if direction == "up":
-        allowed = (TAP, REPORT, STATUS, HEALTH, CMDACK)
-    elif direction == "dn":
-        allowed = (REPLY, CMD)
-    else:
-        raise ProtocolError(BAD_TOPIC, "bad direction %r" % direction)
-    if kind not in allowed:
-        raise ProtocolError(BAD_TOPIC, "bad kind %r" % kind)
-    return site, device, direction, kind
+    """Split a topic into (site, device, direction, kind) or raise ProtocolError.
+    Only the hub parses topics: the rules are in protocol/hub_side.py."""
+    from protocol import hub_side
+
+    return hub_side.parse(topic)

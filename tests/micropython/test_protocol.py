@@ -202,7 +202,7 @@ def test_bool_is_not_an_int():
 
 
 def test_out_of_range():
-    for units in (b"0", b"-1", b"1001"):
+    for units in (b"-1", b"1001"):
         body = b'{"id": "1-1", "card": "04A1B2C3", "units": ' + units + b"}"
         assert _field_error(topics.TAP, body) == "units out of range", units
     assert _field_error(topics.REPORT, b'{"id": "1-1", "hold": "h", "delivered": -1}') == "delivered out of range"
@@ -225,6 +225,115 @@ def test_replies():
     assert _field_error(topics.REPLY, grant) == "missing amount"
     assert _field_error(topics.REPLY, b'{"k": "ack", "re": "1-1", "posted": "5"}') == "posted must be an integer"
     assert _field_error(topics.REPLY, b'{"k": "error", "re": "1-1"}') == "missing code"
+
+
+def test_units_zero_is_a_balance_enquiry():
+    body = messages.decode(topics.TAP, b'{"id": "1-1", "card": "04A1B2C3", "units": 0}')
+    assert body["units"] == 0
+
+
+SUN = {"picc_data": "EF963FF7828658A599F3041510671E88", "cmac": "94EED9EE65337086"}
+
+
+def _tap(**extra):
+    body = {"id": "1-1", "card": "04A1B2C3", "units": 1}
+    body.update(extra)
+    return messages.encode(body)
+
+
+def test_tap_carries_sun_data():
+    assert messages.decode(topics.TAP, _tap(sun=SUN))["sun"] == SUN
+    full = {"enc": "AB" * 16, "cmac": "0f" * 8, "uid": "04DE5F1EACC040", "ctr": "3D0000"}
+    assert messages.decode(topics.TAP, _tap(sun=full))["sun"] == full
+    assert messages.decode(topics.TAP, _tap(sun={"cmac": "A" * 64}))["sun"]["cmac"] == "A" * 64
+
+
+def test_bad_sun_data_is_a_bad_field():
+    assert _field_error(topics.TAP, _tap(sun="EF96")) == "sun must be a non-empty object"
+    assert _field_error(topics.TAP, _tap(sun={})) == "sun must be a non-empty object"
+    assert _field_error(topics.TAP, _tap(sun=["cmac"])) == "sun must be a non-empty object"
+    assert _field_error(topics.TAP, _tap(sun={"cmac": "94EE", "url": "ab"})) == "sun.url is not a SUN field"
+    for value in ("", "A" * 65, "94EG", 1234, None, "94 EE"):
+        detail = _field_error(topics.TAP, _tap(sun={"cmac": value}))
+        assert detail == "sun.cmac must be 1..64 hex digits", (value, detail)
+
+
+def _report(**fields):
+    body = {"id": "2-9"}
+    body.update(fields)
+    return messages.encode(body)
+
+
+def test_offline_report_decodes():
+    body = messages.decode(topics.REPORT, _report(off="1-4", card="04A1B2C3", delivered=2, ago=40))
+    assert (body["off"], body["card"], body["delivered"], body["ago"]) == ("1-4", "04A1B2C3", 2, 40)
+    assert "ago" not in messages.decode(topics.REPORT, _report(off="1-4", card="04A1B2C3", delivered=1))
+    assert messages.decode(topics.REPORT, _report(off="1-4", card="04A1B2C3", delivered=1, ago=0))["ago"] == 0
+
+
+def test_bad_offline_reports():
+    off = {"off": "1-4", "card": "04A1B2C3", "delivered": 1}
+
+    def err(**changes):
+        body = dict(off)
+        body.update(changes)
+        for name in [n for n in body if body[n] is None]:
+            del body[name]
+        return _field_error(topics.REPORT, _report(**body))
+
+    assert err(delivered=0) == "delivered out of range"
+    assert err(delivered=1001) == "delivered out of range"
+    assert err(off="x") == "off is not a request id"
+    assert err(off=7) == "off has the wrong type"
+    assert err(card=None) == "missing card"
+    assert err(card="04") == "card length"
+    assert err(ago=-1) == "ago out of range"
+    assert err(ago="5") == "ago must be an integer"
+    assert err(hold="h-1") == "hold and off are exclusive"
+    assert _field_error(topics.REPORT, _report(card="04A1B2C3", delivered=1)) == "missing hold"
+
+
+def _topup(**changes):
+    body = {"id": "3-20", "ev": "3-11", "card": "04A1B2C3", "amount": 500}
+    body.update(changes)
+    for name in [n for n in body if body[n] is None]:
+        del body[name]
+    return messages.encode(body)
+
+
+def test_topup_decodes():
+    assert topics.parse("tg/park/kiosk-1/up/topup") == ("park", "kiosk-1", "up", topics.TOPUP)
+    body = messages.decode(topics.TOPUP, _topup())
+    assert (body["ev"], body["card"], body["amount"]) == ("3-11", "04A1B2C3", 500)
+
+
+def test_bad_topups():
+    assert _field_error(topics.TOPUP, _topup(ev=None)) == "missing ev"
+    assert _field_error(topics.TOPUP, _topup(ev="first")) == "ev is not a request id"
+    assert _field_error(topics.TOPUP, _topup(id=None)) == "missing id"
+    assert _field_error(topics.TOPUP, _topup(card="04 A1")) == "card characters"
+    assert _field_error(topics.TOPUP, _topup(amount=0)) == "amount out of range"
+    assert _field_error(topics.TOPUP, _topup(amount=-5)) == "amount out of range"
+    assert _field_error(topics.TOPUP, _topup(amount=100000001)) == "amount out of range"
+    assert _field_error(topics.TOPUP, _topup(amount=5.0)) == "amount must be an integer"
+    assert _field_error(topics.TOPUP, _topup(amount=True)) == "amount must be an integer"
+    # Only a controller publishes a top-up: the hub never sends one down.
+    assert _code(topics.parse, "tg/park/kiosk-1/dn/topup") == BAD_TOPIC
+
+
+def test_ack_extras_are_integers():
+    ack = b'{"k": "ack", "re": "3-18", "posted": 500, "voided": 0, "bonus": 50, "balance": 1550, "short": 0}'
+    body = messages.decode(topics.REPLY, ack)
+    assert (body["bonus"], body["balance"], body["short"]) == (50, 1550, 0)
+    for name in ("balance", "bonus", "short"):
+        bad = b'{"k": "ack", "re": "3-18", "posted": 0, "%s": "7"}' % name.encode()
+        assert _field_error(topics.REPLY, bad) == name + " must be an integer"
+
+
+def test_bad_sun_is_a_reason_code():
+    assert messages.BAD_SUN == "bad_sun"
+    deny = b'{"k": "deny", "re": "3-17", "code": "bad_sun"}'
+    assert messages.decode(topics.REPLY, deny)["code"] == messages.BAD_SUN
 
 
 def test_unknown_message_kind():

@@ -1,0 +1,135 @@
+# What only the hub runs: the rules for what controllers send, topic parsing,
+# receiving (verify + decode) and new device keys. messages, topics and signing
+# load this module on first use; a controller never does, so it never pays
+# the heap for it (every name a loaded module holds costs a controller heap).
+#
+#   up/tap     {"id": "3-17", "card": "04A1B2C3D4", "units": 2}
+#              units 0: a balance enquiry (kiosk); the hub books nothing and acks
+#              with the balance
+#              optional "dir": "entry" | "exit" (a turnstile's direction)
+#              optional "sun": the NTAG 424 DNA SUN data read with the card
+#              (firmware/readers/ntag424.py), e.g. {"picc_data": "EF96...", "cmac": "94EE..."};
+#              keys among SUN_KEYS, each value 1..64 hex digits
+#   up/report  {"id": "3-18", "hold": "h-...", "delivered": 1}
+#              what was delivered against a hold (0 voids it)
+#              {"id": "3-19", "off": "2-7", "card": "04A1B2C3", "delivered": 1, "ago": 40}
+#              an offline vend: "off" is the request id the controller took when it
+#              vended without the hub (kept in its journal), delivered >= 1, "ago"
+#              (optional) whole seconds since the vend
+#   up/topup   {"id": "3-20", "ev": "3-11", "card": "04A1B2C3", "amount": 500}
+#              a kiosk's counted cash in minor units; "ev" is the request id taken
+#              when the session's first coin was counted (the hub credits once per ev)
+#   up/status  {"state": "online" | "offline", "fw": "0.1.0"}
+import os
+
+from protocol import topics
+from protocol import ProtocolError, BAD_FIELD, BAD_TOPIC, const
+from protocol.messages import UNKNOWN_DEVICE, _field, _req_id, _count, check_card, decode
+
+SUN_KEYS = ("picc_data", "enc", "cmac", "uid", "ctr")
+MAX_AMOUNT = 100000000  # minor units in one top-up
+_MAX_SUN_HEX = const(64)
+_MAX_AGO = const(0x7FFFFFFF)
+_HEX = "0123456789abcdefABCDEF"
+
+
+def _check(kind, body):
+    if kind == topics.TAP:
+        _check_tap(body)
+    elif kind == topics.REPORT:
+        _check_report(body)
+    elif kind == topics.TOPUP:
+        _req_id(body)
+        _req_id(body, "ev")
+        check_card(_field(body, "card", str), "card")
+        if not 1 <= _field(body, "amount", int) <= MAX_AMOUNT:
+            raise ProtocolError(BAD_FIELD, "amount out of range")
+    elif kind == topics.STATUS:
+        if _field(body, "state", str) not in ("online", "offline"):
+            raise ProtocolError(BAD_FIELD, "state")
+    else:
+        from protocol import manage
+
+        manage._check(kind, body)
+
+
+def _check_tap(body):
+    _req_id(body)
+    check_card(_field(body, "card", str), "card")
+    _count(body, "units", 0)
+    if "dir" in body and body["dir"] not in ("entry", "exit"):
+        raise ProtocolError(BAD_FIELD, "dir")
+    if "sun" in body:
+        check_sun(body["sun"])
+
+
+def check_sun(sun):
+    if not isinstance(sun, dict) or not sun:
+        raise ProtocolError(BAD_FIELD, "sun must be a non-empty object")
+    for name in sun:
+        if name not in SUN_KEYS:
+            raise ProtocolError(BAD_FIELD, "sun.%s is not a SUN field" % (name,))
+        if not _is_hex(sun[name]):
+            raise ProtocolError(BAD_FIELD, "sun.%s must be 1..%d hex digits" % (name, _MAX_SUN_HEX))
+
+
+def _is_hex(value):
+    if not isinstance(value, str) or not 0 < len(value) <= _MAX_SUN_HEX:
+        return False
+    for ch in value:
+        if ch not in _HEX:
+            return False
+    return True
+
+
+def _check_report(body):
+    _req_id(body)
+    if "off" in body:
+        if "hold" in body:
+            raise ProtocolError(BAD_FIELD, "hold and off are exclusive")
+        _req_id(body, "off")
+        check_card(_field(body, "card", str), "card")
+        _count(body, "delivered", 1)
+        if "ago" in body and not 0 <= _field(body, "ago", int) <= _MAX_AGO:
+            raise ProtocolError(BAD_FIELD, "ago out of range")
+        return
+    hold = _field(body, "hold", str)
+    if not 0 < len(hold) <= 64:
+        raise ProtocolError(BAD_FIELD, "hold")
+    _count(body, "delivered", 0)
+
+
+def parse(topic):
+    """Split a topic into (site, device, direction, kind) or raise ProtocolError."""
+    parts = topic.split("/")
+    if len(parts) != 5 or parts[0] != "tg":
+        raise ProtocolError(BAD_TOPIC, topic)
+    _tg, site, device, direction, kind = parts
+    topics._check(site, device)
+    if direction == "up":
+        allowed = (topics.TAP, topics.REPORT, topics.TOPUP, topics.STATUS, topics.HEALTH, topics.CMDACK)
+    elif direction == "dn":
+        allowed = (topics.REPLY, topics.CMD)
+    else:
+        raise ProtocolError(BAD_TOPIC, "bad direction %r" % direction)
+    if kind not in allowed:
+        raise ProtocolError(BAD_TOPIC, "bad kind %r" % kind)
+    return site, device, direction, kind
+
+
+def receive(signer_for, topic, payload):
+    """Verify and decode one message: (site, device, kind, body).
+
+    signer_for(site, device) returns the device's Signer or None (unknown).
+    """
+    site, device, _direction, kind = parse(topic)
+    signer = signer_for(site, device)
+    if signer is None:
+        raise ProtocolError(UNKNOWN_DEVICE, device)
+    body = signer.open(topic, payload)
+    return site, device, kind, decode(kind, body)
+
+
+def new_key_hex():
+    """A fresh 32-byte device key, as hex."""
+    return os.urandom(32).hex()
