@@ -101,10 +101,13 @@ def update_deny(deny, flash, body):
 
 async def _answer(app, ack, reboot):
     topic, payload = app.link.seal(topics.CMDACK, ack)
-    try:
-        await hal.wait_for_ms(app.client.publish(topic, payload, 1), _ACK_WAIT_MS)
-    except asyncio.TimeoutError:
-        pass  # stays queued in the client and goes out after reconnecting
+    # Its own task, never cancelled: it stays queued in the client and goes out
+    # after reconnecting (a cancelled publish would be dropped).
+    sent = asyncio.create_task(app.client.publish(topic, payload, 1))
     if reboot:
+        waited = 0
+        while not sent.done() and waited < _ACK_WAIT_MS:
+            await hal.sleep_ms(100)
+            waited += 100
         hal.all_off(app.board.relays)
         app.board.reboot()

@@ -10,7 +10,7 @@
 #  "pins": {"relays": [26], "relay_active_low": false, "indicator": 2, "maintenance": 0,
 #           "reader": {"type": "mfrc522", "spi": 2, "sck": 18, "mosi": 23, "miso": 19,
 #                      "cs": 5, "rst": 22},
-#           "sensor": null, "button": null, "buzzer": null}}
+#           "sensor": null, "button": null, "buzzer": null, "display": null}}
 #
 # "profile" and "pins" (and each of their fields) may be left out: the
 # defaults below apply. Everything else is required.
@@ -22,6 +22,10 @@
 #   pn532_uart  UART id (1 or 2; 0 is the console), tx/rx pins, baud, RSTPDN pin
 #   qr_uart     QR/barcode scanner: UART id, tx/rx pins, baud
 # A reader without "type" is an MFRC522 (provisioning files from before).
+#
+# pins.display: null (the kiosk then speaks through the indicator's LED and
+# buzzer) or a 16x2 character LCD on an I2C backpack (PCF8574):
+#   {"i2c": 1, "scl": 32, "sda": 33, "addr": 39}   (its own bus: not shared with a PN532)
 import json
 import binascii
 
@@ -44,6 +48,15 @@ PATH = "/provision.json"
 #   turnstile     one passage per grant (units must be 1): the relay unlocks until
 #                 pins.sensor counts a passage or pass_timeout_ms passes;
 #                 direction "entry" or "exit" is sent with the tap as "dir".
+#   kiosk         a tap asks for the card's balance (units are not used) and shows
+#                 it; relay 0 enables the coin/bill acceptor, whose pulse output
+#                 (pins.sensor) is counted at coin_value minor units a pulse. Each
+#                 coin is kept on flash at once; a second tap of the card, or idle_ms
+#                 without a coin, ends the session and the sum is sent as a top-up.
+# Offline vends (dispenser, slot_machine, turnstile): when the hub does not
+# answer a tap, up to offline_units_card units per card and offline_units_device
+# units in all are delivered anyway (0, the default: never), journaled and
+# replayed to the hub when it answers again (firmware/offline.py).
 # health_s (every kind): seconds between health telemetry messages.
 # The hub may change profile fields (not kind) with a config command; those
 # changes are kept on flash over the provisioned ones (see firmware/commands.py).
@@ -57,13 +70,16 @@ _COMMON_DEFAULTS = {
 }
 
 KIND_FIELDS = {
-    "dispenser": {"pulse_ms": 120, "gap_ms": 120, "sensor_pulses": 0, "sensor_timeout_ms": 2000},
-    "slot_machine": {"pulse_ms": 50, "gap_ms": 50},
+    "dispenser": {"pulse_ms": 120, "gap_ms": 120, "sensor_pulses": 0, "sensor_timeout_ms": 2000,
+                  "offline_units_card": 0, "offline_units_device": 0},
+    "slot_machine": {"pulse_ms": 50, "gap_ms": 50, "offline_units_card": 0, "offline_units_device": 0},
     "billiard": {"unit_ms": 60000, "warn_s": 60},
-    "turnstile": {"pass_timeout_ms": 10000, "direction": "entry"},
+    "turnstile": {"pass_timeout_ms": 10000, "direction": "entry",
+                  "offline_units_card": 0, "offline_units_device": 0},
+    "kiosk": {"coin_value": 100, "idle_ms": 30000},
 }
 
-PROFILE_KINDS = ("dispenser", "slot_machine", "billiard", "turnstile")
+PROFILE_KINDS = ("dispenser", "slot_machine", "billiard", "turnstile", "kiosk")
 
 # (low, high) bounds of each profile number, whichever kind has it.
 _PROFILE_RANGES = {
@@ -79,6 +95,10 @@ _PROFILE_RANGES = {
     "unit_ms": (10, 3600000),
     "warn_s": (0, 3600),
     "pass_timeout_ms": (100, 600000),
+    "offline_units_card": (0, 1000),
+    "offline_units_device": (0, 100000),
+    "coin_value": (1, 1000000),
+    "idle_ms": (100, 3600000),
 }
 
 DIRECTIONS = ("entry", "exit")
@@ -104,10 +124,13 @@ DEFAULT_PINS = {
     "sensor": None,  # pulse input: flow/coin meter, turnstile passage sensor
     "button": None,  # billiard release button
     "buzzer": None,  # sounds with the indicator
+    "display": None,  # a kiosk's 2-line LCD (I2C), or null
 }
 
 # Pins that are a pin number or null.
 _OPTIONAL_PINS = ("indicator", "maintenance", "sensor", "button", "buzzer")
+
+DISPLAY_FIELDS = {"i2c": 1, "scl": 32, "sda": 33, "addr": 0x27}
 
 READER_TYPES = ("mfrc522", "pn532_i2c", "pn532_uart", "qr_uart")
 
@@ -269,6 +292,8 @@ def _profile(given):
             raise ConfigError("profile.units of a turnstile must be 1 (one passage per grant)")
         if profile["direction"] not in DIRECTIONS:
             raise ConfigError("profile.direction must be one of " + ", ".join(DIRECTIONS))
+    if "offline_units_card" in profile and profile["offline_units_card"] > profile["offline_units_device"]:
+        raise ConfigError("profile.offline_units_card cannot exceed profile.offline_units_device")
     return profile
 
 
@@ -277,6 +302,8 @@ def _check_sensor(profile, pins):
         return
     if profile["kind"] == "turnstile":
         raise ConfigError("a turnstile needs pins.sensor (its passage sensor)")
+    if profile["kind"] == "kiosk":
+        raise ConfigError("a kiosk needs pins.sensor (the coin/bill acceptor's pulse output)")
     if profile.get("sensor_pulses"):
         raise ConfigError("profile.sensor_pulses needs pins.sensor (the flow/coin meter)")
 
@@ -292,6 +319,7 @@ def _pins(given):
         if pins[name] is not None and not _is_int(pins[name]):
             raise ConfigError("pins.%s must be a pin number or null" % name)
     pins["reader"] = _reader(pins["reader"])
+    pins["display"] = _display(pins["display"])
     used = {}
     for name in _OPTIONAL_PINS:
         if pins[name] is not None:
@@ -300,15 +328,30 @@ def _pins(given):
         if n in used:
             raise ConfigError("pins.relays: pin %d is also %s" % (n, used[n]))
         used[n] = "pins.relays"
-    reader = pins["reader"]
-    for name in reader:
-        n = reader[name]
-        if name in _READER_RANGES or name == "type" or n is None:
-            continue
-        if n in used:
-            raise ConfigError("pins.reader.%s: pin %d is also %s" % (name, n, used[n]))
-        used[n] = "pins.reader." + name
+    for part in ("reader", "display"):
+        fields = pins[part] or {}
+        for name in fields:
+            n = fields[name]
+            if name in _READER_RANGES or name == "type" or n is None:
+                continue
+            if n in used:
+                raise ConfigError("pins.%s.%s: pin %d is also %s" % (part, name, n, used[n]))
+            used[n] = "pins.%s.%s" % (part, name)
     return pins
+
+
+def _display(given):
+    if given is None:
+        return None
+    if not isinstance(given, dict):
+        raise ConfigError("pins.display must be an object or null")
+    display = _merged(DISPLAY_FIELDS, given, "pins.display")
+    for name in display:
+        value = display[name]
+        lo, hi = _READER_RANGES[name] if name in _READER_RANGES else (0, _MAX_GPIO)
+        if not _is_int(value) or not lo <= value <= hi:
+            raise ConfigError("pins.display.%s must be an integer in %d..%d" % (name, lo, hi))
+    return display
 
 
 def _reader(given):

@@ -12,6 +12,9 @@
 #                       last wait() returned (it may return at once; re-check count)
 #                       sensor.clear() forgets pulses for wait(), not for count
 #   board.button        the same kind of input for a push button (billiard "release"), or None
+#   board.display       a 2-line text display (a kiosk's balance), or None, in which
+#                       case the indicator's LED and buzzer are all there is:
+#                       display.show(line1, line2) replaces what it shows
 #   board.flash_dir     folder on flash for small state files (boot counter, report journal)
 #   board.watchdog(ms)  start the watchdog; returns an object with feed()
 #   board.tasks(cfg)    coroutines the board needs running (e.g. keeping Wi-Fi up); they never return
@@ -22,36 +25,18 @@
 # lazily and only on a board; the HIL passes a hal_sim board in.
 #
 # The clock differs as well: MicroPython has wrapping millisecond ticks and
-# asyncio.sleep_ms/wait_for_ms; on CPython the same names are built here on
-# time.monotonic and asyncio.sleep.
+# asyncio.sleep_ms/wait_for_ms; on CPython the same names come from
+# firmware/hal_cpython.py (a board never loads it: its code would cost heap).
 import asyncio
 import time
 
 try:
     ticks_ms = time.ticks_ms
     ticks_diff = time.ticks_diff
-except AttributeError:
-
-    def ticks_ms():
-        return int(time.monotonic() * 1000)
-
-    def ticks_diff(a, b):
-        return a - b
-
-
-try:
     sleep_ms = asyncio.sleep_ms
     wait_for_ms = asyncio.wait_for_ms
 except AttributeError:
-
-    async def sleep_ms(ms):
-        await asyncio.sleep(ms / 1000)
-
-    async def wait_for_ms(aw, ms):
-        # Not asyncio.wait_for: on 3.11 it loses a cancel that arrives as the
-        # awaited thing finishes, and then run() could never be cancelled.
-        async with asyncio.timeout(ms / 1000):
-            return await aw
+    from firmware.hal_cpython import ticks_ms, ticks_diff, sleep_ms, wait_for_ms
 
 
 GRANT = "grant"

@@ -89,6 +89,7 @@ class Board:
         self.sensor = _input(pins["sensor"])
         self.button = _input(pins["button"])
         self.reader = make_reader(pins["reader"])
+        self.display = make_display(pins["display"])
 
     def watchdog(self, timeout_ms):
         return Watchdog(timeout_ms)
@@ -106,6 +107,20 @@ class Board:
 
 def _input(number):
     return None if number is None else Input(number)
+
+
+def make_display(spec):
+    """A kiosk's LCD (firmware/lcd.py), or None: the indicator speaks for it."""
+    if spec is None:
+        return None
+    from firmware.lcd import LCD
+
+    Pin = machine.Pin
+    try:
+        return LCD(machine.I2C(spec["i2c"], scl=Pin(spec["scl"]), sda=Pin(spec["sda"]), freq=100000),
+                   spec["addr"])
+    except OSError:
+        return None  # not answering: the kiosk still works with the LED and buzzer
 
 
 def make_reader(spec):

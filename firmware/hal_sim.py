@@ -4,7 +4,7 @@
 import asyncio
 
 from firmware import hal
-from firmware.hal import ticks_ms
+from firmware.hal import ticks_ms, ticks_diff, sleep_ms
 
 
 class SimRelay:
@@ -31,23 +31,85 @@ class SimRelay:
 
 
 class SimReader:
+    """Cards come from inject(); last_sun is the SUN data given with the card
+    read() just returned (an NTAG 424 DNA tag), as firmware/readers do."""
+
     def __init__(self):
         self.resets = 0
+        self.last_sun = None
         self._cards = []
         self._ready = asyncio.Event()
 
-    def inject(self, uid):
-        self._cards.append(uid.upper())
+    def inject(self, uid, sun=None):
+        self._cards.append((uid.upper(), sun))
         self._ready.set()
 
     def clear(self):
         self._cards = []
 
     async def read(self):
+        self.last_sun = None
         while not self._cards:
             self._ready.clear()
             await self._ready.wait()
-        return self._cards.pop(0)
+        uid, self.last_sun = self._cards.pop(0)
+        return uid
+
+
+def hanging_reader():
+    """A reader on the real health loop (firmware/readers/health.py) over a
+    simulated chip: hang() makes the chip stop answering, as readers do after
+    days, until the loop re-initialises it. It polls (every 10 ms): use it for
+    a few boards, not for a fleet."""
+    from firmware.readers.health import Reader
+
+    class HangingReader(Reader):
+        def __init__(self):
+            Reader.__init__(self)
+            self.poll_ms = 10
+            self.check_ms = 200
+            self.retry_ms = 50
+            self.hung = False
+            self.inits = 0
+            self._cards = []
+
+        def inject(self, uid, sun=None):
+            self._cards.append((uid.upper(), sun))
+
+        def clear(self):
+            self._cards = []
+
+        def hang(self):
+            self.hung = True
+
+        async def init(self):
+            self.inits += 1
+            self.hung = False  # a reset brings the chip back
+
+        async def alive(self):
+            return not self.hung
+
+        async def poll(self):
+            if self.hung:
+                raise OSError("reader does not answer (simulated)")
+            if not self._cards:
+                return None
+            uid, self.last_sun = self._cards.pop(0)
+            return uid
+
+    return HangingReader()
+
+
+class SimDisplay:
+    """A 2-line text display; lines is what it shows now, log every change."""
+
+    def __init__(self):
+        self.lines = ("", "")
+        self.log = []
+
+    def show(self, line1, line2=""):
+        self.lines = (line1, line2)
+        self.log.append(self.lines)
 
 
 class SimIndicator:
@@ -82,24 +144,49 @@ class SimInput:
 
 
 class SimWatchdog:
-    def __init__(self, timeout_ms):
+    """Counts feeds; armed with expire(), it calls it when timeout_ms pass without one."""
+
+    def __init__(self, timeout_ms, expire=None):
         self.timeout_ms = timeout_ms
         self.feeds = 0
+        self._fed = ticks_ms()
+        self._task = None if expire is None else asyncio.create_task(self._watch(expire))
 
     def feed(self):
         self.feeds += 1
+        self._fed = ticks_ms()
+
+    async def _watch(self, expire):
+        while True:
+            left = self.timeout_ms - ticks_diff(ticks_ms(), self._fed)
+            if left <= 0:
+                self._task = None
+                expire()
+                return
+            await sleep_ms(left)
+
+    def stop(self):
+        if self._task is not None:
+            self._task.cancel()
 
 
 class SimBoard:
-    def __init__(self, flash_dir, relays=1):
+    """wdt_ms: None, a watchdog that never bites (the default); a number, a
+    watchdog that reboots the board (reboot()) when the firmware has not fed it
+    for that long (instead of the firmware's own, longer timeout)."""
+
+    def __init__(self, flash_dir, relays=1, reader=None):
         self.flash_dir = flash_dir
         self.timeline = []
         self.relays = [SimRelay(i, self.timeline) for i in range(relays)]
-        self.reader = SimReader()
+        self.reader = reader or SimReader()
         self.indicator = SimIndicator()
         self.sensor = SimInput()
         self.button = SimInput()
+        self.display = SimDisplay()
         self.wdt = None
+        self.wdt_ms = None
+        self.watchdog_resets = 0
         self.rssi_dbm = -55
         self.reboots = 0
         self.on_reboot = None  # what the simulation does on reboot(), e.g. restart the app
@@ -113,8 +200,15 @@ class SimBoard:
             self.on_reboot()
 
     def watchdog(self, timeout_ms):
-        self.wdt = SimWatchdog(timeout_ms)
+        if self.wdt_ms is None:
+            self.wdt = SimWatchdog(timeout_ms)
+        else:
+            self.wdt = SimWatchdog(self.wdt_ms, self._bite)
         return self.wdt
+
+    def _bite(self):
+        self.watchdog_resets += 1
+        self.reboot()
 
     def tasks(self, cfg):
         return []
@@ -123,6 +217,8 @@ class SimBoard:
         """What losing power does to the hardware: relays drop, the reader forgets."""
         hal.all_off(self.relays)
         self.reader.clear()
+        if self.wdt is not None:
+            self.wdt.stop()
         self.wdt = None
 
     def pulses(self, relay=0):

@@ -1,7 +1,8 @@
 # A small asyncio MQTT 3.1.1 client that runs unchanged on MicroPython (ESP32)
 # and on CPython (the HIL simulator runs thousands of them in one process).
 # QoS 0 and 1, clean sessions. QoS 1 publishes stay queued across link losses
-# and are sent again (DUP) after reconnecting, so delivery is at least once.
+# and are sent again (DUP) after reconnecting, so delivery is at least once
+# (unless the publisher cancels the publish: see publish).
 import asyncio
 import struct
 from random import getrandbits
@@ -204,7 +205,14 @@ class MQTTClient:
         if self._w is not None:
             await self._send(self._mark_sent(e))
         # Otherwise the next connect sends it.
-        await e[_EV].wait()
+        try:
+            await e[_EV].wait()
+        except asyncio.CancelledError:
+            # The caller gave up (a request timed out, the link being down):
+            # it is not sent again after reconnecting, so an outage neither
+            # piles up messages nor brings stale taps to the hub afterwards.
+            self._pending.pop(pid, None)
+            raise
 
     async def subscribe(self, topic, qos=1):
         _check_qos(qos)

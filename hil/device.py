@@ -13,7 +13,7 @@ import os
 
 from firmware import config, hal
 from firmware.app import App
-from firmware.hal_sim import SimBoard
+from firmware.hal_sim import SimBoard, hanging_reader
 
 # Reconnect quickly in simulation: tests and fleets wait on it.
 CLIENT_OPTIONS = {"backoff_min_ms": 50, "backoff_max_ms": 1000}
@@ -29,10 +29,14 @@ class SimDevice:
     """profile: overrides of the kind's profile defaults (firmware.config); pins: overrides of
     DEFAULT_PINS (e.g. a turnstile needs "sensor"); on_result(card, outcome, code, rtt_ms) is
     called like the controller's hook; results are also kept in .results. The simulated inputs
-    (board.sensor, board.button) and the indicator's log are reached through .board."""
+    (board.sensor, board.button), the display and the indicator's log are reached through .board.
+
+    Faults: reader="hanging" puts the real reader health loop on a chip that
+    board.reader.hang() makes stop answering; wdt_ms makes the watchdog real (it
+    reboots the board when the firmware stops feeding it for that long)."""
 
     def __init__(self, device_id, site, key_hex, host, port, flash_dir, profile=None, on_result=None,
-                 pins=None, credentials=None):
+                 pins=None, credentials=None, reader=None, wdt_ms=None):
         os.makedirs(flash_dir, exist_ok=True)
         provisioning = {
             "device": device_id, "site": site, "key": key_hex,
@@ -47,7 +51,9 @@ class SimDevice:
         self._provisioning = flash_dir + config.PATH
         with open(self._provisioning, "w") as f:
             json.dump(provisioning, f)
-        self.board = SimBoard(flash_dir)
+        self.board = SimBoard(flash_dir, len(self.cfg.pins["relays"]),
+                              hanging_reader() if reader == "hanging" else None)
+        self.board.wdt_ms = wdt_ms
         self.board.on_reboot = self._reboot
         self._rebooting = None
         self.on_result = on_result
@@ -78,8 +84,9 @@ class SimDevice:
     def pulses(self, relay=0):
         return self.board.pulses(relay)
 
-    def tap(self, uid):
-        self.board.reader.inject(uid)
+    def tap(self, uid, sun=None):
+        """A card on the reader; sun: the NTAG 424 SUN data it gives with it."""
+        self.board.reader.inject(uid, sun)
 
     async def start(self):
         hal.all_off(self.board.relays)  # what boot.py does first

@@ -63,11 +63,20 @@ def source_files() -> list[Path]:
     return sorted(files)
 
 
+def module_name(rel: Path) -> str:
+    """firmware/link.py -> firmware.link, protocol/__init__.py -> protocol."""
+    name = ".".join(Path(rel).with_suffix("").parts)
+    return name[:-len(".__init__")] if name.endswith(".__init__") else name
+
+
 def compile_file(rel: Path, out_file: Path, mpy_cross: str | None = None) -> Path:
     """Compile one source (relative to the repo) to out_file; MpyCrossError names the file."""
     out_file.parent.mkdir(parents=True, exist_ok=True)
-    # Run from the repo root so tracebacks on the device show "firmware/x.py".
-    cmd = [mpy_cross or mpy_cross_path(), "-o", str(out_file), rel.as_posix()]
+    # Tracebacks on the device name the module ("firmware.link", line 42): the
+    # embedded source name is interned when the .mpy loads, and the module's
+    # own name is interned already, so a path would cost every module a name
+    # of heap (and push the table of interned names past its next growth step).
+    cmd = [mpy_cross or mpy_cross_path(), "-o", str(out_file), "-s", module_name(rel), rel.as_posix()]
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
     if proc.returncode != 0 or not out_file.exists():
         raise MpyCrossError(rel.as_posix(), (proc.stderr + proc.stdout).strip())

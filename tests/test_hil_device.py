@@ -156,3 +156,13 @@ async def test_power_cut_publishes_retained_offline_will(broker, tmp_path):
         await device.power_on()
         await device.wait_connected()
         await hub.wait_for(lambda: hub.statuses[-1][:2] == (device.id, "online"))
+
+
+async def test_sun_data_of_an_ntag_424_goes_with_its_tap(broker, tmp_path):
+    sun = {"picc_data": "EF963FF7828658A599F3041510671E88", "cmac": "94EED9EE65337086"}
+    async with rig(broker, tmp_path) as (hub, device):
+        device.tap("04DE5F1EACC040", sun)
+        device.tap("04000004")  # a UID-only card
+        await device.wait_results(2)
+        first, second = [b for _d, k, b in hub.requests if k == topics.TAP]
+        assert first["sun"] == sun and "sun" not in second

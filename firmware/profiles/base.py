@@ -1,10 +1,13 @@
-# What every machine profile shares. The controller asks the hub; on a grant
-# it calls `await profile.grant(hold, units, report)` and the profile delivers
-# and calls report(hold, delivered) with what it really delivered (the
-# controller journals it and sends it). Relays are off whenever grant()
-# leaves, except in a profile that delivers in the background (billiard): it
-# returns at once, reports later, and stop() ends that work (relays off) when
-# the controller stops.
+# What every machine profile shares. The controller hands each tap to
+# `await profile.serve(card)`; a machine that sells units lets the controller
+# ask the hub (ctl.vend), which on a grant calls
+# `await profile.grant(hold, units, report)`: the profile delivers and calls
+# report(hold, delivered) with what it really delivered (the controller
+# journals it and sends it). Relays are off whenever grant() leaves, except in
+# a profile that delivers in the background (billiard): it returns at once,
+# reports later, and stop() ends that work (relays off) when the controller
+# stops. A profile with its own way of serving (kiosk) overrides serve(); the
+# controller tells it what the hub answered to journaled entries (settled).
 import asyncio
 
 from firmware import hal
@@ -15,6 +18,17 @@ class Profile:
     def __init__(self, board, profile):
         self.board = board
         self.profile = profile
+        self.ctl = None
+
+    def attach(self, ctl):
+        """Called once by the controller, after it has read its journal."""
+        self.ctl = ctl
+
+    def serve(self, card):
+        return self.ctl.vend(card)
+
+    def settled(self, entry, reply):
+        """The hub answered a journaled entry (report, top-up)."""
 
     def tap_fields(self, body):
         """Add kind-specific fields to the tap request body."""

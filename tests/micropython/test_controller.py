@@ -88,6 +88,9 @@ class FakeClient:
         self.published = []  # (topic, payload, qos)
         self.subscriptions = []
 
+    def is_connected(self):
+        return True  # a silent hub is one that does not answer over a working link
+
     async def subscribe(self, topic, qos=1):
         self.subscriptions.append(topic)
 

@@ -107,17 +107,28 @@ async def test_slot_machine_gives_one_credit_pulse_per_unit():
         await rig.stop()
 
 
-async def test_slot_machine_crash_mid_credits_leaves_relay_off_and_reports_nothing():
+async def test_slot_machine_crash_mid_credits_leaves_relay_off_and_reboot_reports_the_journal():
     rig = started("slot_machine", units=5, pulse_ms=200, gap_ms=10)
+    rig.ctl.report_retry_ms = 10000  # the crash comes before the report could go
+    rig.tasks[1].cancel()
     try:
         rig.board.reader.inject("04A1B2C3")
         assert await until(lambda: relay_on(rig))
         rig.tasks[0].cancel()
         await sleep_ms(5)
         assert not relay_on(rig)
-        assert rig.ctl.pending_reports() == 0  # the hold expires at the hub: nothing posted
+        assert rig.ctl.pending_reports() == 1  # journaled before the relay moved
     finally:
-        await rig.stop()
+        await rig.stop(clean=False)
+    again = Rig(grant_all, flash=rig.flash, base=rig.profile)
+    again.start()
+    try:
+        await acked(again, 1)
+        # The journal said 0 delivered: the hub voids the hold now instead of letting it expire.
+        assert delivered(again) == [(hold_of(rig, 0), 0)]
+        assert again.board.pulses() == 0 and not relay_on(again)
+    finally:
+        await again.stop()
 
 
 # --- turnstile ---------------------------------------------------------------------
@@ -230,7 +241,8 @@ async def test_billiard_crash_mid_session_leaves_the_table_off():
         await sleep_ms(5)
         assert not relay_on(rig)
         await sleep_ms(20)
-        assert rig.ctl.pending_reports() == 0
+        assert delivered(rig) == []  # the session reported nothing itself
+        assert rig.ctl.pending_reports() == 1  # the grant's journal entry, sent after a reboot
     finally:
         await rig.stop()
 
@@ -260,7 +272,7 @@ def test_each_kind_has_its_own_fields_and_defaults():
     assert "pulse_ms" not in profile
     assert "a billiard profile has" in refused({"kind": "billiard", "pulse_ms": 5})
     assert "unit_ms" in refused({"kind": "billiard", "unit_ms": 0})
-    assert "profile.kind" in refused({"kind": "kiosk"})
+    assert "profile.kind" in refused({"kind": "vending"})
     assert refused({"kind": "slot_machine", "units": 10, "pulse_ms": 30}) is None
 
 
@@ -271,6 +283,27 @@ def test_sensors_need_a_pin_and_a_turnstile_one_passage():
     assert "units" in refused({"kind": "turnstile", "units": 2}, {"sensor": 34})
     assert "direction" in refused({"kind": "turnstile", "direction": "in"}, {"sensor": 34})
     assert "also" in refused({"kind": "turnstile"}, {"sensor": 26})  # the relay's pin
+
+
+def test_kiosk_and_offline_settings_are_checked():
+    assert "acceptor" in refused({"kind": "kiosk"})
+    data = dict(PROVISION)
+    data["profile"] = {"kind": "kiosk", "coin_value": 50}
+    data["pins"] = {"sensor": 34, "display": {"addr": 0x3F}}
+    cfg = config.from_dict(data)
+    assert (cfg.profile["coin_value"], cfg.profile["idle_ms"]) == (50, 30000)
+    assert cfg.pins["display"] == {"i2c": 1, "scl": 32, "sda": 33, "addr": 0x3F}
+    assert "coin_value" in refused({"kind": "kiosk", "coin_value": 0}, {"sensor": 34})
+    assert "a kiosk profile has" in refused({"kind": "kiosk", "offline_units_card": 1}, {"sensor": 34})
+    assert "pins.display.addr" in refused({"kind": "kiosk"}, {"sensor": 34, "display": {"addr": 300}})
+    assert "pins.display" in refused({"kind": "kiosk"}, {"sensor": 34, "display": 5})
+    assert "also" in refused({"kind": "kiosk"}, {"sensor": 34, "display": {"sda": 34}})
+    # Offline vends: off unless both limits are set, the card's within the device's.
+    assert config.profile_defaults("dispenser")["offline_units_device"] == 0
+    assert refused({"kind": "dispenser", "offline_units_card": 2, "offline_units_device": 10}) is None
+    assert "cannot exceed" in refused({"kind": "slot_machine", "offline_units_card": 2})
+    assert "offline_units_device" in refused({"kind": "dispenser", "offline_units_device": -1})
+    assert "a billiard profile has" in refused({"kind": "billiard", "offline_units_device": 5})
 
 
 def test_tap_direction_is_optional_and_checked():
