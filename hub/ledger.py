@@ -5,6 +5,8 @@ with one balance update per touched account (no hot row is updated once per
 booking). Wallets are locked (PostgreSQL: SELECT ... FOR UPDATE, in id order)
 and checked before money leaves them; accounts that may go negative (machines,
 cash desks) are never locked for a check, only updated by deltas at the end.
+A wallet with a credit limit (a debit card, paid later) may go below zero down
+to minus its limit.
 """
 from __future__ import annotations
 
@@ -43,6 +45,7 @@ class AccountState:
     id: int
     ledger: str
     allow_negative: bool
+    credit_limit: int
     debits_posted: int
     credits_posted: int
     debits_pending: int
@@ -54,12 +57,17 @@ class AccountState:
         """What may still be spent: posted balance less pending holds."""
         return self.credits_posted - self.debits_posted - self.debits_pending
 
+    @property
+    def spendable(self) -> int:
+        """What may still leave the account: available plus its credit limit."""
+        return self.available + self.credit_limit
+
     def add(self, column: str, amount: int) -> None:
         setattr(self, column, getattr(self, column) + amount)
         self.delta[column] += amount
 
 
-_ACCOUNT_COLUMNS = "id, ledger, allow_negative, " + ", ".join(_BALANCE_COLUMNS)
+_ACCOUNT_COLUMNS = "id, ledger, allow_negative, credit_limit, " + ", ".join(_BALANCE_COLUMNS)
 _INSERT_TRANSFER = (
     "INSERT INTO transfers (id, idempotency_key, ledger, debit_account_id, credit_account_id,"
     " amount, flags, pending_id, code, reason, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)")
@@ -99,8 +107,9 @@ class Book:
         if amount <= 0:
             raise LedgerError("amount must be positive")
         src, dst = self._pair(debit, credit)
-        if not src.allow_negative and src.available < amount:
-            raise InsufficientFunds(f"account {debit} has {src.available}, needs {amount}")
+        if not src.allow_negative and src.spendable < amount:
+            limit = f" and a credit limit of {src.credit_limit}" if src.credit_limit else ""
+            raise InsufficientFunds(f"account {debit} has {src.available}{limit}, needs {amount}")
         kind = "pending" if pending else "posted"
         src.add("debits_" + kind, amount)
         dst.add("credits_" + kind, amount)
@@ -152,9 +161,12 @@ class Book:
 
 
 def create_account(conn: Connection, ledger: str, kind: str, name: str,
-                   allow_negative: bool = False) -> int:
+                   allow_negative: bool = False, credit_limit: int = 0) -> int:
+    if credit_limit < 0:
+        raise LedgerError("a credit limit is not negative")
     result = conn.execute(ACCOUNTS.insert().values(
         ledger=ledger, kind=kind, name=name, allow_negative=allow_negative,
+        credit_limit=credit_limit,
         debits_posted=0, credits_posted=0, debits_pending=0, credits_pending=0,
         created_at=utcnow(),
     ))

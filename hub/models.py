@@ -38,7 +38,8 @@ def _when():
 
 
 class Account(SQLModel, table=True):
-    """One account on one ledger (asset). Wallets may never go negative."""
+    """One account on one ledger (asset). A wallet never goes below minus its credit
+    limit (0 but for a debit card's wallet, which is paid later)."""
 
     __tablename__ = "accounts"
     id: int | None = Field(default=None, primary_key=True)
@@ -46,6 +47,7 @@ class Account(SQLModel, table=True):
     kind: str  # wallet, machine, cash
     name: str
     allow_negative: bool = False
+    credit_limit: int = _money()
     debits_posted: int = _money()
     credits_posted: int = _money()
     debits_pending: int = _money()
@@ -91,11 +93,19 @@ class Hold(SQLModel, table=True):
 
 
 class Card(SQLModel, table=True):
+    """A credential: an RFID card/wristband or a digital card (a QR code). account_id is
+    the wallet a tap with it debits; a linked RFID card shares its digital card's wallet."""
+
     __tablename__ = "cards"
     uid: str = Field(primary_key=True)
     account_id: int = Field(foreign_key="accounts.id", index=True)
     status: str = "active"  # active, blocked
     label: str = ""
+    medium: str = "rfid"  # rfid, digital
+    kind: str = "value"  # value (stored balance), debit (paid later), employee
+    holder_name: str = ""  # empty: an anonymous card
+    holder_email: str = ""
+    linked_to: str | None = Field(default=None, index=True)  # the digital card whose wallet it uses
     created_at: datetime = _when()
 
 

@@ -80,13 +80,15 @@ async def hub(db_url, broker):
     await asyncio.wait_for(h.bridge.connected.wait(), 10)
     yield h
     task.cancel()
-    # The invariant every test ends on: each ledger sums to zero, no wallet below zero.
+    # The invariant every test ends on: each ledger sums to zero, no wallet below zero
+    # (a debit card's wallet: not below minus its credit limit).
     with h.engine.connect() as conn:
         for ledger, sums in ledger_totals(conn).items():
             assert sums == {"posted": 0, "pending": 0}, (ledger, sums)
         negative = conn.execute(select(ACCOUNTS.c.id).where(
             ACCOUNTS.c.kind == "wallet",
-            ACCOUNTS.c.credits_posted - ACCOUNTS.c.debits_posted - ACCOUNTS.c.debits_pending < 0,
+            ACCOUNTS.c.credits_posted - ACCOUNTS.c.debits_posted - ACCOUNTS.c.debits_pending
+            + ACCOUNTS.c.credit_limit < 0,
         )).all()
         assert not negative
     h.engine.dispose()

@@ -78,3 +78,14 @@ def test_history_times_are_aware_utc(api):
     api.post("/api/v1/cards/55667788/topups", json={"amount": 100})
     [entry] = api.get("/api/v1/cards/55667788/history").json()
     assert entry["at"].endswith(("Z", "+00:00")), entry["at"]
+
+
+def test_the_card_routes_take_a_digital_cards_token(api):
+    uid = api.post("/api/v1/cards/digital", json={}).json()["uid"]
+    assert api.post(f"/api/v1/cards/{uid}/topups", json={"amount": 300}).status_code == 201
+    assert api.get(f"/api/v1/cards/{uid}").json()["balance"] == 300
+    assert api.post(f"/api/v1/cards/{uid}/block").json()["status"] == "blocked"
+    assert [e["amount"] for e in api.get(f"/api/v1/cards/{uid}/history").json()] == [300]
+    # Outside the protocol's card alphabet (protocol.messages.check_card) a uid is refused.
+    assert api.get("/api/v1/cards/bad%20uid").status_code == 422
+    assert api.get("/api/v1/cards/" + "A" * 65).status_code == 422

@@ -97,3 +97,13 @@ def test_a_lost_card_is_blocked_and_its_balance_moves_to_the_new_one(api, engine
     # The moved bonus is still bonus: a refund of the new card keeps it apart.
     assert api.post("/api/v1/cards/0F0F0F0F/refund").json()["refunded"] == 4000
     assert api.post("/api/v1/cards/F1F2F3F4/replace", json={}).status_code == 409
+
+
+def test_a_replacement_card_keeps_the_lost_cards_own_discounts(api):
+    api.post("/api/v1/cards", json={"uid": "A5A5A5A5"})
+    rates = [{"scope": "revenue_group", "target": "drinks", "percent": "15"}]
+    assert api.put("/api/v1/cards/A5A5A5A5/discounts", json={"rates": rates}).status_code == 200
+    assert api.post("/api/v1/cards/A5A5A5A5/replace", json={"uid": "5A5A5A5A"}).status_code == 201
+    kept = api.get("/api/v1/cards/5A5A5A5A/discounts").json()
+    assert [(r["scope"], r["target"], float(r["percent"])) for r in kept["rates"]] == [
+        ("revenue_group", "drinks", 15.0)]
