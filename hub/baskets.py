@@ -7,8 +7,11 @@ earned by the bonus rules (seed 003), booked as dated lots.
   * points redeemed: the card's PTS wallet → "points redeemed", taken from the lots available now
     that expire first;
   * points earned: one lot per award, "points issued" → the card's PTS wallet.
+  * gift vouchers (seed 001: a voucher for an article): a voucher covers its whole line; the card's
+    gift units leave its gift wallet and the settlement node owes the outlet their value (hub.gifts).
 `refund` undoes a paid basket once: the money goes back to the wallet, the redeemed points go back
-into the lots they came from, the earned points are clawed back (see hub.points).
+into the lots they came from, the earned points are clawed back (see hub.points), the gift vouchers
+go back to the card and the outlet's redemption obligation is reversed.
 
 Choices:
   * A menu's price covers its components: COMPONENT lines are priced 0; toppings cost their price.
@@ -16,6 +19,9 @@ Choices:
     engine as `voucher_discount` (the engine's only "always reduces the value" input).
   * Lines at 100 % discount (employee consumption) and the lines hanging on them earn no points.
   * The total is Σ line nets + small-quantity surcharge + delivery fee; fees are not discounted.
+  * A line paid by a voucher carries the voucher's type (article rules with that exclusive voucher
+    type give it no points) and its net counts as voucher discount (it adds nothing to the basket
+    value rules earn on). amount_due = total − vouchers_value − points_value.
 """
 from __future__ import annotations
 
@@ -26,7 +32,7 @@ from decimal import Decimal
 from sqlalchemy import Connection, select, update
 
 from hub import bonus_rules as br
-from hub import catalogue, discounts, outlets, points
+from hub import catalogue, discounts, gifts, outlets, points
 from hub.ledger import Book
 from hub.loyalty_tables import Basket
 from hub.wallets import Conflict, NotFound, get_card
@@ -79,11 +85,12 @@ def _engine_basket(req: dict, lines: list[dict], articles: dict, points_value: i
             unit_price=l["unit_price"], kind=l["kind"],
             product_group_id=articles[l["article_id"]]["product_group_id"],
             parent_id=l["parent_line_id"],
-            topping_group_id=articles[l["article_id"]]["topping_group_id"]) for l in earning),
+            topping_group_id=articles[l["article_id"]]["topping_group_id"],
+            voucher_type=l.get("voucher_type")) for l in earning),
         small_quantity_surcharge=req.get("small_quantity_surcharge", 0),
         delivery_fee=req.get("delivery_fee", 0),
         redeemed_points_value=points_value,
-        voucher_discount=sum(l["discount"] for l in earning))
+        voucher_discount=sum(l["discount"] + l.get("covered", 0) for l in earning))
 
 
 def _award_view(a: br.Award) -> dict:
@@ -100,20 +107,23 @@ def price(conn: Connection, req: dict, now: dt.datetime, ref: str | None = None)
     lines = _lines(req, articles, discounts.card_discounts(conn, card["uid"]))
     fees = req.get("small_quantity_surcharge", 0) + req.get("delivery_fee", 0)
     total = sum(l["net"] for l in lines) + fees
+    vouchers = gifts.cover_lines(conn, card["uid"], outlet, lines, req.get("vouchers", []))
     book, settings = points.rule_book(conn)
     redeem = req.get("redeem_points", 0)
     if redeem and not settings["point_value"]:
         raise ValueError("paying with points is not enabled (bonus settings: point_value is 0)")
     value = redeem * settings["point_value"]
-    if value > total:
-        raise ValueError(f"{redeem} points are worth {value}, more than the total {total}")
+    if value > total - vouchers:
+        raise ValueError(f"{redeem} points are worth {value}, more than the total {total - vouchers}"
+                         + (" left after the vouchers" if vouchers else ""))
     basket = _engine_basket(req, lines, articles, value)  # validates the menu/topping structure
     awards = book.awards_for_order(basket, store=outlet["id"], channel_in=req["channel_in"],
                                    channel_out=req["channel_out"], at=now, tz=outlet["tz"],
                                    holidays=frozenset(outlets.holidays(conn, outlet["id"])), ref=ref)
     return {"card_uid": card["uid"], "outlet_id": outlet["id"], "lines": lines,
             "discount": sum(l["discount"] for l in lines), "fees": fees, "total": total,
-            "points_redeemed": redeem, "points_value": value, "amount_due": total - value,
+            "vouchers_value": vouchers, "points_redeemed": redeem, "points_value": value,
+            "amount_due": total - vouchers - value,
             "points_earned": sum(a.points for a in awards), "awards": [_award_view(a) for a in awards]}
 
 
@@ -150,6 +160,10 @@ def pay(conn: Connection, req: dict, basket_id: str, key: str, now: dt.datetime)
     if figures["points_redeemed"]:
         points.redeem(conn, book, card["uid"], figures["points_redeemed"], basket_id, f"{key}/redeem",
                       f"paid with points: {what}", now)
+    for line in figures["lines"]:
+        if "voucher_item" in line:
+            gifts.redeem(conn, book, card["uid"], line["voucher_item"], line["voucher_units"], outlet["id"],
+                         basket_id, f"{key}/gift/{line['line_id']}", f"voucher in {what}")
     for award in figures["awards"]:
         points.issue_lot(conn, book, card["uid"], award["points"], award["key"],
                          f"{award['reason']} ({what})", award["available_at"], award["expires_at"],
@@ -184,9 +198,10 @@ def refund(conn: Connection, basket_id: str, now: dt.datetime) -> dict:
                       code="sale_refund", reason=what, key=f"{key}/refund")
     returned = points.give_back(conn, book, card["uid"], basket_id, f"{key}/refund/points-returned", what)
     clawed = points.claw_back(conn, book, card["uid"], basket_id, f"{key}/refund/points-clawback", what)
+    vouchers = gifts.give_back(conn, book, card["uid"], basket_id, outlet["id"], f"{key}/refund/gifts", what)
     book.flush()
     result = {"id": basket_id, "refunded": paid["amount_due"], "points_returned": returned,
-              "points_clawed_back": clawed, "status": "refunded"}
+              "points_clawed_back": clawed, "gift_units_returned": vouchers, "status": "refunded"}
     conn.execute(update(BASKETS).where(BASKETS.c.id == basket_id).values(
         status="refunded", refund=result, refunded_at=now))
     return {**result, "repeated": False}

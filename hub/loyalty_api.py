@@ -1,5 +1,5 @@
 """REST API of the loyalty core (/api/v1): sites and outlets, the catalogue, card discounts, bonus
-rules and settings, point lots, basket quote / pay / refund."""
+rules and settings, point lots, basket quote / pay / refund (gift vouchers may pay whole lines)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
-from hub import baskets, catalogue, discounts, outlets, points
+from hub import baskets, catalogue, discounts, gifts, outlets, points
 from hub.bonus_rules import ChannelIn, ChannelOut, ExpiryKind, LineKind, RuleKind
 from hub.db import reader
 from hub.ledger import LedgerError
@@ -21,9 +21,10 @@ from hub.wallets import Conflict, NotFound
 
 MAX_AMOUNT = 100_000_000
 Slug = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")]
-Uid = Annotated[str, Field(pattern=r"^[0-9A-Fa-f]{8,20}$")]
+Uid = Annotated[str, Field(pattern=r"^[0-9A-Za-z_:.-]{4,64}$")]  # protocol.messages.check_card
 Minor = Annotated[int, Field(ge=0, le=MAX_AMOUNT, strict=True)]
 Key = Annotated[str | None, Header(max_length=100)]
+ItemId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]  # a gift item (hub.gifts)
 
 
 def now() -> dt.datetime:
@@ -52,6 +53,21 @@ class OutletOut(BaseModel):
     ledger: str
     revenue_account_id: int
     tz: str
+
+
+class CounterIn(BaseModel):
+    id: Slug
+    name: str = Field("", max_length=100)
+    kind: str = Field("till", pattern="^(till|terminal|kiosk)$", description="till, terminal or kiosk")
+
+
+class CounterOut(BaseModel):
+    id: str
+    outlet_id: str
+    site_id: str
+    name: str
+    kind: str
+    active: bool
 
 
 class ProductGroupIn(BaseModel):
@@ -147,15 +163,25 @@ class LineIn(BaseModel):
     parent_line_id: str | None = Field(None, description="component → its menu line; topping → its line")
 
 
+class VoucherIn(BaseModel):
+    line_id: str = Field(max_length=40, description="the line the voucher pays (its whole quantity)")
+    item_id: ItemId = Field(description="the card's gift item: a voucher for the line's article, "
+                                        "redeemable at the outlet")
+
+
 class BasketIn(BaseModel):
     card_uid: Uid
     outlet_id: Slug
+    counter_id: Slug | None = Field(None, description="the outlet's counter (till) it is paid at")
     channel_in: ChannelIn = ChannelIn.TILL
     channel_out: ChannelOut = ChannelOut.COUNTER
     lines: list[LineIn] = Field(min_length=1, max_length=500)
     redeem_points: int = Field(0, ge=0, strict=True, description="points to pay with")
     small_quantity_surcharge: Minor = 0
     delivery_fee: Minor = 0
+    vouchers: list[VoucherIn] = Field([], max_length=500, description=(
+        "gift vouchers paying whole lines (seed 001): the card's gift units are redeemed and the "
+        "settlement node owes the outlet the lines' nets"))
 
 
 class LineOut(BaseModel):
@@ -170,6 +196,7 @@ class LineOut(BaseModel):
     discount_source: str | None = Field(description='"card", "group:<id>" or null')
     discount: int
     net: int
+    voucher_item: str | None = Field(None, description="the gift voucher paying this line's net")
 
 
 class AwardOut(BaseModel):
@@ -186,13 +213,15 @@ class AwardOut(BaseModel):
 class QuoteOut(BaseModel):
     card_uid: str
     outlet_id: str
+    counter_id: str | None = None
     lines: list[LineOut]
     discount: int
     fees: int
     total: int = Field(description="Σ line nets + fees")
+    vouchers_value: int = Field(0, description="the line nets paid by gift vouchers")
     points_redeemed: int
     points_value: int = Field(description="minor units paid with the points redeemed")
-    amount_due: int = Field(description="debited from the wallet: total − points_value")
+    amount_due: int = Field(description="debited from the wallet: total − vouchers_value − points_value")
     points_earned: int
     awards: list[AwardOut]
 
@@ -208,6 +237,7 @@ class BasketRefundOut(BaseModel):
     refunded: int
     points_returned: int
     points_clawed_back: int
+    gift_units_returned: int = Field(0, description="gift voucher units given back to the card")
     status: str
     repeated: bool
 
@@ -273,7 +303,7 @@ def router(engine: Engine, currency: str = "CHF") -> APIRouter:
                 return fn(conn, *args)
         except NotFound as exc:
             raise HTTPException(404, str(exc)) from exc
-        except (Conflict, points.PointsError, LedgerError) as exc:
+        except (Conflict, gifts.GiftError, points.PointsError, LedgerError) as exc:
             raise HTTPException(409, str(exc)) from exc
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from exc
@@ -317,6 +347,31 @@ def _outlets(api, run, currency):
     @api.get("/outlets/{outlet_id}/holidays", response_model=list[dt.date], tags=["bonus points"])
     def get_holidays(outlet_id: str):
         return run(outlets.holidays, outlet_id, write=False)
+
+    @api.post("/outlets/{outlet_id}/counters", response_model=CounterOut, status_code=201,
+              tags=["outlets"])
+    def create_counter(outlet_id: str, counter: CounterIn):
+        """A counter of the outlet (a till, a payment terminal, a kiosk). A cash register is
+        configured with its counter id: GET /counters/{id} tells it its outlet and site, and it
+        names the counter in the baskets it books."""
+        return run(outlets.create_counter, outlet_id, counter.id, counter.name, counter.kind)
+
+    @api.get("/outlets/{outlet_id}/counters", response_model=list[CounterOut], tags=["outlets"])
+    def list_counters(outlet_id: str):
+        return run(outlets.list_counters, outlet_id, write=False)
+
+    @api.get("/counters/{counter_id}", response_model=CounterOut, tags=["outlets"])
+    def get_counter(counter_id: str):
+        return run(outlets.get_counter, counter_id, write=False)
+
+    @api.post("/counters/{counter_id}/deactivate", response_model=CounterOut, tags=["outlets"])
+    def deactivate_counter(counter_id: str):
+        """Switch a counter off: baskets naming it are refused (409)."""
+        return run(outlets.set_counter_active, counter_id, False)
+
+    @api.post("/counters/{counter_id}/activate", response_model=CounterOut, tags=["outlets"])
+    def activate_counter(counter_id: str):
+        return run(outlets.set_counter_active, counter_id, True)
 
 
 def _catalogue(api, run):
@@ -398,29 +453,41 @@ def _baskets(api, run):
     @api.post("/baskets/quote", response_model=QuoteOut, tags=["baskets"])
     def quote(basket: BasketIn):
         """Every figure of the basket as `pay` would book it; books nothing."""
-        return run(baskets.quote, basket.model_dump(mode="json"), now(), write=False)
+        return run(_at_counter(baskets.quote), basket.model_dump(mode="json"), now(), write=False)
 
     @api.post("/baskets/pay", response_model=PaidOut, status_code=201, tags=["baskets"])
     def pay(basket: BasketIn, idempotency_key: Key = None):
-        """Pay the basket from the card's wallet (and points); earn points. Send an Idempotency-Key
+        """Pay the basket from the card's wallet (and points, and gift vouchers for whole lines: the
+        settlement node then owes the outlet their value); earn points. Send an Idempotency-Key
         header: a retry books nothing new and returns the first answer with repeated=true.
-        Not enough balance or points: 409, nothing booked."""
+        Not enough balance, points or gift units: 409, nothing booked."""
         basket_id = uuid.uuid4().hex
         key = "basket/" + (idempotency_key or basket_id)
-        return run(baskets.pay, basket.model_dump(mode="json"), basket_id, key, now(), retry=True)
+        return run(_at_counter(baskets.pay), basket.model_dump(mode="json"), basket_id, key, now(),
+                   retry=True)
 
     @api.get("/baskets/{basket_id}", response_model=PaidOut, tags=["baskets"])
     def get_basket(basket_id: str):
         def view(conn):
             row = baskets.get_basket(conn, basket_id)
-            return {**row["result"], "status": row["status"], "repeated": False}
+            return {**row["result"], "counter_id": row["request"].get("counter_id"),
+                    "status": row["status"], "repeated": False}
         return run(view, write=False)
 
     @api.post("/baskets/{basket_id}/refund", response_model=BasketRefundOut, tags=["baskets"])
     def refund(basket_id: str):
         """Undo a paid basket once: money back to the wallet, redeemed points back into the lots
-        they came from (their own expiry), earned points clawed back. Repeats answer repeated=true."""
+        they came from (their own expiry), earned points clawed back, gift vouchers back to the card
+        (the outlet's redemption obligation reversed). Repeats answer repeated=true."""
         return run(baskets.refund, basket_id, now())
+
+
+def _at_counter(fn):
+    """fn(conn, req, …) with the basket's counter checked first and named in the answer."""
+    def at_counter(conn, req, *args):
+        outlets.check_counter(conn, req.get("counter_id"), req["outlet_id"])
+        return {**fn(conn, req, *args), "counter_id": req.get("counter_id")}
+    return at_counter
 
 
 def _points(api, run):

@@ -291,15 +291,25 @@ def run_expiry(conn: Connection, now: dt.datetime) -> dict:
     book.load(set(conn.execute(select(LOTS.c.account_id).where(*expired)).scalars()), lock=True)
     rows = [dict(r) for r in conn.execute(select(LOTS).where(*expired)
                                           .order_by(LOTS.c.account_id, LOTS.c.id)).mappings()]
-    sink = system_account(conn, LEDGER, "points", EXPIRED) if rows else None
     run = "expiry/" + new_id()
+    sink = system_account(conn, LEDGER, "points", EXPIRED) if rows else None
     for lot in rows:
-        _move(conn, lot["id"], run, "expire", lot["remaining"])
-        book.transfer(lot["account_id"], sink, lot["remaining"], code="points_expired",
-                      reason=f"lot {lot['id']} expired at {lot['expires_at'].isoformat()}",
-                      key=f"{run}/{lot['id']}")
+        expire_lot(conn, book, lot, run, f"lot {lot['id']} expired at {lot['expires_at'].isoformat()}",
+                   sink=sink)
     book.flush()
     return {"lots": len(rows), "points": sum(r["remaining"] for r in rows)}
+
+
+def expire_lot(conn: Connection, book: Book, lot: dict, ref: str, reason: str,
+               code: str = "points_expired", sink: int | None = None) -> int:
+    """Book what is left of one lot out to "points expired" (the lot is kept, a move records it).
+    The caller has locked the card's points wallet before reading the lot."""
+    n = lot["remaining"]
+    if n:
+        _move(conn, lot["id"], ref, "expire", n)
+        sink = sink or system_account(conn, LEDGER, "points", EXPIRED)
+        book.transfer(lot["account_id"], sink, n, code=code, reason=reason, key=f"{ref}/{lot['id']}")
+    return n
 
 
 

@@ -1,6 +1,6 @@
 """The loyalty core through the REST API (seeds 001–003): outlets, catalogue, card discounts, bonus
 rules, point lots, basket quote / pay / refund. Every test runs on SQLite and PostgreSQL and ends
-with every ledger (CHF and PTS) at zero and no wallet below zero."""
+with every ledger (CHF and PTS) at zero and no wallet below zero (a debit card's: minus its limit)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -47,7 +47,8 @@ def api(engine, clock):
             assert sums == {"posted": 0, "pending": 0}, (ledger, sums)
         negative = conn.execute(select(ACCOUNTS.c.id).where(
             ACCOUNTS.c.kind == "wallet",
-            ACCOUNTS.c.credits_posted - ACCOUNTS.c.debits_posted - ACCOUNTS.c.debits_pending < 0)).all()
+            ACCOUNTS.c.credits_posted - ACCOUNTS.c.debits_posted - ACCOUNTS.c.debits_pending
+            + ACCOUNTS.c.credit_limit < 0)).all()
         assert not negative
 
 
