@@ -1,7 +1,11 @@
 """Authorisation of controller requests, a batch at a time in one transaction.
 
 A tap becomes a hold (wallet -> machine, pending) and a grant; a delivery
-report posts what was delivered and voids the rest. Every answer is stored
+report posts what was delivered and voids the rest. A tap of no units asks
+for the balance; a report with "off" replays a vend made offline
+(hub/offline.py); a kiosk's top-up credits counted cash (hub/kiosk.py); a
+card registered for SUN must prove itself with a fresh SUN message
+(hub/sun.py). Every answer is stored
 with the device's request id in the same transaction, so a repeated request
 (QoS 1 redelivery, a retry after a power cut) gets the original answer and
 books nothing new. Nothing is answered before the transaction commits.
@@ -15,9 +19,12 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from hub import machine_loyalty, sun
 from hub.devices import DeviceInfo
+from hub.kiosk import TopUps
 from hub.ledger import Book, InsufficientFunds, new_id
 from hub.models import Hold, utcnow
+from hub.offline import Replays
 from protocol import messages as m
 from protocol import topics
 
@@ -29,7 +36,7 @@ HOLDS = Hold.__table__
 @dataclass
 class Incoming:
     device: DeviceInfo
-    kind: str  # topics.TAP or topics.REPORT
+    kind: str  # topics.TAP, topics.REPORT or topics.TOPUP
     body: dict
 
     @property
@@ -76,6 +83,7 @@ class Authorizer:
                              key=f"expire/{hold['id']}")
             conn.execute(update(HOLDS).where(HOLDS.c.id.in_([h["id"] for h in rows])).values(
                 status="expired", resolved_at=now))
+            machine_loyalty.release_expired(book, [h["id"] for h in rows])
             book.flush()
         return len(rows)
 
@@ -115,11 +123,18 @@ class _Run:
         self.new_answers: list[tuple] = []
         self.new_holds: list[tuple] = []
         self.resolved: dict[str, dict] = {}
+        self.sun_counters: dict[str, int] = {}
 
     def answer(self, batch: list[Incoming]) -> list[bytes]:
         self._load_known_answers(batch)
-        cards = self._load_cards([i.body["card"] for i in batch if i.kind == topics.TAP])
-        holds = self._load_holds([i for i in batch if i.kind == topics.REPORT])
+        cards = self._load_cards([i.body["card"] for i in batch if "card" in i.body])
+        holds = self._load_holds([i for i in batch if i.kind == topics.REPORT and "hold" in i.body])
+        # After the wallets are locked: the counters cannot change under us.
+        self.sun_keys = sun.load(self.raw, [i.body["card"] for i in batch
+                                            if i.kind == topics.TAP and i.body["card"] in cards])
+        self.offline = Replays(self.book, self.now, [i for i in batch if "off" in i.body])
+        self.kiosk = TopUps(self.book, self.now, [i for i in batch if i.kind == topics.TOPUP])
+        self.loyalty = machine_loyalty.Batch(self.book, batch, self.now)
         # Accounts money only enters (machines) or that a report can only
         # release: read in one query, without a lock.
         self.book.load([i.device.account_id for i in batch]
@@ -127,8 +142,7 @@ class _Run:
                           for c in ("wallet_account_id", "machine_account_id")], lock=False)
         for item in batch:
             if item.key not in self.answers:
-                reply = self._tap(item, cards) if item.kind == topics.TAP else self._report(item, holds)
-                self._remember(item, reply)
+                self._remember(item, self._dispatch(item, cards, holds))
         self._write()
         return [self.answers[item.key] for item in batch]
 
@@ -137,17 +151,18 @@ class _Run:
         return f"({self.raw.marks(len(values))})", values
 
     def _load_known_answers(self, batch: list[Incoming]) -> None:
-        keys = {item.key for item in batch}
-        # Two plain IN lists use the (device_id, request_id) index on both
-        # databases; the few extra pairs they match are filtered out here.
-        devices, device_ids = self._in({k[0] for k in keys})
-        requests, request_ids = self._in({k[1] for k in keys})
-        rows = self.raw.rows("SELECT device_id, request_id, reply FROM device_requests "
-                             f"WHERE device_id IN {devices} AND request_id IN {requests}",
-                             device_ids + request_ids)
+        keys = list({item.key for item in batch})
+        # A join with the batch's (device, request id) pairs walks the unique
+        # index once per pair on both databases. Two IN lists would match every
+        # stored pair of those devices and ids: request ids repeat across
+        # devices, so that grows with the history.
+        pairs = ",".join(["(?,?)"] * len(keys))
+        rows = self.raw.rows(
+            f"WITH k(d, r) AS (VALUES {pairs}) SELECT a.device_id, a.request_id, a.reply "
+            "FROM k JOIN device_requests a ON a.device_id = k.d AND a.request_id = k.r",
+            [v for key in keys for v in key])
         for device_id, request_id, reply in rows:
-            if (device_id, request_id) in keys:
-                self.answers[(device_id, request_id)] = bytes(reply)
+            self.answers[(device_id, request_id)] = bytes(reply)
 
     def _load_cards(self, uids: list[str]) -> dict[str, tuple]:
         if not uids:
@@ -166,6 +181,42 @@ class _Run:
                              + self.raw.lock(), params)
         return {r[0]: dict(zip(_HOLD_COLUMNS, r)) for r in rows}
 
+    def _dispatch(self, item: Incoming, cards: dict[str, tuple], holds: dict[str, dict]) -> dict:
+        if item.kind == topics.TOPUP:
+            return self.kiosk.top_up(item, cards)
+        if item.kind == topics.REPORT:
+            return self.offline.replay(item, cards) if "off" in item.body else self._report(item, holds)
+        refused = self._check_sun(item.body)
+        if refused is not None:
+            return refused
+        if item.body["units"] == 0:
+            return self._enquiry(item, cards)
+        return self._tap(item, cards)
+
+    def _check_sun(self, body: dict) -> dict | None:
+        """A deny for a card registered for SUN without a fresh, valid SUN message."""
+        keys = self.sun_keys.get(body["card"])
+        if keys is None:
+            return None  # a UID-only card (or an unknown one: _tap/_enquiry deny it)
+        try:
+            counter = sun.check(body.get("sun"), body["card"], keys)
+        except sun.BadSun as exc:
+            log.warning("tap refused, card %s: %s", body["card"], exc)
+            return _deny(body, m.BAD_SUN)
+        keys.last_counter = self.sun_counters[body["card"]] = counter
+        return None
+
+    def _enquiry(self, item: Incoming, cards: dict[str, tuple]) -> dict:
+        """A balance enquiry (a kiosk): books nothing."""
+        body = item.body
+        if body["card"] not in cards:
+            return _deny(body, m.UNKNOWN_CARD)
+        wallet, status = cards[body["card"]]
+        if status != "active":
+            return _deny(body, m.BLOCKED_CARD)
+        return {"k": m.ACK, "re": body["id"], "posted": 0, "voided": 0,
+                "balance": self.book.account(wallet).available}
+
     def _tap(self, item: Incoming, cards: dict[str, tuple]) -> dict:
         body, device = item.body, item.device
         if body["card"] not in cards:
@@ -173,21 +224,25 @@ class _Run:
         wallet, status = cards[body["card"]]
         if status != "active":
             return _deny(body, m.BLOCKED_CARD)
-        amount = body["units"] * device.unit_price
         hold_id = new_id()
+        # The card's discount on a machine with loyalty settings; a gift held instead: (1, 0).
+        units, unit_price = self.loyalty.price(item, hold_id)
+        amount = units * unit_price
         try:
-            self.book.transfer(wallet, device.account_id, amount, code="tap_hold",
-                               reason=f"{body['units']} x {device.unit_price} at {device.id}",
-                               key=f"{device.id}/{body['id']}", pending=True, transfer_id=hold_id)
+            if amount:
+                self.book.transfer(wallet, device.account_id, amount, code="tap_hold",
+                                   reason=f"{units} x {unit_price} at {device.id}",
+                                   key=f"{device.id}/{body['id']}", pending=True, transfer_id=hold_id)
         except InsufficientFunds:
+            self.loyalty.refused(hold_id)
             return _deny(body, m.INSUFFICIENT_FUNDS, self.book.account(wallet).available)
         self.new_holds.append((
             hold_id, device.id, body["id"], body["card"], wallet, device.account_id,
-            body["units"], device.unit_price, amount, "pending", 0,
-            self.raw.when(self.now + hold_lifetime(device.kind, body["units"], self.hold_ttl)),
+            units, unit_price, amount, "pending", 0,
+            self.raw.when(self.now + hold_lifetime(device.kind, units, self.hold_ttl)),
             None,
         ))
-        return {"k": m.GRANT, "re": body["id"], "hold": hold_id, "units": body["units"],
+        return {"k": m.GRANT, "re": body["id"], "hold": hold_id, "units": units,
                 "amount": amount, "balance": self.book.account(wallet).available}
 
     def _report(self, item: Incoming, holds: dict[str, dict]) -> dict:
@@ -206,8 +261,10 @@ class _Run:
                           code="tap_delivered",
                           reason=f"{delivered} of {hold['units']} delivered at {device.id}",
                           key=f"{device.id}/{body['id']}")
-        hold.update(status="posted" if post else "voided", posted=post)
+        # delivered, not post: a free tap (a gift, 100 % discount) that delivered is posted too.
+        hold.update(status="posted" if delivered else "voided", posted=post)
         self.resolved[hold["id"]] = hold
+        self.loyalty.report(item, hold, delivered)
         return {"k": m.ACK, "re": body["id"], "posted": post, "voided": hold["amount"] - post}
 
     def _remember(self, item: Incoming, reply: dict) -> None:
@@ -219,7 +276,11 @@ class _Run:
         self.raw.many(_INSERT_HOLD, self.new_holds)
         self.raw.many(_RESOLVE_HOLD, [(h["status"], h["posted"], self.raw.when(self.now), h["id"])
                                       for h in self.resolved.values()])
+        self.loyalty.write()
         self.book.flush()
+        sun.store_counters(self.raw, self.sun_counters, self.now)
+        self.offline.write()
+        self.kiosk.write()
         self.raw.many(_INSERT_ANSWER, self.new_answers)
 
 
