@@ -13,14 +13,15 @@ from sqlalchemy.exc import IntegrityError
 
 from hub import __version__, promotions, wallets
 from hub import device_api
-from hub import loyalty_api
+from hub import machine_api
+from hub import cards_api, gifts_api, loyalty_api
 from hub.db import reader
 from hub.devices import DEVICES, DeviceDirectory, add_device
 from hub.ledger import ledger_totals
 
 MAX_AMOUNT = 100_000_000  # one million in minor units: a typo guard, not a business limit
 
-UidPath = Annotated[str, Field(pattern=r"^[0-9A-Fa-f]{8,20}$")]
+UidPath = Annotated[str, Field(pattern=r"^[0-9A-Za-z_:.-]{4,64}$")]  # protocol.messages.check_card
 
 
 class CardIn(BaseModel):
@@ -208,5 +209,8 @@ def create_app(engine: Engine, currency: str = "CHF", directory: DeviceDirectory
 
     app.include_router(api)
     app.include_router(loyalty_api.router(engine, currency))
+    app.include_router(gifts_api.router(engine, currency))
+    app.include_router(cards_api.router(engine, currency))
     app.include_router(device_api.router(engine, bridge))
+    app.include_router(machine_api.router(engine))
     return app

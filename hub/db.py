@@ -7,7 +7,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlmodel import SQLModel
 
-from hub import models, promotions, loyalty_tables  # noqa: F401  (registers the tables)
+from hub import models, promotions, loyalty_tables, gift_tables, card_tables, machine_tables, sun, offline, kiosk  # noqa: F401  (registers the tables)
 
 
 def normalise_url(url: str) -> str:

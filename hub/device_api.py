@@ -1,16 +1,19 @@
 """REST routes for the remote management of controllers (/api/v1): commands,
-deny-list sync and the latest health telemetry. See hub/commands.py."""
+deny-list sync and the latest health telemetry (hub/commands.py); what they
+booked offline and could not be paid (hub/offline.py); and the SUN keys of
+NTAG 424 DNA cards that taps are checked against (hub/sun.py)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
-from hub import commands
+from hub import commands, offline, sun
 from hub.db import reader
+from hub.wallets import NotFound, get_card
 from protocol import ProtocolError
 
 
@@ -61,6 +64,45 @@ class HealthOut(BaseModel):
     fw: str
 
 
+Uid = Annotated[str, Field(pattern=r"^[0-9A-Fa-f]{8,20}$")]
+AesKey = Annotated[str, Field(pattern=r"^[0-9A-Fa-f]{32}$", description="AES-128 key, 32 hex digits")]
+
+
+class SunIn(BaseModel):
+    """The card's SDM keys (write-only: never read back)."""
+    file_read_key: AesKey = Field(description="SDMFileRead key: keys the SUN message's MAC")
+    meta_read_key: AesKey | None = Field(
+        None, description="SDMMetaRead key: decrypts the PICC data; omit for a card "
+                          "that mirrors UID and counter in plain")
+    last_counter: int | None = Field(
+        None, ge=0, le=0xFFFFFF, strict=True,
+        description="read counter already used up (a message must be above it); omitted: "
+                    "a new registration accepts any, a re-keyed card keeps its last")
+
+
+class SunOut(BaseModel):
+    uid: str
+    encrypted_picc_data: bool = Field(description="true when a meta-read key is registered")
+    last_counter: int | None = Field(description="the last read counter accepted")
+    registered_at: datetime
+    last_seen_at: datetime | None
+
+
+class OverspendOut(BaseModel):
+    device_id: str
+    event_id: str = Field(description="the request id the device took for the offline vend")
+    site: str
+    card_uid: str
+    units: int
+    unit_price: int
+    amount: int = Field(description="delivered x unit price, minor units")
+    posted: int = Field(description="paid from the card's wallet")
+    short: int = Field(description="booked against the site's offline-loss account")
+    overspend: str = Field(description="insufficient_funds, blocked_card or unknown_card")
+    vended_at: datetime | None = Field(description="when it was vended, as the device tells")
+    booked_at: datetime
+
+
 def router(engine: Engine, bridge=None) -> APIRouter:
     api = APIRouter(prefix="/api/v1", tags=["devices"])
     read = reader(engine)
@@ -97,4 +139,43 @@ def router(engine: Engine, bridge=None) -> APIRouter:
         after blocking or unblocking cards. Returns {device id: seqs of the commands sent}."""
         return {"sent": await commands.sync_deny(bridge, engine)}
 
+    @api.get("/offline-overspends", response_model=list[OverspendOut])
+    def offline_overspends(site: str | None = None, limit: int = 100):
+        """Offline vends the card's wallet could not (fully) pay, newest first: the
+        shortfall is booked against the site's offline-loss account."""
+        with read.connect() as conn:
+            return offline.overspends(conn, site, min(max(limit, 1), 1000))
+
+    @api.put("/cards/{uid}/sun", response_model=SunOut, tags=["cards"])
+    def register_sun(uid: Uid, keys: SunIn):
+        """Register an NTAG 424 DNA card's SDM keys: from now on a tap with it needs a SUN
+        message that verifies and is fresher than the last one accepted (clones are
+        refused with bad_sun). Registering again re-keys the card."""
+        with engine.begin() as conn:
+            _card(conn, uid)
+            return sun.register(conn, uid, keys.file_read_key, keys.meta_read_key,
+                                keys.last_counter)
+
+    @api.get("/cards/{uid}/sun", response_model=SunOut, tags=["cards"])
+    def sun_registration(uid: Uid):
+        with read.connect() as conn:
+            found = sun.view(conn, uid)
+        if found is None:
+            raise HTTPException(404, f"card {uid} is not registered for SUN")
+        return found
+
+    @api.delete("/cards/{uid}/sun", status_code=204, tags=["cards"])
+    def unregister_sun(uid: Uid):
+        """The card works on its UID alone again."""
+        with engine.begin() as conn:
+            if not sun.unregister(conn, uid):
+                raise HTTPException(404, f"card {uid} is not registered for SUN")
+
     return api
+
+
+def _card(conn, uid: str) -> dict:
+    try:
+        return get_card(conn, uid)
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from exc
