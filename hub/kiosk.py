@@ -4,6 +4,7 @@ top-up bonus of its tier (hub/promotions.py), once per (device, event id). The e
 id is taken when the first coin of a card session is counted and kept on the kiosk's
 flash, so money counted before a power cut is credited once, under whatever request
 id the kiosk sends it again. A blocked card is credited too: it is the visitor's money.
+Cash on a debit card settles what it owes, without a bonus (what is over stays as credit).
 """
 from __future__ import annotations
 
@@ -92,11 +93,16 @@ class TopUps:
 
     def _credit(self, item, wallet: int, ledger: str) -> tuple[int, int]:
         body, device = item.body, item.device
+        from hub.wallets import SETTLEMENT_CODE  # hub.wallets imports hub.db, which imports us
+
         tag = f"kiosk/{device.id}/{body['ev']}"
         amount = body["amount"]
-        tid = self.book.transfer(device.account_id, wallet, amount, code=TOPUP_CODE,
+        # Cash put on a debit card pays what it owes, as at the cash desk: no top-up bonus.
+        debit = self.book.account(wallet).credit_limit > 0
+        tid = self.book.transfer(device.account_id, wallet, amount,
+                                 code=SETTLEMENT_CODE if debit else TOPUP_CODE,
                                  reason=f"cash counted at kiosk {device.id}", key=tag)
-        bonus = topup_bonus(amount, self._tiers(ledger))
+        bonus = 0 if debit else topup_bonus(amount, self._tiers(ledger))
         if bonus:
             self.book.transfer(self._bonus_source(ledger), wallet, bonus,
                                code=promotions.BONUS_CODE, reason=f"top-up bonus on {amount}",

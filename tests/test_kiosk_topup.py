@@ -9,7 +9,7 @@ import types
 
 from sqlalchemy import select
 
-from hub import promotions
+from hub import promotions, wallets
 from hub.db import make_engine
 from hub.ledger import ACCOUNTS, TRANSFERS
 from hub.models import Device
@@ -82,6 +82,24 @@ async def test_a_blocked_card_is_credited_an_unknown_one_or_a_non_kiosk_is_an_er
     assert card(hub, blocked)["balance"] == 700
     assert cash_box(hub, kiosk.id) == -700
     assert cash_box(hub, dispenser.id) == 0
+
+
+async def test_cash_on_a_debit_card_pays_its_debt_without_a_bonus(hub):
+    set_tiers(hub, [{"min_amount": 100, "percent": 10}])
+    with hub.engine.begin() as conn:
+        uid = wallets.issue_card(conn, "CHF", kind="debit", credit_limit=5000)["uid"]
+    async with RawDevice(hub) as dispenser:  # 2.50 drunk on credit
+        grant = await ask(dispenser, topics.TAP, {"id": "1-1", "card": uid, "units": 1})
+        await ask(dispenser, topics.REPORT, {"id": "1-2", "hold": grant["hold"], "delivered": 1})
+    assert card(hub, uid)["balance"] == -250
+    async with RawDevice(hub, kind="kiosk") as kiosk:
+        ack = await ask(kiosk, topics.TOPUP, {"id": "1-2", "ev": "1-1", "card": uid,
+                                               "amount": 300})
+    assert (ack["posted"], ack["bonus"], ack["balance"]) == (300, 0, 50)
+    with hub.engine.connect() as conn:
+        codes = conn.execute(select(TRANSFERS.c.code).where(
+            TRANSFERS.c.idempotency_key.like(f"kiosk/{kiosk.id}/%"))).scalars().all()
+    assert codes == [wallets.SETTLEMENT_CODE]
 
 
 async def test_a_balance_enquiry_books_nothing(hub):
