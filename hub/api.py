@@ -1,23 +1,26 @@
 """The hub's REST API (/api/v1) for cash registers, scripts and the console."""
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Header, HTTPException
+from fastapi import APIRouter, BackgroundTasks, FastAPI, Header, HTTPException
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 
-from hub import __version__, promotions, wallets
+from hub import __version__, commands, promotions, wallets
 from hub import device_api
 from hub import machine_api
 from hub import cards_api, gifts_api, loyalty_api
 from hub.db import reader
 from hub.devices import DEVICES, DeviceDirectory, add_device
 from hub.ledger import ledger_totals
+
+log = logging.getLogger("tapgift.api")
 
 MAX_AMOUNT = 100_000_000  # one million in minor units: a typo guard, not a business limit
 
@@ -128,14 +131,28 @@ def create_app(engine: Engine, currency: str = "CHF", directory: DeviceDirectory
     def get_card(uid: UidPath):
         return run(wallets.card_view, uid, write=False)
 
+    async def sync_deny_lists():
+        """Controllers keep blocked cards on flash, to refuse them even offline."""
+        if bridge is None:
+            return
+        try:
+            await commands.sync_deny(bridge, engine)
+        except Exception:  # the next block, or POST /devices/deny-sync, catches up
+            log.exception("deny lists not sent")
+
     @api.post("/cards/{uid}/block", response_model=CardOut, tags=["cards"])
-    def block_card(uid: UidPath):
-        """Block a lost card: every tap with it is denied from now on."""
-        return run(wallets.set_status, uid, "blocked")
+    def block_card(uid: UidPath, background: BackgroundTasks):
+        """Block a lost card: every tap with it is denied from now on, and the controllers'
+        deny lists are brought up to date."""
+        card = run(wallets.set_status, uid, "blocked")
+        background.add_task(sync_deny_lists)
+        return card
 
     @api.post("/cards/{uid}/unblock", response_model=CardOut, tags=["cards"])
-    def unblock_card(uid: UidPath):
-        return run(wallets.set_status, uid, "active")
+    def unblock_card(uid: UidPath, background: BackgroundTasks):
+        card = run(wallets.set_status, uid, "active")
+        background.add_task(sync_deny_lists)
+        return card
 
     @api.post("/cards/{uid}/topups", response_model=TopUpOut, status_code=201, tags=["cards"])
     def top_up(uid: UidPath, body: TopUpIn,
@@ -155,9 +172,11 @@ def create_app(engine: Engine, currency: str = "CHF", directory: DeviceDirectory
         return run(wallets.refund, uid, "refund/" + (idempotency_key or uuid.uuid4().hex))
 
     @api.post("/cards/{uid}/replace", response_model=ReplaceOut, status_code=201, tags=["cards"])
-    def replace(uid: UidPath, body: ReplaceIn):
+    def replace(uid: UidPath, body: ReplaceIn, background: BackgroundTasks):
         """A lost card: block it and move its balance to a new card. Both keep their history."""
-        return run(wallets.replace, uid, body.uid, body.label)
+        done = run(wallets.replace, uid, body.uid, body.label)
+        background.add_task(sync_deny_lists)
+        return done
 
     @api.get("/topup-tiers", response_model=list[Tier], tags=["promotions"])
     def topup_tiers():

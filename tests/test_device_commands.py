@@ -172,6 +172,32 @@ async def test_deny_update_refuses_the_card_on_the_device_and_survives_a_power_c
         await device.stop()
 
 
+async def test_blocking_a_card_through_the_api_updates_the_devices_deny_lists(hub, tmp_path):
+    device = make_device(hub, tmp_path)
+    uid = make_card(hub, 5000)
+    await device.start()
+    await device.wait_connected()
+    try:
+        async with api(hub) as client:
+            assert (await client.post(f"/api/v1/cards/{uid}/block")).status_code == 200
+            [command] = (await client.get(f"/api/v1/devices/{device.id}/commands")).json()
+            assert command["body"]["add"] == [uid]
+            await wait_acked(client, device, command["seq"])
+            taps = hub.bridge.stats["received"]
+            device.tap(uid)
+            assert (await device.wait_results(1))[1:3] == ("deny", messages.BLOCKED_CARD)
+            assert hub.bridge.stats["received"] == taps  # refused on the device itself
+            assert (await client.post(f"/api/v1/cards/{uid}/unblock")).status_code == 200
+            last = max((await client.get(f"/api/v1/devices/{device.id}/commands")).json(),
+                       key=lambda c: c["seq"])
+            assert last["body"]["remove"] == [uid]
+            await wait_acked(client, device, last["seq"])
+        device.tap(uid)
+        assert (await device.wait_results(2))[1] == "grant"
+    finally:
+        await device.stop()
+
+
 async def test_reboot_command_restarts_the_app_with_relays_off(hub, tmp_path):
     device = make_device(hub, tmp_path)
     await device.start()
