@@ -61,3 +61,47 @@ async def provision_http(api_url: str, plan: Fleetplan, parallel: int = 16):
 
         await asyncio.gather(*(card(uid) for uid in plan.card_uids()))
     return [(c["id"], c["key"]) for c in created], plan.card_uids()
+
+
+async def provision_loyalty(api_url: str, plan: Fleetplan, parallel: int = 16) -> None:
+    """Put the plan's devices in the loyalty engine, as a site's operator would: all sell a
+    cola at one bar that earns points (an article rule and a basket-value rule), and every
+    other card has a 10 % discount, so each tap is priced, discounted and earns points."""
+    sem = asyncio.Semaphore(parallel)
+    bar = f"{plan.prefix}-bar"
+    async with httpx.AsyncClient(base_url=api_url.rstrip("/") + "/api/v1", timeout=30) as http:
+        async def call(method, path, json):
+            async with sem:
+                r = await http.request(method, path, json=json)
+                r.raise_for_status()
+
+        await call("POST", "/sites", {"id": plan.site})
+        await call("POST", "/outlets", {"id": bar, "site_id": plan.site, "kind": "bar"})
+        await call("POST", "/product-groups", {"id": f"{plan.prefix}-drinks"})
+        await call("POST", "/articles", {"id": f"{plan.prefix}-cola", "price": plan.unit_price,
+                                         "product_group_id": f"{plan.prefix}-drinks"})
+        await call("PUT", "/bonus-settings", {"hours_until_available": 0,
+                                              "default_validity_days": 30, "enabled_stores": [bar]})
+        await call("POST", "/bonus-rules", {"name": "cola 5", "kind": "article", "stores": [bar],
+                                            "channels_in": ["machine"],
+                                            "targets": [{"id": f"{plan.prefix}-cola", "points": 5}]})
+        await call("POST", "/bonus-rules", {"name": "1 per 1.00", "kind": "basket_value",
+                                            "stores": [bar], "channels_in": ["machine"],
+                                            "amount_per_point": 100})
+        await asyncio.gather(*(call("PUT", f"/cards/{uid}/discounts", {
+            "rates": [{"scope": "general", "percent": "10"}]}) for uid in plan.card_uids()[::2]))
+        await asyncio.gather(*(call("PUT", f"/devices/{d}/loyalty", {
+            "outlet_id": bar, "article_id": f"{plan.prefix}-cola"}) for d in plan.device_ids()))
+
+
+async def points_held(api_url: str, uids: list[str], parallel: int = 16) -> int:
+    """All points the cards hold, through the API: proof that taps went through the engine."""
+    sem = asyncio.Semaphore(parallel)
+    async with httpx.AsyncClient(base_url=api_url.rstrip("/") + "/api/v1", timeout=30) as http:
+        async def held(uid):
+            async with sem:
+                r = await http.get(f"/cards/{uid}/points")
+                r.raise_for_status()
+                return r.json()["balance"]
+
+        return sum(await asyncio.gather(*(held(uid) for uid in uids)))

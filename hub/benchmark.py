@@ -20,7 +20,7 @@ from pathlib import Path
 
 from firmware.mqtt import MQTTClient
 from hil.fleet import percentile
-from hil.provision import Fleetplan, provision_http
+from hil.provision import Fleetplan, points_held, provision_http, provision_loyalty
 from hub.broker import Broker, free_port, wait_for_port
 
 
@@ -73,12 +73,14 @@ def cpu_seconds(pid: int) -> float | None:
 
 
 async def tap_load(broker: Broker, api_url: str, devices: int, rate: float,
-                   duration: float, hub_pid: int | None = None) -> dict:
+                   duration: float, hub_pid: int | None = None, loyalty: bool = False) -> dict:
     from hil.fleet import Fleet
 
     plan = Fleetplan(devices=devices, cards=max(devices * 5, 100), balance=1_000_000,
                      site="bench-park")
     provisioned, cards = await provision_http(api_url, plan)
+    if loyalty:
+        await provision_loyalty(api_url, plan)
     with tempfile.TemporaryDirectory(prefix="tapgift-fleet-") as flash:
         fleet = Fleet(provisioned, plan.site, broker.host, broker.port, flash,
                       {"pulse_ms": 5, "gap_ms": 5, "cooldown_ms": 0})
@@ -89,6 +91,8 @@ async def tap_load(broker: Broker, api_url: str, devices: int, rate: float,
             after = cpu_seconds(hub_pid) if hub_pid else None
         finally:
             await fleet.stop()
+    if loyalty:
+        result["points_earned"] = await points_held(api_url, cards)
     answered = result["granted"] + result["denied"]
     if before is not None and after is not None and answered:
         # A tap is two requests (tap, delivery report) and four messages at the hub.
@@ -96,7 +100,8 @@ async def tap_load(broker: Broker, api_url: str, devices: int, rate: float,
     return result
 
 
-def run_bench(devices: int, rate: float, duration: float, db: str, echo_count: int) -> dict:
+def run_bench(devices: int, rate: float, duration: float, db: str, echo_count: int,
+              loyalty: bool = False) -> dict:
     work = Path(tempfile.mkdtemp(prefix="tapgift-bench-"))
     db_url = f"sqlite:///{work / 'bench.db'}" if db == "sqlite" else db
     with Broker(workdir=work) as broker:
@@ -105,7 +110,7 @@ def run_bench(devices: int, rate: float, duration: float, db: str, echo_count: i
         hub = start_hub_process(db_url, broker.url, api_port, work / "hub.log")
         try:
             taps = asyncio.run(tap_load(broker, f"http://127.0.0.1:{api_port}", devices, rate,
-                                        duration, hub.pid))
+                                        duration, hub.pid, loyalty))
         finally:
             hub.terminate()
             hub.wait(10)
@@ -125,6 +130,8 @@ def run_bench(devices: int, rate: float, duration: float, db: str, echo_count: i
         "timeouts": taps["timeouts"],
         "devices": devices,
         "rate": rate,
+        "loyalty": loyalty,
+        "points_earned": taps.get("points_earned"),
         "db": "postgresql" if db_url.startswith("postgresql") else "sqlite",
         "broker": broker.kind,
         "cpus": os.cpu_count(),

@@ -95,12 +95,14 @@ def bench(
     duration: float = typer.Option(10.0, min=1),
     db: str = typer.Option("sqlite", help="'sqlite' (a temp file) or a postgresql:// URL"),
     echo_count: int = typer.Option(2000, help="MQTT request/reply round trips for the echo figure"),
+    loyalty: bool = typer.Option(False, "--loyalty", help="taps through the loyalty engine: "
+                                 "discounts and points at an outlet"),
     as_json: bool = typer.Option(False, "--json"),
 ):
     """Measure: the plain MQTT round trip, then taps through a real hub and Mosquitto."""
     from hub.benchmark import run_bench
 
-    _emit(run_bench(devices, rate, duration, db, echo_count), as_json)
+    _emit(run_bench(devices, rate, duration, db, echo_count, loyalty), as_json)
 
 
 @app.command("bench-ledger")

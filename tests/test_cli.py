@@ -52,3 +52,15 @@ def test_bench_ledger_books_debits_beside_pgbench(pg_url):
     assert summary["debits"] > 0 and summary["transactions"] >= 2
     assert summary["pgbench_tpcb_tps"] > 0
     assert summary["ratio_to_pgbench"] == round(summary["debits_per_s"] / summary["pgbench_tpcb_tps"], 2)
+
+
+def test_bench_with_loyalty_earns_points_on_the_taps_it_measures():
+    out = subprocess.run(TAPGIFT + ["bench", "--devices", "4", "--rate", "20", "--duration", "2",
+                                    "--echo-count", "20", "--loyalty", "--json"],
+                         capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout)
+    assert summary["loyalty"] is True and summary["granted"] > 10
+    # 5 points for the cola and 2 for its 2.50 (2.25 with the discount) per delivered tap;
+    # the last taps' reports may still be on their way when the points are read.
+    assert 7 * (summary["granted"] - 4) <= summary["points_earned"] <= 7 * summary["granted"]
