@@ -10,13 +10,12 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, FastAPI, Header, HTTPException
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, select
-from sqlalchemy.exc import IntegrityError
 
 from hub import __version__, commands, promotions, wallets
 from hub import device_api
 from hub import machine_api
 from hub import cards_api, gifts_api, loyalty_api
-from hub.db import reader
+from hub.api_runner import runner
 from hub.devices import DEVICES, DeviceDirectory, add_device
 from hub.ledger import ledger_totals
 
@@ -111,16 +110,8 @@ def create_app(engine: Engine, currency: str = "CHF", directory: DeviceDirectory
                   description="Cards, wallets and controllers of a tapgift site. "
                               "Amounts are integers in minor units (cents).")
     api = APIRouter(prefix="/api/v1")
-    read = reader(engine)
 
-    def run(fn, *args, write=True):
-        try:
-            with (engine.begin() if write else read.connect()) as conn:
-                return fn(conn, *args)
-        except wallets.NotFound as exc:
-            raise HTTPException(404, str(exc)) from exc
-        except wallets.Conflict as exc:
-            raise HTTPException(409, str(exc)) from exc
+    run = runner(engine)
 
     @api.post("/cards", response_model=CardOut, status_code=201, tags=["cards"])
     def issue_card(card: CardIn):
@@ -160,10 +151,7 @@ def create_app(engine: Engine, currency: str = "CHF", directory: DeviceDirectory
         """Credit the card's wallet. Send an Idempotency-Key header so that a retried
         request books once: the repeat returns the first answer with repeated=true."""
         key = "topup/" + (idempotency_key or uuid.uuid4().hex)
-        try:
-            return run(wallets.top_up, uid, body.amount, key, body.reason)
-        except IntegrityError:  # the same key raced in from a parallel request
-            return run(wallets.top_up, uid, body.amount, key, body.reason)
+        return run(wallets.top_up, uid, body.amount, key, body.reason, retry=True)
 
     @api.post("/cards/{uid}/refund", response_model=RefundOut, tags=["cards"])
     def refund(uid: UidPath, idempotency_key: Annotated[str | None, Header(max_length=100)] = None):

@@ -8,15 +8,12 @@ import uuid
 from enum import Enum
 from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException, Query, Response
+from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError
 
 from hub import cards, wallets
-from hub.db import reader
-from hub.ledger import LedgerError
-from hub.wallets import Conflict, NotFound
+from hub.api_runner import runner
 
 MAX_AMOUNT = 100_000_000
 CardUid = Annotated[str, Field(pattern=r"^[0-9A-Za-z_:.-]{4,64}$",
@@ -130,22 +127,7 @@ class SettleOut(BaseModel):
 
 def router(engine: Engine, currency: str = "CHF") -> APIRouter:
     api = APIRouter(prefix="/api/v1", tags=["cards"])
-    read = reader(engine)
-
-    def run(fn, *args, write=True, retry=False, **kw):
-        try:
-            with (engine.begin() if write else read.connect()) as conn:
-                return fn(conn, *args, **kw)
-        except NotFound as exc:
-            raise HTTPException(404, str(exc)) from exc
-        except (Conflict, LedgerError) as exc:
-            raise HTTPException(409, str(exc)) from exc
-        except ValueError as exc:
-            raise HTTPException(422, str(exc)) from exc
-        except IntegrityError:
-            if not retry:
-                raise
-            return run(fn, *args, write=write, **kw)  # the same key raced in: answer as a repeat
+    run = runner(engine)
 
     def issue(medium: Medium, body: IssueIn, uid: str | None = None):
         return run(cards.issue, currency, medium.value, uid, label=body.label, kind=body.kind.value,

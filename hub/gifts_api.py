@@ -11,13 +11,11 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError
 
-from hub import gifts, loyalty_api, points
-from hub.db import reader
-from hub.ledger import Book, LedgerError
+from hub import gifts, loyalty_api
+from hub.api_runner import runner
+from hub.ledger import Book
 from hub.loyalty_api import ItemId, Key, Minor, Slug
-from hub.wallets import Conflict, NotFound
 
 class GiftItemIn(BaseModel):
     id: ItemId = Field(description='e.g. "DRINK"; its ledger is "GIFT:<id>" (whole units)')
@@ -204,22 +202,7 @@ class ActivityReportOut(BaseModel):
 
 def router(engine: Engine, currency: str = "CHF") -> APIRouter:
     api = APIRouter(prefix="/api/v1")
-    read = reader(engine)
-
-    def run(fn, *args, write=True, retry=False):
-        try:
-            with (engine.begin() if write else read.connect()) as conn:
-                return fn(conn, *args)
-        except NotFound as exc:
-            raise HTTPException(404, str(exc)) from exc
-        except (Conflict, gifts.GiftError, points.PointsError, LedgerError) as exc:
-            raise HTTPException(409, str(exc)) from exc
-        except ValueError as exc:
-            raise HTTPException(422, str(exc)) from exc
-        except IntegrityError:
-            if not retry:
-                raise
-            return run(fn, *args, write=write)  # the same key raced in: answer as a repeat
+    run = runner(engine)
 
     _items(api, run, currency)
     _card_gifts(api, run)

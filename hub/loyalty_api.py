@@ -7,17 +7,14 @@ import uuid
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException
+from fastapi import APIRouter, Header
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError
 
-from hub import baskets, catalogue, discounts, gifts, outlets, points
+from hub import baskets, catalogue, discounts, outlets, points
 from hub.bonus_rules import ChannelIn, ChannelOut, ExpiryKind, LineKind, RuleKind
-from hub.db import reader
-from hub.ledger import LedgerError
+from hub.api_runner import runner
 from hub.models import utcnow
-from hub.wallets import Conflict, NotFound
 
 MAX_AMOUNT = 100_000_000
 Slug = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")]
@@ -295,22 +292,7 @@ class ExpiryOut(BaseModel):
 
 def router(engine: Engine, currency: str = "CHF") -> APIRouter:
     api = APIRouter(prefix="/api/v1")
-    read = reader(engine)
-
-    def run(fn, *args, write=True, retry=False):
-        try:
-            with (engine.begin() if write else read.connect()) as conn:
-                return fn(conn, *args)
-        except NotFound as exc:
-            raise HTTPException(404, str(exc)) from exc
-        except (Conflict, gifts.GiftError, points.PointsError, LedgerError) as exc:
-            raise HTTPException(409, str(exc)) from exc
-        except ValueError as exc:
-            raise HTTPException(422, str(exc)) from exc
-        except IntegrityError:
-            if not retry:
-                raise
-            return run(fn, *args, write=write)  # the same key raced in: answer as a repeat
+    run = runner(engine)
 
     _outlets(api, run, currency)
     _catalogue(api, run)

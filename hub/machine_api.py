@@ -4,13 +4,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Response
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
 from hub import machine_loyalty
-from hub.db import reader
-from hub.wallets import NotFound
+from hub.api_runner import runner
 
 Slug = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")]
 
@@ -31,17 +30,8 @@ class MachineLoyaltyOut(MachineLoyaltyIn):
 
 def router(engine: Engine) -> APIRouter:
     api = APIRouter(prefix="/api/v1", tags=["devices"])
-    read = reader(engine)
-
-    def run(fn, *args, write=True):
-        try:
-            with (engine.begin() if write else read.connect()) as conn:
-                return fn(conn, *args)
-        except NotFound as exc:
-            raise HTTPException(404, str(exc)) from exc
-        finally:
-            if write:
-                machine_loyalty.forget()  # after the commit: the next batch reads the change
+    # forget() after the commit: the next batch reads the change.
+    run = runner(engine, after_write=machine_loyalty.forget)
 
     @api.put("/devices/{device_id}/loyalty", response_model=MachineLoyaltyOut)
     def set_loyalty(device_id: str, body: MachineLoyaltyIn):
