@@ -6,7 +6,7 @@
 import json
 
 from protocol import messages, topics
-from firmware import config, controller, hal, offline
+from firmware import config, controller, offline
 from firmware.hal import sleep_ms
 from test_controller import Rig, grant_all, silent, until
 
