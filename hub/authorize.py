@@ -151,16 +151,8 @@ class _Run:
         return f"({self.raw.marks(len(values))})", values
 
     def _load_known_answers(self, batch: list[Incoming]) -> None:
-        keys = list({item.key for item in batch})
-        # A join with the batch's (device, request id) pairs walks the unique
-        # index once per pair on both databases. Two IN lists would match every
-        # stored pair of those devices and ids: request ids repeat across
-        # devices, so that grows with the history.
-        pairs = ",".join(["(?,?)"] * len(keys))
-        rows = self.raw.rows(
-            f"WITH k(d, r) AS (VALUES {pairs}) SELECT a.device_id, a.request_id, a.reply "
-            "FROM k JOIN device_requests a ON a.device_id = k.d AND a.request_id = k.r",
-            [v for key in keys for v in key])
+        rows = self.raw.by_device("device_requests", "request_id", "t.reply",
+                                  {item.key for item in batch})
         for device_id, request_id, reply in rows:
             self.answers[(device_id, request_id)] = bytes(reply)
 

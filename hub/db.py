@@ -85,6 +85,20 @@ class Raw:
         if rows:
             self._cur.executemany(self._sql(text), rows)
 
+    def by_device(self, table: str, id_column: str, columns: str, keys) -> list[tuple]:
+        """(device_id, id, *columns) of the rows of `table` whose (device_id, id_column) is
+        one of `keys`. A join with the pairs walks the unique index once per pair on both
+        databases; two IN lists would match every stored pair of those devices and ids, and
+        ids repeat across devices, so that would grow with the history."""
+        keys = list(keys)
+        if not keys:
+            return []
+        pairs = ",".join(["(?,?)"] * len(keys))
+        return self.rows(
+            f"WITH k(d, i) AS (VALUES {pairs}) SELECT t.device_id, t.{id_column}, {columns} "
+            f"FROM k JOIN {table} t ON t.device_id = k.d AND t.{id_column} = k.i",
+            [v for key in keys for v in key])
+
     @staticmethod
     def marks(n: int) -> str:
         return ",".join("?" * n)

@@ -63,12 +63,8 @@ class TopUps:
             self._load_done(self.raw, {(i.device.id, i.body["ev"]) for i in items})
 
     def _load_done(self, raw: Raw, keys: set[tuple[str, str]]) -> None:
-        devices = sorted({k[0] for k in keys})
-        events = sorted({k[1] for k in keys})
-        rows = raw.rows("SELECT device_id, event_id, amount, bonus FROM kiosk_topups "
-                        f"WHERE device_id IN ({raw.marks(len(devices))}) "
-                        f"AND event_id IN ({raw.marks(len(events))})", devices + events)
-        self.done = {(d, e): (amount, bonus) for d, e, amount, bonus in rows if (d, e) in keys}
+        rows = raw.by_device("kiosk_topups", "event_id", "t.amount, t.bonus", keys)
+        self.done = {(d, e): (amount, bonus) for d, e, amount, bonus in rows}
 
     def top_up(self, item, cards: dict[str, tuple]) -> dict:
         body, device = item.body, item.device

@@ -76,12 +76,8 @@ class Replays:
             self._load_loss_accounts(self.raw, {i.device.site for i in reports})
 
     def _load_done(self, raw: Raw, keys: set[tuple[str, str]]) -> None:
-        devices = sorted({k[0] for k in keys})
-        events = sorted({k[1] for k in keys})
-        rows = raw.rows("SELECT device_id, event_id, posted, short FROM offline_vends "
-                        f"WHERE device_id IN ({raw.marks(len(devices))}) "
-                        f"AND event_id IN ({raw.marks(len(events))})", devices + events)
-        self.done = {(d, e): (posted, short) for d, e, posted, short in rows if (d, e) in keys}
+        rows = raw.by_device("offline_vends", "event_id", "t.posted, t.short", keys)
+        self.done = {(d, e): (posted, short) for d, e, posted, short in rows}
 
     def _load_loss_accounts(self, raw: Raw, sites: set[str]) -> None:
         names = sorted(loss_account_name(s) for s in sites)
