@@ -59,3 +59,24 @@ async def test_a_tap_while_the_broker_is_down_is_never_charged(hub, broker, tmp_
         assert all(h["posted"] == 0 for h in holds_of(hub, device.id))
     finally:
         await device.stop()
+
+
+async def test_a_controller_powered_up_while_the_broker_is_down_sells_once_it_is_back(
+        hub, broker, tmp_path):
+    device = make_device(hub, tmp_path)
+    uid = make_card(hub, 1000)
+    broker.stop()
+    await device.start()  # power-up: Wi-Fi is there, the broker is not
+    try:
+        await asyncio.sleep(2)  # a few connection attempts fail meanwhile
+        assert device.pulses() == 0
+        broker.start()
+        await asyncio.wait_for(hub.bridge.connected.wait(), 20)
+        await device.wait_connected(20)
+        device.tap(uid)
+        await until(lambda: [h["status"] for h in holds_of(hub, device.id)] == ["posted"],
+                    timeout=20)
+        assert [r[1] for r in device.results] == ["grant"] and device.pulses() == 1
+        assert card(hub, uid)["balance"] == 1000 - PRICE
+    finally:
+        await device.stop()
