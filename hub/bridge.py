@@ -113,6 +113,9 @@ class Bridge:
 
     def _on_disconnect(self, client, packet, exc=None) -> None:
         self.connected.clear()
+        if self.client is None:  # run() is ending: we disconnected
+            log.info("disconnected from the broker")
+            return
         log.warning("broker connection lost (%s); reconnecting", exc)
 
     def _on_message(self, client, topic, payload, qos, properties) -> int:
