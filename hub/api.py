@@ -26,6 +26,17 @@ MAX_AMOUNT = 100_000_000  # one million in minor units: a typo guard, not a busi
 UidPath = Annotated[str, Field(pattern=r"^[0-9A-Za-z_:.-]{4,64}$")]  # protocol.messages.check_card
 
 
+class LedgerSums(BaseModel):
+    posted: int = Field(description="sum of all posted balances of the ledger's accounts")
+    pending: int = Field(description="sum of all pending balances")
+
+
+class HealthOut(BaseModel):
+    version: str
+    mqtt_connected: bool | None = Field(description="None: this API runs without a bridge")
+    stats: dict[str, int] = Field(description="the bridge's counters since start")
+
+
 class CardIn(BaseModel):
     uid: str | None = Field(None, pattern=r"^[0-9A-Fa-f]{8,20}$",
                             description="RFID UID in hex; omitted: the hub makes one")
@@ -203,12 +214,12 @@ def create_app(engine: Engine, currency: str = "CHF", directory: DeviceDirectory
             return [dict(r) for r in conn.execute(select(DEVICES).order_by(DEVICES.c.id)).mappings()]
         return run(rows, write=False)
 
-    @api.get("/ledgers", tags=["ledger"])
+    @api.get("/ledgers", response_model=dict[str, LedgerSums], tags=["ledger"])
     def ledgers():
         """Per ledger, the sum of all posted and of all pending balances: always zero."""
         return run(ledger_totals, write=False)
 
-    @api.get("/health", tags=["hub"])
+    @api.get("/health", response_model=HealthOut, tags=["hub"])
     def health():
         stats = dict(bridge.stats) if bridge else {}
         connected = bridge.connected.is_set() if bridge else None

@@ -41,6 +41,10 @@ class CommandSent(BaseModel):
     status: str = "pending"
 
 
+class DenySyncOut(BaseModel):
+    sent: dict[str, list[int]] = Field(description="device id -> seqs of the deny commands sent")
+
+
 class CommandOut(BaseModel):
     seq: int
     kind: str
@@ -133,10 +137,11 @@ def router(engine: Engine, bridge=None) -> APIRouter:
             raise HTTPException(404, f"no health from device {device_id} yet")
         return health
 
-    @api.post("/devices/deny-sync")
+    @api.post("/devices/deny-sync", response_model=DenySyncOut)
     async def deny_sync():
-        """Bring every device's cached deny list in line with the blocked cards: call it
-        after blocking or unblocking cards. Returns {device id: seqs of the commands sent}."""
+        """Bring every device's cached deny list in line with the blocked cards. Blocking,
+        unblocking or replacing a card through this API does it by itself; call it after
+        changing cards some other way."""
         return {"sent": await commands.sync_deny(bridge, engine)}
 
     @api.get("/offline-overspends", response_model=list[OverspendOut])
