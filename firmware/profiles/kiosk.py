@@ -24,7 +24,10 @@ MAX_KEPT = 16  # top-ups waiting for the hub; more and the kiosk takes no cash
 
 
 def money(minor):
-    return "%d.%02d" % (minor // 100, minor % 100)
+    # A debit card's balance is below zero: -250 is -2.50 (floor division gives -3.50).
+    sign = "-" if minor < 0 else ""
+    minor = abs(minor)
+    return "%s%d.%02d" % (sign, minor // 100, minor % 100)
 
 
 class Profile(base.Profile):

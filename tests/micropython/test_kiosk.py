@@ -83,6 +83,18 @@ async def test_tap_shows_the_balance_and_enables_the_acceptor():
         await rig.stop()
 
 
+async def test_a_debit_cards_debt_is_shown_as_it_is():
+    rig = kiosk_rig(Wallets(-250))
+    rig.start()
+    try:
+        await rig.tap_and_wait(CARD)
+        assert rig.board.display.lines == ("Balance -2.50", "Insert coins")
+    finally:
+        await rig.stop()
+    assert [kiosk.money(m) for m in (0, 5, -5, 1999, -100)] == [
+        "0.00", "0.05", "-0.05", "19.99", "-1.00"]
+
+
 async def test_coins_are_counted_kept_on_flash_and_topped_up_on_the_second_tap():
     wallets = Wallets(1250)
     rig = kiosk_rig(wallets)
