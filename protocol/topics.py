@@ -12,7 +12,7 @@ REPLY = "reply"
 HEALTH = "health"
 CMDACK = "cmdack"
 CMD = "cmd"
-TOPUP = "topup"  # a kiosk's counted cash (protocol/uplink.py)
+TOPUP = "topup"  # a kiosk's counted cash (checked by protocol/hub_side.py)
 
 # What the hub subscribes to (prefix with "$share/<group>/" to spread the
 # load over several hub processes).
