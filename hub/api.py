@@ -16,6 +16,7 @@ from hub import device_api
 from hub import machine_api
 from hub import cards_api, gifts_api, loyalty_api
 from hub.api_runner import runner
+from hub import devices
 from hub.devices import DEVICES, DeviceDirectory, add_device
 from hub.ledger import ledger_totals
 
@@ -101,6 +102,12 @@ class DeviceIn(BaseModel):
     unit_price: int = Field(gt=0, le=MAX_AMOUNT, strict=True)
     name: str = Field("", max_length=100)
     kind: str = Field("dispenser", pattern=r"^[a-z_]{1,20}$")
+
+
+class DeviceChange(BaseModel):
+    unit_price: int | None = Field(None, gt=0, le=MAX_AMOUNT, strict=True,
+                                   description="minor units per unit, from the next tap on")
+    name: str | None = Field(None, max_length=100)
 
 
 class DeviceOut(BaseModel):
@@ -207,6 +214,15 @@ def create_app(engine: Engine, currency: str = "CHF", directory: DeviceDirectory
         if directory is not None:
             directory.forget(device.id)
         return created
+
+    @api.patch("/devices/{device_id}", response_model=DeviceOut, tags=["devices"])
+    def change_device(device_id: str, change: DeviceChange):
+        """Change a controller's price (or name). Taps already granted keep their price; this
+        hub applies the new one from the next tap, other hub processes within 30 s."""
+        changed = run(devices.change_device, device_id, change.unit_price, change.name)
+        if directory is not None:
+            directory.forget(device_id)
+        return changed
 
     @api.get("/devices", response_model=list[DeviceOut], tags=["devices"])
     def list_devices():

@@ -45,6 +45,24 @@ def add_device(conn: Connection, device_id: str, site: str, unit_price: int, led
     return key_hex
 
 
+def change_device(conn: Connection, device_id: str, unit_price: int | None = None,
+                  name: str | None = None) -> dict:
+    """A new price (or name) for a controller. Holds already granted keep the price they
+    were granted at; the next tap is priced anew."""
+    from hub.wallets import NotFound  # hub.wallets imports hub.db, which registers our table
+
+    values = {k: v for k, v in (("unit_price", unit_price), ("name", name)) if v is not None}
+    if "unit_price" in values and values["unit_price"] <= 0:
+        raise ValueError("unit_price must be positive")
+    if values and conn.execute(DEVICES.update().where(DEVICES.c.id == device_id)
+                               .values(**values)).rowcount == 0:
+        raise NotFound(f"no device {device_id}")
+    row = conn.execute(select(DEVICES).where(DEVICES.c.id == device_id)).mappings().first()
+    if row is None:
+        raise NotFound(f"no device {device_id}")
+    return dict(row)
+
+
 def mqtt_credentials(device_id: str, key_hex: str) -> tuple[str, str]:
     """The device's MQTT (username, password): its id, and 32 hex digits derived from its key.
     Nothing more is stored; the broker can hold the password without being able to sign."""

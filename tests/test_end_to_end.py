@@ -265,3 +265,24 @@ async def test_power_cut_between_grant_and_report_the_journal_resolves_the_hold_
         assert device.pulses() == 2  # the reboot poured nothing more
     finally:
         await device.stop()
+
+
+async def test_a_new_price_applies_from_the_next_tap_and_a_granted_tap_keeps_its_own(hub):
+    from fastapi.testclient import TestClient
+
+    api = TestClient(hub.app)
+    uid = make_card(hub, 5000)
+    async with RawDevice(hub) as raw:
+        await raw.send(topics.TAP, {"id": "1-1", "card": uid, "units": 1})
+        [first] = await raw.replies(1)
+        r = api.patch(f"/api/v1/devices/{raw.id}", json={"unit_price": 400})
+        assert r.status_code == 200 and r.json()["unit_price"] == 400
+        await raw.send(topics.TAP, {"id": "1-2", "card": uid, "units": 1})
+        [second] = await raw.replies(1)
+        assert (raw.open(first)["amount"], raw.open(second)["amount"]) == (PRICE, 400)
+        for n, grant in (("1-3", first), ("1-4", second)):
+            await raw.send(topics.REPORT, {"id": n, "hold": raw.open(grant)["hold"], "delivered": 1})
+            await raw.replies(1)
+    assert card(hub, uid)["balance"] == 5000 - PRICE - 400
+    assert api.patch("/api/v1/devices/nope", json={"unit_price": 1}).status_code == 404
+    assert api.patch(f"/api/v1/devices/{raw.id}", json={"unit_price": 0}).status_code == 422
