@@ -96,7 +96,10 @@ class SimDevice:
         self._task = asyncio.create_task(self.app.run())
 
     async def wait_connected(self, timeout=10.0):
-        """Connected, subscribed to replies and "online" published."""
+        """Connected, subscribed to replies and "online" published. After a reboot (the
+        watchdog, a command) that counts for the app started anew, not the one it replaces."""
+        if self._rebooting is not None:
+            await asyncio.wait_for(asyncio.shield(self._rebooting), timeout)
         await asyncio.wait_for(self.app.client.wait_connected(), timeout)
 
     async def wait_results(self, n, timeout=10.0):
