@@ -26,7 +26,7 @@ from hub import discounts, gifts, points
 from hub.ledger import ACCOUNTS, Book
 from hub.models import utcnow
 from hub.wallets import (CARDS, LINKS, SETTLEMENT_CODE, Conflict, NotFound, card_view, get_card,
-                         history, issue_card, move_balance)
+                         history, issue_card, move_balance, own_card)
 
 EMPLOYEE_GROUP = "employee"
 
@@ -77,7 +77,7 @@ def set_holder(conn: Connection, uid: str, name: str, email: str) -> dict:
 
 def link(conn: Connection, uid: str, wallet_uid: str) -> dict:
     """Link an RFID card to a digital card's wallet (see the module's docstring)."""
-    card, wallet = _own_row(conn, uid), _own_row(conn, wallet_uid)
+    card, wallet = own_card(conn, uid), own_card(conn, wallet_uid)
     _check_link(card, wallet)
     card_state, wallet_state = card_view(conn, card["uid"]), card_view(conn, wallet["uid"])
     for state in (card_state, wallet_state):
@@ -91,7 +91,7 @@ def link(conn: Connection, uid: str, wallet_uid: str) -> dict:
                  "card_linked", f"card {card['uid']} linked to the digital wallet {wallet['uid']}", ref)
     points_moved = points.move_lots(conn, book, card["uid"], wallet["uid"], ref=f"{ref}/points")
     gifts.move_lots(conn, book, card["uid"], wallet["uid"], ref=f"{ref}/gifts")
-    _merge_discounts(conn, card["uid"], wallet["uid"])
+    discounts.pass_on(conn, card["uid"], wallet["uid"])
     conn.execute(update(CARDS).where(CARDS.c.uid == card["uid"]).values(
         account_id=wallet["account_id"], linked_to=wallet["uid"]))
     conn.execute(LINKS.insert().values(card_uid=card["uid"], wallet_uid=wallet["uid"],
@@ -101,11 +101,6 @@ def link(conn: Connection, uid: str, wallet_uid: str) -> dict:
     book.flush()
     return {"card": details(conn, card["uid"]), "wallet": details(conn, wallet["uid"]),
             "moved": card_state["available"], "points_moved": points_moved}
-
-
-def _own_row(conn: Connection, uid: str) -> dict:
-    card = get_card(conn, uid)
-    return {**card, "uid": card["card_uid"]}
 
 
 def _check_link(card: dict, wallet: dict) -> None:
@@ -128,17 +123,11 @@ def _check_link(card: dict, wallet: dict) -> None:
                        f"{wallet['kind']} card: only cards of one kind share a wallet")
 
 
-def _merge_discounts(conn: Connection, card_uid: str, wallet_uid: str) -> None:
-    own, target = discounts.card_discounts(conn, card_uid), discounts.card_discounts(conn, wallet_uid)
-    if (own["group"] or own["rates"]) and not (target["group"] or target["rates"]):
-        discounts.set_card_discounts(conn, wallet_uid, own["group"], own["rates"])
-
-
 # -- QR codes ----------------------------------------------------------------------------------------
 
 def qr(conn: Connection, uid: str) -> segno.QRCode:
     """The QR code of a digital card: its uid (the token a scanner sends as the card)."""
-    card = _own_row(conn, uid)
+    card = own_card(conn, uid)
     if card["medium"] != "digital":
         raise Conflict(f"card {card['uid']} is an RFID card; only a digital card has a QR code")
     return segno.make(card["uid"], error="m")

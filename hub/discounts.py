@@ -91,6 +91,14 @@ def set_card_discounts(conn: Connection, uid: str, group_id: str | None, rates: 
     return card_discounts(conn, uid)
 
 
+def pass_on(conn: Connection, from_uid: str, to_uid: str) -> None:
+    """Give a card's own discounts (its group and rates) to a card that has none of its own:
+    a lost card's replacement, the digital wallet an RFID card is linked to."""
+    own, target = card_discounts(conn, from_uid), card_discounts(conn, to_uid)
+    if (own["group"] or own["rates"]) and not (target["group"] or target["rates"]):
+        set_card_discounts(conn, to_uid, own["group"], own["rates"])
+
+
 def card_discounts(conn: Connection, uid: str) -> dict:
     uid = get_card(conn, uid)["uid"]
     group = conn.execute(select(CARD_GROUPS.c.group_id).where(CARD_GROUPS.c.card_uid == uid)).scalar()

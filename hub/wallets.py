@@ -75,13 +75,14 @@ def get_card(conn: Connection, uid: str) -> dict:
     return {**row, "card_uid": row["uid"], "uid": row["linked_to"] or row["uid"]}
 
 
-def _card_row(conn: Connection, uid: str) -> dict:
+def own_card(conn: Connection, uid: str) -> dict:
+    """The card's own row: `uid` is the card presented, not the wallet it uses."""
     card = get_card(conn, uid)
     return {**card, "uid": card["card_uid"]}
 
 
 def card_view(conn: Connection, uid: str) -> dict:
-    card = _card_row(conn, uid)
+    card = own_card(conn, uid)
     acc = conn.execute(select(ACCOUNTS).where(ACCOUNTS.c.id == card["account_id"])).mappings().one()
     posted = acc["credits_posted"] - acc["debits_posted"]
     available = posted - acc["debits_pending"]
@@ -248,9 +249,7 @@ def replace(conn: Connection, uid: str, new_uid: str | None = None, label: str =
 
     points.move_lots(conn, book, old_uid, new["uid"], ref=f"replace/{old_uid}/points")
     gifts.move_lots(conn, book, old_uid, new["uid"], ref=f"replace/{old_uid}/gifts")
-    own = discounts.card_discounts(conn, old_uid)
-    if own["group"] or own["rates"]:
-        discounts.set_card_discounts(conn, new["uid"], own["group"], own["rates"])
+    discounts.pass_on(conn, old_uid, new["uid"])
     conn.execute(update(CARDS).where(CARDS.c.linked_to == old_uid).values(
         linked_to=new["uid"], account_id=new_account))
     book.flush()
