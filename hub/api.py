@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
@@ -16,15 +15,13 @@ from hub import device_api
 from hub import machine_api
 from hub import cards_api, gifts_api, loyalty_api
 from hub.api_runner import runner
+from hub.api_types import MAX_AMOUNT, CardUid, HistoryItem
 from hub import devices
 from hub.devices import DEVICES, DeviceDirectory, add_device
 from hub.ledger import ledger_totals
 
 log = logging.getLogger("tapgift.api")
 
-MAX_AMOUNT = 100_000_000  # one million in minor units: a typo guard, not a business limit
-
-UidPath = Annotated[str, Field(pattern=r"^[0-9A-Za-z_:.-]{4,64}$")]  # protocol.messages.check_card
 
 
 class LedgerSums(BaseModel):
@@ -86,16 +83,6 @@ class Tier(BaseModel):
     percent: Decimal = Field(ge=0, le=100, description="extra balance in percent, e.g. 5 or 2.5")
 
 
-class HistoryItem(BaseModel):
-    id: str
-    at: datetime
-    code: str
-    reason: str
-    kind: str
-    pending_id: str | None
-    amount: int
-
-
 class DeviceIn(BaseModel):
     id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")
     site: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")
@@ -137,7 +124,7 @@ def create_app(engine: Engine, currency: str = "CHF", directory: DeviceDirectory
         return run(wallets.issue_card, currency, card.uid, card.label)
 
     @api.get("/cards/{uid}", response_model=CardOut, tags=["cards"])
-    def get_card(uid: UidPath):
+    def get_card(uid: CardUid):
         return run(wallets.card_view, uid, write=False)
 
     async def sync_deny_lists():
@@ -150,7 +137,7 @@ def create_app(engine: Engine, currency: str = "CHF", directory: DeviceDirectory
             log.exception("deny lists not sent")
 
     @api.post("/cards/{uid}/block", response_model=CardOut, tags=["cards"])
-    def block_card(uid: UidPath, background: BackgroundTasks):
+    def block_card(uid: CardUid, background: BackgroundTasks):
         """Block a lost card: every tap with it is denied from now on, and the controllers'
         deny lists are brought up to date."""
         card = run(wallets.set_status, uid, "blocked")
@@ -158,13 +145,13 @@ def create_app(engine: Engine, currency: str = "CHF", directory: DeviceDirectory
         return card
 
     @api.post("/cards/{uid}/unblock", response_model=CardOut, tags=["cards"])
-    def unblock_card(uid: UidPath, background: BackgroundTasks):
+    def unblock_card(uid: CardUid, background: BackgroundTasks):
         card = run(wallets.set_status, uid, "active")
         background.add_task(sync_deny_lists)
         return card
 
     @api.post("/cards/{uid}/topups", response_model=TopUpOut, status_code=201, tags=["cards"])
-    def top_up(uid: UidPath, body: TopUpIn,
+    def top_up(uid: CardUid, body: TopUpIn,
                idempotency_key: Annotated[str | None, Header(max_length=100)] = None):
         """Credit the card's wallet. Send an Idempotency-Key header so that a retried
         request books once: the repeat returns the first answer with repeated=true."""
@@ -172,13 +159,13 @@ def create_app(engine: Engine, currency: str = "CHF", directory: DeviceDirectory
         return run(wallets.top_up, uid, body.amount, key, body.reason, retry=True)
 
     @api.post("/cards/{uid}/refund", response_model=RefundOut, tags=["cards"])
-    def refund(uid: UidPath, idempotency_key: Annotated[str | None, Header(max_length=100)] = None):
+    def refund(uid: CardUid, idempotency_key: Annotated[str | None, Header(max_length=100)] = None):
         """Pay back the card's own money (the visitor's top-ups less what was spent);
         unspent top-up bonus is not paid back. Refused while taps wait for their report."""
         return run(wallets.refund, uid, "refund/" + (idempotency_key or uuid.uuid4().hex))
 
     @api.post("/cards/{uid}/replace", response_model=ReplaceOut, status_code=201, tags=["cards"])
-    def replace(uid: UidPath, body: ReplaceIn, background: BackgroundTasks):
+    def replace(uid: CardUid, body: ReplaceIn, background: BackgroundTasks):
         """A lost card: block it and move its balance to a new card. Both keep their history."""
         done = run(wallets.replace, uid, body.uid, body.label)
         background.add_task(sync_deny_lists)
@@ -198,7 +185,7 @@ def create_app(engine: Engine, currency: str = "CHF", directory: DeviceDirectory
             raise HTTPException(422, str(exc)) from exc
 
     @api.get("/cards/{uid}/history", response_model=list[HistoryItem], tags=["cards"])
-    def card_history(uid: UidPath, limit: int = 100):
+    def card_history(uid: CardUid, limit: int = 100):
         return run(wallets.history, uid, min(max(limit, 1), 1000), write=False)
 
     @api.post("/devices", response_model=DeviceCreated, status_code=201, tags=["devices"])

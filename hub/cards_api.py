@@ -8,17 +8,14 @@ import uuid
 from enum import Enum
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
 from hub import cards, wallets
 from hub.api_runner import runner
+from hub.api_types import MAX_AMOUNT, CardUid, HistoryItem, Key
 
-MAX_AMOUNT = 100_000_000
-CardUid = Annotated[str, Field(pattern=r"^[0-9A-Za-z_:.-]{4,64}$",
-                               description="a card's uid (protocol.messages.check_card)")]
-Key = Annotated[str | None, Header(max_length=100)]
 
 
 class Kind(str, Enum):
@@ -83,16 +80,6 @@ class LinkOut(BaseModel):
     points_moved: int
 
 
-class Entry(BaseModel):
-    id: str
-    at: dt.datetime
-    code: str
-    reason: str
-    kind: str
-    pending_id: str | None
-    amount: int
-
-
 class StatementOut(BaseModel):
     uid: str
     owed: int = Field(description="what the debit card owes, minor units")
@@ -100,7 +87,7 @@ class StatementOut(BaseModel):
     credit_limit: int
     spendable: int
     last_settlement_at: dt.datetime | None
-    entries: list[Entry] = Field(description="since the last settlement, newest first")
+    entries: list[HistoryItem] = Field(description="since the last settlement, newest first")
 
 
 class OwedOut(BaseModel):

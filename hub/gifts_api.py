@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from hub import gifts, loyalty_api
 from hub.api_runner import runner
 from hub.ledger import Book
-from hub.loyalty_api import ItemId, Key, Minor, Slug
+from hub.api_types import ItemId, Key, Minor, Slug
 
 class GiftItemIn(BaseModel):
     id: ItemId = Field(description='e.g. "DRINK"; its ledger is "GIFT:<id>" (whole units)')

@@ -5,23 +5,17 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from decimal import Decimal
-from typing import Annotated
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
 from hub import baskets, catalogue, discounts, outlets, points
 from hub.bonus_rules import ChannelIn, ChannelOut, ExpiryKind, LineKind, RuleKind
 from hub.api_runner import runner
+from hub.api_types import CardUid, ItemId, Key, Minor, Slug
 from hub.models import utcnow
 
-MAX_AMOUNT = 100_000_000
-Slug = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")]
-Uid = Annotated[str, Field(pattern=r"^[0-9A-Za-z_:.-]{4,64}$")]  # protocol.messages.check_card
-Minor = Annotated[int, Field(ge=0, le=MAX_AMOUNT, strict=True)]
-Key = Annotated[str | None, Header(max_length=100)]
-ItemId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]  # a gift item (hub.gifts)
 
 
 def now() -> dt.datetime:
@@ -167,7 +161,7 @@ class VoucherIn(BaseModel):
 
 
 class BasketIn(BaseModel):
-    card_uid: Uid
+    card_uid: CardUid
     outlet_id: Slug
     counter_id: Slug | None = Field(None, description="the outlet's counter (till) it is paid at")
     channel_in: ChannelIn = ChannelIn.TILL

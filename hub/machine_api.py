@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
@@ -10,8 +9,8 @@ from sqlalchemy import Engine
 
 from hub import machine_loyalty
 from hub.api_runner import runner
+from hub.api_types import Slug
 
-Slug = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")]
 
 
 class MachineLoyaltyIn(BaseModel):
