@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from hub import commands, offline, sun
 from hub.db import reader
-from hub.wallets import NotFound, get_card
+from hub.api_runner import runner
 from protocol import ProtocolError
 
 
@@ -110,6 +110,7 @@ class OverspendOut(BaseModel):
 def router(engine: Engine, bridge=None) -> APIRouter:
     api = APIRouter(prefix="/api/v1", tags=["devices"])
     read = reader(engine)
+    run = runner(engine)
 
     @api.post("/devices/{device_id}/commands", response_model=CommandSent, status_code=202)
     async def send_command(device_id: str, command: CommandIn):
@@ -156,31 +157,16 @@ def router(engine: Engine, bridge=None) -> APIRouter:
         """Register an NTAG 424 DNA card's SDM keys: from now on a tap with it needs a SUN
         message that verifies and is fresher than the last one accepted (clones are
         refused with bad_sun). Registering again re-keys the card."""
-        with engine.begin() as conn:
-            _card(conn, uid)
-            return sun.register(conn, uid, keys.file_read_key, keys.meta_read_key,
-                                keys.last_counter)
+        return run(sun.register, uid, keys.file_read_key, keys.meta_read_key, keys.last_counter)
 
     @api.get("/cards/{uid}/sun", response_model=SunOut, tags=["cards"])
     def sun_registration(uid: Uid):
-        with read.connect() as conn:
-            found = sun.view(conn, uid)
-        if found is None:
-            raise HTTPException(404, f"card {uid} is not registered for SUN")
-        return found
+        return run(sun.view, uid, write=False)
 
     @api.delete("/cards/{uid}/sun", status_code=204, tags=["cards"])
     def unregister_sun(uid: Uid):
         """The card works on its UID alone again."""
-        with engine.begin() as conn:
-            if not sun.unregister(conn, uid):
-                raise HTTPException(404, f"card {uid} is not registered for SUN")
+        run(sun.unregister, uid)
 
     return api
 
-
-def _card(conn, uid: str) -> dict:
-    try:
-        return get_card(conn, uid)
-    except NotFound as exc:
-        raise HTTPException(404, str(exc)) from exc

@@ -146,7 +146,11 @@ def store_counters(raw: Raw, accepted: dict[str, int], now: datetime) -> None:
 def register(conn: Connection, uid: str, file_key: str, meta_key: str | None,
              last_counter: int | None) -> dict:
     """Register (or re-key) a card for SUN. Without last_counter a re-keyed card keeps the
-    counter accepted so far, so old messages stay refused."""
+    counter accepted so far, so old messages stay refused. A card the hub does not know:
+    NotFound."""
+    from hub.wallets import get_card  # hub.wallets imports hub.db, which imports us
+
+    get_card(conn, uid)
     uid = uid.upper()
     row = conn.execute(select(CARD_SUN.c.last_counter).where(CARD_SUN.c.uid == uid)).first()
     values = {"meta_key_hex": meta_key.upper() if meta_key else None,
@@ -160,18 +164,25 @@ def register(conn: Connection, uid: str, file_key: str, meta_key: str | None,
     return view(conn, uid)
 
 
-def view(conn: Connection, uid: str) -> dict | None:
+def view(conn: Connection, uid: str) -> dict:
     """A card's SUN registration without its keys (they are never read back)."""
     row = conn.execute(select(CARD_SUN.c.uid, CARD_SUN.c.meta_key_hex, CARD_SUN.c.last_counter,
                               CARD_SUN.c.registered_at, CARD_SUN.c.last_seen_at)
                        .where(CARD_SUN.c.uid == uid.upper())).mappings().first()
     if row is None:
-        return None
+        raise _not_registered(uid)
     return {"uid": row["uid"], "encrypted_picc_data": row["meta_key_hex"] is not None,
             "last_counter": row["last_counter"], "registered_at": row["registered_at"],
             "last_seen_at": row["last_seen_at"]}
 
 
-def unregister(conn: Connection, uid: str) -> bool:
-    """The card works on its UID alone again; False if it was not registered."""
-    return conn.execute(delete(CARD_SUN).where(CARD_SUN.c.uid == uid.upper())).rowcount > 0
+def unregister(conn: Connection, uid: str) -> None:
+    """The card works on its UID alone again."""
+    if conn.execute(delete(CARD_SUN).where(CARD_SUN.c.uid == uid.upper())).rowcount == 0:
+        raise _not_registered(uid)
+
+
+def _not_registered(uid: str) -> Exception:
+    from hub.wallets import NotFound
+
+    return NotFound(f"card {uid} is not registered for SUN")
