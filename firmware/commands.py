@@ -29,7 +29,7 @@ def on_message(app, topic, payload):
     if topic != topics.down(link.site, link.device, topics.CMD):
         link.ignored += 1
         return
-    body = link.open(topics.CMD, topic, payload)
+    body = link.open(topics.CMD, topic, payload, manage)
     if body is None:
         return
     flash = app.board.flash_dir

@@ -40,10 +40,11 @@ class Link:
         topic = topics.up(self.site, self.device, kind)
         return topic, self.signer.seal(topic, messages.encode(body))
 
-    def open(self, kind, topic, payload):
-        """The checked body of a message from the hub; None (counted) if forged or malformed."""
+    def open(self, kind, topic, payload, rules=messages):
+        """The checked body of a message from the hub; None (counted) if forged or malformed.
+        rules: the module whose decode() checks kind (protocol.manage for commands)."""
         try:
-            return messages.decode(kind, self.signer.open(topic, payload))
+            return rules.decode(kind, self.signer.open(topic, payload))
         except Exception:  # whatever arrives from the network must not crash the client
             self.invalid += 1
 

@@ -1,7 +1,7 @@
 # What only the hub runs: the rules for what controllers send, topic parsing,
-# receiving (verify + decode) and new device keys. messages, topics and signing
-# load this module on first use; a controller never does, so it never pays
-# the heap for it (every name a loaded module holds costs a controller heap).
+# receiving (verify + decode) and new device keys. It builds on the shared core
+# (topics, messages, manage); nothing a controller runs imports it, and a
+# controller's package does not ship it (hil/micropython.py board_files()).
 #
 #   up/tap     {"id": "3-17", "card": "04A1B2C3D4", "units": 2}
 #              units 0: a balance enquiry (kiosk); the hub books nothing and acks
@@ -22,9 +22,9 @@
 #   up/status  {"state": "online" | "offline", "fw": "0.1.0"}
 import os
 
-from protocol import topics
+from protocol import manage, messages, topics
 from protocol import ProtocolError, BAD_FIELD, BAD_TOPIC, const
-from protocol.messages import UNKNOWN_DEVICE, _field, _req_id, _count, check_card, decode
+from protocol.messages import UNKNOWN_DEVICE, _field, _req_id, _count, check_card
 
 SUN_KEYS = ("picc_data", "enc", "cmac", "uid", "ctr")
 MAX_AMOUNT = 100000000  # minor units in one top-up
@@ -33,24 +33,37 @@ _MAX_AGO = const(0x7FFFFFFF)
 _HEX = "0123456789abcdefABCDEF"
 
 
-def _check(kind, body):
+def decode(kind, data):
+    """Parse and validate a body (bytes) of a kind the hub receives (an "up" topic).
+    Replies and commands (what the hub sends): messages.decode, manage.decode."""
+    if kind == topics.HEALTH or kind == topics.CMDACK:
+        return manage.decode(kind, data)
     if kind == topics.TAP:
-        _check_tap(body)
+        check = _check_tap
     elif kind == topics.REPORT:
-        _check_report(body)
+        check = _check_report
     elif kind == topics.TOPUP:
-        _req_id(body)
-        _req_id(body, "ev")
-        check_card(_field(body, "card", str), "card")
-        if not 1 <= _field(body, "amount", int) <= MAX_AMOUNT:
-            raise ProtocolError(BAD_FIELD, "amount out of range")
+        check = _check_topup
     elif kind == topics.STATUS:
-        if _field(body, "state", str) not in ("online", "offline"):
-            raise ProtocolError(BAD_FIELD, "state")
-    else:
-        from protocol import manage
+        check = _check_status
+    else:  # replies and commands as well: the hub sends those, it never receives them
+        raise ProtocolError(BAD_FIELD, "unknown kind %r" % (kind,))
+    body = messages.parse(data)
+    check(body)
+    return body
 
-        manage._check(kind, body)
+
+def _check_topup(body):
+    _req_id(body)
+    _req_id(body, "ev")
+    check_card(_field(body, "card", str), "card")
+    if not 1 <= _field(body, "amount", int) <= MAX_AMOUNT:
+        raise ProtocolError(BAD_FIELD, "amount out of range")
+
+
+def _check_status(body):
+    if _field(body, "state", str) not in ("online", "offline"):
+        raise ProtocolError(BAD_FIELD, "state")
 
 
 def _check_tap(body):

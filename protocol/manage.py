@@ -1,6 +1,8 @@
 # Remote management: health telemetry, commands from the hub and their acks.
 # Kept out of messages.py so that a controller loads these rules only when the
-# first command comes (commands are rare; heap is not).
+# first command comes (commands are rare; heap is not). Builds on messages
+# (manage -> messages, never the reverse); the hub decodes health and cmdack
+# through protocol/hub_side.py, which uses this module.
 #
 #   up/health  {"uptime_seconds": 3600, "free_heap_bytes": 61234, "rssi": -61,
 #               "reconnects": 1, "reader_resets": 0, "journal_depth": 0, "fw": "0.1.0"}
@@ -17,8 +19,8 @@
 #   up/cmdack  {"seq": 7, "ok": true}
 #              {"seq": 7, "ok": false, "code": "bad_config", "detail": "profile.pulse_ms ..."}
 from protocol import topics
-from protocol import ProtocolError, BAD_FIELD, TOO_LARGE, const
-from protocol.messages import DENY, _field, check_card
+from protocol import ProtocolError, BAD_FIELD, BAD_TOPIC, TOO_LARGE, const
+from protocol.messages import DENY, _field, check_card, parse
 
 CONFIG = "config"
 REBOOT = "reboot"
@@ -35,18 +37,25 @@ _MAX_SEQ = const(0x7FFFFFFF)
 _HEALTH_COUNTS = ("uptime_seconds", "reconnects", "reader_resets", "journal_depth")
 
 
-def _check(kind, body):
-    """messages.decode's rules for these kinds."""
-    if kind == topics.HEALTH:
-        _check_health(body)
-    elif kind == topics.CMD:
-        _check_cmd(body)
+def decode(kind, data):
+    """Parse and validate a body (bytes) of dn/cmd, up/health or up/cmdack."""
+    if kind == topics.CMD:
+        check = _check_cmd
+    elif kind == topics.HEALTH:
+        check = _check_health
     elif kind == topics.CMDACK:
-        _seq(body)
-        if not _field(body, "ok", bool):
-            _field(body, "code", str)
+        check = _check_cmdack
     else:
-        raise ProtocolError(BAD_FIELD, "unknown kind %r" % (kind,))
+        raise ProtocolError(BAD_TOPIC, "%r is not cmd, health or cmdack" % (kind,))
+    body = parse(data)
+    check(body)
+    return body
+
+
+def _check_cmdack(body):
+    _seq(body)
+    if not _field(body, "ok", bool):
+        _field(body, "code", str)
 
 
 def _seq(body):

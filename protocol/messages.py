@@ -1,5 +1,7 @@
-# Message bodies (JSON objects) and their validation. A body that fails
+# Message bodies (JSON objects), the field checks every rule set shares, and
+# the rules for what a controller receives: replies. A body that fails
 # validation raises ProtocolError with a precise code and the field at fault.
+# Imports run one way: manage and hub_side build on this module, never the reverse.
 #
 #   up/tap, up/report, up/topup, up/status: see protocol/hub_side.py (what
 #              controllers send; the hub checks it, a controller never loads it)
@@ -10,12 +12,13 @@
 #              an ack may carry "balance" (a balance enquiry, a top-up), "bonus"
 #              (a top-up's bonus) and "short" (an offline vend the wallet could
 #              not cover); each an integer when present.
-#   up/health, dn/cmd, up/cmdack: see protocol/manage.py (rules loaded on first use)
+#   up/health, dn/cmd, up/cmdack: see protocol/manage.py (a controller loads it
+#              with the first command)
 import json
 
 from protocol import ids
 from protocol import topics
-from protocol import ProtocolError, BAD_JSON, BAD_FIELD, TOO_LARGE, const
+from protocol import ProtocolError, BAD_JSON, BAD_FIELD, BAD_TOPIC, TOO_LARGE, const
 
 MAX_BODY = 1024
 _MAX_UNITS = const(1000)
@@ -68,19 +71,6 @@ def _count(body, name, lo):
     return value
 
 
-def _check(kind, body):
-    if kind == topics.REPLY:
-        _check_reply(body)
-        return
-    # Loaded on first use: a controller only ever receives replies and
-    # commands, and every name a module holds costs it heap.
-    if kind == topics.CMD:
-        from protocol import manage as rules
-    else:
-        from protocol import hub_side as rules
-    rules._check(kind, body)
-
-
 def check_card(card, name):
     if not isinstance(card, str) or not 4 <= len(card) <= 64:
         raise ProtocolError(BAD_FIELD, name + " length")
@@ -107,8 +97,8 @@ def _check_reply(body):
         _field(body, "code", str)
 
 
-def decode(kind, data):
-    """Parse and validate a message body (bytes) of the given topic kind."""
+def parse(data):
+    """The JSON object in a message body (bytes), not yet checked against any rules."""
     if len(data) > MAX_BODY:
         raise ProtocolError(TOO_LARGE, "%d bytes" % len(data))
     try:
@@ -117,12 +107,14 @@ def decode(kind, data):
         raise ProtocolError(BAD_JSON, "not JSON")
     if not isinstance(body, dict):
         raise ProtocolError(BAD_JSON, "not an object")
-    _check(kind, body)
     return body
 
 
-def receive(*args):
-    """receive(signer_for, topic, payload): protocol/hub_side.py."""
-    from protocol import hub_side
-
-    return hub_side.receive(*args)
+def decode(kind, data):
+    """Parse and validate a reply (dn/reply): the one kind checked here.
+    Commands: protocol/manage.py; what controllers send: protocol/hub_side.py."""
+    if kind != topics.REPLY:
+        raise ProtocolError(BAD_TOPIC, "%r is not a reply" % (kind,))
+    body = parse(data)
+    _check_reply(body)
+    return body

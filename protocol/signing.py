@@ -4,6 +4,7 @@
 # CPython need not agree on JSON formatting. MicroPython has no hmac module,
 # hence the small RFC 2104 implementation over hashlib.sha256. Hex goes through
 # bytes.hex/fromhex: importing binascii would cost a controller 7 KB of heap.
+# New device keys are the hub's business: protocol/hub_side.py new_key_hex().
 import hashlib
 
 from protocol import ProtocolError, BAD_FRAME, BAD_TAG, const
@@ -63,10 +64,3 @@ def split(payload):
     if len(payload) <= _SUFFIX_LEN or payload[-_SUFFIX_LEN] != _SEP:
         raise ProtocolError(BAD_FRAME, "no tag")
     return bytes(payload[:-_SUFFIX_LEN]), bytes(payload[-_TAG_HEX_LEN:])
-
-
-def new_key_hex():
-    """A fresh 32-byte device key, as hex (the hub makes them: protocol/hub_side.py)."""
-    from protocol import hub_side
-
-    return hub_side.new_key_hex()

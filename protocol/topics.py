@@ -2,7 +2,8 @@
 #   up   = controller -> hub  (tap, report, topup, status, health, cmdack)
 #   dn   = hub -> controller  (reply, cmd)
 # A device's broker ACL allows it to publish only under its own "up" topics
-# and to subscribe only to its own "dn" topics.
+# and to subscribe only to its own "dn" topics. Only the hub parses topics:
+# protocol/hub_side.py parse().
 from protocol import ProtocolError, BAD_TOPIC, const
 
 TAP = "tap"
@@ -46,11 +47,3 @@ def up(site, device, kind):
 def down(site, device, kind=REPLY):
     _check(site, device)
     return "tg/%s/%s/dn/%s" % (site, device, kind)
-
-
-def parse(topic):
-    """Split a topic into (site, device, direction, kind) or raise ProtocolError.
-    Only the hub parses topics: the rules are in protocol/hub_side.py."""
-    from protocol import hub_side
-
-    return hub_side.parse(topic)

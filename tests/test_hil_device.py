@@ -8,9 +8,9 @@ import uuid
 
 import aiomqtt
 
-from protocol import messages, topics
+from protocol import hub_side, messages, topics
 from protocol import ProtocolError
-from protocol.signing import Signer, new_key_hex
+from protocol.signing import Signer
 from hil.device import SimDevice
 
 SITE = "hilpark"
@@ -39,7 +39,7 @@ class FakeHub:
 
     async def _handle(self, client, message):
         try:
-            site, device, kind, body = messages.receive(
+            site, device, kind, body = hub_side.receive(
                 lambda s, d: self.signers.get(d), message.topic.value, message.payload)
         except ProtocolError:
             return  # e.g. the retained status of another test's device
@@ -74,7 +74,7 @@ class FakeHub:
 @contextlib.asynccontextmanager
 async def rig(broker, tmp_path):
     device_id = "d-" + uuid.uuid4().hex[:8]
-    key = new_key_hex()
+    key = hub_side.new_key_hex()
     hub = FakeHub(broker, {device_id: key})
     hub_task = asyncio.create_task(hub.run())
     await asyncio.wait_for(hub._ready.wait(), 5)
@@ -94,7 +94,7 @@ async def retained_status(broker, device_id):
     async with aiomqtt.Client(broker.host, port=broker.port) as client:
         await client.subscribe(topics.up(SITE, device_id, topics.STATUS), qos=1)
         message = await asyncio.wait_for(anext(client.messages), 5)
-        return message.retain, messages.decode(topics.STATUS, message.payload[:-65])
+        return message.retain, hub_side.decode(topics.STATUS, message.payload[:-65])
 
 
 async def test_tap_pulses_relay_and_report_is_acked(broker, tmp_path):

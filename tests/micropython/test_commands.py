@@ -160,7 +160,7 @@ async def test_reboot_is_acked_first_then_the_board_reboots_with_relays_off():
 def test_command_bodies_are_checked_precisely():
     def code(body):
         try:
-            messages.decode(topics.CMD, messages.encode(body))
+            manage.decode(topics.CMD, messages.encode(body))
         except ProtocolError as err:
             return err.code, err.detail
         return None

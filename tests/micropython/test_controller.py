@@ -5,7 +5,7 @@ import asyncio
 import os
 from random import getrandbits
 
-from protocol import messages
+from protocol import hub_side, messages
 from protocol import topics
 from protocol.ids import RequestIds
 from protocol.signing import Signer
@@ -55,8 +55,8 @@ class FakeHub:
         self._seen = {}
 
     def on_publish(self, topic, payload):
-        kind = topics.parse(topic)[3]
-        body = messages.decode(kind, self.device_signer.open(topic, payload))
+        kind = hub_side.parse(topic)[3]
+        body = hub_side.decode(kind, self.device_signer.open(topic, payload))
         self.requests.append((kind, body))
         if kind == topics.STATUS:
             return

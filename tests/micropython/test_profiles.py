@@ -4,7 +4,7 @@
 import asyncio
 import sys
 
-from protocol import ProtocolError, messages, topics
+from protocol import ProtocolError, hub_side, topics
 from firmware import config, hal
 from firmware.hal import sleep_ms, ticks_ms, ticks_diff
 from test_controller import Rig, grant_all, until, widths
@@ -308,7 +308,7 @@ def test_kiosk_and_offline_settings_are_checked():
 
 def test_tap_direction_is_optional_and_checked():
     def tap(extra):
-        return messages.decode(topics.TAP, ('{"id": "1-1", "card": "04A1B2C3", "units": 1%s}' % extra).encode())
+        return hub_side.decode(topics.TAP, ('{"id": "1-1", "card": "04A1B2C3", "units": 1%s}' % extra).encode())
 
     assert "dir" not in tap("")
     assert tap(', "dir": "exit"')["dir"] == "exit"

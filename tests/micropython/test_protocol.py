@@ -6,7 +6,7 @@ import os
 
 import asyncio
 
-from protocol import ids, messages, topics
+from protocol import hub_side, ids, manage, messages, topics
 from protocol import BAD_FIELD, BAD_FRAME, BAD_JSON, BAD_TAG, BAD_TOPIC, TOO_LARGE, ProtocolError
 from protocol.signing import Signer, split
 
@@ -125,8 +125,8 @@ def test_truncated_frames_are_bad_frames():
 def test_topics_build_and_parse():
     assert topics.up("park1", "dev1", topics.TAP) == TOPIC
     assert topics.down("park1", "dev1") == "tg/park1/dev1/dn/reply"
-    assert topics.parse(TOPIC) == ("park1", "dev1", "up", "tap")
-    assert topics.parse("tg/park1/dev1/dn/reply") == ("park1", "dev1", "dn", "reply")
+    assert hub_side.parse(TOPIC) == ("park1", "dev1", "up", "tap")
+    assert hub_side.parse("tg/park1/dev1/dn/reply") == ("park1", "dev1", "dn", "reply")
 
 
 def test_bad_site_ids_are_refused():
@@ -151,22 +151,29 @@ def test_bad_topics_do_not_parse():
         "tg/" + "x" * 41 + "/dev1/up/tap",
         "",
     ):
-        assert _code(topics.parse, topic) == BAD_TOPIC, topic
+        assert _code(hub_side.parse, topic) == BAD_TOPIC, topic
 
 
 # --- message validation -----------------------------------------------------
 
+def _decode(kind, body):
+    """A controller decodes replies (messages); the hub what controllers send (hub_side)."""
+    if kind == topics.REPLY:
+        return messages.decode(kind, body)
+    return hub_side.decode(kind, body)
+
+
 def _field_error(kind, body):
-    e = _error(messages.decode, kind, body)
+    e = _error(_decode, kind, body)
     assert e is not None, body
     assert e.code == BAD_FIELD, (e.code, body)
     return e.detail
 
 
 def test_valid_bodies_decode():
-    assert messages.decode(topics.TAP, TAP) == {"id": "3-17", "card": "04A1B2C3D4", "units": 2}
-    assert messages.decode(topics.REPORT, b'{"id": "3-18", "hold": "h-1", "delivered": 0}')["delivered"] == 0
-    assert messages.decode(topics.STATUS, b'{"state": "online", "fw": "0.1.0"}')["state"] == "online"
+    assert hub_side.decode(topics.TAP, TAP) == {"id": "3-17", "card": "04A1B2C3D4", "units": 2}
+    assert hub_side.decode(topics.REPORT, b'{"id": "3-18", "hold": "h-1", "delivered": 0}')["delivered"] == 0
+    assert hub_side.decode(topics.STATUS, b'{"state": "online", "fw": "0.1.0"}')["state"] == "online"
     replies = (
         b'{"k": "grant", "re": "3-17", "hold": "h-1", "units": 2, "amount": 500, "balance": 1500}',
         b'{"k": "deny", "re": "3-17", "code": "insufficient_funds", "balance": 100}',
@@ -179,7 +186,7 @@ def test_valid_bodies_decode():
 
 def test_encode_decode_round_trip():
     body = {"id": "1-1", "card": "04:A1:B2:C3", "units": 1000}
-    assert messages.decode(topics.TAP, messages.encode(body)) == body
+    assert hub_side.decode(topics.TAP, messages.encode(body)) == body
 
 
 def test_tap_missing_fields():
@@ -206,7 +213,7 @@ def test_out_of_range():
         body = b'{"id": "1-1", "card": "04A1B2C3", "units": ' + units + b"}"
         assert _field_error(topics.TAP, body) == "units out of range", units
     assert _field_error(topics.REPORT, b'{"id": "1-1", "hold": "h", "delivered": -1}') == "delivered out of range"
-    assert messages.decode(topics.REPORT, b'{"id": "1-1", "hold": "h", "delivered": 1000}')["delivered"] == 1000
+    assert hub_side.decode(topics.REPORT, b'{"id": "1-1", "hold": "h", "delivered": 1000}')["delivered"] == 1000
 
 
 def test_bad_request_ids_cards_holds_states():
@@ -228,7 +235,7 @@ def test_replies():
 
 
 def test_units_zero_is_a_balance_enquiry():
-    body = messages.decode(topics.TAP, b'{"id": "1-1", "card": "04A1B2C3", "units": 0}')
+    body = hub_side.decode(topics.TAP, b'{"id": "1-1", "card": "04A1B2C3", "units": 0}')
     assert body["units"] == 0
 
 
@@ -242,10 +249,10 @@ def _tap(**extra):
 
 
 def test_tap_carries_sun_data():
-    assert messages.decode(topics.TAP, _tap(sun=SUN))["sun"] == SUN
+    assert hub_side.decode(topics.TAP, _tap(sun=SUN))["sun"] == SUN
     full = {"enc": "AB" * 16, "cmac": "0f" * 8, "uid": "04DE5F1EACC040", "ctr": "3D0000"}
-    assert messages.decode(topics.TAP, _tap(sun=full))["sun"] == full
-    assert messages.decode(topics.TAP, _tap(sun={"cmac": "A" * 64}))["sun"]["cmac"] == "A" * 64
+    assert hub_side.decode(topics.TAP, _tap(sun=full))["sun"] == full
+    assert hub_side.decode(topics.TAP, _tap(sun={"cmac": "A" * 64}))["sun"]["cmac"] == "A" * 64
 
 
 def test_bad_sun_data_is_a_bad_field():
@@ -265,10 +272,10 @@ def _report(**fields):
 
 
 def test_offline_report_decodes():
-    body = messages.decode(topics.REPORT, _report(off="1-4", card="04A1B2C3", delivered=2, ago=40))
+    body = hub_side.decode(topics.REPORT, _report(off="1-4", card="04A1B2C3", delivered=2, ago=40))
     assert (body["off"], body["card"], body["delivered"], body["ago"]) == ("1-4", "04A1B2C3", 2, 40)
-    assert "ago" not in messages.decode(topics.REPORT, _report(off="1-4", card="04A1B2C3", delivered=1))
-    assert messages.decode(topics.REPORT, _report(off="1-4", card="04A1B2C3", delivered=1, ago=0))["ago"] == 0
+    assert "ago" not in hub_side.decode(topics.REPORT, _report(off="1-4", card="04A1B2C3", delivered=1))
+    assert hub_side.decode(topics.REPORT, _report(off="1-4", card="04A1B2C3", delivered=1, ago=0))["ago"] == 0
 
 
 def test_bad_offline_reports():
@@ -302,8 +309,8 @@ def _topup(**changes):
 
 
 def test_topup_decodes():
-    assert topics.parse("tg/park/kiosk-1/up/topup") == ("park", "kiosk-1", "up", topics.TOPUP)
-    body = messages.decode(topics.TOPUP, _topup())
+    assert hub_side.parse("tg/park/kiosk-1/up/topup") == ("park", "kiosk-1", "up", topics.TOPUP)
+    body = hub_side.decode(topics.TOPUP, _topup())
     assert (body["ev"], body["card"], body["amount"]) == ("3-11", "04A1B2C3", 500)
 
 
@@ -318,7 +325,7 @@ def test_bad_topups():
     assert _field_error(topics.TOPUP, _topup(amount=5.0)) == "amount must be an integer"
     assert _field_error(topics.TOPUP, _topup(amount=True)) == "amount must be an integer"
     # Only a controller publishes a top-up: the hub never sends one down.
-    assert _code(topics.parse, "tg/park/kiosk-1/dn/topup") == BAD_TOPIC
+    assert _code(hub_side.parse, "tg/park/kiosk-1/dn/topup") == BAD_TOPIC
 
 
 def test_ack_extras_are_integers():
@@ -340,27 +347,64 @@ def test_unknown_message_kind():
     assert _field_error("bogus", b"{}").startswith("unknown kind")
 
 
+def test_each_decoder_checks_only_its_own_kinds():
+    # A controller decodes replies (messages) and commands (manage); the hub
+    # what controllers send (hub_side, health and cmdack through manage).
+    tap = messages.encode({"id": "1-1", "card": "04A1B2C3", "units": 1})
+    for kind in (topics.TAP, topics.REPORT, topics.TOPUP, topics.STATUS, topics.HEALTH,
+                 topics.CMD, topics.CMDACK, "bogus"):
+        assert _code(messages.decode, kind, tap) == BAD_TOPIC, kind
+    for kind in (topics.TAP, topics.REPLY, topics.STATUS, "bogus"):
+        assert _code(manage.decode, kind, tap) == BAD_TOPIC, kind
+    for kind in (topics.REPLY, topics.CMD):
+        assert _code(hub_side.decode, kind, tap) == BAD_FIELD, kind
+    health = {"uptime_seconds": 5, "free_heap_bytes": None, "rssi": -60, "reconnects": 0,
+              "reader_resets": 0, "journal_depth": 0, "fw": "0.1.0"}
+    assert hub_side.decode(topics.HEALTH, messages.encode(health)) == health
+    assert manage.decode(topics.HEALTH, messages.encode(health)) == health
+    assert hub_side.decode(topics.CMDACK, b'{"seq": 7, "ok": true}')["ok"] is True
+    assert _code(hub_side.decode, topics.CMDACK, b'{"seq": 7, "ok": false}') == BAD_FIELD
+    assert manage.decode(topics.CMD, b'{"seq": 1, "k": "reboot"}')["k"] == manage.REBOOT
+
+
+def test_parse_is_the_check_every_decoder_shares():
+    assert messages.parse(b'{"a": 1}') == {"a": 1}
+    assert _code(messages.parse, b"[1]") == BAD_JSON
+    assert _code(messages.parse, b"x" * (messages.MAX_BODY + 1)) == TOO_LARGE
+    big = b'{"seq": 1, "k": "reboot", "x": "' + b"y" * messages.MAX_BODY + b'"}'
+    assert _code(manage.decode, topics.CMD, big) == TOO_LARGE
+    assert _code(messages.decode, topics.REPLY, b"not json") == BAD_JSON
+
+
+def test_new_keys_are_fresh_and_usable():
+    if not hasattr(os, "urandom"):
+        return  # the hub makes keys, on CPython; the wasm port has no os.urandom
+    a, b = hub_side.new_key_hex(), hub_side.new_key_hex()
+    assert len(a) == 64 and a != b
+    assert Signer(a).open(TOPIC, Signer(a).seal(TOPIC, TAP)) == TAP
+
+
 def test_non_json_is_refused():
     for body in (b"not json", b"{", b"", b'{"id": "1-1"} x'):
-        assert _code(messages.decode, topics.TAP, body) == BAD_JSON, body
+        assert _code(hub_side.decode, topics.TAP, body) == BAD_JSON, body
     for body in (b"[1, 2]", b'"text"', b"12"):
-        assert _code(messages.decode, topics.TAP, body) == BAD_JSON, body
+        assert _code(hub_side.decode, topics.TAP, body) == BAD_JSON, body
 
 
 def test_malformed_json_is_refused_by_both_parsers():
     # MicroPython's json is lenient (b'{"id": }' parses as {}, trailing commas
     # pass), so such bodies are refused by validation there, by the parser in CPython.
     for body in (b'{"id": }', b'{"id": "1-1", "card": "04A1B2C3",}', b'{,}'):
-        assert _code(messages.decode, topics.TAP, body) in (BAD_JSON, BAD_FIELD), body
+        assert _code(hub_side.decode, topics.TAP, body) in (BAD_JSON, BAD_FIELD), body
 
 
 def test_too_large_is_refused_before_parsing():
     head = b'{"id": "1-1", "card": "04A1B2C3", "units": 1}'
     at_limit = head[:-1] + b" " * (messages.MAX_BODY - len(head)) + b"}"
     assert len(at_limit) == messages.MAX_BODY
-    assert messages.decode(topics.TAP, at_limit)["units"] == 1
-    assert _code(messages.decode, topics.TAP, at_limit + b" ") == TOO_LARGE
-    assert _code(messages.decode, topics.TAP, b"x" * 5000) == TOO_LARGE
+    assert hub_side.decode(topics.TAP, at_limit)["units"] == 1
+    assert _code(hub_side.decode, topics.TAP, at_limit + b" ") == TOO_LARGE
+    assert _code(hub_side.decode, topics.TAP, b"x" * 5000) == TOO_LARGE
 
 
 def test_receive_verifies_then_decodes():
@@ -368,11 +412,11 @@ def test_receive_verifies_then_decodes():
     payload = s.seal(TOPIC, TAP)
     signers = {("park1", "dev1"): s}
     lookup = lambda site, device: signers.get((site, device))  # noqa: E731
-    site, device, kind, body = messages.receive(lookup, TOPIC, payload)
+    site, device, kind, body = hub_side.receive(lookup, TOPIC, payload)
     assert (site, device, kind, body["units"]) == ("park1", "dev1", "tap", 2)
-    assert _code(messages.receive, lookup, "tg/park1/dev9/up/tap", payload) == messages.UNKNOWN_DEVICE
-    assert _code(messages.receive, lookup, "tg/park1/dev1/up/report", payload) == BAD_TAG
-    assert _code(messages.receive, lookup, "tg/park1/dev1/up/nope", payload) == BAD_TOPIC
+    assert _code(hub_side.receive, lookup, "tg/park1/dev9/up/tap", payload) == messages.UNKNOWN_DEVICE
+    assert _code(hub_side.receive, lookup, "tg/park1/dev1/up/report", payload) == BAD_TAG
+    assert _code(hub_side.receive, lookup, "tg/park1/dev1/up/nope", payload) == BAD_TOPIC
 
 
 # --- request ids ---------------------------------------------------------------
