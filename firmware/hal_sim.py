@@ -57,11 +57,11 @@ class SimReader:
 
 
 def hanging_reader():
-    """A reader on the real health loop (firmware/readers/health.py) over a
+    """A reader on the real health loop (firmware/readers/base.py) over a
     simulated chip: hang() makes the chip stop answering, as readers do after
     days, until the loop re-initialises it. It polls (every 10 ms): use it for
     a few boards, not for a fleet."""
-    from firmware.readers.health import Reader
+    from firmware.readers.base import Reader
 
     class HangingReader(Reader):
         def __init__(self):

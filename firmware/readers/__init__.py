@@ -4,7 +4,7 @@
 # only the driver in use (firmware.readers.mfrc522, .pn532, .qr): the others
 # would cost heap for nothing.
 #
-# Every reader is a health.Reader:
+# Every reader is a base.Reader:
 #   await reader.read()  the next card: uppercase hex UID (QR: the code's text)
 #   reader.last_sun      SUN data of the card read() just returned, or None:
 #                        {"picc_data", "cmac"[, "enc", "uid", "ctr"]}, hex

@@ -4,7 +4,7 @@
 # (a chip that browned out comes back with its antenna off and reads nothing).
 from protocol import const
 from firmware.hal import sleep_ms, ticks_ms, ticks_diff
-from firmware.readers.health import Reader, ReaderError, hexstr
+from firmware.readers.base import Reader, ReaderError, hexstr
 from firmware.readers.ntag424 import read_sun
 
 # Registers and commands (datasheet section 9).

@@ -9,7 +9,7 @@
 # coroutine: select the NDEF application, select the NDEF file (E104h), read
 # it with ReadBinary. Any card that is not such a tag gives None.
 from protocol import const
-from firmware.readers.health import ReaderError
+from firmware.readers.base import ReaderError
 
 _SELECT_APP = b"\x00\xa4\x04\x00\x07\xd2\x76\x00\x00\x85\x01\x01\x00"
 _SELECT_NDEF = b"\x00\xa4\x00\x0c\x02\xe1\x04"

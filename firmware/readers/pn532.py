@@ -7,7 +7,7 @@
 # Health: GetFirmwareVersion must answer IC 0x32.
 from protocol import const
 from firmware.hal import sleep_ms, ticks_ms, ticks_diff
-from firmware.readers.health import Reader, ReaderError, hexstr
+from firmware.readers.base import Reader, ReaderError, hexstr
 from firmware.readers.ntag424 import read_sun
 
 ACK = b"\x00\x00\xff\x00\xff\x00"

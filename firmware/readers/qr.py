@@ -5,7 +5,7 @@
 # unfinished for gap_ms (a scanner glitch must not prefix the next code).
 # There is no version to ask: health is the base loop's, and never fails.
 from firmware.hal import ticks_ms, ticks_diff
-from firmware.readers.health import Reader
+from firmware.readers.base import Reader
 
 
 class QRScanner(Reader):

@@ -8,7 +8,7 @@ import sys
 
 from firmware import config
 from firmware.hal import sleep_ms, ticks_ms, ticks_diff
-from firmware.readers.health import ReaderError
+from firmware.readers.base import ReaderError
 from firmware.readers.mfrc522 import MFRC522
 from firmware.readers import ntag424
 from firmware.readers import pn532
