@@ -12,7 +12,7 @@ import os
 import random
 
 from hil.device import SimDevice
-from hub.devices import mqtt_credentials
+from hub.devices.registry import mqtt_credentials
 
 START_BATCH = 100  # connections opened at once: keeps the broker's accept queue short
 TICK_S = 0.002
@@ -20,7 +20,7 @@ TICK_S = 0.002
 
 class Fleet:
     def __init__(self, devices, site, host, port, flash_root, profile=None):
-        """devices: [(device_id, key_hex)] known to the hub (see hil.provision). Each
+        """devices: [(device_id, key_hex)] known to the hub (see hil.fleet_setup). Each
         logs in to the broker with the MQTT credentials the hub derives from its key."""
         self.devices = [
             SimDevice(device_id, site, key, host, port, os.path.join(flash_root, device_id),

@@ -1,47 +1,33 @@
-"""The `tapgift` command: hub, demo, sim, bench and firmware tools."""
+"""The running hub's own commands: serve, and keep its database's schema up to date.
+`tapgift` (hil/cli.py) offers these beside the tools (demo, bench, firmware); a production install
+can run them alone with `python -m hub`."""
 from __future__ import annotations
 
 import asyncio
-import json
-from pathlib import Path
 from typing import Optional
 
 import typer
 
-from hub.settings import Settings
+from hub.core.settings import Settings
 
-app = typer.Typer(help="tapgift: cashless balance, bonus and gift system.", no_args_is_help=True,
-                  pretty_exceptions_show_locals=False)
-fw = typer.Typer(help="Firmware: build for flashing, measure on real MicroPython.", no_args_is_help=True)
-app.add_typer(fw, name="fw")
-device = typer.Typer(help="Controllers: register them, issue their key and MQTT credentials.",
-                     no_args_is_help=True)
-app.add_typer(device, name="device")
+app = typer.Typer(help="The tapgift hub.", no_args_is_help=True, pretty_exceptions_show_locals=False)
+db_app = typer.Typer(help="The hub's database: its schema's migrations.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
 
-
-def _emit(summary: dict, as_json: bool) -> None:
-    if as_json:
-        typer.echo(json.dumps(summary))
-    else:
-        from rich.console import Console
-        from rich.table import Table
-
-        table = Table(show_header=False)
-        for key, value in summary.items():
-            table.add_row(key, str(value))
-        Console().print(table)
+DB_HELP = "hub database: SQLite path/URL or postgresql:// URL [env TAPGIFT_DB]"
 
 
 @app.command()
 def hub(
-    db: Optional[str] = typer.Option(None, help="SQLite path/URL or postgresql:// URL [env TAPGIFT_DB]"),
+    db: Optional[str] = typer.Option(None, help=DB_HELP),
     mqtt: Optional[str] = typer.Option(None, help="mqtt://user:pass@host:port [env TAPGIFT_MQTT]"),
     api_host: Optional[str] = typer.Option(None, help="REST API address [env TAPGIFT_API_HOST]"),
     api_port: Optional[int] = typer.Option(None, help="REST API port [env TAPGIFT_API_PORT]"),
     client_id: Optional[str] = typer.Option(None, help="MQTT client id [env TAPGIFT_CLIENT_ID]"),
     log_level: str = "INFO",
 ):
-    """Run the hub: MQTT bridge and REST API (OpenAPI at /docs)."""
+    """Run the hub: MQTT bridge and REST API (OpenAPI at /docs). Upgrades the database's schema
+    first."""
     from hub.service import Hub, configure_logging
 
     given = dict(db=db, mqtt=mqtt, api_host=api_host, api_port=api_port, client_id=client_id)
@@ -53,262 +39,15 @@ def hub(
         pass
 
 
-@app.command()
-def demo(
-    devices: int = typer.Option(20, min=1, help="simulated dispensers"),
-    duration: float = typer.Option(0, min=0, help="seconds to run; 0 runs until Ctrl-C"),
-    rate: Optional[float] = typer.Option(None, help="taps per second over all devices (default: 1 per device)"),
-    data: Path = typer.Option(Path("data"), help="folder for the demo's SQLite file"),
-    api_port: int = typer.Option(8000, help="port of the hub's API"),
-    as_json: bool = typer.Option(False, "--json", help="print one JSON summary at the end"),
-):
-    """Broker + hub + simulated controllers tapping random cards, with a live summary."""
-    from hub.demo import run_demo
-
-    summary = asyncio.run(run_demo(devices, duration, rate or float(devices), data, api_port,
-                                   live=not as_json))
-    _emit(summary, as_json)
-
-
-@app.command()
-def sim(
-    mqtt: str = typer.Option(..., help="broker the hub listens on, mqtt://host:port"),
-    api: str = typer.Option("http://127.0.0.1:8000", help="the hub's API, to register devices and cards"),
-    devices: int = typer.Option(10, min=1),
-    rate: float = typer.Option(10.0, min=0.1, help="taps per second over all devices"),
-    duration: float = typer.Option(10.0, min=0.1),
-    cards: int = typer.Option(100, min=1),
-    site: str = typer.Option("sim-park"),
-    as_json: bool = typer.Option(False, "--json"),
-):
-    """Drive simulated controllers against a running hub and summarise what they saw."""
-    from hub.demo import run_sim
-
-    summary = asyncio.run(run_sim(mqtt, api, devices, rate, duration, cards, site))
-    _emit(summary, as_json)
-
-
-@app.command()
-def bench(
-    devices: int = typer.Option(200, min=1),
-    rate: float = typer.Option(500.0, min=1),
-    duration: float = typer.Option(10.0, min=1),
-    db: str = typer.Option("sqlite", help="'sqlite' (a temp file) or a postgresql:// URL"),
-    echo_count: int = typer.Option(2000, help="MQTT request/reply round trips for the echo figure"),
-    loyalty: bool = typer.Option(False, "--loyalty", help="taps through the loyalty engine: "
-                                 "discounts and points at an outlet"),
-    as_json: bool = typer.Option(False, "--json"),
-):
-    """Measure: the plain MQTT round trip, then taps through a real hub and Mosquitto."""
-    from hub.benchmark import run_bench
-
-    _emit(run_bench(devices, rate, duration, db, echo_count, loyalty), as_json)
-
-
-@app.command("bench-ledger")
-def bench_ledger(
-    db: str = typer.Option("postgresql://postgres@127.0.0.1:5432/postgres",
-                           help="a PostgreSQL admin URL (a scratch database is made and "
-                                "dropped), or 'sqlite' for a temp file"),
-    seconds: float = typer.Option(10.0, min=1),
-    batch: int = typer.Option(256, min=1, help="requests per transaction, as the bridge batches"),
-    cards: int = typer.Option(2000, min=1, help="wallets the debits are spread over"),
-    scale: int = typer.Option(10, min=1, help="pgbench scale factor (accounts = 100,000 x scale)"),
-    as_json: bool = typer.Option(False, "--json"),
-):
-    """Measure debits/s through the booking path alone, beside pgbench TPC-B on the same server."""
-    from hub import bench_ledger as bl
-
-    if db == "sqlite":
-        import tempfile
-
-        with tempfile.TemporaryDirectory(prefix="tapgift-bench-") as work:
-            summary = {**bl.debits_per_second(f"sqlite:///{work}/bench.db", seconds, batch,
-                                                      cards=cards),
-                       "db": "sqlite"}
-    else:
-        summary = bl.run(db, seconds, batch, cards, scale)
-    _emit(summary, as_json)
-
-
-@fw.command("build")
-def fw_build(out: Path = typer.Option(Path("build/firmware"), help="output folder")):
-    """Compile firmware/ and protocol/ to .mpy with mpy-cross, ready for mpremote."""
-    from hil import micropython
-
-    files = micropython.build(out)
-    typer.echo(f"{len(files)} files in {out}")
-
-
-@fw.command("footprint")
-def fw_footprint(module: str = "firmware.app",
-                 profile: str = typer.Option("dispenser", help="machine kind whose profile the running app loads"),
-                 as_json: bool = typer.Option(False, "--json")):
-    """Heap in use after importing the app on the real MicroPython interpreter,
-    from the .mpy build a controller runs; also with the machine profile the app
-    loads when it starts, and from sources for comparison."""
-    import tempfile
-
-    from hil import micropython
-
-    with tempfile.TemporaryDirectory(prefix="tapgift-fw-") as out:
-        micropython.build(Path(out))
-        built = micropython.footprint(module, build_dir=Path(out))
-        running = micropython.footprint(f"{module},firmware.profiles.{profile}", build_dir=Path(out))
-    source = micropython.footprint(module)
-    _emit({**built, f"heap_bytes_with_{profile}_profile": running["heap_bytes"],
-           "heap_bytes_from_source": source["heap_bytes"], "target_bytes": 32 * 1024}, as_json)
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(1)
-
-
-_DB_HELP = "hub database: SQLite path/URL or postgresql:// URL [env TAPGIFT_DB]"
-_BROKER_HELP = "broker as devices reach it, mqtt://host:port (no user:pass)"
-_PROFILE_HELP = "profile fields as a JSON object, e.g. '{\"units\": 2}' (defaults: firmware/config.py)"
-_PINS_HELP = "pin fields as a JSON object, e.g. '{\"relays\": [25]}' (defaults: firmware/config.py)"
-
-
-def _provision_dict(device_id, site, key, broker, ssid, password, kind, profile, pins) -> dict:
-    from hub import provisioning
-
-    if not broker:
-        raise provisioning.ProvisioningError("--broker missing: the address devices reach, "
-                                             "e.g. mqtt://10.0.0.2:1883")
-    return provisioning.build(device_id, site, key, broker, ssid, password, kind,
-                              provisioning.parse_json_option(profile, "profile"),
-                              provisioning.parse_json_option(pins, "pins"))
-
-
-@device.command("add")
-def device_add(
-    device_id: str = typer.Option(..., "--id", help="device id: letters, digits, _ - . (max 40)"),
-    site: str = typer.Option(..., help="site id"),
-    price: int = typer.Option(..., help="price per unit in minor units (cents), > 0"),
-    kind: str = typer.Option("dispenser", help="machine profile"),
-    name: str = typer.Option("", help="display name (default: the id)"),
-    db: Optional[str] = typer.Option(None, help=_DB_HELP),
-    out: Optional[Path] = typer.Option(None, help="also write the device's provisioning file here"),
-    broker: Optional[str] = typer.Option(None, envvar="TAPGIFT_DEVICE_BROKER", help=_BROKER_HELP),
-    wifi_ssid: Optional[str] = typer.Option(None, envvar="TAPGIFT_WIFI_SSID"),
-    wifi_password: Optional[str] = typer.Option(None, envvar="TAPGIFT_WIFI_PASSWORD"),
-    profile: Optional[str] = typer.Option(None, help=_PROFILE_HELP),
-    pins: Optional[str] = typer.Option(None, help=_PINS_HELP),
-):
-    """Register a controller; print its key and MQTT credentials as JSON (shown only here)."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from hub import provisioning
-    from hub.db import make_engine
-    from hub.devices import mqtt_credentials
+@db_app.command("upgrade")
+def db_upgrade(db: Optional[str] = typer.Option(None, help=DB_HELP)):
+    """Bring the database's schema to the newest migration, in place (data kept)."""
+    from hub import migrations
 
     settings = Settings(**({"db": db} if db else {}))
-
-    def write_file(key: str) -> None:
-        provisioning.write(_provision_dict(device_id, site, key, broker, wifi_ssid, wifi_password,
-                                           kind, profile, pins), out)
-    try:
-        provisioning.check_device_input(device_id, site, kind, price)
-        if out is not None:  # refuse bad file input before anything is registered
-            _provision_dict(device_id, site, provisioning.PLACEHOLDER_KEY, broker, wifi_ssid,
-                            wifi_password, kind, profile, pins)
-        key = provisioning.register(make_engine(settings.db), device_id, site, price,
-                                    settings.currency, kind, name,
-                                    then=write_file if out is not None else None)
-    except (provisioning.ProvisioningError, OSError, SQLAlchemyError) as e:
-        raise _fail(str(e))
-    user, password = mqtt_credentials(device_id, key)
-    typer.echo(json.dumps({"device": device_id, "site": site, "kind": kind, "name": name or device_id,
-                           "unit_price": price, "key": key, "mqtt_username": user,
-                           "mqtt_password": password, "provision": str(out) if out else None}))
-
-
-@fw.command("flash")
-def fw_flash(
-    port: str = typer.Option(..., help="serial port: /dev/ttyUSB0, COM3, auto, id:SERIAL"),
-    provision: Optional[Path] = typer.Option(None, help="the device's provisioning file"),
-    build: Optional[Path] = typer.Option(None, help="build folder (default: a temporary one)"),
-    dry_run: bool = typer.Option(False, "--dry-run", help="print the mpremote commands, change nothing"),
-    settle: float = typer.Option(3.0, min=0, help="seconds to wait for the board to restart"),
-    device_id: Optional[str] = typer.Option(None, "--device-id", help="instead of --provision: "
-                                            "this device's file from the hub (registered if new)"),
-    site: Optional[str] = typer.Option(None, help="with --device-id"),
-    price: Optional[int] = typer.Option(None, help="with --device-id, to register a new device (cents)"),
-    kind: str = typer.Option("dispenser", help="with --device-id"),
-    name: str = typer.Option("", help="with --device-id, for a new device"),
-    db: Optional[str] = typer.Option(None, help=_DB_HELP),
-    broker: Optional[str] = typer.Option(None, envvar="TAPGIFT_DEVICE_BROKER", help=_BROKER_HELP),
-    wifi_ssid: Optional[str] = typer.Option(None, envvar="TAPGIFT_WIFI_SSID"),
-    wifi_password: Optional[str] = typer.Option(None, envvar="TAPGIFT_WIFI_PASSWORD"),
-    profile: Optional[str] = typer.Option(None, help=_PROFILE_HELP),
-    pins: Optional[str] = typer.Option(None, help=_PINS_HELP),
-    provision_out: Optional[Path] = typer.Option(None, help="with --device-id: keep the file here"),
-):
-    """Build the firmware and copy it with the device's provisioning file onto a board with
-    mpremote, then reset it. Give --provision FILE, or --device-id/--site/--broker/--wifi-*."""
-    import tempfile
-
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from hil import micropython
-    from hub import flashing, provisioning
-
-    if (provision is None) == (device_id is None):
-        raise _fail("give either --provision FILE or --device-id ID (with --site, --broker, --wifi-ssid)")
-    with tempfile.TemporaryDirectory(prefix="tapgift-flash-") as tmp:
-        # A dry run shows fw build's default folder, so its script can be run by hand.
-        build_dir = build or (Path("build/firmware") if dry_run else Path(tmp) / "build")
-        try:
-            flashing.check_port(port)
-            if device_id is not None:
-                provision = _flash_provision(device_id, site, price, kind, name, db, broker, wifi_ssid,
-                                             wifi_password, profile, pins, provision_out or
-                                             Path(tmp) / "provision.json", dry_run)
-            else:
-                provisioning.load(provision)
-            steps = flashing.plan(port, build_dir, provision)
-            if dry_run:
-                typer.echo(f"# dry run: nothing built, registered or copied\n"
-                           f"# first: tapgift fw build --out {build_dir}")
-                typer.echo("\n".join(flashing.script(steps, settle)))
-                return
-            files = micropython.build(build_dir)
-            flashing.check_build(build_dir)
-            typer.echo(f"# built {len(files)} files in {build_dir}")
-            flashing.run(steps, settle, echo=typer.echo)
-        except (provisioning.ProvisioningError, flashing.FlashError, micropython.MpyCrossError,
-                OSError, SQLAlchemyError) as e:
-            raise _fail(str(e))
-    typer.echo(f"# flashed {port}")
-
-
-def _flash_provision(device_id, site, price, kind, name, db, broker, ssid, password, profile, pins,
-                     out: Path, dry_run: bool) -> Path:
-    """The provisioning file for --device-id: the device fetched from the hub, or registered."""
-    from hub import provisioning
-    from hub.db import make_engine
-
-    if not site:
-        raise provisioning.ProvisioningError("--site missing (with --device-id)")
-    provisioning.check_device_input(device_id, site, kind, price)
-    _provision_dict(device_id, site, provisioning.PLACEHOLDER_KEY, broker, ssid, password, kind,
-                    profile, pins)
-    if dry_run:
-        typer.echo(f"# would fetch device {device_id} from the hub's database (or register it) "
-                   f"and write {out}")
-        return out
-    settings = Settings(**({"db": db} if db else {}))
-
-    def write_file(key: str) -> None:
-        provisioning.write(_provision_dict(device_id, site, key, broker, ssid, password, kind,
-                                           profile, pins), out)
-    _, created = provisioning.fetch_or_register(make_engine(settings.db), device_id, site, price,
-                                                settings.currency, kind, name, then=write_file)
-    typer.echo(f"# device {device_id} {'registered' if created else 'found'} at site {site}; "
-               f"provisioning file {out}")
-    return out
+    engine = migrations.open_database(settings.db)
+    engine.dispose()
+    typer.echo("database is up to date")
 
 
 if __name__ == "__main__":

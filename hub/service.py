@@ -7,18 +7,18 @@ import sys
 
 import uvicorn
 
-from hub.api import create_app
-from hub.authorize import Authorizer
-from hub.bridge import Bridge
-from hub.db import make_engine
-from hub.devices import DeviceDirectory
-from hub.settings import Settings
+from hub.api.app import create_app
+from hub.core.settings import Settings
+from hub.devices.registry import DeviceDirectory
+from hub.migrations import open_database
+from hub.mqtt.bridge import Bridge
+from hub.taps.authorize import Authorizer
 
 
 class Hub:
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.engine = make_engine(settings.db)
+        self.engine = open_database(settings.db)
         self.directory = DeviceDirectory(self.engine)
         self.authorizer = Authorizer(self.engine, hold_ttl_s=settings.hold_ttl_s)
         self.bridge = Bridge(settings.mqtt, self.directory, self.authorizer,

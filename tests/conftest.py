@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from hub.broker import Broker
+from hil.broker import Broker
 
 PG_ADMIN_URL = os.environ.get("TAPGIFT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -56,7 +56,7 @@ def db_url(request, tmp_path):
 @pytest.fixture
 def engine(db_url):
     """A hub database (tables made) on the test's database."""
-    from hub.db import make_engine
+    from hub.migrations import open_database as make_engine
 
     engine = make_engine(db_url)
     yield engine
@@ -72,7 +72,7 @@ async def hub(db_url, broker):
 
     from hub.ledger import ACCOUNTS, ledger_totals
     from hub.service import Hub
-    from hub.settings import Settings
+    from hub.core.settings import Settings
 
     h = Hub(Settings(db=db_url, mqtt=broker.url, client_id="hub-" + uuid.uuid4().hex[:8],
                      sweep_interval_s=0.2))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from hub.api import create_app
+from hub.api.app import create_app
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ import asyncio
 
 import pytest
 
-from hub.benchmark import echo_round_trips
-from hub.broker import Broker
+from hil.bench import echo_round_trips
+from hil.broker import Broker
 
 
 @pytest.mark.parametrize("kind", ["mosquitto", "amqtt"])
@@ -50,7 +50,7 @@ def test_a_secure_broker_admits_only_the_users_it_was_given(tmp_path):
 async def test_a_device_may_only_use_its_own_topics(tmp_path):
     import aiomqtt
 
-    from hub.broker import HUB_USER
+    from hil.broker import HUB_USER
 
     broker = Broker(workdir=tmp_path, secure=True)
     await asyncio.to_thread(broker.start)

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from hub.broker import Broker
+from hil.broker import Broker
 from test_end_to_end import PRICE, card, holds_of, make_card, make_device, until
 
 

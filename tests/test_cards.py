@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from hub.api import create_app
+from hub.api.app import create_app
 from hub.ledger import (ACCOUNTS, Book, InsufficientFunds, balance_from_log, create_account,
                         ledger_totals, new_id)
 from protocol import messages, topics

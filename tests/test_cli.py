@@ -5,9 +5,9 @@ import json
 import subprocess
 import sys
 
-from hub.broker import Broker, free_port, wait_for_port
+from hil.broker import Broker, free_port, wait_for_port
 
-TAPGIFT = [sys.executable, "-m", "hub.cli"]
+TAPGIFT = [sys.executable, "-m", "hil.cli"]
 
 
 def test_demo_runs_for_its_duration_and_prints_one_json_summary(tmp_path):

@@ -9,7 +9,7 @@ import contextlib
 import aiomqtt
 import httpx
 
-from hub import wallets
+from hub.wallets import cards as wallets
 from protocol import messages, topics
 from protocol.signing import Signer
 from test_end_to_end import SITE, holds_of, make_card, make_device, until

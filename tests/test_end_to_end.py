@@ -11,10 +11,12 @@ import aiomqtt
 from sqlalchemy import func, select
 
 from hil.device import SimDevice
-from hub import wallets
-from hub.devices import add_device
+from hub.wallets import cards as wallets
+from hub.wallets import cash_desk
+from hub.devices.registry import add_device
 from hub.ledger import TRANSFERS
-from hub.models import Hold, utcnow
+from hub.core.clock import utcnow
+from hub.tables.taps import Hold
 from protocol import messages, topics
 from protocol.signing import Signer
 
@@ -39,7 +41,7 @@ def make_card(hub, balance, status="active"):
     with hub.engine.begin() as conn:
         wallets.issue_card(conn, "CHF", uid)
         if balance:
-            wallets.top_up(conn, uid, balance, f"test/{uid}")
+            cash_desk.top_up(conn, uid, balance, f"test/{uid}")
         if status != "active":
             wallets.set_status(conn, uid, status)
     return uid

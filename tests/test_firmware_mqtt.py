@@ -10,7 +10,7 @@ import aiomqtt
 import pytest
 
 from firmware.mqtt import MQTTClient
-from hub.broker import Broker
+from hil.broker import Broker
 
 FAST = {"backoff_min_ms": 20, "backoff_max_ms": 200}
 

@@ -17,10 +17,11 @@ from typer.testing import CliRunner
 
 from firmware import config as fwconfig
 from hil import micropython
-from hub import __version__, flashing, provisioning
-from hub.cli import app
-from hub.db import make_engine
-from hub.devices import DeviceDirectory, mqtt_credentials
+from hil import flashing, provisioning
+from hub import __version__
+from hil.cli import app
+from hub.migrations import open_database as make_engine
+from hub.devices.registry import DeviceDirectory, mqtt_credentials
 from protocol import ProtocolError, topics
 from protocol.signing import Signer
 

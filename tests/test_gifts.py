@@ -11,8 +11,11 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings, strategies as st
 from sqlalchemy import select
 
-from hub import gifts, loyalty_api, outlets, wallets
-from hub.api import create_app
+from hub import gifts
+from hub.wallets import cards as wallets
+from hub.api.routers import loyalty as loyalty_api
+from hub.loyalty import outlets
+from hub.api.app import create_app
 from hub.ledger import ACCOUNTS, TRANSFERS, Book, ledger_totals, new_id
 
 UTC = dt.timezone.utc

@@ -7,7 +7,7 @@ import asyncio
 import uuid
 
 from hil.device import SimDevice
-from hub.devices import add_device
+from hub.devices.registry import add_device
 from test_device_commands import api
 from test_end_to_end import SITE, card, make_card, until
 from test_hil_profiles import outcome, resolved

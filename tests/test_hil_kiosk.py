@@ -10,8 +10,8 @@ import uuid
 from sqlalchemy import func, select
 
 from hil.device import SimDevice
-from hub import promotions
-from hub.devices import add_device
+from hub.wallets import topup_bonus as promotions
+from hub.devices.registry import add_device
 from hub.ledger import TRANSFERS
 from test_end_to_end import SITE, card, make_card, until
 

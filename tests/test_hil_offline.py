@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from firmware import offline
 from hil.device import SimDevice
-from hub.devices import add_device
-from hub.offline import OFFLINE_VENDS
+from hub.devices.registry import add_device
+from hub.taps.offline_vends import OFFLINE_VENDS
 from test_end_to_end import SITE, card, holds_of, make_card, until
 
 PRICE = 250

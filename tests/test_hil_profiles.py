@@ -7,7 +7,7 @@ import asyncio
 import uuid
 
 from hil.device import SimDevice
-from hub.devices import add_device
+from hub.devices.registry import add_device
 from firmware import hal
 from test_end_to_end import SITE, card, holds_of, make_card, until
 

@@ -11,12 +11,13 @@ import uuid
 from sqlalchemy import select
 
 from hil.device import SimDevice
-from hub import wallets
-from hub.broker import free_port, wait_for_port
-from hub.db import make_engine
-from hub.devices import add_device
+from hub.wallets import cards as wallets
+from hub.wallets import cash_desk
+from hil.broker import free_port, wait_for_port
+from hub.migrations import open_database as make_engine
+from hub.devices.registry import add_device
 from hub.ledger import ledger_totals
-from hub.models import Hold
+from hub.tables.taps import Hold
 
 HOLDS = Hold.__table__
 PRICE = 100
@@ -26,7 +27,7 @@ SITE = "restart-park"
 def start_hub(db_url, broker, log_path):
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hub.cli", "hub", "--db", db_url, "--mqtt", broker.url,
+        [sys.executable, "-m", "hil.cli", "hub", "--db", db_url, "--mqtt", broker.url,
          "--api-port", str(port), "--client-id", "restart-hub", "--log-level", "WARNING"],
         stdout=open(log_path, "a"), stderr=subprocess.STDOUT)
     wait_for_port("127.0.0.1", port, timeout=30)
@@ -40,7 +41,7 @@ async def test_hub_killed_mid_run_loses_nothing_and_resolves_holds(db_url, broke
         for i in range(3):
             uid = uuid.uuid4().hex[:8].upper()
             wallets.issue_card(conn, "CHF", uid)
-            wallets.top_up(conn, uid, 100 * PRICE, f"start/{uid}")
+            cash_desk.top_up(conn, uid, 100 * PRICE, f"start/{uid}")
             cards.append(uid)
             device_id = f"r{i}-" + uuid.uuid4().hex[:6]
             key = add_device(conn, device_id, SITE, PRICE, "CHF")

@@ -9,10 +9,12 @@ import types
 
 from sqlalchemy import select
 
-from hub import promotions, wallets
-from hub.db import make_engine
+from hub.wallets import topup_bonus as promotions
+from hub.wallets import cards as wallets
+from hub.wallets import cash_desk
+from hub.migrations import open_database as make_engine
 from hub.ledger import ACCOUNTS, TRANSFERS
-from hub.models import Device
+from hub.tables.devices import Device
 from protocol import messages, topics
 from test_end_to_end import RawDevice, card, holds_of, make_card, until
 from test_hub_restart import start_hub
@@ -99,7 +101,7 @@ async def test_cash_on_a_debit_card_pays_its_debt_without_a_bonus(hub):
     with hub.engine.connect() as conn:
         codes = conn.execute(select(TRANSFERS.c.code).where(
             TRANSFERS.c.idempotency_key.like(f"kiosk/{kiosk.id}/%"))).scalars().all()
-    assert codes == [wallets.SETTLEMENT_CODE]
+    assert codes == [cash_desk.SETTLEMENT_CODE]
 
 
 async def test_a_balance_enquiry_books_nothing(hub):

@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from hub import loyalty_api
-from hub.api import create_app
+from hub.api.routers import loyalty as loyalty_api
+from hub.api.app import create_app
 from hub.ledger import ACCOUNTS, TRANSFERS, ledger_totals
 
 UTC = dt.timezone.utc
@@ -403,7 +403,7 @@ def test_parallel_payments_never_overdraw_the_wallet(park, engine):
     """Ten tills pay 20.00 at once from a card holding 100.00: five succeed, five are refused."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from hub import baskets
+    from hub.sales import baskets
     from hub.ledger import InsufficientFunds
 
     line = {"line_id": None, "article_id": "ten", "quantity": 2, "kind": "article", "parent_line_id": None}

@@ -10,9 +10,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from hub import gifts
-from hub.authorize import Incoming
+from hub.taps.authorize import Incoming
 from hub.ledger import TRANSFERS
-from hub.models import utcnow
+from hub.core.clock import utcnow
 from protocol import messages, topics
 from test_end_to_end import PRICE, SITE, RawDevice, card, holds_of, make_card
 

@@ -11,11 +11,11 @@ import types
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from hub.api import create_app
-from hub.authorize import Authorizer, Incoming
-from hub.db import make_engine
+from hub.api.app import create_app
+from hub.taps.authorize import Authorizer, Incoming
+from hub.migrations import open_database as make_engine
 from hub.ledger import ACCOUNTS, TRANSFERS, ledger_totals
-from hub.offline import LOSS_KIND
+from hub.taps.offline_vends import LOSS_KIND
 from protocol import messages, topics
 from test_end_to_end import PRICE, SITE, RawDevice, card, make_card
 from test_hub_restart import start_hub

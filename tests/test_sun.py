@@ -11,8 +11,10 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from hub import sun, wallets
-from hub.api import create_app
+from hub.taps import sun
+from hub.wallets import cards as wallets
+from hub.wallets import cash_desk
+from hub.api.app import create_app
 from protocol import messages, topics
 from test_end_to_end import PRICE, RawDevice, card, holds_of, make_card, make_device, until
 
@@ -93,7 +95,7 @@ def new_uid(hub, balance):
     with hub.engine.begin() as conn:
         wallets.issue_card(conn, "CHF", uid)
         if balance:
-            wallets.top_up(conn, uid, balance, f"test/{uid}")
+            cash_desk.top_up(conn, uid, balance, f"test/{uid}")
     return uid
 
 

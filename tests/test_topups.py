@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from hub.api import create_app
+from hub.api.app import create_app
 from hub.ledger import Book
-from hub.wallets import get_card
+from hub.wallets.cards import get_card
 
 
 @pytest.fixture

@@ -1,0 +1,223 @@
+"""Remote management of controllers: commands to them (dn/cmd) and what they
+send back (up/health, up/cmdack). The message bodies are in protocol/manage.py.
+
+Each command gets the device's next seq (stored in device_commands, under a
+lock on the device's row) and is published sealed with the device's key. It
+stays "pending" until the device acks it; pending commands are published again
+when the device comes online (a controller's MQTT session is clean, so what was
+published while it was away is lost), and a repeat it has already applied is
+ignored by its seq.
+
+Deny lists: POST /api/v1/devices/deny-sync (hub/device_api.py) compares the
+cards blocked in the hub with what each device was told (device_deny) and sends
+the difference. Call it after blocking or unblocking cards; it is idempotent.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from datetime import datetime
+
+from sqlalchemy import Connection, Engine, func, select, update
+
+from hub.core.clock import utcnow
+from hub.core.errors import NotFound
+from hub.tables.cards import Card
+from hub.tables.devices import Device, DeviceCommand, DeviceDeny, DeviceHealth
+from protocol import manage, messages, topics
+
+log = logging.getLogger("tapgift.commands")
+
+COMMANDS = DeviceCommand.__table__
+HEALTH = DeviceHealth.__table__
+DENY = DeviceDeny.__table__
+DEVICES = Device.__table__
+CARDS = Card.__table__
+
+HEALTH_FIELDS = ("uptime_seconds", "free_heap_bytes", "rssi", "reconnects", "reader_resets",
+                 "journal_depth", "fw")
+# Cards per deny command: 12 of the longest card ids (64 characters) stay within
+# messages.MAX_BODY; at most manage.MAX_DENY_CARDS either way.
+DENY_CHUNK = 12
+
+
+class UnknownDevice(NotFound):
+    pass
+
+
+# --- what devices send back (called by the bridge, in a thread) ---------------
+
+def store_reports(engine: Engine, health: dict[str, tuple[datetime, dict]],
+                  acks: list[tuple[str, dict]]) -> None:
+    """Keep the latest health of each device and mark acknowledged commands."""
+    with engine.begin() as conn:
+        for device_id, (received_at, body) in health.items():
+            _upsert_health(conn, device_id, received_at, body)
+        for device_id, ack in acks:
+            conn.execute(update(COMMANDS).where(
+                COMMANDS.c.device_id == device_id, COMMANDS.c.seq == ack["seq"],
+                COMMANDS.c.status == "pending",
+            ).values(status="applied" if ack["ok"] else "refused", code=ack.get("code"),
+                     detail=str(ack.get("detail", ""))[:200] or None, acked_at=utcnow()))
+
+
+def _upsert_health(conn: Connection, device_id: str, received_at: datetime, body: dict) -> None:
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    values = {name: body.get(name) for name in HEALTH_FIELDS}
+    stmt = insert(HEALTH).values(device_id=device_id, received_at=received_at, **values)
+    conn.execute(stmt.on_conflict_do_update(
+        index_elements=[HEALTH.c.device_id],
+        set_={name: stmt.excluded[name] for name in ("received_at", *HEALTH_FIELDS)}))
+
+
+def latest_health(conn: Connection, device_id: str) -> dict | None:
+    row = conn.execute(select(HEALTH).where(HEALTH.c.device_id == device_id)).mappings().first()
+    return dict(row) if row else None
+
+
+# --- commands ----------------------------------------------------------------------
+
+def _lock_device(conn: Connection, device_id: str) -> dict:
+    """The device's row, locked until commit (PostgreSQL; SQLite locks the database)."""
+    row = conn.execute(select(DEVICES.c.id, DEVICES.c.site).where(DEVICES.c.id == device_id)
+                       .with_for_update()).mappings().first()
+    if row is None:
+        raise UnknownDevice(f"no device {device_id}")
+    return dict(row)
+
+
+def add_command(conn: Connection, device_id: str, body: dict) -> tuple[int, bytes]:
+    """Store body as the device's next command; returns (seq, encoded body).
+    The caller holds the device's row lock (_lock_device). Raises ProtocolError
+    if the body breaks the protocol's rules."""
+    last = conn.execute(select(func.max(COMMANDS.c.seq))
+                        .where(COMMANDS.c.device_id == device_id)).scalar()
+    seq = (last or 0) + 1
+    data = messages.encode({"seq": seq, **body})
+    manage.decode(topics.CMD, data)  # the rules the device checks
+    conn.execute(COMMANDS.insert().values(device_id=device_id, seq=seq, kind=body["k"],
+                                          body=data.decode(), status="pending",
+                                          created_at=utcnow()))
+    return seq, data
+
+
+def new_command(engine: Engine, device_id: str, body: dict) -> tuple[dict, int, bytes]:
+    """(device row, seq, encoded body) of a newly stored command."""
+    with engine.begin() as conn:
+        device = _lock_device(conn, device_id)
+        seq, data = add_command(conn, device_id, body)
+        if body["k"] == messages.DENY:
+            _note_deny(conn, device_id, body)
+    return device, seq, data
+
+
+def list_commands(conn: Connection, device_id: str, limit: int = 100) -> list[dict]:
+    rows = conn.execute(select(COMMANDS).where(COMMANDS.c.device_id == device_id)
+                        .order_by(COMMANDS.c.seq.desc()).limit(limit)).mappings()
+    return [{**dict(r), "body": json.loads(r["body"])} for r in rows]
+
+
+def pending_commands(engine: Engine, device_ids) -> dict[str, list[bytes]]:
+    """The commands not yet acknowledged, per device, in seq order (one query for all)."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(COMMANDS.c.device_id, COMMANDS.c.body).where(
+            COMMANDS.c.device_id.in_(list(device_ids)), COMMANDS.c.status == "pending",
+        ).order_by(COMMANDS.c.device_id, COMMANDS.c.seq)).all()
+    pending: dict[str, list[bytes]] = {}
+    for device_id, body in rows:
+        pending.setdefault(device_id, []).append(body.encode())
+    return pending
+
+
+async def send(bridge, engine: Engine, device_id: str, body: dict) -> int:
+    """Store and publish one command; returns its seq. Raises UnknownDevice, ProtocolError."""
+    device, seq, data = await asyncio.to_thread(new_command, engine, device_id, body)
+    await publish(bridge, device["site"], device_id, [data])
+    return seq
+
+
+async def publish(bridge, site: str, device_id: str, bodies: list[bytes]) -> None:
+    """Publish stored commands; one that cannot go out now stays pending."""
+    if bridge is None:
+        return
+    info = await asyncio.to_thread(bridge.directory.get, site, device_id)
+    if info is None:
+        return
+    for data in bodies:
+        try:
+            await bridge.publish_command(info, data)
+        except Exception as exc:  # the broker is away: sent again when the device comes online
+            log.warning("command to %s not published: %s", device_id, exc)
+            return
+
+
+async def resend_pending(bridge, engine: Engine, online: set[tuple[str, str]]) -> None:
+    """Publish again what devices that just came online have not acknowledged: their
+    MQTT sessions are clean, so a command sent while they were away was lost."""
+    if not online:
+        return
+    pending = await asyncio.to_thread(pending_commands, engine, {d for _s, d in online})
+    for site, device_id in online:
+        if device_id in pending:
+            await publish(bridge, site, device_id, pending[device_id])
+
+
+# --- deny lists ---------------------------------------------------------------------
+
+def _note_deny(conn: Connection, device_id: str, body: dict) -> None:
+    """Record what a deny command tells the device."""
+    if body.get("clear"):
+        conn.execute(DENY.delete().where(DENY.c.device_id == device_id))
+    told = _told(conn, device_id)
+    removed = [uid for uid in body.get("remove", ()) if uid in told]
+    if removed:
+        conn.execute(DENY.delete().where(DENY.c.device_id == device_id,
+                                         DENY.c.card_uid.in_(removed)))
+    added = sorted(set(body.get("add", ())) - told)
+    if added:
+        conn.execute(DENY.insert(), [{"device_id": device_id, "card_uid": uid} for uid in added])
+
+
+def _told(conn: Connection, device_id: str) -> set[str]:
+    return set(conn.execute(select(DENY.c.card_uid)
+                            .where(DENY.c.device_id == device_id)).scalars())
+
+
+def deny_commands(engine: Engine) -> list[tuple[str, str, list[bytes]]]:
+    """Store deny commands that bring every device's deny list in line with the
+    blocked cards; returns [(site, device id, encoded bodies)] to publish."""
+    out = []
+    with engine.begin() as conn:
+        blocked = set(conn.execute(select(CARDS.c.uid).where(CARDS.c.status == "blocked")).scalars())
+        for device_id in conn.execute(select(DEVICES.c.id).order_by(DEVICES.c.id)).scalars().all():
+            device = _lock_device(conn, device_id)
+            told = _told(conn, device_id)
+            changes = [("add", uid) for uid in sorted(blocked - told)]
+            changes += [("remove", uid) for uid in sorted(told - blocked)]
+            bodies = []
+            for i in range(0, len(changes), DENY_CHUNK):
+                body = {"k": messages.DENY, "add": [], "remove": []}
+                for name, uid in changes[i:i + DENY_CHUNK]:
+                    body[name].append(uid)
+                bodies.append(add_command(conn, device_id, body)[1])
+                _note_deny(conn, device_id, body)
+            if bodies:
+                out.append((device["site"], device_id, bodies))
+    if len(blocked) > manage.MAX_DENY:
+        log.warning("%d blocked cards: devices keep at most %d (the hub still refuses the rest)",
+                    len(blocked), manage.MAX_DENY)
+    return out
+
+
+async def sync_deny(bridge, engine: Engine) -> dict[str, list[int]]:
+    """Send every device the changes to its deny list; {device id: seqs sent}."""
+    work = await asyncio.to_thread(deny_commands, engine)
+    sent = {}
+    for site, device_id, bodies in work:
+        await publish(bridge, site, device_id, bodies)
+        sent[device_id] = [json.loads(b)["seq"] for b in bodies]
+    return sent

@@ -1,0 +1,113 @@
+"""Controllers known to the hub: their keys, prices and machine accounts."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import threading
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine, select
+
+from hub.core.clock import utcnow
+from hub.core.engine import reader
+from hub.core.errors import Invalid, NotFound
+from hub.ledger import create_account
+from hub.tables.devices import Device
+from protocol import hub_side, topics
+from protocol.signing import Signer
+
+DEVICES = Device.__table__
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    id: str
+    site: str
+    kind: str
+    unit_price: int
+    account_id: int
+    signer: Signer
+
+
+def add_device(conn: Connection, device_id: str, site: str, unit_price: int, ledger: str,
+               name: str = "", kind: str = "dispenser", key_hex: str | None = None) -> str:
+    """Register a controller with its own machine account; returns its secret key (hex)."""
+    if not topics.valid_id(device_id) or not topics.valid_id(site):
+        raise Invalid("device and site ids: letters, digits, '_', '-', '.'; at most 40")
+    if unit_price <= 0:
+        raise Invalid("unit_price must be positive")
+    key_hex = key_hex or hub_side.new_key_hex()
+    account_id = create_account(conn, ledger, "machine", f"machine {site}/{device_id}",
+                                allow_negative=True)
+    conn.execute(DEVICES.insert().values(
+        id=device_id, site=site, name=name or device_id, kind=kind, key_hex=key_hex,
+        unit_price=unit_price, account_id=account_id, created_at=utcnow(),
+    ))
+    return key_hex
+
+
+def change_device(conn: Connection, device_id: str, unit_price: int | None = None,
+                  name: str | None = None) -> dict:
+    """A new price (or name) for a controller. Holds already granted keep the price they
+    were granted at; the next tap is priced anew."""
+    values = {k: v for k, v in (("unit_price", unit_price), ("name", name)) if v is not None}
+    if "unit_price" in values and values["unit_price"] <= 0:
+        raise Invalid("unit_price must be positive")
+    if values and conn.execute(DEVICES.update().where(DEVICES.c.id == device_id)
+                               .values(**values)).rowcount == 0:
+        raise NotFound(f"no device {device_id}")
+    row = conn.execute(select(DEVICES).where(DEVICES.c.id == device_id)).mappings().first()
+    if row is None:
+        raise NotFound(f"no device {device_id}")
+    return dict(row)
+
+
+def mqtt_credentials(device_id: str, key_hex: str) -> tuple[str, str]:
+    """The device's MQTT (username, password): its id, and 32 hex digits derived from its key.
+    Nothing more is stored; the broker can hold the password without being able to sign."""
+    derived = hmac.new(bytes.fromhex(key_hex), b"mqtt-password", hashlib.sha256).hexdigest()
+    return device_id, derived[:32]
+
+
+class DeviceDirectory:
+    """Device lookups for every incoming message, cached; refreshed after `ttl` seconds
+    so that a price change or a new device made by another process is seen soon."""
+
+    def __init__(self, engine: Engine, ttl: float = 30.0):
+        self.engine = reader(engine)
+        self.ttl = ttl
+        self._cache: dict[tuple[str, str], tuple[float, DeviceInfo | None]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, site: str, device_id: str) -> DeviceInfo | None:
+        now = time.monotonic()
+        hit = self._cache.get((site, device_id))
+        if hit and now - hit[0] < self.ttl:
+            return hit[1]
+        info = self._load(site, device_id)
+        with self._lock:
+            self._cache[(site, device_id)] = (now, info)
+        return info
+
+    def signer(self, site: str, device_id: str) -> Signer | None:
+        info = self.get(site, device_id)
+        return info.signer if info else None
+
+    def forget(self, device_id: str | None = None) -> None:
+        with self._lock:
+            if device_id is None:
+                self._cache.clear()
+            else:
+                for key in [k for k in self._cache if k[1] == device_id]:
+                    del self._cache[key]
+
+    def _load(self, site: str, device_id: str) -> DeviceInfo | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(DEVICES).where(
+                DEVICES.c.id == device_id, DEVICES.c.site == site)).mappings().first()
+            conn.rollback()
+        if row is None:
+            return None
+        return DeviceInfo(row["id"], row["site"], row["kind"], row["unit_price"],
+                          row["account_id"], Signer(row["key_hex"]))

@@ -1,0 +1,944 @@
+"""Gifts and the bonus-gift chain across outlets (seeds 002 and 004).
+
+A gift item (a drink, a slide ride) is its own ledger of whole units, "GIFT:<item>"; a card gets a
+wallet on it on first use. Units come to a card as dated lots: granted by a chain rule (after N
+activities at outlets of a kind within one visit), chosen with points (seed 002: a points level lets
+the visitor choose a gift and pay for it with points), or handed out manually. Units leave it when
+they are redeemed (at a till, in a basket, at a machine: the oldest valid lot first), reset at the
+site's exit, or expire (an item's `valid_days`, seed 001: a voucher's validity is set
+electronically; `expire` books them out). They are bound to the card (not transferable, seed 001)
+and move only with it when it is replaced or linked (`move_lots`).
+
+Obligations (seed 004), booked as transfers on the money ledger of the item (e.g. CHF) between
+each outlet's obligation account and the settlement node, at the unit value fixed at the grant:
+  * grant:      granting outlet → settlement node   (the outlet owes the node)
+  * redemption: settlement node → redeeming outlet  (the node owes the outlet)
+  * a refunded basket reverses its redemption: redeeming outlet → settlement node.
+A negative obligation-account balance is what the outlet owes, a positive one what it is owed; the
+settlement report is a query over these transfers (`settlement`).
+
+Exit reset (seed 004: "unused gifts and bonuses cannot be taken away. At the exit from the water
+park, they are reset"), per site (`SiteGiftSettings`): the open units of lots granted at the site are
+booked out to "gifts expired" (lots are kept, a move records the reset) and the visit ends, so the
+chain rules count afresh on the next visit; if the site says so, the card's unused bonus points
+earned at the site's outlets are booked out too ("points reset"; bought points stay).
+
+DECISION on the obligations of an unredeemed gift: the seed names exactly two moments — the
+outlet's obligation arises when the gift is charged to the customer, the node's when it is written
+off for the customer — and a reset is neither, so the granting outlet's obligation stands ("kept",
+the default): the settlement node moves the value from its clearing account to its "unredeemed
+gifts" account, where it stays as the node's. A site may choose "released" instead: the node gives
+the value back to the granting outlet. Either way the node's clearing account nets to zero for
+every gift once it is redeemed or reset.
+
+Who grants: a chain-rule gift is charged by the outlet whose activity completes the rule; a gift
+chosen with points by the outlet where it is chosen. An expired gift's obligation is settled like
+an unredeemed one at its granting site's exit.
+
+Activities: a chain rule counts the activities `count_activity` is told of (a till calling
+POST /cards/{uid}/activities; a machine batch's delivered taps all at once, `count_activities`)
+within the card's open visit of the site; a visit opens with the first activity and ends at the
+exit. A paid basket is not an activity by itself.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import weakref
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, func, select, update
+
+from hub.core.clock import utcnow
+from hub.core.errors import Conflict, GiftError, Invalid, NotFound
+from hub.core.raw import Raw
+from hub.ledger import ACCOUNTS, TRANSFERS, Book, create_account, new_id, system_account
+from hub.loyalty import catalogue, outlets, points
+from hub.tables.gifts import (Activity, ChainRule, ExitReset, GiftAccount, GiftHold, GiftItem, GiftLot,
+                              GiftLotMove, ObligationAccount, SiteGiftSettings, Visit)
+from hub.tables.sales import Basket
+from hub.tables.taps import MachineHold
+from hub.wallets.cards import get_card
+
+ITEMS = GiftItem.__table__
+GIFT_ACCOUNTS = GiftAccount.__table__
+LOTS = GiftLot.__table__
+MOVES = GiftLotMove.__table__
+HOLDS = GiftHold.__table__
+RULES = ChainRule.__table__
+VISITS = Visit.__table__
+ACTIVITIES = Activity.__table__
+SITE_SETTINGS = SiteGiftSettings.__table__
+EXITS = ExitReset.__table__
+OBLIGATIONS = ObligationAccount.__table__
+
+ISSUED, REDEEMED, EXPIRED = "gifts issued", "gifts redeemed", "gifts expired"
+NODE, UNREDEEMED = "settlement node", "unredeemed gifts"
+_TAKE = {"hold": -1, "redeem": -1, "expire": -1, "move": -1, "release": 1, "return": 1, "delivered": 0}
+
+
+_generation = 0
+
+
+def generation() -> int:
+    """Grows whenever this process changes a gift item or chain rule (caches of them compare it)."""
+    return _generation
+
+
+def _changed() -> None:
+    global _generation
+    _generation += 1
+
+
+# -- items, rules and site settings -----------------------------------------------------------------
+
+def create_item(conn: Connection, item: dict, currency: str) -> dict:
+    if conn.execute(select(ITEMS.c.id).where(ITEMS.c.id == item["id"])).first():
+        raise Conflict(f"gift item {item['id']} exists")
+    if item.get("points_level") is not None and item.get("points_price") is None:
+        raise Invalid("a points level needs a points price")
+    if item.get("article_id"):
+        catalogue.articles_by_id(conn, [item["article_id"]])  # NotFound for an unknown article
+    values = {k: item.get(k) for k in ("id", "name", "value", "article_id", "points_price", "points_level",
+                                       "valid_days")}
+    values.update(name=values["name"] or item["id"], ledger=f"GIFT:{item['id']}", currency=currency,
+                  voucher_type=item.get("voucher_type", "goods"),
+                  redeem_kinds=sorted(set(item.get("redeem_kinds", []))),
+                  redeem_outlets=sorted(set(item.get("redeem_outlets", []))), created_at=utcnow())
+    conn.execute(ITEMS.insert().values(**values))
+    _changed()
+    return get_item(conn, item["id"])
+
+
+def get_item(conn: Connection, item_id: str) -> dict:
+    row = conn.execute(select(ITEMS).where(ITEMS.c.id == item_id)).mappings().first()
+    if row is None:
+        raise NotFound(f"no gift item {item_id}")
+    return dict(row)
+
+
+def list_items(conn: Connection) -> list[dict]:
+    return [dict(r) for r in conn.execute(select(ITEMS).order_by(ITEMS.c.id)).mappings()]
+
+
+def create_rule(conn: Connection, rule: dict) -> dict:
+    outlets.get_site(conn, rule["site_id"])
+    get_item(conn, rule["item_id"])
+    if rule["activities"] < 1 or rule.get("units", 1) < 1:
+        raise Invalid("a chain rule needs at least one activity and grants at least one unit")
+    values = {**rule, "outlet_kinds": sorted(set(rule.get("outlet_kinds", []))),
+              "outlet_ids": sorted(set(rule.get("outlet_ids", []))), "created_at": utcnow()}
+    rule_id = conn.execute(RULES.insert().values(**values)).inserted_primary_key[0]
+    _changed()
+    return get_rule(conn, rule_id)
+
+
+def get_rule(conn: Connection, rule_id: int) -> dict:
+    row = conn.execute(select(RULES).where(RULES.c.id == rule_id)).mappings().first()
+    if row is None:
+        raise NotFound(f"no chain rule {rule_id}")
+    return dict(row)
+
+
+def list_rules(conn: Connection, site_id: str | None = None) -> list[dict]:
+    query = select(RULES).order_by(RULES.c.id)
+    if site_id is not None:
+        query = query.where(RULES.c.site_id == site_id)
+    return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def set_rule_active(conn: Connection, rule_id: int, active: bool) -> dict:
+    get_rule(conn, rule_id)
+    conn.execute(update(RULES).where(RULES.c.id == rule_id).values(active=active))
+    _changed()
+    return get_rule(conn, rule_id)
+
+
+_SITE_DEFAULTS = {"reset_gifts": False, "reset_bought_gifts": False, "reset_points": False,
+                  "unredeemed_obligation": "kept"}
+
+
+def get_site_settings(conn: Connection, site_id: str) -> dict:
+    outlets.get_site(conn, site_id)
+    row = conn.execute(select(SITE_SETTINGS).where(SITE_SETTINGS.c.site_id == site_id)).mappings().first()
+    return {"site_id": site_id, **(_SITE_DEFAULTS if row is None else
+                                   {k: row[k] for k in _SITE_DEFAULTS})}
+
+
+def set_site_settings(conn: Connection, site_id: str, settings: dict) -> dict:
+    outlets.get_site(conn, site_id)
+    settings = {**_SITE_DEFAULTS, **settings}
+    if settings["unredeemed_obligation"] not in ("kept", "released"):
+        raise Invalid("unredeemed_obligation is kept or released")
+    conn.execute(SITE_SETTINGS.delete().where(SITE_SETTINGS.c.site_id == site_id))
+    conn.execute(SITE_SETTINGS.insert().values(site_id=site_id, **{k: settings[k] for k in _SITE_DEFAULTS}))
+    return get_site_settings(conn, site_id)
+
+
+# -- accounts ----------------------------------------------------------------------------------------
+
+# Account ids the gift side looked up, per Book (one transaction): a batch of taps asks for the same
+# system, obligation and gift-wallet accounts again and again. An account made in the transaction
+# goes with its Book if the transaction rolls back.
+_IDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _once(book: Book | None, key: tuple, find) -> int | None:
+    if book is None:
+        return find()
+    ids = _IDS.setdefault(book, {})
+    if key not in ids:
+        found = find()
+        if found is None:
+            return None  # not made yet: ask again next time
+        ids[key] = found
+    return ids[key]
+
+
+def gift_account(conn: Connection, uid: str, item: dict, create: bool = True,
+                 book: Book | None = None) -> int | None:
+    """The card's wallet on the item's ledger (made on first use when create)."""
+    def find():
+        found = conn.execute(select(GIFT_ACCOUNTS.c.account_id).where(
+            GIFT_ACCOUNTS.c.card_uid == uid, GIFT_ACCOUNTS.c.item_id == item["id"])).scalar()
+        if found is None and create:
+            found = create_account(conn, item["ledger"], "wallet", f"card {uid} gift {item['id']}")
+            conn.execute(GIFT_ACCOUNTS.insert().values(card_uid=uid, item_id=item["id"], account_id=found))
+        return found
+    return _once(book, ("wallet", uid, item["id"]), find)
+
+
+def _unlocked(book: Book | None, account_id: int) -> int:
+    """Read a system account (it may go negative) into the book without a row lock: no hot row is
+    locked on the booking path; its balance changes by deltas at flush."""
+    if book is not None:
+        book.load([account_id], lock=False)
+    return account_id
+
+
+def _system(conn: Connection, book: Book | None, ledger: str, kind: str, name: str) -> int:
+    return _unlocked(book, _once(book, ("system", ledger, kind, name),
+                                 lambda: system_account(conn, ledger, kind, name)))
+
+
+def _sink(conn: Connection, book: Book, item: dict, name: str) -> int:
+    return _system(conn, book, item["ledger"], "gifts", name)
+
+
+def obligation_account(conn: Connection, outlet: dict, book: Book | None = None) -> int:
+    """The outlet's account for gift obligations with the settlement node, made on first use."""
+    def find():
+        found = conn.execute(select(OBLIGATIONS.c.account_id).where(
+            OBLIGATIONS.c.outlet_id == outlet["id"])).scalar()
+        if found is None:
+            found = create_account(conn, outlet["ledger"], "gift_obligation",
+                                   f"outlet {outlet['id']} gifts", allow_negative=True)
+            conn.execute(OBLIGATIONS.insert().values(outlet_id=outlet["id"], account_id=found))
+        return found
+    return _unlocked(book, _once(book, ("obligation", outlet["id"]), find))
+
+
+def node_account(conn: Connection, currency: str, name: str = NODE, book: Book | None = None) -> int:
+    return _system(conn, book, currency, "settlement", name)
+
+
+def _check_currency(item: dict, outlet: dict) -> None:
+    if outlet["ledger"] != item["currency"]:
+        raise Invalid(f"outlet {outlet['id']} books {outlet['ledger']}, gift {item['id']} is "
+                         f"settled in {item['currency']}")
+
+
+# -- lots ----------------------------------------------------------------------------------------------
+
+_TAKE_SQL = "UPDATE gift_lots SET remaining = remaining + ? WHERE id = ?"
+_MOVE_SQL = ("INSERT INTO gift_lot_moves (lot_id, ref, kind, units, outlet_id, created_at) "
+             "VALUES (?,?,?,?,?,?)")
+
+
+def _move(conn: Connection, lot_id: str, ref: str, kind: str, units: int, outlet_id=None,
+          raw: Raw | None = None) -> None:
+    raw = raw or Raw(conn)
+    if _TAKE[kind]:
+        raw.many(_TAKE_SQL, [(_TAKE[kind] * units, lot_id)])
+    raw.many(_MOVE_SQL, [(lot_id, ref, kind, units, outlet_id, raw.when(utcnow()))])
+
+
+def open_lots(conn: Connection, uid: str, item_id: str | None = None,
+              valid_at: dt.datetime | None = None) -> list[dict]:
+    """The card's lots with units left, oldest first (the order they are redeemed in); with
+    valid_at, only those not expired then."""
+    query = select(LOTS).where(LOTS.c.card_uid == uid, LOTS.c.remaining > 0)
+    if item_id is not None:
+        query = query.where(LOTS.c.item_id == item_id)
+    if valid_at is not None:
+        query = query.where(LOTS.c.expires_at.is_(None) | (LOTS.c.expires_at > valid_at))
+    return [dict(r) for r in conn.execute(query.order_by(LOTS.c.created_at, LOTS.c.id)).mappings()]
+
+
+def _take(conn: Connection, uid: str, item_id: str, units: int, ref: str, kind: str,
+          outlet_id: str) -> list[tuple[dict, int]]:
+    """Take units from the oldest valid lots (all or none); returns (lot, units) pairs."""
+    lots = open_lots(conn, uid, item_id, utcnow())
+    have = sum(l["remaining"] for l in lots)
+    if have < units:
+        raise GiftError(f"card {uid} holds {have} valid unit(s) of gift {item_id}, needs {units}")
+    taken = []
+    for lot in lots:
+        if units == 0:
+            break
+        n = min(units, lot["remaining"])
+        _move(conn, lot["id"], ref, kind, n, outlet_id)
+        taken.append((lot, n))
+        units -= n
+    return taken
+
+
+def grant(conn: Connection, book: Book, uid: str, item: dict, units: int, outlet: dict, key: str,
+          reason: str, *, source: str, rule_id: int | None = None, visit_id: str | None = None,
+          now: dt.datetime | None = None) -> dict:
+    """Book `units` of the gift to the card as one lot (valid for the item's valid_days from now),
+    and the granting outlet's obligation."""
+    now = now or utcnow()
+    _check_currency(item, outlet)
+    account = gift_account(conn, uid, item, book=book)
+    book.transfer(_sink(conn, book, item, ISSUED), account, units, code="gift_granted", reason=reason,
+                  key=key)
+    if item["value"]:
+        node = node_account(conn, item["currency"], book=book)
+        book.transfer(obligation_account(conn, outlet, book), node, item["value"] * units,
+                      code="gift_grant_obligation",
+                      reason=f"{outlet['id']} owes {units} x {item['id']}: {reason}", key=key + "/obligation")
+    lot = {"id": new_id(), "card_uid": uid, "item_id": item["id"], "account_id": account, "units": units,
+           "remaining": units, "value": item["value"], "granted_by": outlet["id"],
+           "site_id": outlet["site_id"], "source": source, "rule_id": rule_id, "visit_id": visit_id,
+           "source_key": key, "reason": reason, "created_at": utcnow(),
+           "expires_at": None if item["valid_days"] is None else now + dt.timedelta(days=item["valid_days"])}
+    raw = book.raw
+    raw.many(f"INSERT INTO gift_lots ({', '.join(lot)}) VALUES ({raw.marks(len(lot))})",
+             [tuple(raw.when(v) if isinstance(v, dt.datetime) else v for v in lot.values())])
+    return lot
+
+
+def move_lots(conn: Connection, book: Book, old_uid: str, new_uid: str, ref: str) -> int:
+    """A replaced (or linked) card's open gift lots move to the new card, each keeping its value,
+    granting outlet and site, so obligations and exit resets are unchanged; one transfer per item
+    between the two gift wallets. Units held by a machine stay with the old card until reported.
+    Returns the units moved."""
+    moved: dict[str, int] = {}
+    for lot in open_lots(conn, old_uid):
+        item = get_item(conn, lot["item_id"])
+        _move(conn, lot["id"], ref, "move", lot["remaining"])
+        conn.execute(LOTS.insert().values(**{
+            **lot, "id": new_id(), "card_uid": new_uid, "account_id": gift_account(conn, new_uid, item),
+            "units": lot["remaining"], "source_key": f"{ref}/{lot['id']}",
+            "reason": f"moved from card {old_uid}: {lot['reason']}", "created_at": utcnow()}))
+        moved[item["id"]] = moved.get(item["id"], 0) + lot["remaining"]
+    for item_id, units in sorted(moved.items()):
+        item = get_item(conn, item_id)
+        book.transfer(gift_account(conn, old_uid, item), gift_account(conn, new_uid, item), units,
+                      code="gifts_moved", reason=f"card {old_uid} replaced by {new_uid}",
+                      key=f"{ref}/{item_id}")
+    return sum(moved.values())
+
+
+def _redemption_obligations(conn: Connection, book: Book, item: dict, outlet: dict,
+                            taken: list[tuple[dict, int]], key: str, reason: str) -> int:
+    """Settlement node → redeeming outlet, at each lot's value; returns the total."""
+    total = sum(lot["value"] * n for lot, n in taken)
+    if total:
+        node = node_account(conn, item["currency"], book=book)
+        book.transfer(node, obligation_account(conn, outlet, book), total, code="gift_redeem_obligation",
+                      reason=f"node owes {outlet['id']} for {item['id']}: {reason}", key=key + "/obligation")
+    return total
+
+
+def redeemable_at(item: dict, outlet: dict) -> bool:
+    """Whether the item may be redeemed at the outlet (no kinds and no outlets listed: anywhere)."""
+    if outlet["ledger"] != item["currency"]:
+        return False
+    if not item["redeem_kinds"] and not item["redeem_outlets"]:
+        return True
+    return outlet["kind"] in item["redeem_kinds"] or outlet["id"] in item["redeem_outlets"]
+
+
+def card_gifts(conn: Connection, uid: str) -> dict:
+    """The card's gift units per item (valid now) and its open lots (expired ones until the next
+    expiry run books them out)."""
+    uid, now = get_card(conn, uid)["uid"], utcnow()
+    lots = open_lots(conn, uid)
+    held = dict(conn.execute(select(HOLDS.c.item_id, func.count()).where(
+        HOLDS.c.card_uid == uid, HOLDS.c.status == "pending").group_by(HOLDS.c.item_id)).all())
+    items = dict.fromkeys(held, 0)
+    for lot in lots:
+        valid = lot["expires_at"] is None or now < lot["expires_at"]
+        items[lot["item_id"]] = items.get(lot["item_id"], 0) + (lot["remaining"] if valid else 0)
+    return {"uid": uid, "items": [{"item_id": k, "units": v, "held": held.get(k, 0)}
+                                  for k, v in sorted(items.items())],
+            "lots": lots}
+
+
+# -- machines ----------------------------------------------------------------------------------------
+
+_HOLD_SQL = ("INSERT INTO gift_holds (id, card_uid, item_id, lot_id, outlet_id, wallet_account_id, "
+             "sink_account_id, status, created_at) VALUES (?,?,?,?,?,?,?,?,?)")
+_HOLD_COLUMNS = ("id", "item_id", "lot_id", "outlet_id", "wallet_account_id", "sink_account_id", "status")
+
+
+def hold_gift(conn: Connection, book: Book, uid: str, item: str, outlet_id: str, hold_id: str,
+              key: str) -> bool:
+    """Hold one unit of the card's `item` gift for a machine at `outlet_id`.
+
+    If the card is active and has at least one unit redeemable at the outlet, book a PENDING transfer
+    of 1 unit (card's gift wallet → "gifts redeemed", transfer id `hold_id`, idempotency key `key`),
+    reserve the unit from the card's oldest lot and return True. Otherwise (unknown card, item or
+    outlet, blocked card, not redeemable there, no unit left) book nothing and return False.
+    Resolve the hold with `settle_gift`. The caller flushes the book."""
+    found = conn.execute(select(ITEMS).where(ITEMS.c.id == item)).mappings().first()
+    if found is None:
+        return False
+    try:
+        card = get_card(conn, uid)
+        outlet = outlets.get_outlet(conn, outlet_id)
+    except NotFound:
+        return False
+    account = gift_account(conn, card["uid"], found, create=False, book=book)
+    if card["status"] != "active" or account is None:
+        return False
+    book.account(account)  # locks the wallet before its lots are read
+    return hold_unit(conn, book, card["uid"], dict(found), outlet, open_lots(conn, card["uid"], item, utcnow()),
+                     hold_id, key)
+
+
+def hold_unit(conn: Connection, book: Book, uid: str, item: dict, outlet: dict, lots: list[dict],
+              hold_id: str, key: str) -> bool:
+    """`hold_gift` with what the caller loaded (a machine's batch loads it for all its taps at once):
+    the active card's valid open lots of the item, oldest first, read after its gift wallet was
+    locked. The unit held is taken off the first lot with units left, in `lots` too."""
+    lot = next((l for l in lots if l["remaining"] > 0), None)
+    if lot is None or not redeemable_at(item, outlet) or book.account(lot["account_id"]).available < 1:
+        return False
+    sink = _sink(conn, book, item, REDEEMED)
+    book.transfer(lot["account_id"], sink, 1, code="gift_hold", reason=f"1 x {item['id']} at {outlet['id']}",
+                  key=key, pending=True, transfer_id=hold_id)
+    lot["remaining"] -= 1
+    raw = book.raw
+    _move(conn, lot["id"], hold_id, "hold", 1, outlet["id"], raw)
+    raw.many(_HOLD_SQL, [(hold_id, uid, item["id"], lot["id"], outlet["id"], lot["account_id"], sink, "pending",
+                          raw.when(utcnow()))])
+    return True
+
+
+def load_gift_holds(raw: Raw, hold_ids) -> dict[str, dict]:
+    """Gift holds by id (locked), each with the value per unit of the lot it holds from."""
+    hold_ids = sorted(set(hold_ids))
+    if not hold_ids:
+        return {}
+    columns = ", ".join(f"h.{c}" for c in _HOLD_COLUMNS)
+    rows = raw.rows(f"SELECT {columns}, l.value FROM gift_holds h JOIN gift_lots l ON l.id = h.lot_id "
+                    f"WHERE h.id IN ({raw.marks(len(hold_ids))}) ORDER BY h.id"
+                    + (" FOR UPDATE OF h" if raw.pg else ""), hold_ids)
+    return {r[0]: dict(zip((*_HOLD_COLUMNS, "value"), r)) for r in rows}
+
+
+def settle_gift(conn: Connection, book: Book, hold_id: str, delivered: bool, key: str) -> None:
+    """Resolve a gift hold of `hold_gift` once: post it if the machine delivered the gift, else void
+    it (the unit goes back to its lot). On post, book the settlement node's obligation to the
+    redeeming outlet at the lot's value. A hold already resolved is left alone; an unknown hold id
+    raises NotFound. The caller flushes the book."""
+    hold = load_gift_holds(book.raw, [hold_id]).get(hold_id)
+    if hold is None:
+        raise NotFound(f"no gift hold {hold_id}")
+    settle_hold(conn, book, hold, get_item(conn, hold["item_id"]), outlets.get_outlet(conn, hold["outlet_id"]),
+                delivered, key)
+
+
+def settle_hold(conn: Connection, book: Book, hold: dict, item: dict, outlet: dict, delivered: bool,
+                key: str) -> None:
+    """`settle_gift` with what the caller loaded: the hold (`load_gift_holds`), its item and outlet."""
+    if hold["status"] != "pending":
+        return
+    hold_id, raw = hold["id"], book.raw
+    # a report only releases the wallet's hold: no lock needed, as for money holds
+    book.load([hold["wallet_account_id"], hold["sink_account_id"]], lock=False)
+    what = f"1 x {hold['item_id']} at {hold['outlet_id']}"
+    book.resolve(hold_id, hold["wallet_account_id"], hold["sink_account_id"], held=1,
+                 post=1 if delivered else 0, code="gift_delivered" if delivered else "gift_not_delivered",
+                 reason=what + (" delivered" if delivered else " not delivered"), key=key)
+    _move(conn, hold["lot_id"], hold_id, "delivered" if delivered else "release", 1, hold["outlet_id"], raw)
+    if delivered:
+        _redemption_obligations(conn, book, item, outlet, [(hold, 1)], key, f"hold {hold_id}")
+    hold["status"] = "posted" if delivered else "voided"
+    raw.many("UPDATE gift_holds SET status = ?, resolved_at = ? WHERE id = ?",
+             [(hold["status"], raw.when(utcnow()), hold_id)])
+
+
+# -- activities and the chain rules ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Chain:
+    """What counting activities needs: outlets by id, the active chain rules by site, gift items by id
+    (hub.machine_loyalty keeps one for a while; `generation()` tells when they changed here)."""
+    outlets: dict[str, dict]
+    rules: dict[str, list[dict]]
+    items: dict[str, dict]
+
+
+def load_chain(conn: Connection, outlet_ids=None) -> Chain:
+    """The chain facts for these outlets (NotFound for an unknown one), or for every outlet."""
+    rows = (outlets.list_outlets(conn) if outlet_ids is None
+            else [outlets.get_outlet(conn, o) for o in sorted(set(outlet_ids))])
+    return Chain({o["id"]: o for o in rows}, active_rules(conn), {i["id"]: i for i in list_items(conn)})
+
+
+def active_rules(conn: Connection) -> dict[str, list[dict]]:
+    """The active chain rules by site."""
+    rules: dict[str, list[dict]] = {}
+    for rule in list_rules(conn):
+        if rule["active"]:
+            rules.setdefault(rule["site_id"], []).append(rule)
+    return rules
+
+
+def _counts_for(rule: dict, outlet_id: str, outlet_kind: str) -> bool:
+    if not rule["outlet_kinds"] and not rule["outlet_ids"]:
+        return True
+    return outlet_kind in rule["outlet_kinds"] or outlet_id in rule["outlet_ids"]
+
+
+def counts_at(rule: dict, outlet: dict) -> bool:
+    """Whether the chain rule counts activities at the outlet (of its site)."""
+    return _counts_for(rule, outlet["id"], outlet["kind"])
+
+
+def _grants_due(rule: dict, count: int) -> int:
+    due = count // rule["activities"]
+    if not rule["repeat"]:
+        due = min(due, 1)
+    if rule["max_per_visit"] is not None:
+        due = min(due, rule["max_per_visit"])
+    return due
+
+
+def count_activity(conn: Connection, book: Book, uid: str, outlet_id: str, now: dt.datetime,
+                   key: str) -> list[dict]:
+    """Count one activity (a ride, a visit of the outlet) of the card at the outlet within its
+    current visit of the outlet's site, and grant every gift whose chain rule is now met (the
+    outlet is the granting one). Once per key: a repeated key counts nothing and returns the grants
+    of the first call. A card that is not active counts nothing. The caller flushes the book.
+    Returns [{rule_id, item_id, units, value, lot_id, outlet_id}]."""
+    card = get_card(conn, uid)
+    if card["status"] != "active":
+        return []
+    return count_activities(conn, book, [(card["uid"], outlet_id, key)], now)[0]
+
+
+def count_activities(conn: Connection, book: Book, activities: list[tuple[str, str, str]],
+                     now: dt.datetime, chain: Chain | None = None) -> list[list[dict]]:
+    """`count_activity` for many (card uid, outlet id, key) at once, in their order, with one query
+    each for the keys counted before, the cards (locked: one card's activities are counted one
+    transaction at a time, so two taps never both complete a rule), their open visits, what those
+    visits counted and the gifts they got. `chain` defaults to the facts as they are now."""
+    keys = [key for _, _, key in activities]
+    done = {k: list(g) for k, g in conn.execute(select(ACTIVITIES.c.key, ACTIVITIES.c.grants).where(
+        ACTIVITIES.c.key.in_(sorted(set(keys)))))} if keys else {}
+    fresh = [a for a in activities if a[2] not in done]
+    if fresh:
+        visits = _Visits(conn, book, chain or load_chain(conn, {o for _, o, _ in fresh}),
+                         {u for u, _, _ in fresh}, now)
+        for uid, outlet_id, key in fresh:
+            if key not in done:
+                done[key] = visits.count(uid, outlet_id, key)
+        visits.write()
+    return [done[k] for k in keys]
+
+
+def lock_cards(raw: Raw, uids) -> dict[str, str]:
+    """Lock the cards' rows (PostgreSQL; one card's activities are counted one transaction at a
+    time) before their gift wallets; returns their statuses."""
+    uids = sorted(set(uids))
+    if not uids:
+        return {}
+    return dict(raw.rows(f"SELECT uid, status FROM cards WHERE uid IN ({raw.marks(len(uids))}) "
+                         "ORDER BY uid" + raw.lock(), uids))
+
+
+class _Visits:
+    """The open visits of some cards with what they counted and were granted, counted on in memory
+    and written at the end."""
+
+    def __init__(self, conn: Connection, book: Book, chain: Chain, uids: set[str], now: dt.datetime):
+        self.conn, self.book, self.chain, self.now = conn, book, chain, now
+        raw, uids = book.raw, sorted(uids)
+        marks = f"({raw.marks(len(uids))})"
+        self.status = lock_cards(raw, uids)
+        self.open = {(uid, site): vid for vid, uid, site in raw.rows(
+            f"SELECT id, card_uid, site_id FROM gift_visits WHERE card_uid IN {marks} AND ended_at IS NULL",
+            uids)}
+        wallets = _IDS.setdefault(book, {})
+        for uid, item_id, account in raw.rows("SELECT card_uid, item_id, account_id FROM gift_accounts "
+                                              f"WHERE card_uid IN {marks}", uids):
+            wallets[("wallet", uid, item_id)] = account
+        self.counted: dict[str, dict[tuple, int]] = {}
+        self.given: dict[tuple, int] = {}
+        vids = list(self.open.values())
+        if vids:
+            marks = f"({raw.marks(len(vids))})"
+            for vid, outlet_id, kind, n in raw.rows(
+                    "SELECT visit_id, outlet_id, outlet_kind, COUNT(*) FROM gift_activities "
+                    f"WHERE visit_id IN {marks} GROUP BY visit_id, outlet_id, outlet_kind", vids):
+                self.counted.setdefault(vid, {})[(outlet_id, kind)] = n
+            for vid, rule_id, n in raw.rows(
+                    "SELECT visit_id, rule_id, COUNT(*) FROM gift_lots WHERE rule_id IS NOT NULL "
+                    f"AND visit_id IN {marks} GROUP BY visit_id, rule_id", vids):
+                self.given[(vid, rule_id)] = n
+        self.new_visits: list[dict] = []
+        self.rows: list[dict] = []
+
+    def count(self, uid: str, outlet_id: str, key: str) -> list[dict]:
+        if self.status.get(uid) != "active":
+            return []
+        outlet = self.chain.outlets[outlet_id]
+        visit = self._visit(uid, outlet["site_id"])
+        counted = self.counted.setdefault(visit, {})
+        place = (outlet["id"], outlet["kind"])
+        counted[place] = counted.get(place, 0) + 1
+        grants = []
+        for rule in self.chain.rules.get(outlet["site_id"], []):
+            if _counts_for(rule, *place):
+                grants += self._apply(rule, uid, outlet, visit, key)
+        self.rows.append({"key": key, "visit_id": visit, "card_uid": uid, "outlet_id": outlet["id"],
+                          "outlet_kind": outlet["kind"], "at": self.now, "grants": grants})
+        return grants
+
+    def _visit(self, uid: str, site_id: str) -> str:
+        if (uid, site_id) not in self.open:
+            self.open[(uid, site_id)] = new_id()
+            self.new_visits.append({"id": self.open[(uid, site_id)], "card_uid": uid, "site_id": site_id,
+                                    "started_at": self.now})
+        return self.open[(uid, site_id)]
+
+    def _apply(self, rule: dict, uid: str, outlet: dict, visit: str, key: str) -> list[dict]:
+        count = sum(n for place, n in self.counted[visit].items() if _counts_for(rule, *place))
+        given = self.given.get((visit, rule["id"]), 0)
+        due = _grants_due(rule, count)
+        item, out = self.chain.items[rule["item_id"]], []
+        for n in range(given + 1, due + 1):
+            lot = grant(self.conn, self.book, uid, item, rule["units"], outlet, f"{key}/rule/{rule['id']}/{n}",
+                        f"{rule['name']}: {rule['activities']} activities at {outlet['site_id']}",
+                        source="rule", rule_id=rule["id"], visit_id=visit, now=self.now)
+            out.append({"rule_id": rule["id"], "item_id": item["id"], "units": rule["units"],
+                        "value": item["value"], "lot_id": lot["id"], "outlet_id": outlet["id"]})
+        self.given[(visit, rule["id"])] = max(given, due)
+        return out
+
+    def write(self) -> None:
+        if self.new_visits:
+            self.conn.execute(VISITS.insert(), self.new_visits)
+        if self.rows:
+            self.conn.execute(ACTIVITIES.insert(), self.rows)
+
+
+def reset_at_exit(conn: Connection, uid: str, site_id: str, now: dt.datetime, key: str,
+                  book: Book | None = None) -> dict:
+    """The card leaves the site: book out the unused gift units the site's settings reset (expiry
+    transfers to "gifts expired"; lots are kept and record the reset), settle their obligations as
+    the site says (kept by the settlement node, or released to the granting outlet), and end the
+    card's visit, so chain rules count afresh next time. Once per key: a repeat returns the first
+    answer with repeated=true. Books into `book` (the caller flushes it), else into a Book of its
+    own that it flushes."""
+    done = conn.execute(select(EXITS.c.result).where(EXITS.c.key == key)).first()
+    if done is not None:
+        return {**done[0], "repeated": True}
+    card = get_card(conn, uid)
+    settings = get_site_settings(conn, site_id)
+    sources = [s for s, on in (("rule", settings["reset_gifts"]), ("manual", settings["reset_gifts"]),
+                               ("points", settings["reset_bought_gifts"])) if on]
+    own = book is None
+    book = Book(conn) if own else book
+    accounts = conn.execute(select(GIFT_ACCOUNTS.c.account_id).where(
+        GIFT_ACCOUNTS.c.card_uid == card["uid"])).scalars().all()
+    book.load(accounts, lock=True)  # before the lots are read: no redemption slips in between
+    lots = [l for l in open_lots(conn, card["uid"]) if l["site_id"] == site_id and l["source"] in sources]
+    reset: dict[str, int] = {}
+    value = 0
+    for lot in lots:
+        value += _reset_lot(conn, book, lot, settings["unredeemed_obligation"], key)
+        reset[lot["item_id"]] = reset.get(lot["item_id"], 0) + lot["remaining"]
+    points_reset = _reset_points(conn, book, card["uid"], site_id, key) if settings["reset_points"] else 0
+    if own:
+        book.flush()
+    ended = conn.execute(update(VISITS).where(
+        VISITS.c.card_uid == card["uid"], VISITS.c.site_id == site_id, VISITS.c.ended_at.is_(None))
+        .values(ended_at=now)).rowcount
+    result = {"uid": card["uid"], "site_id": site_id, "at": now.isoformat(),
+              "items": [{"item_id": k, "units": v} for k, v in sorted(reset.items())],
+              "units": sum(reset.values()), "value": value, "points": points_reset,
+              "unredeemed_obligation": settings["unredeemed_obligation"], "visit_ended": bool(ended)}
+    conn.execute(EXITS.insert().values(key=key, card_uid=card["uid"], site_id=site_id, at=now, result=result))
+    return {**result, "repeated": False}
+
+
+def _reset_points(conn: Connection, book: Book, uid: str, site_id: str, key: str) -> int:
+    """Book out the card's open point lots earned at the site's outlets (in baskets or at machines);
+    bought points and registration points are not the site's bonuses and stay."""
+    account = points.point_account(conn, uid, create=False)
+    if account is None:
+        return 0
+    book.account(account)  # locks the points wallet before its lots are read
+    site_outlets = select(outlets.OUTLETS.c.id).where(outlets.OUTLETS.c.site_id == site_id)
+    baskets, holds = Basket.__table__, MachineHold.__table__
+    sources = select(baskets.c.id).where(baskets.c.outlet_id.in_(site_outlets)).union(
+        select(holds.c.hold_id).where(holds.c.outlet_id.in_(site_outlets)))
+    lots = conn.execute(select(points.LOTS).where(
+        points.LOTS.c.card_uid == uid, points.LOTS.c.remaining > 0,
+        points.LOTS.c.basket_id.in_(sources)).order_by(points.LOTS.c.id)).mappings().all()
+    sink = _unlocked(book, system_account(conn, points.LEDGER, "points", points.EXPIRED)) if lots else None
+    return sum(points.expire_lot(conn, book, dict(lot), key, f"unused at the exit of {site_id}",
+                                 code="points_reset", sink=sink) for lot in lots)
+
+
+def _reset_lot(conn: Connection, book: Book, lot: dict, obligation: str, key: str,
+               code: str = "gift_reset") -> int:
+    """Book the lot's open units out to "gifts expired" and settle their grant obligation."""
+    item = get_item(conn, lot["item_id"])
+    n, ref = lot["remaining"], f"{key}/{lot['id']}"
+    why = f"unused at the exit of {lot['site_id']}" if code == "gift_reset" else "no longer valid"
+    _move(conn, lot["id"], key, "expire", n)
+    book.transfer(lot["account_id"], _sink(conn, book, item, EXPIRED), n, code=code,
+                  reason=f"{n} x {item['id']} {why}", key=ref)
+    value = lot["value"] * n
+    if value:
+        node = node_account(conn, item["currency"], book=book)
+        if obligation == "released":
+            target = obligation_account(conn, outlets.get_outlet(conn, lot["granted_by"]), book)
+            reason = f"unredeemed {item['id']}: {lot['granted_by']}'s obligation released"
+        else:
+            target = node_account(conn, item["currency"], UNREDEEMED, book)
+            reason = f"unredeemed {item['id']} granted by {lot['granted_by']}: kept by the node"
+        book.transfer(node, target, value, code="gift_unredeemed", reason=reason, key=ref + "/obligation")
+    return value
+
+
+def expire(conn: Connection, now: dt.datetime) -> dict:
+    """Book out the open units of every lot whose validity (the item's valid_days, seed 001) ended
+    by `now`; their obligations are settled as the granting site says for unredeemed gifts."""
+    expired = (LOTS.c.remaining > 0, LOTS.c.expires_at.is_not(None), LOTS.c.expires_at <= now)
+    book = Book(conn)
+    book.load(set(conn.execute(select(LOTS.c.account_id).where(*expired)).scalars()), lock=True)
+    lots = [dict(r) for r in conn.execute(select(LOTS).where(*expired).order_by(LOTS.c.id)).mappings()]
+    run, value = "gift-expiry/" + new_id(), 0
+    for lot in lots:
+        obligation = get_site_settings(conn, lot["site_id"])["unredeemed_obligation"]
+        value += _reset_lot(conn, book, lot, obligation, run, code="gift_expired")
+    book.flush()
+    return {"lots": len(lots), "units": sum(l["remaining"] for l in lots), "value": value}
+
+
+# -- points, tills and baskets -------------------------------------------------------------------------
+
+def choices(conn: Connection, uid: str, now: dt.datetime) -> list[dict]:
+    """The gifts the card may choose with its points now (its available points reach the level)."""
+    available = points.summary(conn, uid, now)["available"]
+    return [i for i in list_items(conn) if i["points_price"] is not None
+            and available >= max(i["points_price"], i["points_level"] or 0)]
+
+
+def choose_with_points(conn: Connection, uid: str, item_id: str, outlet_id: str, key: str,
+                       now: dt.datetime) -> dict:
+    """The visitor chooses a gift and pays for it with points (seed 002); the outlet grants it.
+    Once per key: a repeat returns the lot with repeated=true."""
+    done = conn.execute(select(LOTS).where(LOTS.c.source_key == key)).mappings().first()
+    if done is not None:
+        return {**dict(done), "points": get_item(conn, done["item_id"])["points_price"], "repeated": True}
+    card, item = get_card(conn, uid), get_item(conn, item_id)
+    outlet = outlets.get_outlet(conn, outlet_id)
+    if item["points_price"] is None:
+        raise Invalid(f"gift {item_id} cannot be chosen with points")
+    level = item["points_level"] or 0
+    available = points.summary(conn, card["uid"], now)["available"]
+    if available < level:
+        raise GiftError(f"gift {item_id} needs a level of {level} points, card {card['uid']} has {available}")
+    book = Book(conn)
+    reason = f"{item_id} chosen with {item['points_price']} points at {outlet_id}"
+    if item["points_price"]:
+        points.redeem(conn, book, card["uid"], item["points_price"], key, key + "/points", reason, now)
+    lot = grant(conn, book, card["uid"], item, 1, outlet, key, reason, source="points", now=now)
+    book.flush()
+    return {**lot, "points": item["points_price"], "repeated": False}
+
+
+def give(conn: Connection, uid: str, item_id: str, units: int, outlet_id: str, key: str, reason: str,
+         now: dt.datetime | None = None) -> dict:
+    """Hand out gift units manually at an outlet (the outlet grants them). Once per key."""
+    done = conn.execute(select(LOTS).where(LOTS.c.source_key == key)).mappings().first()
+    if done is not None:
+        return {**dict(done), "repeated": True}
+    card, item = get_card(conn, uid), get_item(conn, item_id)
+    book = Book(conn)
+    lot = grant(conn, book, card["uid"], item, units, outlets.get_outlet(conn, outlet_id), key,
+                reason or f"{units} x {item_id} given at {outlet_id}", source="manual", now=now)
+    book.flush()
+    return {**lot, "repeated": False}
+
+
+def redeem(conn: Connection, book: Book, uid: str, item_id: str, units: int, outlet_id: str, ref: str,
+           key: str, reason: str) -> dict:
+    """Redeem units at once (a till hands the gift over, a basket voucher): the card's oldest lots
+    give them, the settlement node owes the outlet their value. GiftError if the card lacks them or
+    the gift is not redeemable there. The caller flushes the book."""
+    card, item = get_card(conn, uid), get_item(conn, item_id)
+    outlet = outlets.get_outlet(conn, outlet_id)
+    if card["status"] != "active":
+        raise Conflict(f"card {card['uid']} is {card['status']}")
+    if not redeemable_at(item, outlet):
+        raise GiftError(f"gift {item_id} is not redeemable at {outlet_id}")
+    account = gift_account(conn, card["uid"], item, create=False)
+    if account is None or book.account(account).available < units:
+        raise GiftError(f"card {card['uid']} does not hold {units} x {item_id}")
+    taken = _take(conn, card["uid"], item_id, units, ref, "redeem", outlet_id)
+    book.transfer(account, _sink(conn, book, item, REDEEMED), units, code="gift_redeemed",
+                  reason=f"{units} x {item_id} at {outlet_id}: {reason}", key=key)
+    value = _redemption_obligations(conn, book, item, outlet, taken, key, reason)
+    return {"uid": card["uid"], "item_id": item_id, "units": units, "outlet_id": outlet_id, "value": value}
+
+
+def redeem_at_till(conn: Connection, uid: str, item_id: str, units: int, outlet_id: str, key: str) -> dict:
+    """REST redemption at an outlet's till. Once per key: a repeat answers repeated=true."""
+    if conn.execute(select(TRANSFERS.c.id).where(TRANSFERS.c.idempotency_key == key)).first():
+        taken = conn.execute(select(func.coalesce(func.sum(MOVES.c.units), 0)).where(
+            MOVES.c.ref == key, MOVES.c.kind == "redeem")).scalar()
+        return {"uid": uid.upper(), "item_id": item_id, "units": int(taken), "outlet_id": outlet_id,
+                "value": _obligation_of(conn, key), "repeated": True}
+    book = Book(conn)
+    out = redeem(conn, book, uid, item_id, units, outlet_id, key, key, f"redeemed at the till of {outlet_id}")
+    book.flush()
+    return {**out, "repeated": False}
+
+
+def _obligation_of(conn: Connection, key: str) -> int:
+    return int(conn.execute(select(func.coalesce(func.sum(TRANSFERS.c.amount), 0)).where(
+        TRANSFERS.c.idempotency_key == key + "/obligation")).scalar())
+
+
+def give_back(conn: Connection, book: Book, uid: str, ref: str, outlet_id: str, key: str, reason: str) -> int:
+    """Undo the redemptions of `ref` (a refunded basket): the units go back into the lots they came
+    from and the outlet's redemption obligation is reversed. Returns the units given back."""
+    rows = conn.execute(select(MOVES.c.lot_id, MOVES.c.units).where(
+        MOVES.c.ref == ref, MOVES.c.kind == "redeem")).all()
+    by_item: dict[str, list] = {}
+    for lot_id, n in rows:
+        lot = dict(conn.execute(select(LOTS).where(LOTS.c.id == lot_id)).mappings().one())
+        _move(conn, lot_id, ref, "return", n, outlet_id)
+        by_item.setdefault(lot["item_id"], []).append((lot, n))
+    outlet = outlets.get_outlet(conn, outlet_id) if rows else None
+    for item_id, taken in sorted(by_item.items()):
+        item = get_item(conn, item_id)
+        units, value = sum(n for _, n in taken), sum(l["value"] * n for l, n in taken)
+        book.transfer(_sink(conn, book, item, REDEEMED), taken[0][0]["account_id"], units,
+                      code="gift_returned", reason=reason, key=f"{key}/{item_id}")
+        if value:
+            node = node_account(conn, item["currency"], book=book)
+            book.transfer(obligation_account(conn, outlet, book), node, value, code="gift_redeem_reversed",
+                          reason=reason, key=f"{key}/{item_id}/obligation")
+    return sum(n for _, n in rows)
+
+
+def cover_lines(conn: Connection, uid: str, outlet: dict, lines: list[dict], vouchers: list[dict]) -> int:
+    """Mark basket lines paid by gift vouchers (seed 001: a voucher for an article): each voucher
+    {line_id, item_id} covers its whole line (quantity units of the gift, the line's net price).
+    The gift must be a voucher for the line's article, redeemable at the outlet and held by the card
+    in that number. Returns the value covered; books nothing."""
+    by_id = {l["line_id"]: l for l in lines}
+    need: dict[str, int] = {}
+    for v in vouchers:
+        line = by_id.get(str(v["line_id"]))
+        if line is None:
+            raise Invalid(f"voucher for an unknown line {v['line_id']}")
+        if "voucher_item" in line:
+            raise Invalid(f"line {line['line_id']} carries two vouchers")
+        item = get_item(conn, v["item_id"])
+        if item["article_id"] != line["article_id"] or line["kind"] == "component":
+            raise Invalid(f"gift {item['id']} is no voucher for line {line['line_id']}")
+        if not redeemable_at(item, outlet):
+            raise GiftError(f"gift {item['id']} is not redeemable at {outlet['id']}")
+        line.update(voucher_item=item["id"], voucher_type=item["voucher_type"],
+                    voucher_units=line["quantity"], covered=line["net"])
+        need[item["id"]] = need.get(item["id"], 0) + line["quantity"]
+    for item_id, n in need.items():
+        have = units_available(conn, uid, item_id)
+        if have < n:
+            raise GiftError(f"card {uid} holds {have} x {item_id}, the basket uses {n}")
+    return sum(l.get("covered", 0) for l in lines)
+
+
+def units_available(conn: Connection, uid: str, item_id: str) -> int:
+    return sum(l["remaining"] for l in open_lots(conn, uid, item_id, utcnow()))
+
+
+# -- settlement --------------------------------------------------------------------------------------
+
+def _sums(conn: Connection, column, accounts: list[int], since, until) -> dict[int, int]:
+    if not accounts:
+        return {}
+    query = select(column, func.sum(TRANSFERS.c.amount)).where(
+        column.in_(accounts), TRANSFERS.c.flags.in_(("posted", "post")))
+    if since is not None:
+        query = query.where(TRANSFERS.c.created_at >= since)
+    if until is not None:
+        query = query.where(TRANSFERS.c.created_at < until)
+    return {a: int(s) for a, s in conn.execute(query.group_by(column))}
+
+
+def settlement(conn: Connection, currency: str, since: dt.datetime | None = None,
+               until: dt.datetime | None = None) -> dict:
+    """Who owes whom for gifts over [since, until) on one money ledger, from the obligation
+    transfers booked in that period: per outlet what it owes the settlement node (grants, reversed
+    redemptions) and what the node owes it (redemptions, released obligations); net > 0: the node
+    pays the outlet. The node keeps the value of gifts reset unredeemed ("kept"). Σ outlet nets +
+    node kept = 0 for any period once every gift is redeemed or reset."""
+    rows = conn.execute(select(OBLIGATIONS.c.outlet_id, OBLIGATIONS.c.account_id)
+                        .join(ACCOUNTS, ACCOUNTS.c.id == OBLIGATIONS.c.account_id)
+                        .where(ACCOUNTS.c.ledger == currency).order_by(OBLIGATIONS.c.outlet_id)).all()
+    ids = [a for _, a in rows]
+    owed = _sums(conn, TRANSFERS.c.credit_account_id, ids, since, until)
+    owing = _sums(conn, TRANSFERS.c.debit_account_id, ids, since, until)
+    per_outlet = [{"outlet_id": o, "owed_to_outlet": owed.get(a, 0), "owed_by_outlet": owing.get(a, 0),
+                   "net": owed.get(a, 0) - owing.get(a, 0)} for o, a in rows]
+    per_outlet = [p for p in per_outlet if p["owed_to_outlet"] or p["owed_by_outlet"]]
+    kept_acc = conn.execute(select(ACCOUNTS.c.id).where(ACCOUNTS.c.ledger == currency,
+                                                        ACCOUNTS.c.kind == "settlement",
+                                                        ACCOUNTS.c.name == UNREDEEMED)).scalar()
+    kept = _sums(conn, TRANSFERS.c.credit_account_id, [kept_acc] if kept_acc else [], since, until)
+    net = sum(p["net"] for p in per_outlet)
+    return {"currency": currency, "since": since, "until": until, "outlets": per_outlet,
+            "node_kept_unredeemed": kept.get(kept_acc, 0),
+            "node_open": -net - kept.get(kept_acc, 0)}
+
+
+# -- activities in the sense of seed 000 -----------------------------------------------------------------
+
+ACTIVITIES_PER_CAMPAIGN = 16
+
+
+def campaigns(activities: int) -> int:
+    """Seed 000: 16 activities are one campaign, a started campaign counts (5000 → 313)."""
+    return -(-activities // ACTIVITIES_PER_CAMPAIGN)
+
+
+def activity_report(conn: Connection, since: dt.datetime | None = None,
+                    until: dt.datetime | None = None) -> dict:
+    """Seed 000's activities over [since, until): a card's first use (its first counted activity
+    ever, if it falls in the period) and every collection of a gift (a till, basket or machine
+    redemption); collecting points or gifts is no activity. Cards handed out but never used count
+    nothing."""
+    first = select(ACTIVITIES.c.card_uid, func.min(ACTIVITIES.c.at).label("at")).group_by(
+        ACTIVITIES.c.card_uid).subquery()
+    uses = select(func.count()).select_from(first)
+    collected = select(func.count(func.distinct(MOVES.c.ref))).where(
+        MOVES.c.kind.in_(("redeem", "delivered")))
+    if since is not None:
+        uses, collected = uses.where(first.c.at >= since), collected.where(MOVES.c.created_at >= since)
+    if until is not None:
+        uses, collected = uses.where(first.c.at < until), collected.where(MOVES.c.created_at < until)
+    first_uses, collections = conn.execute(uses).scalar(), conn.execute(collected).scalar()
+    return {"since": since, "until": until, "first_uses": first_uses, "collections": collections,
+            "activities": first_uses + collections, "campaigns": campaigns(first_uses + collections)}

@@ -1,0 +1,230 @@
+"""Baskets paid with a card at an outlet: prices from the catalogue, the card's discounts, payment
+with points (seed 001: points as a means of payment, one point = `point_value` minor units), points
+earned by the bonus rules (seed 003), booked as dated lots.
+
+`quote` books nothing; `pay` books the same figures (both go through `price`):
+  * wallet (CHF) → the outlet's revenue account: the total less the value of the points redeemed;
+  * points redeemed: the card's PTS wallet → "points redeemed", taken from the lots available now
+    that expire first;
+  * points earned: one lot per award, "points issued" → the card's PTS wallet.
+  * gift vouchers (seed 001: a voucher for an article): a voucher covers its whole line; the card's
+    gift units leave its gift wallet and the settlement node owes the outlet their value (hub.gifts).
+`refund` undoes a paid basket once: the money goes back to the wallet, the redeemed points go back
+into the lots they came from, the earned points are clawed back (see hub.points), the gift vouchers
+go back to the card and the outlet's redemption obligation is reversed.
+
+Choices:
+  * A menu's price covers its components: COMPONENT lines are priced 0; toppings cost their price.
+  * The card discount lowers the basket value the basket-value rules earn on; it is handed to the
+    engine as `voucher_discount` (the engine's only "always reduces the value" input).
+  * Lines at 100 % discount (employee consumption) and the lines hanging on them earn no points.
+  * The total is Σ line nets + small-quantity surcharge + delivery fee; fees are not discounted.
+  * A line paid by a voucher carries the voucher's type (article rules with that exclusive voucher
+    type give it no points) and its net counts as voucher discount (it adds nothing to the basket
+    value rules earn on). amount_due = total − vouchers_value − points_value.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+
+from sqlalchemy import Connection, select, update
+
+from hub import gifts
+from hub.core.errors import Conflict, Invalid, NotFound
+from hub.ledger import Book
+from hub.loyalty import catalogue, discounts, outlets, points
+from hub.loyalty import point_rules as br
+from hub.tables.sales import Basket
+from hub.wallets.cards import get_card
+
+SALE = "sale"
+
+
+BASKETS = Basket.__table__
+
+
+def _jsonable(value):
+    return json.loads(json.dumps(value, default=lambda o: o.isoformat()))
+
+
+# -- pricing -----------------------------------------------------------------------------------------
+
+def _lines(req: dict, articles: dict, profile: dict) -> list[dict]:
+    out = []
+    for i, line in enumerate(req["lines"]):
+        article = articles[line["article_id"]]
+        kind = br.LineKind(line.get("kind", "article"))
+        unit = 0 if kind is br.LineKind.COMPONENT else article["price"]
+        gross = unit * line["quantity"]
+        percent, source = discounts.percent_for(profile, article)
+        discount = discounts.line_discount(gross, percent)
+        out.append({"line_id": str(line.get("line_id") or i + 1), "article_id": article["id"],
+                    "kind": kind.value, "parent_line_id": line.get("parent_line_id"),
+                    "quantity": line["quantity"], "unit_price": unit, "gross": gross,
+                    "discount_percent": str(percent), "discount_source": source,
+                    "discount": discount, "net": gross - discount})
+    return out
+
+
+def _earning_lines(lines: list[dict]) -> list[dict]:
+    """Leave out lines at 100 % discount and every line hanging on them."""
+    dropped = {l["line_id"] for l in lines if Decimal(l["discount_percent"]) == 100}
+    changed = True
+    while changed:
+        more = {l["line_id"] for l in lines if l["parent_line_id"] in dropped} - dropped
+        dropped |= more
+        changed = bool(more)
+    return [l for l in lines if l["line_id"] not in dropped]
+
+
+def _engine_basket(req: dict, lines: list[dict], articles: dict, points_value: int) -> br.Basket:
+    earning = _earning_lines(lines)
+    return br.Basket(
+        lines=tuple(br.BasketLine(
+            line_id=l["line_id"], article_id=l["article_id"], quantity=l["quantity"],
+            unit_price=l["unit_price"], kind=l["kind"],
+            product_group_id=articles[l["article_id"]]["product_group_id"],
+            parent_id=l["parent_line_id"],
+            topping_group_id=articles[l["article_id"]]["topping_group_id"],
+            voucher_type=l.get("voucher_type")) for l in earning),
+        small_quantity_surcharge=req.get("small_quantity_surcharge", 0),
+        delivery_fee=req.get("delivery_fee", 0),
+        redeemed_points_value=points_value,
+        voucher_discount=sum(l["discount"] + l.get("covered", 0) for l in earning))
+
+
+def _award_view(a: br.Award) -> dict:
+    return {"points": a.points, "rule_id": a.rule_id, "rule_name": a.rule_name, "source": a.source.value,
+            "line_id": a.line_id, "reason": a.reason, "available_at": a.available_at,
+            "expires_at": a.expires_at, "key": a.key}
+
+
+def price(conn: Connection, req: dict, now: dt.datetime, ref: str | None = None) -> dict:
+    """Every figure of a basket, booking nothing."""
+    card = get_card(conn, req["card_uid"])
+    outlet = outlets.get_outlet(conn, req["outlet_id"])
+    articles = catalogue.articles_by_id(conn, [l["article_id"] for l in req["lines"]])
+    lines = _lines(req, articles, discounts.card_discounts(conn, card["uid"]))
+    fees = req.get("small_quantity_surcharge", 0) + req.get("delivery_fee", 0)
+    total = sum(l["net"] for l in lines) + fees
+    vouchers = gifts.cover_lines(conn, card["uid"], outlet, lines, req.get("vouchers", []))
+    book, settings = points.rule_book(conn)
+    redeem = req.get("redeem_points", 0)
+    if redeem and not settings["point_value"]:
+        raise Invalid("paying with points is not enabled (bonus settings: point_value is 0)")
+    value = redeem * settings["point_value"]
+    if value > total - vouchers:
+        raise Invalid(f"{redeem} points are worth {value}, more than the total {total - vouchers}"
+                         + (" left after the vouchers" if vouchers else ""))
+    basket = _engine_basket(req, lines, articles, value)  # validates the menu/topping structure
+    awards = book.awards_for_order(basket, store=outlet["id"], channel_in=req["channel_in"],
+                                   channel_out=req["channel_out"], at=now, tz=outlet["tz"],
+                                   holidays=frozenset(outlets.holidays(conn, outlet["id"])), ref=ref)
+    return {"card_uid": card["uid"], "outlet_id": outlet["id"], "lines": lines,
+            "discount": sum(l["discount"] for l in lines), "fees": fees, "total": total,
+            "vouchers_value": vouchers, "points_redeemed": redeem, "points_value": value,
+            "amount_due": total - vouchers - value,
+            "points_earned": sum(a.points for a in awards), "awards": [_award_view(a) for a in awards]}
+
+
+def quote(conn: Connection, req: dict, now: dt.datetime) -> dict:
+    return _jsonable(price(conn, req, now))
+
+
+# -- paying and refunding ----------------------------------------------------------------------------
+
+def _repeat(conn: Connection, key: str, req: dict) -> dict | None:
+    row = conn.execute(select(BASKETS).where(BASKETS.c.idempotency_key == key)).mappings().first()
+    if row is None:
+        return None
+    if row["request"] != _jsonable(req):
+        raise Conflict(f"idempotency key {key} was used for another basket")
+    return {**row["result"], "status": row["status"], "repeated": True}
+
+
+def pay(conn: Connection, req: dict, basket_id: str, key: str, now: dt.datetime) -> dict:
+    """Book a basket once per key: a repeat returns the first answer with repeated=true."""
+    done = _repeat(conn, key, req)
+    if done is not None:
+        return done
+    card = get_card(conn, req["card_uid"])
+    if card["status"] != "active":
+        raise Conflict(f"card {card['uid']} is {card['status']}")
+    figures = price(conn, req, now, ref=key)
+    outlet = outlets.get_outlet(conn, req["outlet_id"])
+    book = Book(conn)
+    what = f"basket {basket_id} at {outlet['id']}"
+    if figures["amount_due"]:
+        book.transfer(card["account_id"], outlet["revenue_account_id"], figures["amount_due"],
+                      code=SALE, reason=what, key=f"{key}/pay")
+    if figures["points_redeemed"]:
+        points.redeem(conn, book, card["uid"], figures["points_redeemed"], basket_id, f"{key}/redeem",
+                      f"paid with points: {what}", now)
+    for line in figures["lines"]:
+        if "voucher_item" in line:
+            gifts.redeem(conn, book, card["uid"], line["voucher_item"], line["voucher_units"], outlet["id"],
+                         basket_id, f"{key}/gift/{line['line_id']}", f"voucher in {what}")
+    for award in figures["awards"]:
+        points.issue_lot(conn, book, card["uid"], award["points"], award["key"],
+                         f"{award['reason']} ({what})", award["available_at"], award["expires_at"],
+                         rule_id=award["rule_id"], basket_id=basket_id)
+    book.flush()
+    result = _jsonable({"id": basket_id, **figures})
+    conn.execute(BASKETS.insert().values(id=basket_id, idempotency_key=key, card_uid=card["uid"],
+                                         outlet_id=outlet["id"], request=_jsonable(req), result=result,
+                                         status="paid", created_at=now))
+    return {**result, "status": "paid", "repeated": False}
+
+
+def get_basket(conn: Connection, basket_id: str) -> dict:
+    row = conn.execute(select(BASKETS).where(BASKETS.c.id == basket_id)).mappings().first()
+    if row is None:
+        raise NotFound(f"no basket {basket_id}")
+    return dict(row)
+
+
+def refund(conn: Connection, basket_id: str, now: dt.datetime) -> dict:
+    """Undo a paid basket, once; a repeat returns the first answer with repeated=true."""
+    row = get_basket(conn, basket_id)
+    if row["status"] == "refunded":
+        return {**row["refund"], "repeated": True}
+    paid, key = row["result"], row["idempotency_key"]
+    card = get_card(conn, row["card_uid"])
+    outlet = outlets.get_outlet(conn, row["outlet_id"])
+    book = Book(conn)
+    what = f"refund of basket {basket_id} at {outlet['id']}"
+    if paid["amount_due"]:
+        book.transfer(outlet["revenue_account_id"], card["account_id"], paid["amount_due"],
+                      code="sale_refund", reason=what, key=f"{key}/refund")
+    returned = points.give_back(conn, book, card["uid"], basket_id, f"{key}/refund/points-returned", what)
+    clawed = points.claw_back(conn, book, card["uid"], basket_id, f"{key}/refund/points-clawback", what)
+    vouchers = gifts.give_back(conn, book, card["uid"], basket_id, outlet["id"], f"{key}/refund/gifts", what)
+    book.flush()
+    result = {"id": basket_id, "refunded": paid["amount_due"], "points_returned": returned,
+              "points_clawed_back": clawed, "gift_units_returned": vouchers, "status": "refunded"}
+    conn.execute(update(BASKETS).where(BASKETS.c.id == basket_id).values(
+        status="refunded", refund=result, refunded_at=now))
+    return {**result, "repeated": False}
+
+
+def buy_points(conn: Connection, uid: str, outlet_id: str, count: int, key: str, now: dt.datetime) -> dict:
+    """Sell points for wallet money at `point_value` each (seed 001); the lot is available at once
+    and expires after the default validity."""
+    settings = points.get_settings(conn)
+    if not settings["point_value"]:
+        raise Invalid("points are not sold (bonus settings: point_value is 0)")
+    card = get_card(conn, uid)
+    if conn.execute(select(points.LOTS.c.id).where(points.LOTS.c.source_key == key)).first():
+        return {**points.summary(conn, uid, now), "repeated": True}
+    outlet = outlets.get_outlet(conn, outlet_id)
+    book = Book(conn)
+    cost = count * settings["point_value"]
+    book.transfer(card["account_id"], outlet["revenue_account_id"], cost, code="points_purchase",
+                  reason=f"{count} points bought at {outlet_id}", key=key + "/pay")
+    days = settings["default_validity_days"]
+    points.issue_lot(conn, book, uid, count, key, f"{count} points bought at {outlet_id}", now,
+                     None if days is None else now + dt.timedelta(days=days), code="points_bought")
+    book.flush()
+    return {**points.summary(conn, uid, now), "repeated": False}

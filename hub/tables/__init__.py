@@ -1,0 +1,23 @@
+"""Every table of the hub, one module per domain. Importing this package registers them all on
+`metadata`, which hub/migrations compares with the migrations' schema.
+
+Table modules import only SQLModel, SQLAlchemy and hub.core: the domain builds on them, never
+the reverse."""
+from __future__ import annotations
+
+from sqlmodel import SQLModel
+
+from hub.tables import (  # noqa: F401  (registers the tables)
+    cards,
+    catalogue,
+    devices,
+    gifts,
+    ledger,
+    loyalty,
+    outlets,
+    sales,
+    taps,
+    wallets,
+)
+
+metadata = SQLModel.metadata

@@ -1,0 +1,60 @@
+"""Controllers (devices) and their remote management: health telemetry, commands, deny lists."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Column
+from sqlmodel import Field, SQLModel
+
+from hub.tables.types import UTCDateTime, created, money
+
+
+class Device(SQLModel, table=True):
+    __tablename__ = "devices"
+    id: str = Field(primary_key=True)
+    site: str
+    name: str = ""
+    kind: str = "dispenser"
+    key_hex: str
+    unit_price: int = money()
+    account_id: int = Field(foreign_key="accounts.id")
+    created_at: datetime = created()
+
+
+class DeviceHealth(SQLModel, table=True):
+    """The latest health telemetry (up/health) of each controller."""
+
+    __tablename__ = "device_health"
+    device_id: str = Field(primary_key=True)
+    received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    uptime_seconds: int = Field(sa_column=Column(BigInteger, nullable=False))
+    free_heap_bytes: int | None = None  # None: the platform cannot tell
+    rssi: int | None = None  # dBm; None: not on Wi-Fi
+    reconnects: int
+    reader_resets: int
+    journal_depth: int  # delivery reports waiting on the device's flash
+    fw: str
+
+
+class DeviceCommand(SQLModel, table=True):
+    """A command sent to a controller (dn/cmd). seq is strictly increasing per device:
+    the device applies only a seq above the last one it applied."""
+
+    __tablename__ = "device_commands"
+    device_id: str = Field(primary_key=True)
+    seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    kind: str  # config, deny, reboot
+    body: str  # the JSON body as sent (with seq)
+    status: str = "pending"  # pending (no ack yet), applied, refused
+    code: str | None = None  # why it was refused
+    detail: str | None = None
+    created_at: datetime = created()
+    acked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+
+
+class DeviceDeny(SQLModel, table=True):
+    """The cards each controller has been told to refuse (its cached deny list)."""
+
+    __tablename__ = "device_deny"
+    device_id: str = Field(primary_key=True)
+    card_uid: str = Field(primary_key=True)

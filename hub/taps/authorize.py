@@ -1,0 +1,284 @@
+"""Authorisation of controller requests, a batch at a time in one transaction.
+
+A tap becomes a hold (wallet -> machine, pending) and a grant; a delivery
+report posts what was delivered and voids the rest. A tap of no units asks
+for the balance; a report with "off" replays a vend made offline
+(hub/offline.py); a kiosk's top-up credits counted cash (hub/kiosk.py); a
+card registered for SUN must prove itself with a fresh SUN message
+(hub/sun.py). Every answer is stored
+with the device's request id in the same transaction, so a repeated request
+(QoS 1 redelivery, a retry after a power cut) gets the original answer and
+books nothing new. Nothing is answered before the transaction commits.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from hub.core.clock import utcnow
+from hub.devices.registry import DeviceInfo
+from hub.ledger import Book, InsufficientFunds, new_id
+from hub.tables.taps import Hold
+from hub.taps import device_loyalty, sun
+from hub.taps.kiosk_topups import TopUps
+from hub.taps.offline_vends import Replays
+from protocol import messages as m
+from protocol import topics
+
+log = logging.getLogger("tapgift.authorize")
+
+HOLDS = Hold.__table__
+
+
+@dataclass
+class Incoming:
+    device: DeviceInfo
+    kind: str  # topics.TAP, topics.REPORT or topics.TOPUP
+    body: dict
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.device.id, self.body["id"])
+
+
+class Authorizer:
+    def __init__(self, engine: Engine, hold_ttl_s: int = 600, retries: int = 5):
+        self.engine = engine
+        self.hold_ttl = timedelta(seconds=hold_ttl_s)
+        self.retries = retries
+
+    def process(self, batch: list[Incoming]) -> list[bytes]:
+        """Answer every request of the batch (reply bodies, in order), committed first."""
+        for attempt in range(self.retries):
+            try:
+                with self.engine.begin() as conn:
+                    return _Run(conn, self.hold_ttl).answer(batch)
+            except (IntegrityError, DBAPIError) as exc:
+                # Another hub process answered one of these ids first, or the
+                # database chose us as a serialization victim: try again; the
+                # stored answers then come out of the dedupe lookup.
+                if attempt == self.retries - 1:
+                    raise
+                log.warning("batch of %d retried: %s", len(batch), exc.__class__.__name__)
+        raise AssertionError("unreachable")
+
+    def expire(self, now: datetime | None = None, limit: int = 1000) -> int:
+        """Void holds whose device never reported; returns how many."""
+        now = now or utcnow()
+        with self.engine.begin() as conn:
+            rows = conn.execute(select(HOLDS).where(
+                HOLDS.c.status == "pending", HOLDS.c.expires_at < now,
+            ).order_by(HOLDS.c.expires_at).limit(limit)).mappings().all()
+            if not rows:
+                return 0
+            book = Book(conn)
+            for hold in rows:
+                book.resolve(hold["id"], hold["wallet_account_id"], hold["machine_account_id"],
+                             held=hold["amount"],
+                             post=0, code="hold_expired",
+                             reason=f"no delivery report from {hold['device_id']} in time",
+                             key=f"expire/{hold['id']}")
+            conn.execute(update(HOLDS).where(HOLDS.c.id.in_([h["id"] for h in rows])).values(
+                status="expired", resolved_at=now))
+            device_loyalty.release_expired(book, [h["id"] for h in rows])
+            book.flush()
+        return len(rows)
+
+
+# A timed machine (billiard) reports when its session ends, after the time
+# bought and any extensions tapped on top: its holds wait that long as well.
+_SESSION_SLACK = timedelta(hours=2)
+_TIMED_KINDS = ("billiard",)
+
+
+def hold_lifetime(kind: str, units: int, ttl: timedelta) -> timedelta:
+    """How long a hold waits for its delivery report before it is voided."""
+    if kind in _TIMED_KINDS:
+        return ttl + timedelta(minutes=units) + _SESSION_SLACK
+    return ttl
+
+
+_HOLD_COLUMNS = ("id", "device_id", "request_id", "card_uid", "wallet_account_id",
+                 "machine_account_id", "units", "unit_price", "amount", "status", "posted",
+                 "expires_at", "resolved_at")
+_INSERT_HOLD = (f"INSERT INTO holds ({', '.join(_HOLD_COLUMNS)}) "
+                f"VALUES ({','.join('?' * len(_HOLD_COLUMNS))})")
+_RESOLVE_HOLD = "UPDATE holds SET status = ?, posted = ?, resolved_at = ? WHERE id = ?"
+_INSERT_ANSWER = ("INSERT INTO device_requests (device_id, request_id, reply, created_at) "
+                  "VALUES (?,?,?,?)")
+
+
+class _Run:
+    """One attempt at one batch inside one transaction (driver-level SQL: the hot path)."""
+
+    def __init__(self, conn: Connection, hold_ttl: timedelta):
+        self.book = Book(conn)
+        self.raw = self.book.raw
+        self.hold_ttl = hold_ttl
+        self.now = utcnow()
+        self.answers: dict[tuple[str, str], bytes] = {}
+        self.new_answers: list[tuple] = []
+        self.new_holds: list[tuple] = []
+        self.resolved: dict[str, dict] = {}
+        self.sun_counters: dict[str, int] = {}
+
+    def answer(self, batch: list[Incoming]) -> list[bytes]:
+        self._load_known_answers(batch)
+        cards = self._load_cards([i.body["card"] for i in batch if "card" in i.body])
+        holds = self._load_holds([i for i in batch if i.kind == topics.REPORT and "hold" in i.body])
+        # After the wallets are locked: the counters cannot change under us.
+        self.sun_keys = sun.load(self.raw, [i.body["card"] for i in batch
+                                            if i.kind == topics.TAP and i.body["card"] in cards])
+        self.offline = Replays(self.book, self.now, [i for i in batch if "off" in i.body])
+        self.kiosk = TopUps(self.book, self.now, [i for i in batch if i.kind == topics.TOPUP])
+        self.loyalty = device_loyalty.Batch(self.book, batch, self.now)
+        # Accounts money only enters (machines) or that a report can only
+        # release: read in one query, without a lock.
+        self.book.load([i.device.account_id for i in batch]
+                       + [h[c] for h in holds.values()
+                          for c in ("wallet_account_id", "machine_account_id")], lock=False)
+        for item in batch:
+            if item.key not in self.answers:
+                self._remember(item, self._dispatch(item, cards, holds))
+        self._write()
+        return [self.answers[item.key] for item in batch]
+
+    def _in(self, values) -> tuple[str, list]:
+        values = list(values)
+        return f"({self.raw.marks(len(values))})", values
+
+    def _load_known_answers(self, batch: list[Incoming]) -> None:
+        rows = self.raw.by_device("device_requests", "request_id", "t.reply",
+                                  {item.key for item in batch})
+        for device_id, request_id, reply in rows:
+            self.answers[(device_id, request_id)] = bytes(reply)
+
+    def _load_cards(self, uids: list[str]) -> dict[str, tuple]:
+        if not uids:
+            return {}
+        marks, params = self._in(set(uids))
+        rows = self.raw.rows(f"SELECT uid, account_id, status FROM cards WHERE uid IN {marks}",
+                             params)
+        self.book.load([r[1] for r in rows], lock=True)
+        return {uid: (account_id, status) for uid, account_id, status in rows}
+
+    def _load_holds(self, reports: list[Incoming]) -> dict[str, dict]:
+        if not reports:
+            return {}
+        marks, params = self._in({i.body["hold"] for i in reports})
+        rows = self.raw.rows(f"SELECT {', '.join(_HOLD_COLUMNS)} FROM holds WHERE id IN {marks}"
+                             + self.raw.lock(), params)
+        return {r[0]: dict(zip(_HOLD_COLUMNS, r)) for r in rows}
+
+    def _dispatch(self, item: Incoming, cards: dict[str, tuple], holds: dict[str, dict]) -> dict:
+        if item.kind == topics.TOPUP:
+            return self.kiosk.top_up(item, cards)
+        if item.kind == topics.REPORT:
+            return self.offline.replay(item, cards) if "off" in item.body else self._report(item, holds)
+        refused = self._check_sun(item.body)
+        if refused is not None:
+            return refused
+        if item.body["units"] == 0:
+            return self._enquiry(item, cards)
+        return self._tap(item, cards)
+
+    def _check_sun(self, body: dict) -> dict | None:
+        """A deny for a card registered for SUN without a fresh, valid SUN message."""
+        keys = self.sun_keys.get(body["card"])
+        if keys is None:
+            return None  # a UID-only card (or an unknown one: _tap/_enquiry deny it)
+        try:
+            counter = sun.check(body.get("sun"), body["card"], keys)
+        except sun.BadSun as exc:
+            log.warning("tap refused, card %s: %s", body["card"], exc)
+            return _deny(body, m.BAD_SUN)
+        keys.last_counter = self.sun_counters[body["card"]] = counter
+        return None
+
+    def _enquiry(self, item: Incoming, cards: dict[str, tuple]) -> dict:
+        """A balance enquiry (a kiosk): books nothing."""
+        body = item.body
+        if body["card"] not in cards:
+            return _deny(body, m.UNKNOWN_CARD)
+        wallet, status = cards[body["card"]]
+        if status != "active":
+            return _deny(body, m.BLOCKED_CARD)
+        return {"k": m.ACK, "re": body["id"], "posted": 0, "voided": 0,
+                "balance": self.book.account(wallet).available}
+
+    def _tap(self, item: Incoming, cards: dict[str, tuple]) -> dict:
+        body, device = item.body, item.device
+        if body["card"] not in cards:
+            return _deny(body, m.UNKNOWN_CARD)
+        wallet, status = cards[body["card"]]
+        if status != "active":
+            return _deny(body, m.BLOCKED_CARD)
+        hold_id = new_id()
+        # The card's discount on a machine with loyalty settings; a gift held instead: (1, 0).
+        units, unit_price = self.loyalty.price(item, hold_id)
+        amount = units * unit_price
+        try:
+            if amount:
+                self.book.transfer(wallet, device.account_id, amount, code="tap_hold",
+                                   reason=f"{units} x {unit_price} at {device.id}",
+                                   key=f"{device.id}/{body['id']}", pending=True, transfer_id=hold_id)
+        except InsufficientFunds:
+            self.loyalty.refused(hold_id)
+            return _deny(body, m.INSUFFICIENT_FUNDS, self.book.account(wallet).available)
+        self.new_holds.append((
+            hold_id, device.id, body["id"], body["card"], wallet, device.account_id,
+            units, unit_price, amount, "pending", 0,
+            self.raw.when(self.now + hold_lifetime(device.kind, units, self.hold_ttl)),
+            None,
+        ))
+        return {"k": m.GRANT, "re": body["id"], "hold": hold_id, "units": units,
+                "amount": amount, "balance": self.book.account(wallet).available}
+
+    def _report(self, item: Incoming, holds: dict[str, dict]) -> dict:
+        body, device = item.body, item.device
+        hold = holds.get(body["hold"])
+        if hold is None or hold["device_id"] != device.id:
+            return {"k": m.ERROR, "re": body["id"], "code": m.UNKNOWN_HOLD}
+        if hold["status"] != "pending":
+            # Resolved already (a second report, or it expired): never twice.
+            return {"k": m.ACK, "re": body["id"], "posted": hold["posted"],
+                    "voided": hold["amount"] - hold["posted"], "status": hold["status"]}
+        delivered = min(body["delivered"], hold["units"])
+        post = delivered * hold["unit_price"]
+        self.book.resolve(hold["id"], hold["wallet_account_id"], hold["machine_account_id"],
+                          held=hold["amount"], post=post,
+                          code="tap_delivered",
+                          reason=f"{delivered} of {hold['units']} delivered at {device.id}",
+                          key=f"{device.id}/{body['id']}")
+        # delivered, not post: a free tap (a gift, 100 % discount) that delivered is posted too.
+        hold.update(status="posted" if delivered else "voided", posted=post)
+        self.resolved[hold["id"]] = hold
+        self.loyalty.report(item, hold, delivered)
+        return {"k": m.ACK, "re": body["id"], "posted": post, "voided": hold["amount"] - post}
+
+    def _remember(self, item: Incoming, reply: dict) -> None:
+        encoded = m.encode(reply)
+        self.answers[item.key] = encoded
+        self.new_answers.append((item.device.id, item.body["id"], encoded, self.raw.when(self.now)))
+
+    def _write(self) -> None:
+        self.raw.many(_INSERT_HOLD, self.new_holds)
+        self.raw.many(_RESOLVE_HOLD, [(h["status"], h["posted"], self.raw.when(self.now), h["id"])
+                                      for h in self.resolved.values()])
+        self.loyalty.write()
+        self.book.flush()
+        sun.store_counters(self.raw, self.sun_counters, self.now)
+        self.offline.write()
+        self.kiosk.write()
+        self.raw.many(_INSERT_ANSWER, self.new_answers)
+
+
+def _deny(body: dict, code: str, balance: int | None = None) -> dict:
+    reply = {"k": m.DENY, "re": body["id"], "code": code}
+    if balance is not None:
+        reply["balance"] = balance
+    return reply

@@ -1,0 +1,94 @@
+"""Cards as the hub keeps them: the credential (an RFID card or a digital card's token) and the
+wallet a tap with it debits. Issue, look up, block and unblock."""
+from __future__ import annotations
+
+import base64
+import secrets
+
+from sqlalchemy import Connection, select, update
+
+from hub.core.clock import utcnow
+from hub.core.errors import Conflict, Invalid, NotFound
+from hub.ledger import ACCOUNTS, create_account
+from hub.tables.cards import Card
+
+CARDS = Card.__table__
+MEDIA = ("rfid", "digital")
+KINDS = ("value", "debit", "employee")  # stored balance, paid later, employee consumption
+
+
+def new_card_uid() -> str:
+    """A random 7-byte UID, the size of an NTAG/DESFire UID, for cards made by the hub."""
+    return secrets.token_hex(7).upper()
+
+
+def new_digital_uid() -> str:
+    """A digital card's uid: 120 random bits (unguessable, so the QR code is the credential),
+    upper-case base32 behind "QR-", within the protocol's card alphabet (messages.check_card)."""
+    return "QR-" + base64.b32encode(secrets.token_bytes(15)).decode()
+
+
+def issue_card(conn: Connection, ledger: str, uid: str | None = None, label: str = "", *,
+               medium: str = "rfid", kind: str = "value", holder_name: str = "",
+               holder_email: str = "", credit_limit: int = 0) -> dict:
+    """A card with an empty wallet of its own. A debit card's wallet may go below zero down
+    to minus its credit limit; a digital card's uid is always made here."""
+    if medium not in MEDIA or kind not in KINDS:
+        raise Invalid(f"medium must be one of {MEDIA}, kind one of {KINDS}")
+    if (kind == "debit") != (credit_limit > 0):
+        raise Invalid("a debit card needs a credit limit above 0; other cards have none")
+    if medium == "digital" and uid:
+        raise Invalid("a digital card's uid is a token the hub makes")
+    uid = (uid or (new_digital_uid() if medium == "digital" else new_card_uid())).upper()
+    if conn.execute(select(CARDS.c.uid).where(CARDS.c.uid == uid)).first():
+        raise Conflict(f"card {uid} exists")
+    account_id = create_account(conn, ledger, "wallet", f"card {uid}", credit_limit=credit_limit)
+    insert_card(conn, uid, account_id, label=label, medium=medium, kind=kind,
+                 holder_name=holder_name, holder_email=holder_email)
+    return card_view(conn, uid)
+
+
+def insert_card(conn: Connection, uid: str, account_id: int, **columns) -> None:
+    conn.execute(CARDS.insert().values(uid=uid, account_id=account_id, status="active",
+                                       created_at=utcnow(), **columns))
+
+
+def get_card(conn: Connection, uid: str) -> dict:
+    """The card presented — its own row, status and `card_uid` — and the wallet it uses:
+    `uid` names that wallet, i.e. the card itself or, for an RFID card linked to a digital
+    wallet, the digital card. Points, discounts and baskets are kept under `uid`, so a
+    linked card and its digital card share them as they share `account_id`."""
+    row = conn.execute(select(CARDS).where(CARDS.c.uid == uid.upper())).mappings().first()
+    if row is None:
+        raise NotFound(f"no card {uid}")
+    return {**row, "card_uid": row["uid"], "uid": row["linked_to"] or row["uid"]}
+
+
+def own_card(conn: Connection, uid: str) -> dict:
+    """The card's own row: `uid` is the card presented, not the wallet it uses."""
+    card = get_card(conn, uid)
+    return {**card, "uid": card["card_uid"]}
+
+
+def card_view(conn: Connection, uid: str) -> dict:
+    card = own_card(conn, uid)
+    acc = conn.execute(select(ACCOUNTS).where(ACCOUNTS.c.id == card["account_id"])).mappings().one()
+    posted = acc["credits_posted"] - acc["debits_posted"]
+    available = posted - acc["debits_pending"]
+    return {
+        "uid": card["uid"], "status": card["status"], "label": card["label"],
+        "ledger": acc["ledger"], "balance": posted, "held": acc["debits_pending"],
+        "available": available, "medium": card["medium"], "kind": card["kind"],
+        "holder_name": card["holder_name"], "holder_email": card["holder_email"],
+        "personalised": bool(card["holder_name"]), "linked_to": card["linked_to"],
+        "credit_limit": acc["credit_limit"], "spendable": available + acc["credit_limit"],
+        "created_at": card["created_at"],
+    }
+
+
+def set_status(conn: Connection, uid: str, status: str) -> dict:
+    get_card(conn, uid)
+    conn.execute(update(CARDS).where(CARDS.c.uid == uid.upper()).values(status=status))
+    return card_view(conn, uid)
+
+
