@@ -151,7 +151,7 @@ def mip_package(version: str | None = None) -> dict:
 
     base = micropython.REPO / "firmware"
     urls = [[rel.as_posix(), Path(os.path.relpath(micropython.REPO / rel, base)).as_posix()]
-            for rel in micropython.source_files() if rel not in micropython.ROOT_SOURCES]
+            for rel in micropython.board_files() if rel not in micropython.ROOT_SOURCES]
     return {"urls": urls, "deps": [], "version": version or __version__}
 
 

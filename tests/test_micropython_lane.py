@@ -26,8 +26,16 @@ def node_lane():
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
+    """What a board gets: lane.board_files()."""
     out = tmp_path_factory.mktemp("device")
     return out, lane.build(out)
+
+
+@pytest.fixture(scope="module")
+def built_for_tests(tmp_path_factory):
+    """Every module compiled: the tests import the simulator and the hub's checks as well."""
+    out = tmp_path_factory.mktemp("device_all")
+    return out, lane.build(out, all_sources=True)
 
 
 def _counts(output):
@@ -66,7 +74,7 @@ def test_runs_under_micropython(path, node_lane):
 def test_build_layout(built):
     out, files = built
     expected = set()
-    for rel in lane.source_files():
+    for rel in lane.board_files():
         if rel in lane.ROOT_SOURCES:
             expected.add(out / lane.ROOT_SOURCES[rel])
         else:
@@ -74,6 +82,14 @@ def test_build_layout(built):
     assert set(files) == expected
     assert all(f.exists() for f in files)
     assert not list((out / "lib").rglob("*.py")), "only bytecode goes under lib/"
+    for rel in ("firmware/hal_sim.py", "firmware/hal_cpython.py", "protocol/hub_side.py"):
+        assert not (out / "lib" / rel).with_suffix(".mpy").exists(), rel
+
+
+def test_build_for_tests_has_every_module(built_for_tests):
+    out, files = built_for_tests
+    assert {f for f in files if f.suffix == ".mpy"} == {
+        out / "lib" / rel.with_suffix(".mpy") for rel in lane.source_files() if rel not in lane.ROOT_SOURCES}
 
 
 def test_build_imports_under_micropython(built, node_lane):
@@ -88,10 +104,10 @@ def test_build_imports_under_micropython(built, node_lane):
             assert re.search(rf"^(PASS|SKIP) import {re.escape(module)}\b", output, re.M), output
 
 
-def test_build_passes_the_micropython_tests(built, node_lane):
+def test_build_passes_the_micropython_tests(built_for_tests, node_lane):
     if not MP_TESTS:
         pytest.skip("no tests in tests/micropython/")
-    code, output = lane.run_tests(MP_TESTS, build_dir=built[0])
+    code, output = lane.run_tests(MP_TESTS, build_dir=built_for_tests[0])
     assert code == 0, output
 
 
