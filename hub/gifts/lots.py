@@ -207,7 +207,16 @@ def gift_account(conn: Connection, uid: str, item: dict, create: bool = True,
     return _once(book, ("wallet", uid, item["id"]), find)
 
 
-def _unlocked(book: Book | None, account_id: int) -> int:
+def cache_gift_accounts(book: Book, uids: list[str]) -> None:
+    """Look up the cards' gift wallets at once for the book (a machine's batch of taps), so that
+    `gift_account` finds them without a query."""
+    raw, ids = book.raw, _IDS.setdefault(book, {})
+    for uid, item_id, account in raw.rows("SELECT card_uid, item_id, account_id FROM gift_accounts "
+                                          f"WHERE card_uid IN ({raw.marks(len(uids))})", uids):
+        ids[("wallet", uid, item_id)] = account
+
+
+def load_unlocked(book: Book | None, account_id: int) -> int:
     """Read a system account (it may go negative) into the book without a row lock: no hot row is
     locked on the booking path; its balance changes by deltas at flush."""
     if book is not None:
@@ -216,11 +225,11 @@ def _unlocked(book: Book | None, account_id: int) -> int:
 
 
 def _system(conn: Connection, book: Book | None, ledger: str, kind: str, name: str) -> int:
-    return _unlocked(book, _once(book, ("system", ledger, kind, name),
-                                 lambda: system_account(conn, ledger, kind, name)))
+    return load_unlocked(book, _once(book, ("system", ledger, kind, name),
+                                     lambda: system_account(conn, ledger, kind, name)))
 
 
-def _sink(conn: Connection, book: Book, item: dict, name: str) -> int:
+def sink_account(conn: Connection, book: Book, item: dict, name: str) -> int:
     return _system(conn, book, item["ledger"], "gifts", name)
 
 
@@ -234,14 +243,14 @@ def obligation_account(conn: Connection, outlet: dict, book: Book | None = None)
                                    f"outlet {outlet['id']} gifts", allow_negative=True)
             conn.execute(OBLIGATIONS.insert().values(outlet_id=outlet["id"], account_id=found))
         return found
-    return _unlocked(book, _once(book, ("obligation", outlet["id"]), find))
+    return load_unlocked(book, _once(book, ("obligation", outlet["id"]), find))
 
 
 def node_account(conn: Connection, currency: str, name: str = NODE, book: Book | None = None) -> int:
     return _system(conn, book, currency, "settlement", name)
 
 
-def _check_currency(item: dict, outlet: dict) -> None:
+def check_currency(item: dict, outlet: dict) -> None:
     if outlet["ledger"] != item["currency"]:
         raise Invalid(f"outlet {outlet['id']} books {outlet['ledger']}, gift {item['id']} is "
                          f"settled in {item['currency']}")
@@ -254,8 +263,8 @@ _MOVE_SQL = ("INSERT INTO gift_lot_moves (lot_id, ref, kind, units, outlet_id, c
              "VALUES (?,?,?,?,?,?)")
 
 
-def _move(conn: Connection, lot_id: str, ref: str, kind: str, units: int, outlet_id=None,
-          raw: Raw | None = None) -> None:
+def record_move(conn: Connection, lot_id: str, ref: str, kind: str, units: int, outlet_id=None,
+                raw: Raw | None = None) -> None:
     raw = raw or Raw(conn)
     if _TAKE[kind]:
         raw.many(_TAKE_SQL, [(_TAKE[kind] * units, lot_id)])
@@ -274,8 +283,8 @@ def open_lots(conn: Connection, uid: str, item_id: str | None = None,
     return [dict(r) for r in conn.execute(query.order_by(LOTS.c.created_at, LOTS.c.id)).mappings()]
 
 
-def _take(conn: Connection, uid: str, item_id: str, units: int, ref: str, kind: str,
-          outlet_id: str) -> list[tuple[dict, int]]:
+def take_oldest(conn: Connection, uid: str, item_id: str, units: int, ref: str, kind: str,
+                outlet_id: str) -> list[tuple[dict, int]]:
     """Take units from the oldest valid lots (all or none); returns (lot, units) pairs."""
     lots = open_lots(conn, uid, item_id, utcnow())
     have = sum(l["remaining"] for l in lots)
@@ -286,7 +295,7 @@ def _take(conn: Connection, uid: str, item_id: str, units: int, ref: str, kind: 
         if units == 0:
             break
         n = min(units, lot["remaining"])
-        _move(conn, lot["id"], ref, kind, n, outlet_id)
+        record_move(conn, lot["id"], ref, kind, n, outlet_id)
         taken.append((lot, n))
         units -= n
     return taken
@@ -298,10 +307,10 @@ def grant(conn: Connection, book: Book, uid: str, item: dict, units: int, outlet
     """Book `units` of the gift to the card as one lot (valid for the item's valid_days from now),
     and the granting outlet's obligation."""
     now = now or utcnow()
-    _check_currency(item, outlet)
+    check_currency(item, outlet)
     account = gift_account(conn, uid, item, book=book)
-    book.transfer(_sink(conn, book, item, ISSUED), account, units, code="gift_granted", reason=reason,
-                  key=key)
+    book.transfer(sink_account(conn, book, item, ISSUED), account, units, code="gift_granted",
+                  reason=reason, key=key)
     if item["value"]:
         node = node_account(conn, item["currency"], book=book)
         book.transfer(obligation_account(conn, outlet, book), node, item["value"] * units,
@@ -326,7 +335,7 @@ def move_lots(conn: Connection, book: Book, old_uid: str, new_uid: str, ref: str
     moved: dict[str, int] = {}
     for lot in open_lots(conn, old_uid):
         item = get_item(conn, lot["item_id"])
-        _move(conn, lot["id"], ref, "move", lot["remaining"])
+        record_move(conn, lot["id"], ref, "move", lot["remaining"])
         conn.execute(LOTS.insert().values(**{
             **lot, "id": new_id(), "card_uid": new_uid, "account_id": gift_account(conn, new_uid, item),
             "units": lot["remaining"], "source_key": f"{ref}/{lot['id']}",
@@ -340,8 +349,8 @@ def move_lots(conn: Connection, book: Book, old_uid: str, new_uid: str, ref: str
     return sum(moved.values())
 
 
-def _redemption_obligations(conn: Connection, book: Book, item: dict, outlet: dict,
-                            taken: list[tuple[dict, int]], key: str, reason: str) -> int:
+def book_redemption_obligations(conn: Connection, book: Book, item: dict, outlet: dict,
+                                taken: list[tuple[dict, int]], key: str, reason: str) -> int:
     """Settlement node → redeeming outlet, at each lot's value; returns the total."""
     total = sum(lot["value"] * n for lot, n in taken)
     if total:
@@ -416,12 +425,12 @@ def hold_unit(conn: Connection, book: Book, uid: str, item: dict, outlet: dict, 
     lot = next((l for l in lots if l["remaining"] > 0), None)
     if lot is None or not redeemable_at(item, outlet) or book.account(lot["account_id"]).available < 1:
         return False
-    sink = _sink(conn, book, item, REDEEMED)
+    sink = sink_account(conn, book, item, REDEEMED)
     book.transfer(lot["account_id"], sink, 1, code="gift_hold", reason=f"1 x {item['id']} at {outlet['id']}",
                   key=key, pending=True, transfer_id=hold_id)
     lot["remaining"] -= 1
     raw = book.raw
-    _move(conn, lot["id"], hold_id, "hold", 1, outlet["id"], raw)
+    record_move(conn, lot["id"], hold_id, "hold", 1, outlet["id"], raw)
     raw.many(_HOLD_SQL, [(hold_id, uid, item["id"], lot["id"], outlet["id"], lot["account_id"], sink, "pending",
                           raw.when(utcnow()))])
     return True
@@ -463,9 +472,10 @@ def settle_hold(conn: Connection, book: Book, hold: dict, item: dict, outlet: di
     book.resolve(hold_id, hold["wallet_account_id"], hold["sink_account_id"], held=1,
                  post=1 if delivered else 0, code="gift_delivered" if delivered else "gift_not_delivered",
                  reason=what + (" delivered" if delivered else " not delivered"), key=key)
-    _move(conn, hold["lot_id"], hold_id, "delivered" if delivered else "release", 1, hold["outlet_id"], raw)
+    record_move(conn, hold["lot_id"], hold_id, "delivered" if delivered else "release", 1, hold["outlet_id"],
+                raw)
     if delivered:
-        _redemption_obligations(conn, book, item, outlet, [(hold, 1)], key, f"hold {hold_id}")
+        book_redemption_obligations(conn, book, item, outlet, [(hold, 1)], key, f"hold {hold_id}")
     hold["status"] = "posted" if delivered else "voided"
     raw.many("UPDATE gift_holds SET status = ?, resolved_at = ? WHERE id = ?",
              [(hold["status"], raw.when(utcnow()), hold_id)])
@@ -509,7 +519,7 @@ def counts_at(rule: dict, outlet: dict) -> bool:
     return _counts_for(rule, outlet["id"], outlet["kind"])
 
 
-def _grants_due(rule: dict, count: int) -> int:
+def grants_due(rule: dict, count: int) -> int:
     due = count // rule["activities"]
     if not rule["repeat"]:
         due = min(due, 1)
@@ -573,10 +583,7 @@ class _Visits:
         self.open = {(uid, site): vid for vid, uid, site in raw.rows(
             f"SELECT id, card_uid, site_id FROM gift_visits WHERE card_uid IN {marks} AND ended_at IS NULL",
             uids)}
-        wallets = _IDS.setdefault(book, {})
-        for uid, item_id, account in raw.rows("SELECT card_uid, item_id, account_id FROM gift_accounts "
-                                              f"WHERE card_uid IN {marks}", uids):
-            wallets[("wallet", uid, item_id)] = account
+        cache_gift_accounts(book, uids)
         self.counted: dict[str, dict[tuple, int]] = {}
         self.given: dict[tuple, int] = {}
         vids = list(self.open.values())
@@ -619,7 +626,7 @@ class _Visits:
     def _apply(self, rule: dict, uid: str, outlet: dict, visit: str, key: str) -> list[dict]:
         count = sum(n for place, n in self.counted[visit].items() if _counts_for(rule, *place))
         given = self.given.get((visit, rule["id"]), 0)
-        due = _grants_due(rule, count)
+        due = grants_due(rule, count)
         item, out = self.chain.items[rule["item_id"]], []
         for n in range(given + 1, due + 1):
             lot = grant(self.conn, self.book, uid, item, rule["units"], outlet, f"{key}/rule/{rule['id']}/{n}",
@@ -691,7 +698,8 @@ def _reset_points(conn: Connection, book: Book, uid: str, site_id: str, key: str
     lots = conn.execute(select(points.LOTS).where(
         points.LOTS.c.card_uid == uid, points.LOTS.c.remaining > 0,
         points.LOTS.c.basket_id.in_(sources)).order_by(points.LOTS.c.id)).mappings().all()
-    sink = _unlocked(book, system_account(conn, points.LEDGER, "points", points.EXPIRED)) if lots else None
+    sink = (load_unlocked(book, system_account(conn, points.LEDGER, "points", points.EXPIRED))
+            if lots else None)
     return sum(points.expire_lot(conn, book, dict(lot), key, f"unused at the exit of {site_id}",
                                  code="points_reset", sink=sink) for lot in lots)
 
@@ -702,8 +710,8 @@ def _reset_lot(conn: Connection, book: Book, lot: dict, obligation: str, key: st
     item = get_item(conn, lot["item_id"])
     n, ref = lot["remaining"], f"{key}/{lot['id']}"
     why = f"unused at the exit of {lot['site_id']}" if code == "gift_reset" else "no longer valid"
-    _move(conn, lot["id"], key, "expire", n)
-    book.transfer(lot["account_id"], _sink(conn, book, item, EXPIRED), n, code=code,
+    record_move(conn, lot["id"], key, "expire", n)
+    book.transfer(lot["account_id"], sink_account(conn, book, item, EXPIRED), n, code=code,
                   reason=f"{n} x {item['id']} {why}", key=ref)
     value = lot["value"] * n
     if value:
@@ -794,10 +802,10 @@ def redeem(conn: Connection, book: Book, uid: str, item_id: str, units: int, out
     account = gift_account(conn, card["uid"], item, create=False)
     if account is None or book.account(account).available < units:
         raise GiftError(f"card {card['uid']} does not hold {units} x {item_id}")
-    taken = _take(conn, card["uid"], item_id, units, ref, "redeem", outlet_id)
-    book.transfer(account, _sink(conn, book, item, REDEEMED), units, code="gift_redeemed",
+    taken = take_oldest(conn, card["uid"], item_id, units, ref, "redeem", outlet_id)
+    book.transfer(account, sink_account(conn, book, item, REDEEMED), units, code="gift_redeemed",
                   reason=f"{units} x {item_id} at {outlet_id}: {reason}", key=key)
-    value = _redemption_obligations(conn, book, item, outlet, taken, key, reason)
+    value = book_redemption_obligations(conn, book, item, outlet, taken, key, reason)
     return {"uid": card["uid"], "item_id": item_id, "units": units, "outlet_id": outlet_id, "value": value}
 
 
@@ -827,13 +835,13 @@ def give_back(conn: Connection, book: Book, uid: str, ref: str, outlet_id: str, 
     by_item: dict[str, list] = {}
     for lot_id, n in rows:
         lot = dict(conn.execute(select(LOTS).where(LOTS.c.id == lot_id)).mappings().one())
-        _move(conn, lot_id, ref, "return", n, outlet_id)
+        record_move(conn, lot_id, ref, "return", n, outlet_id)
         by_item.setdefault(lot["item_id"], []).append((lot, n))
     outlet = outlets.get_outlet(conn, outlet_id) if rows else None
     for item_id, taken in sorted(by_item.items()):
         item = get_item(conn, item_id)
         units, value = sum(n for _, n in taken), sum(l["value"] * n for l, n in taken)
-        book.transfer(_sink(conn, book, item, REDEEMED), taken[0][0]["account_id"], units,
+        book.transfer(sink_account(conn, book, item, REDEEMED), taken[0][0]["account_id"], units,
                       code="gift_returned", reason=reason, key=f"{key}/{item_id}")
         if value:
             node = node_account(conn, item["currency"], book=book)
