@@ -3,6 +3,18 @@ units, obligations, activities and the exit reset work."""
 from __future__ import annotations
 
 from hub.core.errors import GiftError
+from hub.gifts.accounts import (  # noqa: F401
+    EXPIRED,
+    GIFT_ACCOUNTS,
+    ISSUED,
+    NODE,
+    OBLIGATIONS,
+    REDEEMED,
+    UNREDEEMED,
+    gift_account,
+    node_account,
+    obligation_account,
+)
 from hub.gifts.items import (  # noqa: F401
     ITEMS,
     RULES,
@@ -20,19 +32,12 @@ from hub.gifts.items import (  # noqa: F401
 )
 from hub.gifts.lots import (  # noqa: F401
     ACTIVITIES,
-    EXPIRED,
-    ISSUED,
-    NODE,
-    REDEEMED,
-    UNREDEEMED,
     ACTIVITIES_PER_CAMPAIGN,
     Chain,
     EXITS,
-    GIFT_ACCOUNTS,
     HOLDS,
     LOTS,
     MOVES,
-    OBLIGATIONS,
     VISITS,
     active_rules,
     activity_report,
@@ -45,7 +50,6 @@ from hub.gifts.lots import (  # noqa: F401
     counts_at,
     cover_lines,
     expire,
-    gift_account,
     give,
     give_back,
     grant,
@@ -56,8 +60,6 @@ from hub.gifts.lots import (  # noqa: F401
     load_gift_holds,
     lock_cards,
     move_lots,
-    node_account,
-    obligation_account,
     open_lots,
     redeem,
     redeem_at_till,
