@@ -15,6 +15,13 @@ from hub.gifts.accounts import (  # noqa: F401
     node_account,
     obligation_account,
 )
+from hub.gifts.holds import (  # noqa: F401
+    hold_gift,
+    hold_unit,
+    load_gift_holds,
+    settle_gift,
+    settle_hold,
+)
 from hub.gifts.items import (  # noqa: F401
     ITEMS,
     RULES,
@@ -54,10 +61,7 @@ from hub.gifts.lots import (  # noqa: F401
     give_back,
     grant,
     grants_due,
-    hold_gift,
-    hold_unit,
     load_chain,
-    load_gift_holds,
     lock_cards,
     move_lots,
     open_lots,
@@ -65,8 +69,6 @@ from hub.gifts.lots import (  # noqa: F401
     redeem_at_till,
     redeemable_at,
     reset_at_exit,
-    settle_gift,
-    settle_hold,
     settlement,
     units_available,
 )
