@@ -39,7 +39,6 @@ from hub.gifts.items import (  # noqa: F401
 )
 from hub.gifts.lots import (  # noqa: F401
     ACTIVITIES,
-    ACTIVITIES_PER_CAMPAIGN,
     Chain,
     EXITS,
     HOLDS,
@@ -47,8 +46,6 @@ from hub.gifts.lots import (  # noqa: F401
     MOVES,
     VISITS,
     active_rules,
-    activity_report,
-    campaigns,
     card_gifts,
     count_activities,
     count_activity,
@@ -62,6 +59,11 @@ from hub.gifts.lots import (  # noqa: F401
     open_lots,
     redeemable_at,
     reset_at_exit,
+)
+from hub.gifts.reports import (  # noqa: F401
+    ACTIVITIES_PER_CAMPAIGN,
+    activity_report,
+    campaigns,
     settlement,
 )
 from hub.gifts.tills import (  # noqa: F401
