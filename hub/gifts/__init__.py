@@ -40,7 +40,6 @@ from hub.gifts.items import (  # noqa: F401
 from hub.gifts.lots import (  # noqa: F401
     ACTIVITIES,
     Chain,
-    EXITS,
     HOLDS,
     LOTS,
     MOVES,
@@ -50,7 +49,6 @@ from hub.gifts.lots import (  # noqa: F401
     count_activities,
     count_activity,
     counts_at,
-    expire,
     grant,
     grants_due,
     load_chain,
@@ -58,13 +56,17 @@ from hub.gifts.lots import (  # noqa: F401
     move_lots,
     open_lots,
     redeemable_at,
-    reset_at_exit,
 )
 from hub.gifts.reports import (  # noqa: F401
     ACTIVITIES_PER_CAMPAIGN,
     activity_report,
     campaigns,
     settlement,
+)
+from hub.gifts.resets import (  # noqa: F401
+    EXITS,
+    expire,
+    reset_at_exit,
 )
 from hub.gifts.tills import (  # noqa: F401
     choices,
