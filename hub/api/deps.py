@@ -1,0 +1,131 @@
+"""What the REST routes need, as FastAPI dependencies (`Annotated[..., Depends(...)]`).
+
+`create_app` puts the app's state on `app.state` (engine, the `Db`, currency, device directory,
+MQTT bridge); the dependencies here hand it to the routes. Tests replace one with
+`app.dependency_overrides`, e.g. the booking clock:
+
+    app.dependency_overrides[booking_clock] = lambda: datetime(2025, 7, 16, 10, tzinfo=UTC)
+
+The dependencies are `async def` although they do no I/O: FastAPI runs a plain `def`
+dependency in the thread pool, and these only read `app.state`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, Protocol, TypeVar
+
+from fastapi import Depends, Request
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+
+from hub.core.clock import utcnow
+from hub.core.engine import reader
+from hub.devices.registry import DeviceDirectory
+
+T = TypeVar("T")
+
+
+class Db:
+    """The database work of a route: each call runs fn(conn, *args) in one transaction.
+
+    `write` commits before it returns, so a route that returns has its booking durable
+    before FastAPI builds the response (DESIGN 5: nothing is acknowledged before it is
+    durable). `read` runs on a read-only connection (on SQLite no write lock is taken).
+
+    Why an object with methods rather than a dependency that yields a transaction:
+
+    - A `yield` dependency's exit code (where the commit would be) runs by default *after*
+      the response is sent: FastAPI 0.118.0 moved it there, and since 0.121.0 the default
+      scope of a dependency with yield is "request" — "end after the response is sent back
+      to the client"; only `Depends(..., scope="function")` ends it after the path operation
+      function and before the response is sent (FastAPI docs, "Dependencies with yield —
+      Early exit and scope"; release notes 0.118.0 and 0.121.0; in 0.165
+      `fastapi.routing.request_response` closes the function-scope exit stack before
+      `await response(...)` and the request-scope one after it). A commit there could answer
+      201 for a booking that then fails to commit.
+    - Money routes retry once on a unique-key race (`retry=True`): a parallel request with
+      the same Idempotency-Key commits first, ours fails with IntegrityError, and running fn
+      again in a new transaction answers it as a repeat. A dependency that yields one
+      transaction cannot run the route's work a second time; the route has to ask for it.
+    - Reads and writes need different transactions (a write on SQLite is BEGIN IMMEDIATE and
+      takes the write lock; a read must not), which the route knows and a shared
+      dependency does not.
+    - A sync route then costs one thread-pool hop; a sync generator dependency adds two
+      more (its setup and its exit each run in the pool).
+
+    With `write`, the commit is inside the route's own call, whatever the dependency scope.
+    """
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._reader = reader(engine)
+
+    def write(self, fn: Callable[..., T], *args: Any, retry: bool = False, **kw: Any) -> T:
+        """fn(conn, *args, **kw) in one transaction, committed when this returns. With retry,
+        an IntegrityError (a unique key that raced in from a parallel request) runs fn once
+        more in a new transaction, where it finds the other request's booking."""
+        try:
+            return self._transaction(fn, args, kw)
+        except IntegrityError:
+            if not retry:
+                raise
+            return self._transaction(fn, args, kw)
+
+    def read(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
+        """fn(conn, *args, **kw) on a read-only connection; nothing is committed."""
+        with self._reader.connect() as conn:
+            return fn(conn, *args, **kw)
+
+    def _transaction(self, fn: Callable[..., T], args: tuple, kw: dict) -> T:
+        with self.engine.begin() as conn:
+            return fn(conn, *args, **kw)
+
+
+class Bridge(Protocol):
+    """What the API uses of the MQTT bridge (hub.mqtt.bridge.Bridge); the API never imports
+    it. hub.devices.management publishes commands through it."""
+
+    stats: Mapping[str, int]
+    connected: asyncio.Event
+    directory: DeviceDirectory
+
+
+async def get_db(request: Request) -> Db:
+    return request.app.state.db
+
+
+async def get_engine(request: Request) -> Engine:
+    """For work that opens its own transactions (device commands: store, then publish)."""
+    return request.app.state.engine
+
+
+async def get_currency(request: Request) -> str:
+    """The ledger of the site's money (Settings.currency), e.g. "CHF"."""
+    return request.app.state.currency
+
+
+async def get_bridge(request: Request) -> Bridge | None:
+    """None when the API runs without MQTT (tests, tools)."""
+    return request.app.state.bridge
+
+
+async def get_directory(request: Request) -> DeviceDirectory | None:
+    """The bridge's cached device lookups, to drop after a device changes; None without one."""
+    return request.app.state.directory
+
+
+async def booking_clock() -> dt.datetime:
+    """The time a booking is made at (lots' availability and expiry, rules' days, visits).
+    Tests override it with app.dependency_overrides[booking_clock]."""
+    return utcnow()
+
+
+DbDep = Annotated[Db, Depends(get_db)]
+EngineDep = Annotated[Engine, Depends(get_engine)]
+Currency = Annotated[str, Depends(get_currency)]
+BridgeDep = Annotated[Bridge | None, Depends(get_bridge)]
+DirectoryDep = Annotated[DeviceDirectory | None, Depends(get_directory)]
+Now = Annotated[dt.datetime, Depends(booking_clock)]
