@@ -13,9 +13,9 @@ from sqlalchemy import select
 
 from hub import gifts
 from hub.wallets import cards as wallets
-from hub.api.routers import loyalty as loyalty_api
 from hub.loyalty import outlets
 from hub.api.app import create_app
+from hub.api.deps import booking_clock
 from hub.ledger import ACCOUNTS, TRANSFERS, Book, ledger_totals, new_id
 
 UTC = dt.timezone.utc
@@ -328,9 +328,10 @@ class Clock:
 
 
 @pytest.fixture
-def api(engine, monkeypatch):
-    monkeypatch.setattr(loyalty_api, "now", Clock(NOW))
-    with TestClient(create_app(engine)) as client:
+def api(engine):
+    app = create_app(engine)
+    app.dependency_overrides[booking_clock] = Clock(NOW)
+    with TestClient(app) as client:
         yield client
     check_books(engine)
 

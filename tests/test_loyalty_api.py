@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from hub.api.routers import loyalty as loyalty_api
 from hub.api.app import create_app
+from hub.api.deps import booking_clock
 from hub.ledger import ACCOUNTS, TRANSFERS, ledger_totals
 
 UTC = dt.timezone.utc
@@ -31,15 +31,15 @@ class Clock:
 
 
 @pytest.fixture
-def clock(monkeypatch):
-    c = Clock(WED)
-    monkeypatch.setattr(loyalty_api, "now", c)
-    return c
+def clock():
+    return Clock(WED)
 
 
 @pytest.fixture
 def api(engine, clock):
-    with TestClient(create_app(engine)) as client:
+    app = create_app(engine)
+    app.dependency_overrides[booking_clock] = clock
+    with TestClient(app) as client:
         yield client
     with engine.connect() as conn:
         totals = ledger_totals(conn)

@@ -1,5 +1,6 @@
 """Field types and models the REST routers share, so that a card uid, an amount or an id
 is checked the same way on every route."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -11,8 +12,9 @@ from pydantic import BaseModel, Field
 MAX_AMOUNT = 100_000_000  # one million in minor units: a typo guard, not a business limit
 
 Slug = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")]
-CardUid = Annotated[str, Field(pattern=r"^[0-9A-Za-z_:.-]{4,64}$",
-                               description="a card's uid (protocol.messages.check_card)")]
+CardUid = Annotated[
+    str, Field(pattern=r"^[0-9A-Za-z_:.-]{4,64}$", description="a card's uid (protocol.messages.check_card)")
+]
 Minor = Annotated[int, Field(ge=0, le=MAX_AMOUNT, strict=True)]
 Key = Annotated[str | None, Header(max_length=100)]  # an Idempotency-Key header
 ItemId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]  # a gift item (hub.gifts)
@@ -20,6 +22,7 @@ ItemId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]  # a gift item 
 
 class HistoryItem(BaseModel):
     """One transfer of a card's wallet, signed as the card sees it."""
+
     id: str
     at: datetime
     code: str

@@ -1,1 +1,65 @@
-"""One router module per resource."""
+"""One router module per resource; `api_router` mounts them all under /api/v1.
+
+Each module has a module-level `router` (no prefix) and its request/response models; the field
+types they share are in hub/api/fields.py, the dependencies (database work, currency, bridge,
+device directory, booking clock) in hub/api/deps.py. A new resource: a module here, listed
+below."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from hub.api.routers import (
+    baskets,
+    card_gifts,
+    card_kinds,
+    cards,
+    catalogue,
+    debit_cards,
+    device_commands,
+    device_loyalty,
+    devices,
+    discounts,
+    gift_items,
+    gift_reports,
+    gift_rules,
+    health,
+    ledgers,
+    offline_overspends,
+    outlets,
+    point_rules,
+    points,
+    sun,
+    topup_tiers,
+)
+
+api_router = APIRouter(prefix="/api/v1")
+for module in (
+    # cards and wallets
+    cards,
+    card_kinds,
+    debit_cards,
+    topup_tiers,
+    sun,
+    # controllers
+    devices,
+    device_commands,
+    device_loyalty,
+    offline_overspends,
+    # loyalty: outlets, catalogue, discounts, bonus points, baskets
+    outlets,
+    catalogue,
+    discounts,
+    point_rules,
+    points,
+    baskets,
+    # gifts and their settlement
+    gift_items,
+    gift_rules,
+    card_gifts,
+    gift_reports,
+    # the books and the hub
+    ledgers,
+    health,
+):
+    api_router.include_router(module.router)

@@ -1,0 +1,168 @@
+"""Baskets (/api/v1/baskets): quote, pay from the card's wallet (and points, and gift vouchers
+for whole lines), look up, refund once. hub.sales.baskets."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable
+from decimal import Decimal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+from sqlalchemy import Connection
+
+from hub.api.deps import DbDep, Now
+from hub.api.fields import CardUid, ItemId, Key, Minor, Slug
+from hub.loyalty import outlets
+from hub.loyalty.point_rules import ChannelIn, ChannelOut, LineKind
+from hub.sales import baskets
+
+router = APIRouter(tags=["baskets"])
+
+
+class LineIn(BaseModel):
+    line_id: str | None = Field(None, max_length=40, description="default: the line's position, 1-based")
+    article_id: Slug
+    quantity: int = Field(1, ge=1, le=10_000, strict=True)
+    kind: LineKind = LineKind.ARTICLE
+    parent_line_id: str | None = Field(None, description="component → its menu line; topping → its line")
+
+
+class VoucherIn(BaseModel):
+    line_id: str = Field(max_length=40, description="the line the voucher pays (its whole quantity)")
+    item_id: ItemId = Field(
+        description="the card's gift item: a voucher for the line's article, redeemable at the outlet"
+    )
+
+
+class BasketIn(BaseModel):
+    card_uid: CardUid
+    outlet_id: Slug
+    counter_id: Slug | None = Field(None, description="the outlet's counter (till) it is paid at")
+    channel_in: ChannelIn = ChannelIn.TILL
+    channel_out: ChannelOut = ChannelOut.COUNTER
+    lines: list[LineIn] = Field(min_length=1, max_length=500)
+    redeem_points: int = Field(0, ge=0, strict=True, description="points to pay with")
+    small_quantity_surcharge: Minor = 0
+    delivery_fee: Minor = 0
+    vouchers: list[VoucherIn] = Field(
+        [],
+        max_length=500,
+        description=(
+            "gift vouchers paying whole lines (seed 001): the card's gift units are redeemed and the "
+            "settlement node owes the outlet the lines' nets"
+        ),
+    )
+
+
+class LineOut(BaseModel):
+    line_id: str
+    article_id: str
+    kind: str
+    parent_line_id: str | None
+    quantity: int
+    unit_price: int
+    gross: int
+    discount_percent: Decimal
+    discount_source: str | None = Field(description='"card", "group:<id>" or null')
+    discount: int
+    net: int
+    voucher_item: str | None = Field(None, description="the gift voucher paying this line's net")
+
+
+class AwardOut(BaseModel):
+    points: int
+    rule_id: int
+    rule_name: str
+    source: str
+    line_id: str | None
+    reason: str
+    available_at: dt.datetime
+    expires_at: dt.datetime | None
+
+
+class QuoteOut(BaseModel):
+    card_uid: str
+    outlet_id: str
+    counter_id: str | None = None
+    lines: list[LineOut]
+    discount: int
+    fees: int
+    total: int = Field(description="Σ line nets + fees")
+    vouchers_value: int = Field(0, description="the line nets paid by gift vouchers")
+    points_redeemed: int
+    points_value: int = Field(description="minor units paid with the points redeemed")
+    amount_due: int = Field(description="debited from the wallet: total − vouchers_value − points_value")
+    points_earned: int
+    awards: list[AwardOut]
+
+
+class PaidOut(QuoteOut):
+    id: str
+    status: str
+    repeated: bool
+
+
+class BasketRefundOut(BaseModel):
+    id: str
+    refunded: int
+    points_returned: int
+    points_clawed_back: int
+    gift_units_returned: int = Field(0, description="gift voucher units given back to the card")
+    status: str
+    repeated: bool
+
+
+def _at_counter(fn: Callable[..., dict]) -> Callable[..., dict]:
+    """fn(conn, req, …) with the basket's counter checked first and named in the answer."""
+
+    def at_counter(conn: Connection, req: dict, *args) -> dict:
+        outlets.check_counter(conn, req.get("counter_id"), req["outlet_id"])
+        return {**fn(conn, req, *args), "counter_id": req.get("counter_id")}
+
+    return at_counter
+
+
+_quote = _at_counter(baskets.quote)
+_pay = _at_counter(baskets.pay)
+
+
+def _view(conn: Connection, basket_id: str) -> dict:
+    row = baskets.get_basket(conn, basket_id)
+    return {
+        **row["result"],
+        "counter_id": row["request"].get("counter_id"),
+        "status": row["status"],
+        "repeated": False,
+    }
+
+
+@router.post("/baskets/quote", response_model=QuoteOut)
+def quote(basket: BasketIn, db: DbDep, now: Now):
+    """Every figure of the basket as `pay` would book it; books nothing."""
+    return db.read(_quote, basket.model_dump(mode="json"), now)
+
+
+@router.post("/baskets/pay", response_model=PaidOut, status_code=201)
+def pay(basket: BasketIn, db: DbDep, now: Now, idempotency_key: Key = None):
+    """Pay the basket from the card's wallet (and points, and gift vouchers for whole lines: the
+    settlement node then owes the outlet their value); earn points. Send an Idempotency-Key
+    header: a retry books nothing new and returns the first answer with repeated=true.
+    Not enough balance, points or gift units: 409, nothing booked."""
+    basket_id = uuid.uuid4().hex
+    key = "basket/" + (idempotency_key or basket_id)
+    return db.write(_pay, basket.model_dump(mode="json"), basket_id, key, now, retry=True)
+
+
+@router.get("/baskets/{basket_id}", response_model=PaidOut)
+def get_basket(basket_id: str, db: DbDep):
+    return db.read(_view, basket_id)
+
+
+@router.post("/baskets/{basket_id}/refund", response_model=BasketRefundOut)
+def refund(basket_id: str, db: DbDep, now: Now):
+    """Undo a paid basket once: money back to the wallet, redeemed points back into the lots
+    they came from (their own expiry), earned points clawed back, gift vouchers back to the card
+    (the outlet's redemption obligation reversed). Repeats answer repeated=true."""
+    return db.write(baskets.refund, basket_id, now)

@@ -1,0 +1,69 @@
+"""Debit cards (paid later): a card's statement, the cards that owe, settling at the cash desk."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from hub.api.deps import DbDep
+from hub.api.fields import MAX_AMOUNT, CardUid, HistoryItem, Key
+from hub.cards import debit
+from hub.wallets import cash_desk
+
+router = APIRouter(tags=["cards"])
+
+
+class StatementOut(BaseModel):
+    uid: str
+    owed: int = Field(description="what the debit card owes, minor units")
+    held: int
+    credit_limit: int
+    spendable: int
+    last_settlement_at: dt.datetime | None
+    entries: list[HistoryItem] = Field(description="since the last settlement, newest first")
+
+
+class OwedOut(BaseModel):
+    uid: str
+    holder_name: str
+    holder_email: str
+    credit_limit: int
+    owed: int
+
+
+class SettleIn(BaseModel):
+    amount: int | None = Field(
+        None, gt=0, le=MAX_AMOUNT, strict=True, description="default: all that is owed"
+    )
+
+
+class SettleOut(BaseModel):
+    uid: str
+    settled: int
+    balance: int
+    available: int
+    credit_limit: int
+    repeated: bool
+
+
+@router.get("/cards/{uid}/statement", response_model=StatementOut)
+def statement(uid: CardUid, db: DbDep):
+    """A debit card's statement: what it owes and its charges since the last settlement."""
+    return db.read(debit.statement, uid)
+
+
+@router.get("/debit-cards/owed", response_model=list[OwedOut])
+def owed(db: DbDep):
+    """Every debit card that owes money, the largest debt first (what to invoice)."""
+    return db.read(debit.owing)
+
+
+@router.post("/cards/{uid}/settle", response_model=SettleOut, status_code=201)
+def settle(uid: CardUid, body: SettleIn, db: DbDep, idempotency_key: Key = None):
+    """The holder pays what the debit card owes (all by default, never more) at the cash desk.
+    Send an Idempotency-Key header: a retry books nothing new and answers repeated=true."""
+    key = "settle/" + (idempotency_key or uuid.uuid4().hex)
+    return db.write(cash_desk.settle, uid, key, body.amount, retry=True)

@@ -1,0 +1,107 @@
+"""Remote management of controllers (/api/v1/devices/...): commands and their acks, the
+deny-list sync and the latest health telemetry (hub.devices.management)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+from sqlalchemy import Connection
+
+from hub.api.deps import BridgeDep, DbDep, EngineDep
+from hub.core.errors import NotFound
+from hub.devices import management
+
+router = APIRouter(tags=["devices"])
+
+
+class CommandIn(BaseModel):
+    k: Literal["config", "deny", "reboot"]
+    set: dict[str, int | str] | None = Field(
+        None, description='config: profile fields to change, e.g. {"pulse_ms": 80}'
+    )
+    add: list[str] = Field([], description="deny: cards to refuse on the device")
+    remove: list[str] = Field([], description="deny: cards to take off its list")
+    clear: bool = Field(False, description="deny: start the list afresh (then add)")
+
+    def body(self) -> dict:
+        if self.k == "config":
+            return {"k": "config", "set": self.set or {}}
+        if self.k == "deny":
+            body = {
+                "k": "deny",
+                "add": [c.upper() for c in self.add],
+                "remove": [c.upper() for c in self.remove],
+            }
+            return {**body, "clear": True} if self.clear else body
+        return {"k": "reboot"}
+
+
+class CommandSent(BaseModel):
+    seq: int
+    status: str = "pending"
+
+
+class DenySyncOut(BaseModel):
+    sent: dict[str, list[int]] = Field(description="device id -> seqs of the deny commands sent")
+
+
+class CommandOut(BaseModel):
+    seq: int
+    kind: str
+    body: dict
+    status: str = Field(description="pending (no ack yet), applied or refused")
+    code: str | None
+    detail: str | None
+    created_at: datetime
+    acked_at: datetime | None
+
+
+class DeviceHealthOut(BaseModel):
+    device_id: str
+    received_at: datetime
+    uptime_seconds: int
+    free_heap_bytes: int | None
+    rssi: int | None
+    reconnects: int
+    reader_resets: int
+    journal_depth: int
+    fw: str
+
+
+@router.post("/devices/{device_id}/commands", response_model=CommandSent, status_code=202)
+async def send_command(device_id: str, command: CommandIn, bridge: BridgeDep, engine: EngineDep):
+    """Send a command; the device acks it (see GET .../commands). One that cannot be
+    delivered now is sent again when the device comes online. An unknown device: 404; a
+    command the device would refuse (protocol.manage): 422."""
+    # management.send stores the command in its own committed transaction, then publishes it.
+    seq = await management.send(bridge, engine, device_id, command.body())
+    return {"seq": seq}
+
+
+@router.get("/devices/{device_id}/commands", response_model=list[CommandOut])
+def device_commands(device_id: str, db: DbDep, limit: int = 100):
+    return db.read(management.list_commands, device_id, min(max(limit, 1), 1000))
+
+
+def _health(conn: Connection, device_id: str) -> dict:
+    health = management.latest_health(conn, device_id)
+    if health is None:
+        raise NotFound(f"no health from device {device_id} yet")
+    return health
+
+
+@router.get("/devices/{device_id}/health", response_model=DeviceHealthOut)
+def device_health(device_id: str, db: DbDep):
+    """The device's latest health telemetry."""
+    return db.read(_health, device_id)
+
+
+@router.post("/devices/deny-sync", response_model=DenySyncOut)
+async def deny_sync(bridge: BridgeDep, engine: EngineDep):
+    """Bring every device's cached deny list in line with the blocked cards. Blocking,
+    unblocking or replacing a card through this API does it by itself; call it after
+    changing cards some other way."""
+    return {"sent": await management.sync_deny(bridge, engine)}

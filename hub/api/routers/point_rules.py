@@ -1,0 +1,112 @@
+"""Bonus-point rules and settings (/api/v1/bonus-rules, /bonus-settings; seed 003), and an
+outlet's holiday calendar that the rules' holiday condition reads. The rules live in
+hub.loyalty.points (tables) and hub.loyalty.point_rules (the engine)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from hub.api.deps import DbDep
+from hub.api.fields import Minor
+from hub.loyalty import outlets, points
+from hub.loyalty.point_rules import ChannelIn, ChannelOut, ExpiryKind, RuleKind
+
+router = APIRouter(tags=["bonus points"])
+
+
+class TargetIn(BaseModel):
+    id: str = Field(max_length=40, description="article / product group / topping / topping group id")
+    points: int = Field(ge=0, le=1_000_000, strict=True)
+    exclusive_voucher_types: list[str] = []
+    exclude_menu_contents: bool = False
+
+
+class RuleIn(BaseModel):
+    name: str = Field(max_length=100)
+    kind: RuleKind
+    active: bool = True
+    stores: list[str] = Field([], description="outlet ids; none: the rule acts as disabled")
+    channels_in: list[ChannelIn] = list(ChannelIn)
+    channels_out: list[ChannelOut] = list(ChannelOut)
+    valid_from: dt.datetime | None = None
+    valid_to: dt.datetime | None = None
+    weekdays: list[int] = Field(list(range(7)), description="0 = Monday … 6 = Sunday")
+    on_holidays: bool = True
+    targets: list[TargetIn] = []
+    amount_per_point: Minor = Field(0, description="basket value rules: minor units per point")
+    include_redeemed: bool = False
+    include_small_quantity_surcharge: bool = False
+    include_delivery_fee: bool = False
+    points: int = Field(0, ge=0, strict=True, description="registration rules")
+    immediately_redeemable: bool = False
+    expiry: ExpiryKind = ExpiryKind.STANDARD
+    expiry_days: int | None = Field(None, ge=0)
+    expiry_date: dt.date | None = None
+
+
+class RuleOut(RuleIn):
+    id: int
+
+
+class SettingsIn(BaseModel):
+    hours_until_available: int = Field(0, ge=0, strict=True)
+    default_validity_days: int | None = Field(None, ge=0, description="null: points never expire")
+    enabled_stores: list[str] = Field([], description="outlets where the bonus system is on")
+    point_value: Minor = Field(0, description="minor units a point is worth as payment; 0: off")
+
+
+@router.post("/bonus-rules", response_model=RuleOut, status_code=201)
+def create_rule(rule: RuleIn, db: DbDep):
+    """A bonus-point rule (seed 003); the semantics are hub.loyalty.point_rules' docstring."""
+    return db.write(
+        points.create_rule,
+        rule.model_dump(mode="json")
+        | {"valid_from": rule.valid_from, "valid_to": rule.valid_to, "expiry_date": rule.expiry_date},
+    )
+
+
+@router.get("/bonus-rules", response_model=list[RuleOut])
+def list_rules(db: DbDep):
+    return db.read(points.list_rules)
+
+
+@router.get("/bonus-rules/{rule_id}", response_model=RuleOut)
+def get_rule(rule_id: int, db: DbDep):
+    return db.read(points.get_rule, rule_id)
+
+
+@router.post("/bonus-rules/{rule_id}/activate", response_model=RuleOut)
+def activate(rule_id: int, db: DbDep):
+    return db.write(points.set_active, rule_id, True)
+
+
+@router.post("/bonus-rules/{rule_id}/deactivate", response_model=RuleOut)
+def deactivate(rule_id: int, db: DbDep):
+    return db.write(points.set_active, rule_id, False)
+
+
+@router.get("/bonus-settings", response_model=SettingsIn)
+def get_settings(db: DbDep):
+    return db.read(points.get_settings)
+
+
+@router.put("/bonus-settings", response_model=SettingsIn)
+def set_settings(settings: SettingsIn, db: DbDep):
+    """Hours until earned points are available, their default validity, the outlets where the
+    bonus system is on (switched off: nothing is earned there, points stay redeemable) and the
+    value of a point as payment."""
+    return db.write(points.set_settings, settings.model_dump())
+
+
+@router.put("/outlets/{outlet_id}/holidays", response_model=list[dt.date])
+def set_holidays(outlet_id: str, days: list[dt.date], db: DbDep):
+    """Replace the outlet's holiday calendar (read by the bonus rules' holiday condition)."""
+    return db.write(outlets.set_holidays, outlet_id, days)
+
+
+@router.get("/outlets/{outlet_id}/holidays", response_model=list[dt.date])
+def get_holidays(outlet_id: str, db: DbDep):
+    return db.read(outlets.holidays, outlet_id)
