@@ -15,6 +15,18 @@ from hub.gifts.accounts import (  # noqa: F401
     node_account,
     obligation_account,
 )
+from hub.gifts.chain import (  # noqa: F401
+    ACTIVITIES,
+    VISITS,
+    Chain,
+    active_rules,
+    count_activities,
+    count_activity,
+    counts_at,
+    grants_due,
+    load_chain,
+    lock_cards,
+)
 from hub.gifts.holds import (  # noqa: F401
     hold_gift,
     hold_unit,
@@ -38,21 +50,11 @@ from hub.gifts.items import (  # noqa: F401
     set_site_settings,
 )
 from hub.gifts.lots import (  # noqa: F401
-    ACTIVITIES,
-    Chain,
     HOLDS,
     LOTS,
     MOVES,
-    VISITS,
-    active_rules,
     card_gifts,
-    count_activities,
-    count_activity,
-    counts_at,
     grant,
-    grants_due,
-    load_chain,
-    lock_cards,
     move_lots,
     open_lots,
     redeemable_at,

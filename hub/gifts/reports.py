@@ -7,7 +7,8 @@ import datetime as dt
 from sqlalchemy import Connection, func, select
 
 from hub.gifts.accounts import OBLIGATIONS, UNREDEEMED
-from hub.gifts.lots import ACTIVITIES, MOVES
+from hub.gifts.chain import ACTIVITIES
+from hub.gifts.lots import MOVES
 from hub.ledger import ACCOUNTS, TRANSFERS
 
 def _sums(conn: Connection, column, accounts: list[int], since, until) -> dict[int, int]:
