@@ -4,6 +4,7 @@ can run them alone with `python -m hub`."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -39,15 +40,115 @@ def hub(
         pass
 
 
-@db_app.command("upgrade")
-def db_upgrade(db: Optional[str] = typer.Option(None, help=DB_HELP)):
-    """Bring the database's schema to the newest migration, in place (data kept)."""
+def _database(db: str | None) -> str:
+    return Settings(**({"db": db} if db else {})).db
+
+
+def _schema_error(exc: Exception) -> typer.Exit:
+    typer.echo(f"error: {exc}", err=True)
+    return typer.Exit(1)
+
+
+def _schema_state(engine) -> tuple[str | None, bool]:
+    """(the revision the database is at, whether it holds the baseline's tables: made before
+    migrations when it has no revision)."""
+    from sqlalchemy import inspect
+
     from hub import migrations
 
-    settings = Settings(**({"db": db} if db else {}))
-    engine = migrations.open_database(settings.db)
-    engine.dispose()
-    typer.echo("database is up to date")
+    with engine.connect() as conn:
+        at = migrations.current(conn)
+        tables = set(inspect(conn).get_table_names())
+    return at, bool(tables & migrations.baseline_tables())
+
+
+@db_app.command("upgrade")
+def db_upgrade(db: str | None = typer.Option(None, help=DB_HELP)):
+    """Bring the database's schema to the newest migration, in place, its data kept.
+
+    An empty database gets every migration; one made by the release before migrations is stamped
+    at the baseline first. `tapgift hub` does the same when it starts."""
+    from hub import migrations
+    from hub.core.engine import make_engine
+
+    engine = make_engine(_database(db))
+    try:
+        before, made_before = _schema_state(engine)
+        migrations.upgrade(engine)
+        after, _ = _schema_state(engine)
+    except migrations.SchemaError as exc:
+        raise _schema_error(exc) from None
+    finally:
+        engine.dispose()
+    if before == after:
+        typer.echo(f"{after}: the database is up to date")
+    elif before is None:
+        typer.echo(
+            f"{after}: the database was made before migrations; stamped at {migrations.BASELINE}, upgraded"
+            if made_before
+            else f"{after}: the database was empty; every migration ran"
+        )
+    else:
+        typer.echo(f"{after}: the database was upgraded from {before}")
+
+
+@db_app.command("current")
+def db_current(db: str | None = typer.Option(None, help=DB_HELP)):
+    """Print the migration the database is at (first word), and whether it is the newest.
+
+    Changes nothing."""
+    from hub import migrations
+    from hub.core.engine import make_engine, normalise_url
+
+    url = normalise_url(_database(db))
+    path = url.split("///", 1)[1] if url.startswith("sqlite") and "///" in url else ""
+    if path and path != ":memory:" and not Path(path).exists():
+        typer.echo(f"error: no database at {path}", err=True)
+        raise typer.Exit(1)
+    engine = make_engine(url)
+    try:
+        at, made_before = _schema_state(engine)
+        newest = migrations.head()
+    except migrations.SchemaError as exc:
+        raise _schema_error(exc) from None
+    finally:
+        engine.dispose()
+    if at == newest:
+        typer.echo(f"{at} (head)")
+    elif at is not None:
+        typer.echo(f"{at} (the newest is {newest}: run `tapgift db upgrade`)")
+    elif made_before:
+        typer.echo(
+            f"none (made before migrations: `tapgift db upgrade` stamps it at "
+            f"{migrations.BASELINE} and upgrades it to {newest})"
+        )
+    else:
+        typer.echo("none (an empty database)")
+
+
+@db_app.command("revision")
+def db_revision(
+    message: str = typer.Option(..., "-m", "--message", help="what the migration does, in a few words"),
+    db: str | None = typer.Option(
+        None, help="an up-to-date database to compare with; default: a fresh SQLite one"
+    ),
+):
+    """For contributors: write a new migration from what hub/tables defines and the migrations lack.
+
+    The file goes into hub/migrations/versions (Alembic's autogenerate, compared with a database at
+    the newest migration). Read it over: autogenerate misses renames and some constraint changes."""
+    from hub import migrations
+
+    try:
+        made = migrations.revision(message, db)
+    except migrations.SchemaError as exc:
+        raise _schema_error(exc) from None
+    typer.echo(f"wrote {made.path}")
+    if not made.changes:
+        typer.echo(
+            "the tables and the migrations agree: the migration is empty (fill in "
+            "upgrade() by hand for a data migration, or delete it)"
+        )
 
 
 if __name__ == "__main__":
