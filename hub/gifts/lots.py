@@ -11,8 +11,14 @@ from sqlalchemy import Connection, func, select
 from hub.core.clock import utcnow
 from hub.core.errors import GiftError
 from hub.core.raw import Raw
-from hub.gifts.accounts import (ISSUED, check_currency, gift_account, node_account, obligation_account,
-                                sink_account)
+from hub.gifts.accounts import (
+    ISSUED,
+    check_currency,
+    gift_account,
+    node_account,
+    obligation_account,
+    sink_account,
+)
 from hub.gifts.items import get_item
 from hub.ledger import Book, new_id
 from hub.tables.gifts import GiftHold, GiftLot, GiftLotMove

@@ -11,6 +11,7 @@ from hub.gifts.chain import ACTIVITIES
 from hub.gifts.lots import MOVES
 from hub.ledger import ACCOUNTS, TRANSFERS
 
+
 def _sums(conn: Connection, column, accounts: list[int], since, until) -> dict[int, int]:
     if not accounts:
         return {}

@@ -7,10 +7,17 @@ import datetime as dt
 
 from sqlalchemy import Connection, select, update
 
-from hub.gifts.accounts import (EXPIRED, GIFT_ACCOUNTS, UNREDEEMED, load_unlocked, node_account,
-                                obligation_account, sink_account)
-from hub.gifts.items import get_item, get_site_settings
+from hub.gifts.accounts import (
+    EXPIRED,
+    GIFT_ACCOUNTS,
+    UNREDEEMED,
+    load_unlocked,
+    node_account,
+    obligation_account,
+    sink_account,
+)
 from hub.gifts.chain import VISITS
+from hub.gifts.items import get_item, get_site_settings
 from hub.gifts.lots import LOTS, open_lots, record_move
 from hub.ledger import Book, new_id, system_account
 from hub.loyalty import outlets, points

@@ -11,11 +11,20 @@ from hub.core.clock import utcnow
 from hub.core.errors import Conflict, GiftError, Invalid
 from hub.gifts.accounts import REDEEMED, gift_account, node_account, obligation_account, sink_account
 from hub.gifts.items import get_item, list_items
-from hub.gifts.lots import (LOTS, MOVES, book_redemption_obligations, grant, open_lots, record_move,
-                            redeemable_at, take_oldest)
+from hub.gifts.lots import (
+    LOTS,
+    MOVES,
+    book_redemption_obligations,
+    grant,
+    open_lots,
+    record_move,
+    redeemable_at,
+    take_oldest,
+)
 from hub.ledger import TRANSFERS, Book
 from hub.loyalty import outlets, points
 from hub.wallets.cards import get_card
+
 
 def choices(conn: Connection, uid: str, now: dt.datetime) -> list[dict]:
     """The gifts the card may choose with its points now (its available points reach the level)."""
