@@ -24,7 +24,7 @@ def spend(engine, uid, amount):
     with engine.begin() as conn:
         machine = create_account(conn, "CHF", "machine", "test machine", allow_negative=True)
         book = Book(conn)
-        book.transfer(get_card(conn, uid)["account_id"], machine, amount, "sale", "test sale",
+        book.transfer(get_card(conn, uid).account_id, machine, amount, "sale", "test sale",
                       key=f"spend/{uid}/{amount}")
         book.flush()
 

@@ -13,9 +13,9 @@ from hub.wallets.cards import own_card
 def qr(conn: Connection, uid: str) -> segno.QRCode:
     """The QR code of a digital card: its uid (the token a scanner sends as the card)."""
     card = own_card(conn, uid)
-    if card["medium"] != "digital":
-        raise Conflict(f"card {card['uid']} is an RFID card; only a digital card has a QR code")
-    return segno.make(card["uid"], error="m")
+    if card.medium != "digital":
+        raise Conflict(f"card {card.uid} is an RFID card; only a digital card has a QR code")
+    return segno.make(card.uid, error="m")
 
 
 def qr_image(conn: Connection, uid: str, kind: str, scale: int) -> bytes:

@@ -74,9 +74,9 @@ def count_activity(conn: Connection, book: Book, uid: str, outlet_id: str, now: 
     of the first call. A card that is not active counts nothing. The caller flushes the book.
     Returns [{rule_id, item_id, units, value, lot_id, outlet_id}]."""
     card = get_card(conn, uid)
-    if card["status"] != "active":
+    if card.status != "active":
         return []
-    return count_activities(conn, book, [(card["uid"], outlet_id, key)], now)[0]
+    return count_activities(conn, book, [(card.uid, outlet_id, key)], now)[0]
 
 
 def count_activities(conn: Connection, book: Book, activities: list[tuple[str, str, str]],

@@ -37,11 +37,11 @@ def hold_gift(conn: Connection, book: Book, uid: str, item: str, outlet_id: str,
         outlet = outlets.get_outlet(conn, outlet_id)
     except NotFound:
         return False
-    account = gift_account(conn, card["uid"], found, create=False, book=book)
-    if card["status"] != "active" or account is None:
+    account = gift_account(conn, card.uid, found, create=False, book=book)
+    if card.status != "active" or account is None:
         return False
     book.account(account)  # locks the wallet before its lots are read
-    return hold_unit(conn, book, card["uid"], dict(found), outlet, open_lots(conn, card["uid"], item, utcnow()),
+    return hold_unit(conn, book, card.uid, dict(found), outlet, open_lots(conn, card.uid, item, utcnow()),
                      hold_id, key)
 
 

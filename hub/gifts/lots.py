@@ -143,7 +143,7 @@ def redeemable_at(item: dict, outlet: dict) -> bool:
 def card_gifts(conn: Connection, uid: str) -> dict:
     """The card's gift units per item (valid now) and its open lots (expired ones until the next
     expiry run books them out)."""
-    uid, now = get_card(conn, uid)["uid"], utcnow()
+    uid, now = get_card(conn, uid).uid, utcnow()
     lots = open_lots(conn, uid)
     held = dict(conn.execute(select(HOLDS.c.item_id, func.count()).where(
         HOLDS.c.card_uid == uid, HOLDS.c.status == "pending").group_by(HOLDS.c.item_id)).all())

@@ -46,25 +46,25 @@ def reset_at_exit(conn: Connection, uid: str, site_id: str, now: dt.datetime, ke
     own = book is None
     book = Book(conn) if own else book
     accounts = conn.execute(select(GIFT_ACCOUNTS.c.account_id).where(
-        GIFT_ACCOUNTS.c.card_uid == card["uid"])).scalars().all()
+        GIFT_ACCOUNTS.c.card_uid == card.uid)).scalars().all()
     book.load(accounts, lock=True)  # before the lots are read: no redemption slips in between
-    lots = [l for l in open_lots(conn, card["uid"]) if l["site_id"] == site_id and l["source"] in sources]
+    lots = [l for l in open_lots(conn, card.uid) if l["site_id"] == site_id and l["source"] in sources]
     reset: dict[str, int] = {}
     value = 0
     for lot in lots:
         value += _reset_lot(conn, book, lot, settings["unredeemed_obligation"], key)
         reset[lot["item_id"]] = reset.get(lot["item_id"], 0) + lot["remaining"]
-    points_reset = _reset_points(conn, book, card["uid"], site_id, key) if settings["reset_points"] else 0
+    points_reset = _reset_points(conn, book, card.uid, site_id, key) if settings["reset_points"] else 0
     if own:
         book.flush()
     ended = conn.execute(update(VISITS).where(
-        VISITS.c.card_uid == card["uid"], VISITS.c.site_id == site_id, VISITS.c.ended_at.is_(None))
+        VISITS.c.card_uid == card.uid, VISITS.c.site_id == site_id, VISITS.c.ended_at.is_(None))
         .values(ended_at=now)).rowcount
-    result = {"uid": card["uid"], "site_id": site_id, "at": now.isoformat(),
+    result = {"uid": card.uid, "site_id": site_id, "at": now.isoformat(),
               "items": [{"item_id": k, "units": v} for k, v in sorted(reset.items())],
               "units": sum(reset.values()), "value": value, "points": points_reset,
               "unredeemed_obligation": settings["unredeemed_obligation"], "visit_ended": bool(ended)}
-    conn.execute(EXITS.insert().values(key=key, card_uid=card["uid"], site_id=site_id, at=now, result=result))
+    conn.execute(EXITS.insert().values(key=key, card_uid=card.uid, site_id=site_id, at=now, result=result))
     return {**result, "repeated": False}
 
 

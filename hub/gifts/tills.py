@@ -45,14 +45,14 @@ def choose_with_points(conn: Connection, uid: str, item_id: str, outlet_id: str,
     if item["points_price"] is None:
         raise Invalid(f"gift {item_id} cannot be chosen with points")
     level = item["points_level"] or 0
-    available = points.summary(conn, card["uid"], now)["available"]
+    available = points.summary(conn, card.uid, now)["available"]
     if available < level:
-        raise GiftError(f"gift {item_id} needs a level of {level} points, card {card['uid']} has {available}")
+        raise GiftError(f"gift {item_id} needs a level of {level} points, card {card.uid} has {available}")
     book = Book(conn)
     reason = f"{item_id} chosen with {item['points_price']} points at {outlet_id}"
     if item["points_price"]:
-        points.redeem(conn, book, card["uid"], item["points_price"], key, key + "/points", reason, now)
-    lot = grant(conn, book, card["uid"], item, 1, outlet, key, reason, source="points", now=now)
+        points.redeem(conn, book, card.uid, item["points_price"], key, key + "/points", reason, now)
+    lot = grant(conn, book, card.uid, item, 1, outlet, key, reason, source="points", now=now)
     book.flush()
     return {**lot, "points": item["points_price"], "repeated": False}
 
@@ -65,7 +65,7 @@ def give(conn: Connection, uid: str, item_id: str, units: int, outlet_id: str, k
         return {**dict(done), "repeated": True}
     card, item = get_card(conn, uid), get_item(conn, item_id)
     book = Book(conn)
-    lot = grant(conn, book, card["uid"], item, units, outlets.get_outlet(conn, outlet_id), key,
+    lot = grant(conn, book, card.uid, item, units, outlets.get_outlet(conn, outlet_id), key,
                 reason or f"{units} x {item_id} given at {outlet_id}", source="manual", now=now)
     book.flush()
     return {**lot, "repeated": False}
@@ -78,18 +78,18 @@ def redeem(conn: Connection, book: Book, uid: str, item_id: str, units: int, out
     the gift is not redeemable there. The caller flushes the book."""
     card, item = get_card(conn, uid), get_item(conn, item_id)
     outlet = outlets.get_outlet(conn, outlet_id)
-    if card["status"] != "active":
-        raise Conflict(f"card {card['uid']} is {card['status']}")
+    if card.status != "active":
+        raise Conflict(f"card {card.uid} is {card.status}")
     if not redeemable_at(item, outlet):
         raise GiftError(f"gift {item_id} is not redeemable at {outlet_id}")
-    account = gift_account(conn, card["uid"], item, create=False)
+    account = gift_account(conn, card.uid, item, create=False)
     if account is None or book.account(account).available < units:
-        raise GiftError(f"card {card['uid']} does not hold {units} x {item_id}")
-    taken = take_oldest(conn, card["uid"], item_id, units, ref, "redeem", outlet_id)
+        raise GiftError(f"card {card.uid} does not hold {units} x {item_id}")
+    taken = take_oldest(conn, card.uid, item_id, units, ref, "redeem", outlet_id)
     book.transfer(account, sink_account(conn, book, item, REDEEMED), units, code="gift_redeemed",
                   reason=f"{units} x {item_id} at {outlet_id}: {reason}", key=key)
     value = book_redemption_obligations(conn, book, item, outlet, taken, key, reason)
-    return {"uid": card["uid"], "item_id": item_id, "units": units, "outlet_id": outlet_id, "value": value}
+    return {"uid": card.uid, "item_id": item_id, "units": units, "outlet_id": outlet_id, "value": value}
 
 
 def redeem_at_till(conn: Connection, uid: str, item_id: str, units: int, outlet_id: str, key: str) -> dict:

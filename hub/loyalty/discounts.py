@@ -82,7 +82,7 @@ def list_groups(conn: Connection) -> list[dict]:
 
 
 def set_card_discounts(conn: Connection, uid: str, group_id: str | None, rates: list[dict]) -> dict:
-    uid = get_card(conn, uid)["uid"]
+    uid = get_card(conn, uid).uid
     if group_id is not None:
         get_group(conn, group_id)
     conn.execute(delete(CARD_GROUPS).where(CARD_GROUPS.c.card_uid == uid))
@@ -101,7 +101,7 @@ def pass_on(conn: Connection, from_uid: str, to_uid: str) -> None:
 
 
 def card_discounts(conn: Connection, uid: str) -> dict:
-    uid = get_card(conn, uid)["uid"]
+    uid = get_card(conn, uid).uid
     group = conn.execute(select(CARD_GROUPS.c.group_id).where(CARD_GROUPS.c.card_uid == uid)).scalar()
     return {"uid": uid, "group": group, "rates": _rates(conn, "card", uid),
             "group_rates": _rates(conn, "group", group)}

@@ -145,7 +145,7 @@ def rule_book(conn: Connection) -> tuple[br.RuleBook, dict]:
 # -- the card's points wallet and its lots ---------------------------------------------------------
 
 def point_account(conn: Connection, uid: str, create: bool = True) -> int | None:
-    uid = get_card(conn, uid)["uid"]
+    uid = get_card(conn, uid).uid
     found = conn.execute(select(POINT_ACCOUNTS.c.account_id).where(POINT_ACCOUNTS.c.card_uid == uid)).scalar()
     if found is None and create:
         found = create_account(conn, LEDGER, "wallet", f"card {uid} points")
@@ -161,7 +161,7 @@ def issue_lot(conn: Connection, book: Book, uid: str, points: int, key: str, rea
     lot_id = new_id()
     book.transfer(system_account(conn, LEDGER, "points", ISSUED), account, points, code=code,
                   reason=reason, key=key)
-    lot = {"id": lot_id, "card_uid": get_card(conn, uid)["uid"], "account_id": account, "points": points,
+    lot = {"id": lot_id, "card_uid": get_card(conn, uid).uid, "account_id": account, "points": points,
            "remaining": points, "available_at": available_at, "expires_at": expires_at,
            "source_key": key, "reason": reason, "rule_id": rule_id, "basket_id": basket_id,
            "created_at": utcnow()}
@@ -180,7 +180,7 @@ def move_lots(conn: Connection, book: Book, old_uid: str, new_uid: str, ref: str
     for lot in lots(conn, old_uid):
         _move(conn, lot["id"], ref, "move", lot["remaining"])
         conn.execute(LOTS.insert().values(
-            id=new_id(), card_uid=get_card(conn, new_uid)["uid"], account_id=new_account,
+            id=new_id(), card_uid=get_card(conn, new_uid).uid, account_id=new_account,
             points=lot["remaining"], remaining=lot["remaining"], available_at=lot["available_at"],
             expires_at=lot["expires_at"], source_key=f"{ref}/{lot['id']}",
             reason=f"moved from card {lot['card_uid']}: {lot['reason']}", rule_id=lot["rule_id"],
@@ -198,7 +198,7 @@ def _spend_order(lot: dict):
 
 
 def lots(conn: Connection, uid: str, open_only: bool = True) -> list[dict]:
-    query = select(LOTS).where(LOTS.c.card_uid == get_card(conn, uid)["uid"])
+    query = select(LOTS).where(LOTS.c.card_uid == get_card(conn, uid).uid)
     if open_only:
         query = query.where(LOTS.c.remaining > 0)
     return sorted((dict(r) for r in conn.execute(query).mappings()), key=_spend_order)
@@ -210,7 +210,7 @@ def _spendable(lot: dict, now: dt.datetime) -> bool:
 
 def summary(conn: Connection, uid: str, now: dt.datetime) -> dict:
     open_lots = lots(conn, uid)
-    return {"uid": get_card(conn, uid)["uid"],
+    return {"uid": get_card(conn, uid).uid,
             "balance": sum(l["remaining"] for l in open_lots),
             "available": sum(l["remaining"] for l in open_lots if _spendable(l, now)),
             "lots": open_lots}
@@ -316,7 +316,7 @@ def register(conn: Connection, uid: str, outlet_id: str, channel_in: str, now: d
     Once per card: a second registration earns nothing."""
     card = get_card(conn, uid)
     outlet = outlets.get_outlet(conn, outlet_id)
-    ref = f"registration/{card['uid']}"
+    ref = f"registration/{card.uid}"
     if conn.execute(select(LOTS.c.id).where(LOTS.c.source_key.like(ref + ":%"))).first():
         return {"points": 0, "awards": [], "repeated": True}
     book, _ = rule_book(conn)
@@ -324,7 +324,7 @@ def register(conn: Connection, uid: str, outlet_id: str, channel_in: str, now: d
                                           holidays=frozenset(outlets.holidays(conn, outlet["id"])), ref=ref)
     ledger = Book(conn)
     for a in awards:
-        issue_lot(conn, ledger, card["uid"], a.points, a.key, a.reason, a.available_at, a.expires_at,
+        issue_lot(conn, ledger, card.uid, a.points, a.key, a.reason, a.available_at, a.expires_at,
                   rule_id=a.rule_id)
     ledger.flush()
     return {"points": sum(a.points for a in awards), "repeated": False,

@@ -106,10 +106,10 @@ def price(conn: Connection, req: dict, now: dt.datetime, ref: str | None = None)
     card = get_card(conn, req["card_uid"])
     outlet = outlets.get_outlet(conn, req["outlet_id"])
     articles = catalogue.articles_by_id(conn, [l["article_id"] for l in req["lines"]])
-    lines = _lines(req, articles, discounts.card_discounts(conn, card["uid"]))
+    lines = _lines(req, articles, discounts.card_discounts(conn, card.uid))
     fees = req.get("small_quantity_surcharge", 0) + req.get("delivery_fee", 0)
     total = sum(l["net"] for l in lines) + fees
-    vouchers = gifts.cover_lines(conn, card["uid"], outlet, lines, req.get("vouchers", []))
+    vouchers = gifts.cover_lines(conn, card.uid, outlet, lines, req.get("vouchers", []))
     book, settings = points.rule_book(conn)
     redeem = req.get("redeem_points", 0)
     if redeem and not settings["point_value"]:
@@ -122,7 +122,7 @@ def price(conn: Connection, req: dict, now: dt.datetime, ref: str | None = None)
     awards = book.awards_for_order(basket, store=outlet["id"], channel_in=req["channel_in"],
                                    channel_out=req["channel_out"], at=now, tz=outlet["tz"],
                                    holidays=frozenset(outlets.holidays(conn, outlet["id"])), ref=ref)
-    return {"card_uid": card["uid"], "outlet_id": outlet["id"], "lines": lines,
+    return {"card_uid": card.uid, "outlet_id": outlet["id"], "lines": lines,
             "discount": sum(l["discount"] for l in lines), "fees": fees, "total": total,
             "vouchers_value": vouchers, "points_redeemed": redeem, "points_value": value,
             "amount_due": total - vouchers - value,
@@ -150,29 +150,29 @@ def pay(conn: Connection, req: dict, basket_id: str, key: str, now: dt.datetime)
     if done is not None:
         return done
     card = get_card(conn, req["card_uid"])
-    if card["status"] != "active":
-        raise Conflict(f"card {card['uid']} is {card['status']}")
+    if card.status != "active":
+        raise Conflict(f"card {card.uid} is {card.status}")
     figures = price(conn, req, now, ref=key)
     outlet = outlets.get_outlet(conn, req["outlet_id"])
     book = Book(conn)
     what = f"basket {basket_id} at {outlet['id']}"
     if figures["amount_due"]:
-        book.transfer(card["account_id"], outlet["revenue_account_id"], figures["amount_due"],
+        book.transfer(card.account_id, outlet["revenue_account_id"], figures["amount_due"],
                       code=SALE, reason=what, key=f"{key}/pay")
     if figures["points_redeemed"]:
-        points.redeem(conn, book, card["uid"], figures["points_redeemed"], basket_id, f"{key}/redeem",
+        points.redeem(conn, book, card.uid, figures["points_redeemed"], basket_id, f"{key}/redeem",
                       f"paid with points: {what}", now)
     for line in figures["lines"]:
         if "voucher_item" in line:
-            gifts.redeem(conn, book, card["uid"], line["voucher_item"], line["voucher_units"], outlet["id"],
+            gifts.redeem(conn, book, card.uid, line["voucher_item"], line["voucher_units"], outlet["id"],
                          basket_id, f"{key}/gift/{line['line_id']}", f"voucher in {what}")
     for award in figures["awards"]:
-        points.issue_lot(conn, book, card["uid"], award["points"], award["key"],
+        points.issue_lot(conn, book, card.uid, award["points"], award["key"],
                          f"{award['reason']} ({what})", award["available_at"], award["expires_at"],
                          rule_id=award["rule_id"], basket_id=basket_id)
     book.flush()
     result = _jsonable({"id": basket_id, **figures})
-    conn.execute(BASKETS.insert().values(id=basket_id, idempotency_key=key, card_uid=card["uid"],
+    conn.execute(BASKETS.insert().values(id=basket_id, idempotency_key=key, card_uid=card.uid,
                                          outlet_id=outlet["id"], request=_jsonable(req), result=result,
                                          status="paid", created_at=now))
     return {**result, "status": "paid", "repeated": False}
@@ -196,11 +196,11 @@ def refund(conn: Connection, basket_id: str, now: dt.datetime) -> dict:
     book = Book(conn)
     what = f"refund of basket {basket_id} at {outlet['id']}"
     if paid["amount_due"]:
-        book.transfer(outlet["revenue_account_id"], card["account_id"], paid["amount_due"],
+        book.transfer(outlet["revenue_account_id"], card.account_id, paid["amount_due"],
                       code="sale_refund", reason=what, key=f"{key}/refund")
-    returned = points.give_back(conn, book, card["uid"], basket_id, f"{key}/refund/points-returned", what)
-    clawed = points.claw_back(conn, book, card["uid"], basket_id, f"{key}/refund/points-clawback", what)
-    vouchers = gifts.give_back(conn, book, card["uid"], basket_id, outlet["id"], f"{key}/refund/gifts", what)
+    returned = points.give_back(conn, book, card.uid, basket_id, f"{key}/refund/points-returned", what)
+    clawed = points.claw_back(conn, book, card.uid, basket_id, f"{key}/refund/points-clawback", what)
+    vouchers = gifts.give_back(conn, book, card.uid, basket_id, outlet["id"], f"{key}/refund/gifts", what)
     book.flush()
     result = {"id": basket_id, "refunded": paid["amount_due"], "points_returned": returned,
               "points_clawed_back": clawed, "gift_units_returned": vouchers, "status": "refunded"}
@@ -221,7 +221,7 @@ def buy_points(conn: Connection, uid: str, outlet_id: str, count: int, key: str,
     outlet = outlets.get_outlet(conn, outlet_id)
     book = Book(conn)
     cost = count * settings["point_value"]
-    book.transfer(card["account_id"], outlet["revenue_account_id"], cost, code="points_purchase",
+    book.transfer(card.account_id, outlet["revenue_account_id"], cost, code="points_purchase",
                   reason=f"{count} points bought at {outlet_id}", key=key + "/pay")
     days = settings["default_validity_days"]
     points.issue_lot(conn, book, uid, count, key, f"{count} points bought at {outlet_id}", now,

@@ -3,7 +3,10 @@ wallet a tap with it debits. Issue, look up, block and unblock."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import secrets
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import Connection, select, update
 
@@ -15,6 +18,29 @@ from hub.tables.cards import Card
 CARDS = Card.__table__
 MEDIA = ("rfid", "digital")
 KINDS = ("value", "debit", "employee")  # stored balance, paid later, employee consumption
+
+
+@dataclass(frozen=True, slots=True)
+class CardRef:
+    """A card as presented, and the wallet it uses. `card_uid` is the card presented; `uid` names
+    the card whose wallet, points, discounts and gifts it uses: itself or, for an RFID card linked
+    to a digital wallet, the digital card. `account_id` is that wallet."""
+
+    card_uid: str
+    uid: str
+    account_id: int
+    status: str
+    label: str
+    medium: str
+    kind: str
+    holder_name: str
+    holder_email: str
+    linked_to: str | None
+    created_at: datetime
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
 
 
 def new_card_uid() -> str:
@@ -53,36 +79,38 @@ def insert_card(conn: Connection, uid: str, account_id: int, **columns) -> None:
                                        created_at=utcnow(), **columns))
 
 
-def get_card(conn: Connection, uid: str) -> dict:
-    """The card presented — its own row, status and `card_uid` — and the wallet it uses:
-    `uid` names that wallet, i.e. the card itself or, for an RFID card linked to a digital
-    wallet, the digital card. Points, discounts and baskets are kept under `uid`, so a
-    linked card and its digital card share them as they share `account_id`."""
+def get_card(conn: Connection, uid: str) -> CardRef:
+    """The card presented and the wallet it uses. Points, discounts and baskets are kept under
+    `uid`, so a linked card and its digital card share them as they share `account_id`."""
     row = conn.execute(select(CARDS).where(CARDS.c.uid == uid.upper())).mappings().first()
     if row is None:
         raise NotFound(f"no card {uid}")
-    return {**row, "card_uid": row["uid"], "uid": row["linked_to"] or row["uid"]}
+    return CardRef(card_uid=row["uid"], uid=row["linked_to"] or row["uid"],
+                   account_id=row["account_id"], status=row["status"], label=row["label"],
+                   medium=row["medium"], kind=row["kind"], holder_name=row["holder_name"],
+                   holder_email=row["holder_email"], linked_to=row["linked_to"],
+                   created_at=row["created_at"])
 
 
-def own_card(conn: Connection, uid: str) -> dict:
-    """The card's own row: `uid` is the card presented, not the wallet it uses."""
+def own_card(conn: Connection, uid: str) -> CardRef:
+    """The card as its own owner: `uid` is the card presented, not the wallet it uses."""
     card = get_card(conn, uid)
-    return {**card, "uid": card["card_uid"]}
+    return dataclasses.replace(card, uid=card.card_uid)
 
 
 def card_view(conn: Connection, uid: str) -> dict:
     card = own_card(conn, uid)
-    acc = conn.execute(select(ACCOUNTS).where(ACCOUNTS.c.id == card["account_id"])).mappings().one()
+    acc = conn.execute(select(ACCOUNTS).where(ACCOUNTS.c.id == card.account_id)).mappings().one()
     posted = acc["credits_posted"] - acc["debits_posted"]
     available = posted - acc["debits_pending"]
     return {
-        "uid": card["uid"], "status": card["status"], "label": card["label"],
+        "uid": card.uid, "status": card.status, "label": card.label,
         "ledger": acc["ledger"], "balance": posted, "held": acc["debits_pending"],
-        "available": available, "medium": card["medium"], "kind": card["kind"],
-        "holder_name": card["holder_name"], "holder_email": card["holder_email"],
-        "personalised": bool(card["holder_name"]), "linked_to": card["linked_to"],
+        "available": available, "medium": card.medium, "kind": card.kind,
+        "holder_name": card.holder_name, "holder_email": card.holder_email,
+        "personalised": bool(card.holder_name), "linked_to": card.linked_to,
         "credit_limit": acc["credit_limit"], "spendable": available + acc["credit_limit"],
-        "created_at": card["created_at"],
+        "created_at": card.created_at,
     }
 
 

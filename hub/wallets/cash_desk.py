@@ -7,7 +7,7 @@ from sqlalchemy import Connection, func, select
 from hub.core.errors import Conflict
 from hub.ledger import ACCOUNTS, TRANSFERS, Book, system_account
 from hub.wallets import topup_bonus
-from hub.wallets.cards import card_view, get_card
+from hub.wallets.cards import CardRef, card_view, get_card
 
 CASH_DESK = "cash desk"
 SETTLEMENT_CODE = "debit_settlement"
@@ -30,22 +30,22 @@ def top_up(conn: Connection, uid: str, amount: int, key: str, reason: str = "") 
     """Credit a wallet from the cash desk, plus the top-up bonus its tier earns.
     A repeated key books nothing new."""
     card = get_card(conn, uid)
-    if card["kind"] == "debit":
+    if card.kind == "debit":
         raise Conflict(f"card {uid} is a debit card, paid later: settle what it owes instead")
-    done = _repeat(conn, key, card["account_id"], amount)
+    done = _repeat(conn, key, card.account_id, amount)
     if done is not None:
         bonus = conn.execute(select(TRANSFERS.c.amount).where(
             TRANSFERS.c.idempotency_key == key + "/bonus")).scalar() or 0
         return {"transfer": done["id"], "bonus": bonus, "repeated": True, **card_view(conn, uid)}
-    ledger = _ledger(conn, card["account_id"])
+    ledger = _ledger(conn, card.account_id)
     book = Book(conn)
     cash = system_account(conn, ledger, "cash", CASH_DESK)
-    tid = book.transfer(cash, card["account_id"], amount, code="topup",
+    tid = book.transfer(cash, card.account_id, amount, code="topup",
                         reason=reason or "top-up at the cash desk", key=key)
     bonus = topup_bonus.bonus_for(conn, ledger, amount)
     if bonus:
         source = system_account(conn, ledger, "bonus", topup_bonus.PROMOTIONS)
-        book.transfer(source, card["account_id"], bonus, code=topup_bonus.BONUS_CODE,
+        book.transfer(source, card.account_id, bonus, code=topup_bonus.BONUS_CODE,
                       reason=f"top-up bonus on {amount}", key=key + "/bonus")
     book.flush()
     return {"transfer": tid, "bonus": bonus, "repeated": False, **card_view(conn, uid)}
@@ -62,7 +62,7 @@ def unspent_bonus(conn: Connection, account_id: int, available: int) -> int:
     return max(0, min(available, int(credited) - int(taken)))
 
 
-def settled_card(conn: Connection, uid: str) -> tuple[dict, dict]:
+def settled_card(conn: Connection, uid: str) -> tuple[CardRef, dict]:
     """The card and its view, refused while taps on it wait for their report."""
     card, view = get_card(conn, uid), card_view(conn, uid)
     if view["held"]:
@@ -74,9 +74,9 @@ def settle(conn: Connection, uid: str, key: str, amount: int | None = None) -> d
     """The holder of a debit card pays at the cash desk what the card owes (all of it unless
     `amount` says less); a debit card holds no credit, so never more."""
     card, view = settled_card(conn, uid)
-    if card["kind"] != "debit":
-        raise Conflict(f"card {uid} is a {card['kind']} card; only a debit card is settled")
-    done = _repeat(conn, key, card["account_id"], amount)
+    if card.kind != "debit":
+        raise Conflict(f"card {uid} is a {card.kind} card; only a debit card is settled")
+    done = _repeat(conn, key, card.account_id, amount)
     if done is not None:
         return {"settled": done["amount"], "repeated": True, **view}
     owed = max(0, -view["available"])
@@ -84,8 +84,8 @@ def settle(conn: Connection, uid: str, key: str, amount: int | None = None) -> d
     if not 0 < amount <= owed:
         raise Conflict(f"card {uid} owes {owed}; a settlement pays between 1 and that")
     book = Book(conn)
-    cash = system_account(conn, _ledger(conn, card["account_id"]), "cash", CASH_DESK)
-    book.transfer(cash, card["account_id"], amount, code=SETTLEMENT_CODE,
+    cash = system_account(conn, _ledger(conn, card.account_id), "cash", CASH_DESK)
+    book.transfer(cash, card.account_id, amount, code=SETTLEMENT_CODE,
                   reason=f"debit card settled: {amount} of {owed} owed", key=key)
     book.flush()
     return {"settled": amount, "repeated": False, **card_view(conn, uid)}
@@ -95,7 +95,7 @@ def refund(conn: Connection, uid: str, key: str) -> dict:
     """Pay back the card's own money at the cash desk; its unspent bonus lapses. A debit
     card that owes money is settled instead: `refunded` is then negative, what was paid in."""
     card, view = settled_card(conn, uid)
-    done = _repeat(conn, key, card["account_id"], None)
+    done = _repeat(conn, key, card.account_id, None)
     if done is not None:
         sign = -1 if done["code"] == SETTLEMENT_CODE else 1
         return {"refunded": sign * done["amount"], "repeated": True, **view}
@@ -103,15 +103,15 @@ def refund(conn: Connection, uid: str, key: str) -> dict:
         settled = settle(conn, uid, key)
         return {"refunded": -settled["settled"], "bonus_lapsed": 0, "repeated": False,
                 **card_view(conn, uid)}
-    ledger = _ledger(conn, card["account_id"])
-    bonus = unspent_bonus(conn, card["account_id"], view["available"])
+    ledger = _ledger(conn, card.account_id)
+    bonus = unspent_bonus(conn, card.account_id, view["available"])
     paid_back = view["available"] - bonus
     book = Book(conn)
     if paid_back:
-        book.transfer(card["account_id"], system_account(conn, ledger, "cash", CASH_DESK),
+        book.transfer(card.account_id, system_account(conn, ledger, "cash", CASH_DESK),
                       paid_back, code="refund", reason="balance paid back", key=key)
     if bonus:
-        book.transfer(card["account_id"], system_account(conn, ledger, "bonus", topup_bonus.PROMOTIONS),
+        book.transfer(card.account_id, system_account(conn, ledger, "bonus", topup_bonus.PROMOTIONS),
                       bonus, code=topup_bonus.FORFEIT_CODE, reason="bonus lapses with the refund",
                       key=key + "/bonus")
     book.flush()

@@ -5,16 +5,16 @@ from sqlalchemy import Connection, or_, select
 
 from hub.ledger import TRANSFERS
 from hub.tables.cards import CardLink
-from hub.wallets.cards import get_card
+from hub.wallets.cards import CardRef, get_card
 
 LINKS = CardLink.__table__
 
 
-def _accounts_of(conn: Connection, card: dict) -> set[int]:
+def _accounts_of(conn: Connection, card: CardRef) -> set[int]:
     """The wallet a card uses now and the one it had before it was linked."""
     before = conn.execute(select(LINKS.c.previous_account_id).where(
-        LINKS.c.card_uid == card["card_uid"])).scalar()
-    return {card["account_id"]} | ({before} if before else set())
+        LINKS.c.card_uid == card.card_uid)).scalar()
+    return {card.account_id} | ({before} if before else set())
 
 
 def history(conn: Connection, uid: str, limit: int = 100) -> list[dict]:
