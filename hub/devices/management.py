@@ -8,7 +8,7 @@ when the device comes online (a controller's MQTT session is clean, so what was
 published while it was away is lost), and a repeat it has already applied is
 ignored by its seq.
 
-Deny lists: POST /api/v1/devices/deny-sync (hub/device_api.py) compares the
+Deny lists: POST /api/v1/devices/deny-sync (hub/api/routers/device_commands.py) compares the
 cards blocked in the hub with what each device was told (device_deny) and sends
 the difference. Call it after blocking or unblocking cards; it is idempotent.
 """
