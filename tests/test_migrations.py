@@ -169,7 +169,7 @@ def hub_works_on(engine, facts: dict) -> None:
         top_up(conn, "04A1B2C3D4", 1000, "after-upgrade/1")
         card_service.issue_card(conn, "CHF", "0A0B0C0D")
         top_up(conn, "0A0B0C0D", 300, "after-upgrade/2")
-        wallets = {uid: card_service.get_card(conn, uid)["account_id"] for uid in ("0A0B0C0D", "AABBCCDD")}
+        wallets = {uid: card_service.get_card(conn, uid).account_id for uid in ("0A0B0C0D", "AABBCCDD")}
         book = Book(conn)
         book.transfer(
             wallets["0A0B0C0D"], wallets["AABBCCDD"], 100, "gift", "a friend's beer", "after-upgrade/3"
