@@ -4,14 +4,14 @@
 import asyncio
 import gc
 
+from firmware import hal
+from firmware.controller import Controller
+from firmware.hal import sleep_ms, ticks_diff, ticks_ms
+from firmware.link import Link
+from firmware.mqtt import MQTTClient
 from protocol import const, topics
 from protocol.ids import RequestIds
 from protocol.signing import Signer
-from firmware import hal
-from firmware.hal import sleep_ms, ticks_ms, ticks_diff
-from firmware.controller import Controller
-from firmware.link import Link
-from firmware.mqtt import MQTTClient
 
 VERSION = "0.1.0"
 _WATCHDOG_MS = const(30000)
@@ -24,21 +24,39 @@ class App:
         self.cfg = cfg
         self.board = board
         profile = cfg.profile
-        self.link = Link(Signer(cfg.key), RequestIds(board.flash_dir + "/boots"),
-                         cfg.site, cfg.device, profile["reply_timeout_ms"], profile["retries"])
+        self.link = Link(
+            Signer(cfg.key),
+            RequestIds(board.flash_dir + "/boots"),
+            cfg.site,
+            cfg.device,
+            profile["reply_timeout_ms"],
+            profile["retries"],
+        )
         self.status_topic, offline = self.link.seal(topics.STATUS, {"state": "offline"})
         broker = cfg.broker
-        self.client = MQTTClient(cfg.device, broker["host"], broker["port"],
-                                 user=broker["user"], password=broker["password"],
-                                 will=(self.status_topic, offline, 1, True),
-                                 on_message=self.link.on_message, on_connect=self._on_connect,
-                                 **client_options)
+        self.client = MQTTClient(
+            cfg.device,
+            broker["host"],
+            broker["port"],
+            user=broker["user"],
+            password=broker["password"],
+            will=(self.status_topic, offline, 1, True),
+            on_message=self.link.on_message,
+            on_connect=self._on_connect,
+            **client_options,
+        )
         self.link.client = self.client
         self.link.on_command = self.on_command
         from firmware import profiles  # only now: it imports just this board's kind
 
-        self.controller = Controller(board, self.link, profile, profiles.make(board, profile),
-                                     board.flash_dir + "/reports.json", on_result)
+        self.controller = Controller(
+            board,
+            self.link,
+            profile,
+            profiles.make(board, profile),
+            board.flash_dir + "/reports.json",
+            on_result,
+        )
         self.tasks = []
 
     async def _on_connect(self):
@@ -68,11 +86,18 @@ class App:
                 gc.collect()
             # Keys of more than 10 characters are not interned at import: the
             # heap target has room for only a few more interned names.
-            topic, payload = self.link.seal(topics.HEALTH, {
-                "uptime_seconds": uptime_ms // 1000, "free_heap_bytes": free() if free else None,
-                "rssi": self.board.rssi(), "reconnects": self.client.reconnects,
-                "reader_resets": self.board.reader.resets,
-                "journal_depth": self.controller.pending_reports(), "fw": VERSION})
+            topic, payload = self.link.seal(
+                topics.HEALTH,
+                {
+                    "uptime_seconds": uptime_ms // 1000,
+                    "free_heap_bytes": free() if free else None,
+                    "rssi": self.board.rssi(),
+                    "reconnects": self.client.reconnects,
+                    "reader_resets": self.board.reader.resets,
+                    "journal_depth": self.controller.pending_reports(),
+                    "fw": VERSION,
+                },
+            )
             await self.client.publish(topic, payload)
 
     async def run(self):
@@ -102,8 +127,7 @@ class App:
 
 
 def main():
-    from firmware import config
-    from firmware import hal_esp32
+    from firmware import config, hal_esp32
 
     cfg = config.load()
     board = hal_esp32.Board(cfg.pins)

@@ -5,6 +5,7 @@
 # broken /lib or provisioning file cannot leave a relay on.
 import json
 import os
+
 import machine
 
 PROVISION = "/provision.json"
@@ -56,6 +57,7 @@ def boot():
     relays_off(pins)
     maintenance = maintenance_requested(pins, FLAG)
     import firmware.hal
+
     firmware.hal.maintenance = maintenance
     if maintenance:
         print("tapgift: maintenance mode, app not started, no watchdog")

@@ -14,10 +14,9 @@
 import asyncio
 import json
 
-from protocol import manage, messages, topics
-from protocol import ProtocolError
-from protocol.ids import write_atomic
 from firmware import config, hal
+from protocol import ProtocolError, manage, messages, topics
+from protocol.ids import write_atomic
 
 SEQ_FILE = "/cmdseq"
 DENY_FILE = "/denylist.json"  # read at boot by firmware.controller

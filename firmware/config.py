@@ -26,8 +26,8 @@
 # pins.display: null (the kiosk then speaks through the indicator's LED and
 # buzzer) or a 16x2 character LCD on an I2C backpack (PCF8574):
 #   {"i2c": 1, "scl": 32, "sda": 33, "addr": 39}   (its own bus: not shared with a PN532)
-import json
 import binascii
+import json
 
 from protocol import topics
 
@@ -70,12 +70,22 @@ _COMMON_DEFAULTS = {
 }
 
 KIND_FIELDS = {
-    "dispenser": {"pulse_ms": 120, "gap_ms": 120, "sensor_pulses": 0, "sensor_timeout_ms": 2000,
-                  "offline_units_card": 0, "offline_units_device": 0},
+    "dispenser": {
+        "pulse_ms": 120,
+        "gap_ms": 120,
+        "sensor_pulses": 0,
+        "sensor_timeout_ms": 2000,
+        "offline_units_card": 0,
+        "offline_units_device": 0,
+    },
     "slot_machine": {"pulse_ms": 50, "gap_ms": 50, "offline_units_card": 0, "offline_units_device": 0},
     "billiard": {"unit_ms": 60000, "warn_s": 60},
-    "turnstile": {"pass_timeout_ms": 10000, "direction": "entry",
-                  "offline_units_card": 0, "offline_units_device": 0},
+    "turnstile": {
+        "pass_timeout_ms": 10000,
+        "direction": "entry",
+        "offline_units_card": 0,
+        "offline_units_device": 0,
+    },
     "kiosk": {"coin_value": 100, "idle_ms": 30000},
 }
 
@@ -188,8 +198,9 @@ def from_dict(data):
     profile = _profile(data.get("profile", {}))
     pins = _pins(data.get("pins", {}))
     _check_sensor(profile, pins)
-    return Config(device, site, _key(data), parse_broker(_required(data, "broker", str)),
-                  _wifi(data), profile, pins)
+    return Config(
+        device, site, _key(data), parse_broker(_required(data, "broker", str)), _wifi(data), profile, pins
+    )
 
 
 def parse_broker(url):
@@ -197,7 +208,7 @@ def parse_broker(url):
     prefix = "mqtt://"
     if not url.startswith(prefix):
         raise ConfigError("broker must start with " + prefix)
-    rest = url[len(prefix):].rstrip("/")
+    rest = url[len(prefix) :].rstrip("/")
     user = password = None
     if "@" in rest:
         cred, _, rest = rest.rpartition("@")
@@ -243,8 +254,10 @@ def _key(data):
 
 def _wifi(data):
     wifi = _required(data, "wifi", dict)
-    return {"ssid": _required(wifi, "ssid", str, "wifi."),
-            "password": _required(wifi, "password", str, "wifi.")}
+    return {
+        "ssid": _required(wifi, "ssid", str, "wifi."),
+        "password": _required(wifi, "password", str, "wifi."),
+    }
 
 
 def _is_int(value):
@@ -278,8 +291,9 @@ def _profile(given):
     profile = profile_defaults(kind)
     for name in given:
         if name not in profile:
-            raise ConfigError("unknown field profile.%s (a %s profile has %s)"
-                              % (name, kind, ", ".join(sorted(profile))))
+            raise ConfigError(
+                "unknown field profile.%s (a %s profile has %s)" % (name, kind, ", ".join(sorted(profile)))
+            )
         profile[name] = given[name]
     for name in profile:
         if name in _PROFILE_RANGES:
@@ -364,8 +378,9 @@ def _reader(given):
     reader = {"type": kind}
     for name in given:
         if name != "type" and name not in fields:
-            raise ConfigError("unknown field pins.reader.%s (a %s reader has %s)"
-                              % (name, kind, ", ".join(sorted(fields))))
+            raise ConfigError(
+                "unknown field pins.reader.%s (a %s reader has %s)" % (name, kind, ", ".join(sorted(fields)))
+            )
     for name in fields:
         value = given.get(name, fields[name])
         if name in _READER_RANGES:
@@ -375,7 +390,9 @@ def _reader(given):
         elif value is None and name == "rst":
             pass
         elif not _is_int(value) or not 0 <= value <= _MAX_GPIO:
-            raise ConfigError("pins.reader.%s must be a pin number (0..%d)%s"
-                              % (name, _MAX_GPIO, " or null" if name == "rst" else ""))
+            raise ConfigError(
+                "pins.reader.%s must be a pin number (0..%d)%s"
+                % (name, _MAX_GPIO, " or null" if name == "rst" else "")
+            )
         reader[name] = value
     return reader

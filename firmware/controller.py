@@ -15,10 +15,10 @@
 import asyncio
 import json
 
+from firmware import hal
+from firmware.hal import sleep_ms, ticks_diff, ticks_ms
 from protocol import const, messages, topics
 from protocol.ids import write_atomic
-from firmware import hal
-from firmware.hal import ticks_ms, ticks_diff, sleep_ms
 
 # Pause before asking again when a report got no reply at all.
 _REPORT_RETRY_MS = const(1000)
@@ -33,8 +33,16 @@ class Controller:
         self.profile = profile
         self.machine = machine
         self.on_result = on_result
-        self.counters = {"taps": 0, "granted": 0, "denied": 0, "timeouts": 0, "offline": 0,
-                         "double_reads": 0, "reports_acked": 0, "reports_refused": 0}
+        self.counters = {
+            "taps": 0,
+            "granted": 0,
+            "denied": 0,
+            "timeouts": 0,
+            "offline": 0,
+            "double_reads": 0,
+            "reports_acked": 0,
+            "reports_refused": 0,
+        }
         self.journal_path = journal_path
         self.journal = _resume(_load(journal_path))
         # Cards the hub blocked (firmware.commands.DENY_FILE).

@@ -36,7 +36,7 @@ try:
     sleep_ms = asyncio.sleep_ms
     wait_for_ms = asyncio.wait_for_ms
 except AttributeError:
-    from firmware.hal_cpython import ticks_ms, ticks_diff, sleep_ms, wait_for_ms
+    pass
 
 
 GRANT = "grant"

@@ -2,6 +2,7 @@
 # provisioning file (pins.reader, see firmware/config.py and firmware/readers),
 # the hardware watchdog and Wi-Fi. Imported only on an ESP32 (by app.main).
 import asyncio
+
 import machine
 import network
 
@@ -117,8 +118,9 @@ def make_display(spec):
 
     Pin = machine.Pin
     try:
-        return LCD(machine.I2C(spec["i2c"], scl=Pin(spec["scl"]), sda=Pin(spec["sda"]), freq=100000),
-                   spec["addr"])
+        return LCD(
+            machine.I2C(spec["i2c"], scl=Pin(spec["scl"]), sda=Pin(spec["sda"]), freq=100000), spec["addr"]
+        )
     except OSError:
         return None  # not answering: the kiosk still works with the LED and buzzer
 
@@ -134,8 +136,15 @@ def make_reader(spec):
     if kind == "mfrc522":
         from firmware.readers.mfrc522 import MFRC522
 
-        spi = machine.SPI(spec["spi"], baudrate=1000000, polarity=0, phase=0,
-                          sck=Pin(spec["sck"]), mosi=Pin(spec["mosi"]), miso=Pin(spec["miso"]))
+        spi = machine.SPI(
+            spec["spi"],
+            baudrate=1000000,
+            polarity=0,
+            phase=0,
+            sck=Pin(spec["sck"]),
+            mosi=Pin(spec["mosi"]),
+            miso=Pin(spec["miso"]),
+        )
         return MFRC522(spi, Pin(spec["cs"], Pin.OUT, value=1), rst)
     if kind == "pn532_i2c":
         from firmware.readers.pn532 import PN532, I2CBus
@@ -143,8 +152,9 @@ def make_reader(spec):
         i2c = machine.I2C(spec["i2c"], scl=Pin(spec["scl"]), sda=Pin(spec["sda"]), freq=400000)
         return PN532(I2CBus(i2c, spec["addr"]), rst)
     # timeout=0: read() returns what has arrived and never blocks the event loop.
-    uart = machine.UART(spec["uart"], baudrate=spec["baud"], tx=spec["tx"], rx=spec["rx"],
-                        timeout=0, rxbuf=512)
+    uart = machine.UART(
+        spec["uart"], baudrate=spec["baud"], tx=spec["tx"], rx=spec["rx"], timeout=0, rxbuf=512
+    )
     if kind == "pn532_uart":
         from firmware.readers.pn532 import PN532, UARTBus
 

@@ -4,9 +4,8 @@
 # else that is not retained (commands, dn/cmd) goes to on_command.
 import asyncio
 
+from firmware.hal import ticks_diff, ticks_ms, wait_for_ms
 from protocol import const, messages, topics
-from firmware.hal import ticks_ms, ticks_diff, wait_for_ms
-
 
 # A request in flight: [event set when its reply came, the reply or None].
 _EVENT = const(0)

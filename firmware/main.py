@@ -4,4 +4,5 @@ import firmware.hal
 
 if not firmware.hal.maintenance:
     import firmware.app
+
     firmware.app.main()

@@ -12,9 +12,9 @@
 # is done the entry gets what it delivered (0 drops it: nothing to book). At
 # most MAX_EVENTS are kept: when they are all waiting for the hub, further
 # offline vends are refused, so the journal stays small.
-from protocol import topics
 from firmware import hal
 from firmware.hal import ticks_ms
+from protocol import topics
 
 MAX_EVENTS = 32
 LIMIT = "offline_limit"  # the result code of a vend refused offline
@@ -44,8 +44,14 @@ async def vend(ctl, card, units):
         ctl.board.indicator.signal(hal.DENY)
         return "deny", LIMIT
     off = ctl.link.ids.next()
-    ctl.add(topics.REPORT, {"off": off, "card": card, "delivered": 0}, units=n, open=True,
-            ms=ticks_ms(), boot=ctl.link.ids.boot)
+    ctl.add(
+        topics.REPORT,
+        {"off": off, "card": card, "delivered": 0},
+        units=n,
+        open=True,
+        ms=ticks_ms(),
+        boot=ctl.link.ids.boot,
+    )
     ctl.counters["offline"] += 1
     ctl.board.indicator.signal(hal.GRANT)
     await ctl.machine.grant(off, n, ctl.report)

@@ -8,6 +8,7 @@
    sustained, and the hub's CPU time per tap (so what one hub core can carry,
    whatever else the machine was busy with).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -19,9 +20,9 @@ import time
 from pathlib import Path
 
 from firmware.mqtt import MQTTClient
+from hil.broker import Broker, free_port, wait_for_port
 from hil.fleet import percentile
 from hil.fleet_setup import Fleetplan, points_held, provision_http, provision_loyalty
-from hil.broker import Broker, free_port, wait_for_port
 
 
 async def echo_round_trips(host: str, port: int, count: int) -> list[float]:
@@ -33,8 +34,9 @@ async def echo_round_trips(host: str, port: int, count: int) -> list[float]:
         asyncio.get_running_loop().create_task(echo.publish("bench/reply", payload, qos=1))
 
     echo = MQTTClient("bench-echo", host, port, on_message=bounce)
-    asker = MQTTClient("bench-ask", host, port,
-                       on_message=lambda t, p, r: replies.put_nowait(time.perf_counter()))
+    asker = MQTTClient(
+        "bench-ask", host, port, on_message=lambda t, p, r: replies.put_nowait(time.perf_counter())
+    )
     tasks = [asyncio.create_task(c.run()) for c in (echo, asker)]
     try:
         await asyncio.wait_for(asyncio.gather(echo.wait_connected(), asker.wait_connected()), 10)
@@ -56,8 +58,22 @@ async def echo_round_trips(host: str, port: int, count: int) -> list[float]:
 
 
 def start_hub_process(db: str, mqtt_url: str, api_port: int, log: Path) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "hub.cli", "hub", "--db", db, "--mqtt", mqtt_url,
-           "--api-port", str(api_port), "--client-id", "bench-hub", "--log-level", "WARNING"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "hub.cli",
+        "hub",
+        "--db",
+        db,
+        "--mqtt",
+        mqtt_url,
+        "--api-port",
+        str(api_port),
+        "--client-id",
+        "bench-hub",
+        "--log-level",
+        "WARNING",
+    ]
     proc = subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT)
     wait_for_port("127.0.0.1", api_port, timeout=30)
     return proc
@@ -72,18 +88,30 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def tap_load(broker: Broker, api_url: str, devices: int, rate: float,
-                   duration: float, hub_pid: int | None = None, loyalty: bool = False) -> dict:
+async def tap_load(
+    broker: Broker,
+    api_url: str,
+    devices: int,
+    rate: float,
+    duration: float,
+    hub_pid: int | None = None,
+    loyalty: bool = False,
+) -> dict:
     from hil.fleet import Fleet
 
-    plan = Fleetplan(devices=devices, cards=max(devices * 5, 100), balance=1_000_000,
-                     site="bench-park")
+    plan = Fleetplan(devices=devices, cards=max(devices * 5, 100), balance=1_000_000, site="bench-park")
     provisioned, cards = await provision_http(api_url, plan)
     if loyalty:
         await provision_loyalty(api_url, plan)
     with tempfile.TemporaryDirectory(prefix="tapgift-fleet-") as flash:
-        fleet = Fleet(provisioned, plan.site, broker.host, broker.port, flash,
-                      {"pulse_ms": 5, "gap_ms": 5, "cooldown_ms": 0})
+        fleet = Fleet(
+            provisioned,
+            plan.site,
+            broker.host,
+            broker.port,
+            flash,
+            {"pulse_ms": 5, "gap_ms": 5, "cooldown_ms": 0},
+        )
         await fleet.start()
         try:
             before = cpu_seconds(hub_pid) if hub_pid else None
@@ -100,8 +128,9 @@ async def tap_load(broker: Broker, api_url: str, devices: int, rate: float,
     return result
 
 
-def run_bench(devices: int, rate: float, duration: float, db: str, echo_count: int,
-              loyalty: bool = False) -> dict:
+def run_bench(
+    devices: int, rate: float, duration: float, db: str, echo_count: int, loyalty: bool = False
+) -> dict:
     work = Path(tempfile.mkdtemp(prefix="tapgift-bench-"))
     db_url = f"sqlite:///{work / 'bench.db'}" if db == "sqlite" else db
     with Broker(workdir=work) as broker:
@@ -109,8 +138,9 @@ def run_bench(devices: int, rate: float, duration: float, db: str, echo_count: i
         api_port = free_port()
         hub = start_hub_process(db_url, broker.url, api_port, work / "hub.log")
         try:
-            taps = asyncio.run(tap_load(broker, f"http://127.0.0.1:{api_port}", devices, rate,
-                                        duration, hub.pid, loyalty))
+            taps = asyncio.run(
+                tap_load(broker, f"http://127.0.0.1:{api_port}", devices, rate, duration, hub.pid, loyalty)
+            )
         finally:
             hub.terminate()
             hub.wait(10)
@@ -123,8 +153,9 @@ def run_bench(devices: int, rate: float, duration: float, db: str, echo_count: i
         "hub_cpu_ms_per_tap": taps.get("hub_cpu_ms_per_tap"),
         # What one hub process could answer if it had a core to itself (the
         # load generator shares this machine and may be the limit instead).
-        "taps_per_hub_core": (round(1000 / taps["hub_cpu_ms_per_tap"])
-                              if taps.get("hub_cpu_ms_per_tap") else None),
+        "taps_per_hub_core": (
+            round(1000 / taps["hub_cpu_ms_per_tap"]) if taps.get("hub_cpu_ms_per_tap") else None
+        ),
         "taps": taps["taps"],
         "granted": taps["granted"],
         "timeouts": taps["timeouts"],

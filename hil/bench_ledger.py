@@ -6,6 +6,7 @@ A debit here is what a tap costs the database: the tap's batch (hold,
 stored answer) and its delivery report's batch (post, stored answer), each
 batch one transaction, as the bridge forms them under load.
 """
+
 from __future__ import annotations
 
 import random
@@ -56,8 +57,7 @@ def _provision(engine, devices: int, cards: int) -> tuple[list, list[str]]:
     return [directory.get(SITE, f"bd-{i}") for i in range(devices)], uids
 
 
-def debits_per_second(url: str, seconds: float, batch: int, devices: int = 200,
-                      cards: int = 2000) -> dict:
+def debits_per_second(url: str, seconds: float, batch: int, devices: int = 200, cards: int = 2000) -> dict:
     """Run tap batches and their report batches for `seconds`; count posted debits."""
     engine = open_database(url)
     try:
@@ -72,21 +72,33 @@ def debits_per_second(url: str, seconds: float, batch: int, devices: int = 200,
             for _ in range(batch):
                 info = rng.choice(infos)
                 seq[info.id] += 1
-                taps.append(Incoming(info, topics.TAP, {"id": f"1-{seq[info.id]}",
-                                                        "card": rng.choice(uids), "units": 1}))
+                taps.append(
+                    Incoming(
+                        info, topics.TAP, {"id": f"1-{seq[info.id]}", "card": rng.choice(uids), "units": 1}
+                    )
+                )
             grants = [_json(r) for r in authorizer.process(taps)]
             reports = []
-            for tap, grant in zip(taps, grants):
+            for tap, grant in zip(taps, grants, strict=True):
                 seq[tap.device.id] += 1
-                reports.append(Incoming(tap.device, topics.REPORT, {
-                    "id": f"1-{seq[tap.device.id]}", "hold": grant["hold"], "delivered": 1}))
+                reports.append(
+                    Incoming(
+                        tap.device,
+                        topics.REPORT,
+                        {"id": f"1-{seq[tap.device.id]}", "hold": grant["hold"], "delivered": 1},
+                    )
+                )
             posted += sum(1 for r in authorizer.process(reports) if _json(r)["posted"])
             batches += 2
         elapsed = time.perf_counter() - start
     finally:
         engine.dispose()
-    return {"debits_per_s": round(posted / elapsed, 1), "debits": posted,
-            "transactions": batches, "batch": batch}
+    return {
+        "debits_per_s": round(posted / elapsed, 1),
+        "debits": posted,
+        "transactions": batches,
+        "batch": batch,
+    }
 
 
 def _json(reply: bytes) -> dict:
@@ -100,13 +112,22 @@ def pgbench_tps(url: str, seconds: int, clients: int = 8, scale: int = 10) -> fl
     if shutil.which("pgbench") is None:
         return None
     parts = urlsplit(url)
-    conn_args = ["-h", parts.hostname or "127.0.0.1", "-p", str(parts.port or 5432),
-                 "-U", parts.username or "postgres", parts.path.lstrip("/")]
-    subprocess.run(["pgbench", "-i", "-q", "-s", str(scale), *conn_args],
-                   check=True, capture_output=True)
-    out = subprocess.run(["pgbench", "-b", "tpcb-like", "-c", str(clients), "-j", "2",
-                          "-T", str(seconds), *conn_args],
-                         check=True, capture_output=True, text=True).stdout
+    conn_args = [
+        "-h",
+        parts.hostname or "127.0.0.1",
+        "-p",
+        str(parts.port or 5432),
+        "-U",
+        parts.username or "postgres",
+        parts.path.lstrip("/"),
+    ]
+    subprocess.run(["pgbench", "-i", "-q", "-s", str(scale), *conn_args], check=True, capture_output=True)
+    out = subprocess.run(
+        ["pgbench", "-b", "tpcb-like", "-c", str(clients), "-j", "2", "-T", str(seconds), *conn_args],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     found = re.search(r"tps = ([\d.]+)", out)
     return round(float(found.group(1)), 1) if found else None
 

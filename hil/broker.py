@@ -3,6 +3,7 @@
 Used by the demo, the benchmark and the tests, so that each gets a broker of
 its own with the settings tapgift needs (TCP_NODELAY, no persistence).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -32,7 +33,7 @@ def wait_for_port(host: str, port: int, timeout: float = 10.0) -> None:
                 return
         except OSError:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"nothing listens on {host}:{port}")
+                raise TimeoutError(f"nothing listens on {host}:{port}") from None
             time.sleep(0.05)
 
 
@@ -75,8 +76,13 @@ class Broker:
 
     host = "127.0.0.1"
 
-    def __init__(self, port: int | None = None, workdir: Path | None = None,
-                 kind: str | None = None, secure: bool | None = False):
+    def __init__(
+        self,
+        port: int | None = None,
+        workdir: Path | None = None,
+        kind: str | None = None,
+        secure: bool | None = False,
+    ):
         self.port = port or free_port()
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="tapgift-broker-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -99,7 +105,7 @@ class Broker:
             return f"mqtt://{HUB_USER}:{self.hub_password}@{self.host}:{self.port}"
         return f"mqtt://{self.host}:{self.port}"
 
-    def start(self) -> "Broker":
+    def start(self) -> Broker:
         if self.kind == "mosquitto":
             self._start_mosquitto()
         else:
@@ -112,13 +118,15 @@ class Broker:
         if self.secure:
             self._write_passwords()
             (self.workdir / "acl").write_text(ACL.format(hub_user=HUB_USER))
-            access = SECURE_ACCESS.format(passwords=self.workdir / "passwords",
-                                          acl=self.workdir / "acl")
+            access = SECURE_ACCESS.format(passwords=self.workdir / "passwords", acl=self.workdir / "acl")
         conf = self.workdir / "mosquitto.conf"
         # `user` = who we are: Mosquitto started as root would otherwise switch
         # to its own user and could no longer read our files when it reloads.
-        conf.write_text(MOSQUITTO_CONF.format(port=self.port, user=getpass.getuser(),
-                                              access=access, log=self.workdir / "mosquitto.log"))
+        conf.write_text(
+            MOSQUITTO_CONF.format(
+                port=self.port, user=getpass.getuser(), access=access, log=self.workdir / "mosquitto.log"
+            )
+        )
         self._proc = subprocess.Popen(
             ["mosquitto", "-c", str(conf)],
             stdout=subprocess.DEVNULL,
@@ -172,8 +180,12 @@ class Broker:
         path.write_text("".join(f"{u}:{p}\n" for u, p in users.items()))
         path.chmod(0o600)
         # Mosquitto keeps only salted PBKDF2 hashes: let its own tool make them.
-        subprocess.run(["mosquitto_passwd", "-U", str(path)], check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        subprocess.run(
+            ["mosquitto_passwd", "-U", str(path)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
 
     def _wait_admitted(self, user: str, password: str, timeout: float = 10.0) -> None:
         """Mosquitto reloads on SIGHUP without telling: log in until it works."""
@@ -213,7 +225,7 @@ class Broker:
         self.stop()
         self.start()
 
-    def __enter__(self) -> "Broker":
+    def __enter__(self) -> Broker:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -1,26 +1,30 @@
 """The `tapgift` command: the hub's own commands (hub/cli.py) and the tools around it: demo, sim,
 bench, firmware build/footprint/flash, device provisioning. Tools may import the hub; the hub never
 imports them."""
+
 from __future__ import annotations
 
 import asyncio
 import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 
 from hub import cli as hub_cli
 from hub.core.settings import Settings
 
-app = typer.Typer(help="tapgift: cashless balance, bonus and gift system.", no_args_is_help=True,
-                  pretty_exceptions_show_locals=False)
+app = typer.Typer(
+    help="tapgift: cashless balance, bonus and gift system.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
 fw = typer.Typer(help="Firmware: build for flashing, measure on real MicroPython.", no_args_is_help=True)
 app.command("hub")(hub_cli.hub)
 app.add_typer(hub_cli.db_app, name="db")
 app.add_typer(fw, name="fw")
-device = typer.Typer(help="Controllers: register them, issue their key and MQTT credentials.",
-                     no_args_is_help=True)
+device = typer.Typer(
+    help="Controllers: register them, issue their key and MQTT credentials.", no_args_is_help=True
+)
 app.add_typer(device, name="device")
 
 
@@ -41,7 +45,7 @@ def _emit(summary: dict, as_json: bool) -> None:
 def demo(
     devices: int = typer.Option(20, min=1, help="simulated dispensers"),
     duration: float = typer.Option(0, min=0, help="seconds to run; 0 runs until Ctrl-C"),
-    rate: Optional[float] = typer.Option(None, help="taps per second over all devices (default: 1 per device)"),
+    rate: float | None = typer.Option(None, help="taps per second over all devices (default: 1 per device)"),
     data: Path = typer.Option(Path("data"), help="folder for the demo's SQLite file"),
     api_port: int = typer.Option(8000, help="port of the hub's API"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON summary at the end"),
@@ -49,8 +53,9 @@ def demo(
     """Broker + hub + simulated controllers tapping random cards, with a live summary."""
     from hil.demo import run_demo
 
-    summary = asyncio.run(run_demo(devices, duration, rate or float(devices), data, api_port,
-                                   live=not as_json))
+    summary = asyncio.run(
+        run_demo(devices, duration, rate or float(devices), data, api_port, live=not as_json)
+    )
     _emit(summary, as_json)
 
 
@@ -79,8 +84,9 @@ def bench(
     duration: float = typer.Option(10.0, min=1),
     db: str = typer.Option("sqlite", help="'sqlite' (a temp file) or a postgresql:// URL"),
     echo_count: int = typer.Option(2000, help="MQTT request/reply round trips for the echo figure"),
-    loyalty: bool = typer.Option(False, "--loyalty", help="taps through the loyalty engine: "
-                                 "discounts and points at an outlet"),
+    loyalty: bool = typer.Option(
+        False, "--loyalty", help="taps through the loyalty engine: discounts and points at an outlet"
+    ),
     as_json: bool = typer.Option(False, "--json"),
 ):
     """Measure: the plain MQTT round trip, then taps through a real hub and Mosquitto."""
@@ -91,9 +97,10 @@ def bench(
 
 @app.command("bench-ledger")
 def bench_ledger(
-    db: str = typer.Option("postgresql://postgres@127.0.0.1:5432/postgres",
-                           help="a PostgreSQL admin URL (a scratch database is made and "
-                                "dropped), or 'sqlite' for a temp file"),
+    db: str = typer.Option(
+        "postgresql://postgres@127.0.0.1:5432/postgres",
+        help="a PostgreSQL admin URL (a scratch database is made and dropped), or 'sqlite' for a temp file",
+    ),
     seconds: float = typer.Option(10.0, min=1),
     batch: int = typer.Option(256, min=1, help="requests per transaction, as the bridge batches"),
     cards: int = typer.Option(2000, min=1, help="wallets the debits are spread over"),
@@ -107,9 +114,10 @@ def bench_ledger(
         import tempfile
 
         with tempfile.TemporaryDirectory(prefix="tapgift-bench-") as work:
-            summary = {**bl.debits_per_second(f"sqlite:///{work}/bench.db", seconds, batch,
-                                                      cards=cards),
-                       "db": "sqlite"}
+            summary = {
+                **bl.debits_per_second(f"sqlite:///{work}/bench.db", seconds, batch, cards=cards),
+                "db": "sqlite",
+            }
     else:
         summary = bl.run(db, seconds, batch, cards, scale)
     _emit(summary, as_json)
@@ -125,9 +133,11 @@ def fw_build(out: Path = typer.Option(Path("build/firmware"), help="output folde
 
 
 @fw.command("footprint")
-def fw_footprint(module: str = "firmware.app",
-                 profile: str = typer.Option("dispenser", help="machine kind whose profile the running app loads"),
-                 as_json: bool = typer.Option(False, "--json")):
+def fw_footprint(
+    module: str = "firmware.app",
+    profile: str = typer.Option("dispenser", help="machine kind whose profile the running app loads"),
+    as_json: bool = typer.Option(False, "--json"),
+):
     """Heap in use after importing the app on the real MicroPython interpreter,
     from the .mpy build a controller runs; also with the machine profile the app
     loads when it starts, and from sources for comparison."""
@@ -140,8 +150,15 @@ def fw_footprint(module: str = "firmware.app",
         built = micropython.footprint(module, build_dir=Path(out))
         running = micropython.footprint(f"{module},firmware.profiles.{profile}", build_dir=Path(out))
     source = micropython.footprint(module)
-    _emit({**built, f"heap_bytes_with_{profile}_profile": running["heap_bytes"],
-           "heap_bytes_from_source": source["heap_bytes"], "target_bytes": 32 * 1024}, as_json)
+    _emit(
+        {
+            **built,
+            f"heap_bytes_with_{profile}_profile": running["heap_bytes"],
+            "heap_bytes_from_source": source["heap_bytes"],
+            "target_bytes": 32 * 1024,
+        },
+        as_json,
+    )
 
 
 def _fail(message: str) -> typer.Exit:
@@ -159,11 +176,20 @@ def _provision_dict(device_id, site, key, broker, ssid, password, kind, profile,
     from hil import provisioning
 
     if not broker:
-        raise provisioning.ProvisioningError("--broker missing: the address devices reach, "
-                                             "e.g. mqtt://10.0.0.2:1883")
-    return provisioning.build(device_id, site, key, broker, ssid, password, kind,
-                              provisioning.parse_json_option(profile, "profile"),
-                              provisioning.parse_json_option(pins, "pins"))
+        raise provisioning.ProvisioningError(
+            "--broker missing: the address devices reach, e.g. mqtt://10.0.0.2:1883"
+        )
+    return provisioning.build(
+        device_id,
+        site,
+        key,
+        broker,
+        ssid,
+        password,
+        kind,
+        provisioning.parse_json_option(profile, "profile"),
+        provisioning.parse_json_option(pins, "pins"),
+    )
 
 
 @device.command("add")
@@ -173,62 +199,95 @@ def device_add(
     price: int = typer.Option(..., help="price per unit in minor units (cents), > 0"),
     kind: str = typer.Option("dispenser", help="machine profile"),
     name: str = typer.Option("", help="display name (default: the id)"),
-    db: Optional[str] = typer.Option(None, help=_DB_HELP),
-    out: Optional[Path] = typer.Option(None, help="also write the device's provisioning file here"),
-    broker: Optional[str] = typer.Option(None, envvar="TAPGIFT_DEVICE_BROKER", help=_BROKER_HELP),
-    wifi_ssid: Optional[str] = typer.Option(None, envvar="TAPGIFT_WIFI_SSID"),
-    wifi_password: Optional[str] = typer.Option(None, envvar="TAPGIFT_WIFI_PASSWORD"),
-    profile: Optional[str] = typer.Option(None, help=_PROFILE_HELP),
-    pins: Optional[str] = typer.Option(None, help=_PINS_HELP),
+    db: str | None = typer.Option(None, help=_DB_HELP),
+    out: Path | None = typer.Option(None, help="also write the device's provisioning file here"),
+    broker: str | None = typer.Option(None, envvar="TAPGIFT_DEVICE_BROKER", help=_BROKER_HELP),
+    wifi_ssid: str | None = typer.Option(None, envvar="TAPGIFT_WIFI_SSID"),
+    wifi_password: str | None = typer.Option(None, envvar="TAPGIFT_WIFI_PASSWORD"),
+    profile: str | None = typer.Option(None, help=_PROFILE_HELP),
+    pins: str | None = typer.Option(None, help=_PINS_HELP),
 ):
     """Register a controller; print its key and MQTT credentials as JSON (shown only here)."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from hil import provisioning
-    from hub.migrations import open_database
     from hub.devices.registry import mqtt_credentials
+    from hub.migrations import open_database
 
     settings = Settings(**({"db": db} if db else {}))
 
     def write_file(key: str) -> None:
-        provisioning.write(_provision_dict(device_id, site, key, broker, wifi_ssid, wifi_password,
-                                           kind, profile, pins), out)
+        provisioning.write(
+            _provision_dict(device_id, site, key, broker, wifi_ssid, wifi_password, kind, profile, pins), out
+        )
+
     try:
         provisioning.check_device_input(device_id, site, kind, price)
         if out is not None:  # refuse bad file input before anything is registered
-            _provision_dict(device_id, site, provisioning.PLACEHOLDER_KEY, broker, wifi_ssid,
-                            wifi_password, kind, profile, pins)
-        key = provisioning.register(open_database(settings.db), device_id, site, price,
-                                    settings.currency, kind, name,
-                                    then=write_file if out is not None else None)
+            _provision_dict(
+                device_id,
+                site,
+                provisioning.PLACEHOLDER_KEY,
+                broker,
+                wifi_ssid,
+                wifi_password,
+                kind,
+                profile,
+                pins,
+            )
+        key = provisioning.register(
+            open_database(settings.db),
+            device_id,
+            site,
+            price,
+            settings.currency,
+            kind,
+            name,
+            then=write_file if out is not None else None,
+        )
     except (provisioning.ProvisioningError, OSError, SQLAlchemyError) as e:
-        raise _fail(str(e))
+        raise _fail(str(e)) from e
     user, password = mqtt_credentials(device_id, key)
-    typer.echo(json.dumps({"device": device_id, "site": site, "kind": kind, "name": name or device_id,
-                           "unit_price": price, "key": key, "mqtt_username": user,
-                           "mqtt_password": password, "provision": str(out) if out else None}))
+    typer.echo(
+        json.dumps(
+            {
+                "device": device_id,
+                "site": site,
+                "kind": kind,
+                "name": name or device_id,
+                "unit_price": price,
+                "key": key,
+                "mqtt_username": user,
+                "mqtt_password": password,
+                "provision": str(out) if out else None,
+            }
+        )
+    )
 
 
 @fw.command("flash")
 def fw_flash(
     port: str = typer.Option(..., help="serial port: /dev/ttyUSB0, COM3, auto, id:SERIAL"),
-    provision: Optional[Path] = typer.Option(None, help="the device's provisioning file"),
-    build: Optional[Path] = typer.Option(None, help="build folder (default: a temporary one)"),
+    provision: Path | None = typer.Option(None, help="the device's provisioning file"),
+    build: Path | None = typer.Option(None, help="build folder (default: a temporary one)"),
     dry_run: bool = typer.Option(False, "--dry-run", help="print the mpremote commands, change nothing"),
     settle: float = typer.Option(3.0, min=0, help="seconds to wait for the board to restart"),
-    device_id: Optional[str] = typer.Option(None, "--device-id", help="instead of --provision: "
-                                            "this device's file from the hub (registered if new)"),
-    site: Optional[str] = typer.Option(None, help="with --device-id"),
-    price: Optional[int] = typer.Option(None, help="with --device-id, to register a new device (cents)"),
+    device_id: str | None = typer.Option(
+        None,
+        "--device-id",
+        help="instead of --provision: this device's file from the hub (registered if new)",
+    ),
+    site: str | None = typer.Option(None, help="with --device-id"),
+    price: int | None = typer.Option(None, help="with --device-id, to register a new device (cents)"),
     kind: str = typer.Option("dispenser", help="with --device-id"),
     name: str = typer.Option("", help="with --device-id, for a new device"),
-    db: Optional[str] = typer.Option(None, help=_DB_HELP),
-    broker: Optional[str] = typer.Option(None, envvar="TAPGIFT_DEVICE_BROKER", help=_BROKER_HELP),
-    wifi_ssid: Optional[str] = typer.Option(None, envvar="TAPGIFT_WIFI_SSID"),
-    wifi_password: Optional[str] = typer.Option(None, envvar="TAPGIFT_WIFI_PASSWORD"),
-    profile: Optional[str] = typer.Option(None, help=_PROFILE_HELP),
-    pins: Optional[str] = typer.Option(None, help=_PINS_HELP),
-    provision_out: Optional[Path] = typer.Option(None, help="with --device-id: keep the file here"),
+    db: str | None = typer.Option(None, help=_DB_HELP),
+    broker: str | None = typer.Option(None, envvar="TAPGIFT_DEVICE_BROKER", help=_BROKER_HELP),
+    wifi_ssid: str | None = typer.Option(None, envvar="TAPGIFT_WIFI_SSID"),
+    wifi_password: str | None = typer.Option(None, envvar="TAPGIFT_WIFI_PASSWORD"),
+    profile: str | None = typer.Option(None, help=_PROFILE_HELP),
+    pins: str | None = typer.Option(None, help=_PINS_HELP),
+    provision_out: Path | None = typer.Option(None, help="with --device-id: keep the file here"),
 ):
     """Build the firmware and copy it with the device's provisioning file onto a board with
     mpremote, then reset it. Give --provision FILE, or --device-id/--site/--broker/--wifi-*."""
@@ -236,8 +295,7 @@ def fw_flash(
 
     from sqlalchemy.exc import SQLAlchemyError
 
-    from hil import micropython
-    from hil import flashing, provisioning
+    from hil import flashing, micropython, provisioning
 
     if (provision is None) == (device_id is None):
         raise _fail("give either --provision FILE or --device-id ID (with --site, --broker, --wifi-ssid)")
@@ -247,29 +305,49 @@ def fw_flash(
         try:
             flashing.check_port(port)
             if device_id is not None:
-                provision = _flash_provision(device_id, site, price, kind, name, db, broker, wifi_ssid,
-                                             wifi_password, profile, pins, provision_out or
-                                             Path(tmp) / "provision.json", dry_run)
+                provision = _flash_provision(
+                    device_id,
+                    site,
+                    price,
+                    kind,
+                    name,
+                    db,
+                    broker,
+                    wifi_ssid,
+                    wifi_password,
+                    profile,
+                    pins,
+                    provision_out or Path(tmp) / "provision.json",
+                    dry_run,
+                )
             else:
                 provisioning.load(provision)
             steps = flashing.plan(port, build_dir, provision)
             if dry_run:
-                typer.echo(f"# dry run: nothing built, registered or copied\n"
-                           f"# first: tapgift fw build --out {build_dir}")
+                typer.echo(
+                    f"# dry run: nothing built, registered or copied\n"
+                    f"# first: tapgift fw build --out {build_dir}"
+                )
                 typer.echo("\n".join(flashing.script(steps, settle)))
                 return
             files = micropython.build(build_dir)
             flashing.check_build(build_dir)
             typer.echo(f"# built {len(files)} files in {build_dir}")
             flashing.run(steps, settle, echo=typer.echo)
-        except (provisioning.ProvisioningError, flashing.FlashError, micropython.MpyCrossError,
-                OSError, SQLAlchemyError) as e:
-            raise _fail(str(e))
+        except (
+            provisioning.ProvisioningError,
+            flashing.FlashError,
+            micropython.MpyCrossError,
+            OSError,
+            SQLAlchemyError,
+        ) as e:
+            raise _fail(str(e)) from e
     typer.echo(f"# flashed {port}")
 
 
-def _flash_provision(device_id, site, price, kind, name, db, broker, ssid, password, profile, pins,
-                     out: Path, dry_run: bool) -> Path:
+def _flash_provision(
+    device_id, site, price, kind, name, db, broker, ssid, password, profile, pins, out: Path, dry_run: bool
+) -> Path:
     """The provisioning file for --device-id: the device fetched from the hub, or registered."""
     from hil import provisioning
     from hub.migrations import open_database
@@ -277,21 +355,27 @@ def _flash_provision(device_id, site, price, kind, name, db, broker, ssid, passw
     if not site:
         raise provisioning.ProvisioningError("--site missing (with --device-id)")
     provisioning.check_device_input(device_id, site, kind, price)
-    _provision_dict(device_id, site, provisioning.PLACEHOLDER_KEY, broker, ssid, password, kind,
-                    profile, pins)
+    _provision_dict(
+        device_id, site, provisioning.PLACEHOLDER_KEY, broker, ssid, password, kind, profile, pins
+    )
     if dry_run:
-        typer.echo(f"# would fetch device {device_id} from the hub's database (or register it) "
-                   f"and write {out}")
+        typer.echo(
+            f"# would fetch device {device_id} from the hub's database (or register it) and write {out}"
+        )
         return out
     settings = Settings(**({"db": db} if db else {}))
 
     def write_file(key: str) -> None:
-        provisioning.write(_provision_dict(device_id, site, key, broker, ssid, password, kind,
-                                           profile, pins), out)
-    _, created = provisioning.fetch_or_register(open_database(settings.db), device_id, site, price,
-                                                settings.currency, kind, name, then=write_file)
-    typer.echo(f"# device {device_id} {'registered' if created else 'found'} at site {site}; "
-               f"provisioning file {out}")
+        provisioning.write(
+            _provision_dict(device_id, site, key, broker, ssid, password, kind, profile, pins), out
+        )
+
+    _, created = provisioning.fetch_or_register(
+        open_database(settings.db), device_id, site, price, settings.currency, kind, name, then=write_file
+    )
+    typer.echo(
+        f"# device {device_id} {'registered' if created else 'found'} at site {site}; provisioning file {out}"
+    )
     return out
 
 

@@ -1,4 +1,5 @@
 """`tapgift demo` and `tapgift sim`: simulated controllers tapping cards."""
+
 from __future__ import annotations
 
 import asyncio
@@ -7,8 +8,8 @@ import signal
 import time
 from pathlib import Path
 
-from hil.fleet import Fleet, percentile
 from hil.broker import Broker
+from hil.fleet import Fleet, percentile
 from hil.fleet_setup import Fleetplan, provision_db, provision_http
 from hub.core.settings import Settings
 from hub.devices.registry import mqtt_credentials
@@ -61,43 +62,44 @@ def _table(stats: dict, hub: Hub, api: str, elapsed: float):
     return table
 
 
-async def run_demo(devices: int, duration: float, rate: float, data: Path, api_port: int,
-                   live: bool = True) -> dict:
+async def run_demo(
+    devices: int, duration: float, rate: float, data: Path, api_port: int, live: bool = True
+) -> dict:
     data.mkdir(parents=True, exist_ok=True)
     for stale in data.glob("demo.db*"):
         stale.unlink()
     shutil.rmtree(data / "flash", ignore_errors=True)
-    settings = Settings(db=f"sqlite:///{data / 'demo.db'}", api_port=api_port,
-                        client_id="demo-hub")
+    settings = Settings(db=f"sqlite:///{data / 'demo.db'}", api_port=api_port, client_id="demo-hub")
     with Broker(workdir=data / "broker", secure=None) as broker:
         settings.mqtt = broker.url
         hub = Hub(settings)
         hub_task = asyncio.create_task(hub.run(api=True))
         await asyncio.wait_for(hub.bridge.connected.wait(), 15)
-        plan = Fleetplan(devices, cards=max(devices * 5, 20), balance=5000, site=DEMO_SITE,
-                         prefix="demo")
+        plan = Fleetplan(devices, cards=max(devices * 5, 20), balance=5000, site=DEMO_SITE, prefix="demo")
         provisioned, cards = provision_db(hub.engine, plan, settings.currency)
         broker.allow(dict(mqtt_credentials(d, key) for d, key in provisioned))
         cards = _demo_cards(hub, cards)
-        fleet = Fleet(provisioned, DEMO_SITE, broker.host, broker.port, str(data / "flash"),
-                      DEMO_PROFILE)
+        fleet = Fleet(provisioned, DEMO_SITE, broker.host, broker.port, str(data / "flash"), DEMO_PROFILE)
         await fleet.start()
         started = time.monotonic()
-        run = asyncio.create_task(fleet.run(cards, rate, duration or 10 ** 9))
+        run = asyncio.create_task(fleet.run(cards, rate, duration or 10**9))
         try:
             await _watch(run, fleet, hub, f"http://127.0.0.1:{api_port}", started, live)
         finally:
             run.cancel()
-            summary = {**tally(fleet), "duration_s": round(time.monotonic() - started, 1),
-                       "broker": broker.kind, "db": settings.db}
+            summary = {
+                **tally(fleet),
+                "duration_s": round(time.monotonic() - started, 1),
+                "broker": broker.kind,
+                "db": settings.db,
+            }
             await fleet.stop()
             hub.stop()
             await asyncio.gather(hub_task, return_exceptions=True)
     return summary
 
 
-async def _watch(run: asyncio.Task, fleet: Fleet, hub: Hub, api: str, started: float,
-                 live: bool) -> None:
+async def _watch(run: asyncio.Task, fleet: Fleet, hub: Hub, api: str, started: float, live: bool) -> None:
     """Until the run ends or Ctrl-C: the demo then stops cleanly and still summarises."""
     interrupted = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -118,17 +120,24 @@ async def _watch(run: asyncio.Task, fleet: Fleet, hub: Hub, api: str, started: f
         loop.remove_signal_handler(signal.SIGINT)
 
 
-async def run_sim(mqtt: str, api: str, devices: int, rate: float, duration: float,
-                  cards: int, site: str) -> dict:
-    from urllib.parse import urlsplit
+async def run_sim(
+    mqtt: str, api: str, devices: int, rate: float, duration: float, cards: int, site: str
+) -> dict:
     import tempfile
+    from urllib.parse import urlsplit
 
     parts = urlsplit(mqtt)
     plan = Fleetplan(devices, cards, balance=100_000, site=site)
     provisioned, uids = await provision_http(api, plan)
     with tempfile.TemporaryDirectory(prefix="tapgift-sim-") as flash:
-        fleet = Fleet(provisioned, site, parts.hostname or "127.0.0.1", parts.port or 1883,
-                      flash, {"pulse_ms": 10, "gap_ms": 10, "cooldown_ms": 0})
+        fleet = Fleet(
+            provisioned,
+            site,
+            parts.hostname or "127.0.0.1",
+            parts.port or 1883,
+            flash,
+            {"pulse_ms": 10, "gap_ms": 10, "cooldown_ms": 0},
+        )
         await fleet.start()
         try:
             return await fleet.run(uids, rate, duration)

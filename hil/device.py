@@ -5,6 +5,7 @@ Faults are physical: a power cut kills the tasks and the TCP connection
 without a DISCONNECT (the broker publishes the last will), the flash folder
 survives it; a network outage resets the connection and refuses new ones.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -35,11 +36,26 @@ class SimDevice:
     board.reader.hang() makes stop answering; wdt_ms makes the watchdog real (it
     reboots the board when the firmware stops feeding it for that long)."""
 
-    def __init__(self, device_id, site, key_hex, host, port, flash_dir, profile=None, on_result=None,
-                 pins=None, credentials=None, reader=None, wdt_ms=None):
+    def __init__(
+        self,
+        device_id,
+        site,
+        key_hex,
+        host,
+        port,
+        flash_dir,
+        profile=None,
+        on_result=None,
+        pins=None,
+        credentials=None,
+        reader=None,
+        wdt_ms=None,
+    ):
         os.makedirs(flash_dir, exist_ok=True)
         provisioning = {
-            "device": device_id, "site": site, "key": key_hex,
+            "device": device_id,
+            "site": site,
+            "key": key_hex,
             "broker": _broker_url(host, port, credentials),
             "wifi": {"ssid": "sim", "password": ""},
             "profile": profile or {},
@@ -51,8 +67,9 @@ class SimDevice:
         self._provisioning = flash_dir + config.PATH
         with open(self._provisioning, "w") as f:
             json.dump(provisioning, f)
-        self.board = SimBoard(flash_dir, len(self.cfg.pins["relays"]),
-                              hanging_reader() if reader == "hanging" else None)
+        self.board = SimBoard(
+            flash_dir, len(self.cfg.pins["relays"]), hanging_reader() if reader == "hanging" else None
+        )
         self.board.wdt_ms = wdt_ms
         self.board.on_reboot = self._reboot
         self._rebooting = None
@@ -91,8 +108,13 @@ class SimDevice:
     async def start(self):
         hal.all_off(self.board.relays)  # what boot.py does first
         self.cfg = config.load(self._provisioning)
-        self.app = App(self.cfg, self.board, on_result=self._record,
-                       open_connection=self._open_connection, **CLIENT_OPTIONS)
+        self.app = App(
+            self.cfg,
+            self.board,
+            on_result=self._record,
+            open_connection=self._open_connection,
+            **CLIENT_OPTIONS,
+        )
         self._task = asyncio.create_task(self.app.run())
 
     async def wait_connected(self, timeout=10.0):
@@ -104,10 +126,12 @@ class SimDevice:
 
     async def wait_results(self, n, timeout=10.0):
         """Wait until n results (over the device's lifetime) have arrived."""
+
         async def reach():
             while len(self.results) < n:
                 self._new_result.clear()
                 await self._new_result.wait()
+
         await asyncio.wait_for(reach(), timeout)
         return self.results[n - 1]
 
@@ -131,9 +155,11 @@ class SimDevice:
 
     def _reboot(self):
         """board.reboot() (a reboot command): the app starts afresh, as after a power cut."""
+
         async def restart():
             await self.power_cut()
             await self.start()
+
         self._rebooting = asyncio.create_task(restart())
 
     def network_down(self):

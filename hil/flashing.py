@@ -17,6 +17,7 @@ did not complete keeps its flag and boots into maintenance mode, relays off.
 
 ``python -m hil.flashing package-json`` rewrites ``firmware/package.json`` (mip).
 """
+
 from __future__ import annotations
 
 import json
@@ -50,8 +51,7 @@ for p in (%s):
     _rm(p)
 """ % ", ".join('"/lib/%s"' % pkg for pkg in micropython.PACKAGES)
 _RENAME = f'import os; os.rename("/{PROVISION}.tmp", "/{PROVISION}")'
-_VERIFY = ('from firmware import config; c = config.load(); '
-           'print("tapgift: provisioned", c.site, c.device)')
+_VERIFY = 'from firmware import config; c = config.load(); print("tapgift: provisioned", c.site, c.device)'
 
 
 class FlashError(RuntimeError):
@@ -119,12 +119,12 @@ def check_build(build_dir: Path) -> None:
         raise FlashError(f"incomplete build in {build}: missing {', '.join(missing)}")
 
 
-def run(steps: list[list[str]], settle: float = 3.0, mpremote: list[str] | None = None,
-        echo=print) -> None:
+def run(steps: list[list[str]], settle: float = 3.0, mpremote: list[str] | None = None, echo=print) -> None:
     """Run the invocations in order; FlashError at the first that fails. mpremote is the
     command that stands for "mpremote": TAPGIFT_MPREMOTE, else this Python's mpremote module."""
-    prefix = mpremote or shlex.split(os.environ.get("TAPGIFT_MPREMOTE", "")) \
-        or [sys.executable, "-m", "mpremote"]
+    prefix = (
+        mpremote or shlex.split(os.environ.get("TAPGIFT_MPREMOTE", "")) or [sys.executable, "-m", "mpremote"]
+    )
     for i, argv in enumerate(steps, 1):
         if i > 1:
             echo(f"# waiting {settle:g} s for the board to restart")
@@ -132,17 +132,24 @@ def run(steps: list[list[str]], settle: float = 3.0, mpremote: list[str] | None 
         echo("$ " + shlex.join(argv))
         code = subprocess.run(prefix + argv[1:]).returncode
         if code:
-            raise FlashError(f"mpremote failed (exit {code}) in step {i} of {len(steps)}: "
-                             + (_ENTER_HINT if i == 1 else _INSTALL_HINT))
+            raise FlashError(
+                f"mpremote failed (exit {code}) in step {i} of {len(steps)}: "
+                + (_ENTER_HINT if i == 1 else _INSTALL_HINT)
+            )
 
 
-_ENTER_HINT = ("the board was not reached or did not restart. Check the port (mpremote connect list); "
-               "if the app's watchdog interferes, hold the maintenance button while it boots and retry.")
-_INSTALL_HINT = ("the board keeps the /maintenance flag and starts without the app, relays off. "
-                 "Fix the cause shown above and flash again.")
+_ENTER_HINT = (
+    "the board was not reached or did not restart. Check the port (mpremote connect list); "
+    "if the app's watchdog interferes, hold the maintenance button while it boots and retry."
+)
+_INSTALL_HINT = (
+    "the board keeps the /maintenance flag and starts without the app, relays off. "
+    "Fix the cause shown above and flash again."
+)
 
 
 # --- mip ---------------------------------------------------------------------------
+
 
 def mip_package(version: str | None = None) -> dict:
     """package.json for mip: every module of protocol/ and firmware/ into the lib folder.
@@ -150,8 +157,11 @@ def mip_package(version: str | None = None) -> dict:
     from hub import __version__
 
     base = micropython.REPO / "firmware"
-    urls = [[rel.as_posix(), Path(os.path.relpath(micropython.REPO / rel, base)).as_posix()]
-            for rel in micropython.board_files() if rel not in micropython.ROOT_SOURCES]
+    urls = [
+        [rel.as_posix(), Path(os.path.relpath(micropython.REPO / rel, base)).as_posix()]
+        for rel in micropython.board_files()
+        if rel not in micropython.ROOT_SOURCES
+    ]
     return {"urls": urls, "deps": [], "version": version or __version__}
 
 
@@ -159,8 +169,10 @@ def write_mip_package(path: Path = PACKAGE_JSON) -> Path:
     """Write package.json, one [destination, source] pair a line."""
     package = mip_package()
     pairs = ",\n".join("    " + json.dumps(pair) for pair in package["urls"])
-    Path(path).write_text('{\n  "urls": [\n%s\n  ],\n  "deps": [],\n  "version": %s\n}\n'
-                          % (pairs, json.dumps(package["version"])))
+    Path(path).write_text(
+        '{\n  "urls": [\n%s\n  ],\n  "deps": [],\n  "version": %s\n}\n'
+        % (pairs, json.dumps(package["version"]))
+    )
     return Path(path)
 
 

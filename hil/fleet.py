@@ -5,6 +5,7 @@ when every device is busy a due tap is skipped and counted as such. Latency
 is the tap -> reply round trip as each device measured it (whole ms, the
 firmware's clock), so timeouts are not part of it.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -23,8 +24,17 @@ class Fleet:
         """devices: [(device_id, key_hex)] known to the hub (see hil.fleet_setup). Each
         logs in to the broker with the MQTT credentials the hub derives from its key."""
         self.devices = [
-            SimDevice(device_id, site, key, host, port, os.path.join(flash_root, device_id),
-                      profile, self._hook(i), credentials=mqtt_credentials(device_id, key))
+            SimDevice(
+                device_id,
+                site,
+                key,
+                host,
+                port,
+                os.path.join(flash_root, device_id),
+                profile,
+                self._hook(i),
+                credentials=mqtt_credentials(device_id, key),
+            )
             for i, (device_id, key) in enumerate(devices)
         ]
         self._idle = []
@@ -33,7 +43,7 @@ class Fleet:
     async def start(self, timeout=60.0):
         """Power every device on and wait until all are connected."""
         for i in range(0, len(self.devices), START_BATCH):
-            batch = self.devices[i:i + START_BATCH]
+            batch = self.devices[i : i + START_BATCH]
             for device in batch:
                 await device.start()
             await asyncio.gather(*(d.wait_connected(timeout) for d in batch))
@@ -78,6 +88,7 @@ class Fleet:
             if outcome != "timeout":
                 tally["latencies"].append(rtt_ms)
             self._idle.append(index)
+
         return on_result
 
     def _take_idle(self):
@@ -89,8 +100,9 @@ class Fleet:
     async def _drain(self, loop):
         """Wait for the taps still in flight, at most as long as one tap can take."""
         p = self.devices[0].cfg.profile
-        longest = ((p["retries"] + 1) * p["reply_timeout_ms"]
-                   + p["units"] * (p["pulse_ms"] + p["gap_ms"])) / 1000 + 1.0
+        longest = (
+            (p["retries"] + 1) * p["reply_timeout_ms"] + p["units"] * (p["pulse_ms"] + p["gap_ms"])
+        ) / 1000 + 1.0
         deadline = loop.time() + longest
         while len(self._idle) < len(self.devices) and loop.time() < deadline:
             await asyncio.sleep(0.01)

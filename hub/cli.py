@@ -1,11 +1,12 @@
 """The running hub's own commands: serve, and keep its database's schema up to date.
 `tapgift` (hil/cli.py) offers these beside the tools (demo, bench, firmware); a production install
 can run them alone with `python -m hub`."""
+
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -20,24 +21,27 @@ DB_HELP = "hub database: SQLite path/URL or postgresql:// URL [env TAPGIFT_DB]"
 
 @app.command()
 def hub(
-    db: Optional[str] = typer.Option(None, help=DB_HELP),
-    mqtt: Optional[str] = typer.Option(None, help="mqtt://user:pass@host:port [env TAPGIFT_MQTT]"),
-    api_host: Optional[str] = typer.Option(None, help="REST API address [env TAPGIFT_API_HOST]"),
-    api_port: Optional[int] = typer.Option(None, help="REST API port [env TAPGIFT_API_PORT]"),
-    client_id: Optional[str] = typer.Option(None, help="MQTT client id [env TAPGIFT_CLIENT_ID]"),
+    db: str | None = typer.Option(None, help=DB_HELP),
+    mqtt: str | None = typer.Option(None, help="mqtt://user:pass@host:port [env TAPGIFT_MQTT]"),
+    api_host: str | None = typer.Option(None, help="REST API address [env TAPGIFT_API_HOST]"),
+    api_port: int | None = typer.Option(None, help="REST API port [env TAPGIFT_API_PORT]"),
+    client_id: str | None = typer.Option(None, help="MQTT client id [env TAPGIFT_CLIENT_ID]"),
     log_level: str = "INFO",
 ):
     """Run the hub: MQTT bridge and REST API (OpenAPI at /docs). Upgrades the database's schema
     first."""
+    from hub import migrations
     from hub.service import Hub, configure_logging
 
     given = dict(db=db, mqtt=mqtt, api_host=api_host, api_port=api_port, client_id=client_id)
     settings = Settings(**{k: v for k, v in given.items() if v is not None})
     configure_logging(log_level)
     try:
-        asyncio.run(Hub(settings).run())
-    except KeyboardInterrupt:
-        pass
+        hub = Hub(settings)
+    except migrations.SchemaError as exc:  # a database the hub will not touch: say why, no traceback
+        raise _schema_error(exc) from None
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(hub.run())
 
 
 def _database(db: str | None) -> str:

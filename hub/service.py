@@ -1,4 +1,5 @@
 """The hub process: database, MQTT bridge and REST API on one event loop."""
+
 from __future__ import annotations
 
 import asyncio
@@ -21,10 +22,15 @@ class Hub:
         self.engine = open_database(settings.db)
         self.directory = DeviceDirectory(self.engine)
         self.authorizer = Authorizer(self.engine, hold_ttl_s=settings.hold_ttl_s)
-        self.bridge = Bridge(settings.mqtt, self.directory, self.authorizer,
-                             client_id=settings.client_id, share_group=settings.share_group,
-                             batch_max=settings.batch_max,
-                             sweep_interval_s=settings.sweep_interval_s)
+        self.bridge = Bridge(
+            settings.mqtt,
+            self.directory,
+            self.authorizer,
+            client_id=settings.client_id,
+            share_group=settings.share_group,
+            batch_max=settings.batch_max,
+            sweep_interval_s=settings.sweep_interval_s,
+        )
         self.app = create_app(self.engine, settings.currency, self.directory, self.bridge)
         self._server: uvicorn.Server | None = None
         self._bridge_task: asyncio.Task | None = None
@@ -37,8 +43,9 @@ class Hub:
         self._bridge_task = asyncio.create_task(self.bridge.run(), name="bridge")
         try:
             if api:
-                config = uvicorn.Config(self.app, host=self.settings.api_host,
-                                        port=self.settings.api_port, log_level="warning")
+                config = uvicorn.Config(
+                    self.app, host=self.settings.api_host, port=self.settings.api_port, log_level="warning"
+                )
                 self._server = uvicorn.Server(config)
                 await self._server.serve()
             else:
@@ -58,3 +65,4 @@ class Hub:
 
 def configure_logging(level: str = "INFO") -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # "Context impl ..." on every start

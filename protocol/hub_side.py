@@ -22,9 +22,8 @@
 #   up/status  {"state": "online" | "offline", "fw": "0.1.0"}
 import os
 
-from protocol import manage, messages, topics
-from protocol import ProtocolError, BAD_FIELD, BAD_TOPIC, const
-from protocol.messages import UNKNOWN_DEVICE, _field, _req_id, _count, check_card
+from protocol import BAD_FIELD, BAD_TOPIC, ProtocolError, const, manage, messages, topics
+from protocol.messages import UNKNOWN_DEVICE, _count, _field, _req_id, check_card
 
 SUN_KEYS = ("picc_data", "enc", "cmac", "uid", "ctr")
 MAX_AMOUNT = 100000000  # minor units in one top-up

@@ -18,8 +18,7 @@
 #              (kept on flash), so a recorded command cannot be replayed.
 #   up/cmdack  {"seq": 7, "ok": true}
 #              {"seq": 7, "ok": false, "code": "bad_config", "detail": "profile.pulse_ms ..."}
-from protocol import topics
-from protocol import ProtocolError, BAD_FIELD, BAD_TOPIC, TOO_LARGE, const
+from protocol import BAD_FIELD, BAD_TOPIC, TOO_LARGE, ProtocolError, const, topics
 from protocol.messages import DENY, _field, check_card, parse
 
 CONFIG = "config"

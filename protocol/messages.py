@@ -16,9 +16,7 @@
 #              with the first command)
 import json
 
-from protocol import ids
-from protocol import topics
-from protocol import ProtocolError, BAD_JSON, BAD_FIELD, BAD_TOPIC, TOO_LARGE, const
+from protocol import BAD_FIELD, BAD_JSON, BAD_TOPIC, TOO_LARGE, ProtocolError, const, ids, topics
 
 MAX_BODY = 1024
 _MAX_UNITS = const(1000)

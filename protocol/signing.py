@@ -7,7 +7,7 @@
 # New device keys are the hub's business: protocol/hub_side.py new_key_hex().
 import hashlib
 
-from protocol import ProtocolError, BAD_FRAME, BAD_TAG, const
+from protocol import BAD_FRAME, BAD_TAG, ProtocolError, const
 
 _BLOCK = const(64)
 _TAG_HEX_LEN = const(64)

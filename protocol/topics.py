@@ -4,7 +4,7 @@
 # A device's broker ACL allows it to publish only under its own "up" topics
 # and to subscribe only to its own "dn" topics. Only the hub parses topics:
 # protocol/hub_side.py parse().
-from protocol import ProtocolError, BAD_TOPIC, const
+from protocol import BAD_TOPIC, ProtocolError, const
 
 TAP = "tap"
 REPORT = "report"

@@ -1,4 +1,5 @@
 """Shared fixtures: a real Mosquitto per test session, SQLite files, PostgreSQL."""
+
 from __future__ import annotations
 
 import os
@@ -70,12 +71,13 @@ async def hub(db_url, broker):
 
     from sqlalchemy import select
 
+    from hub.core.settings import Settings
     from hub.ledger import ACCOUNTS, ledger_totals
     from hub.service import Hub
-    from hub.core.settings import Settings
 
-    h = Hub(Settings(db=db_url, mqtt=broker.url, client_id="hub-" + uuid.uuid4().hex[:8],
-                     sweep_interval_s=0.2))
+    h = Hub(
+        Settings(db=db_url, mqtt=broker.url, client_id="hub-" + uuid.uuid4().hex[:8], sweep_interval_s=0.2)
+    )
     task = asyncio.create_task(h.bridge.run())
     await asyncio.wait_for(h.bridge.connected.wait(), 10)
     yield h
@@ -85,10 +87,15 @@ async def hub(db_url, broker):
     with h.engine.connect() as conn:
         for ledger, sums in ledger_totals(conn).items():
             assert sums == {"posted": 0, "pending": 0}, (ledger, sums)
-        negative = conn.execute(select(ACCOUNTS.c.id).where(
-            ACCOUNTS.c.kind == "wallet",
-            ACCOUNTS.c.credits_posted - ACCOUNTS.c.debits_posted - ACCOUNTS.c.debits_pending
-            + ACCOUNTS.c.credit_limit < 0,
-        )).all()
+        negative = conn.execute(
+            select(ACCOUNTS.c.id).where(
+                ACCOUNTS.c.kind == "wallet",
+                ACCOUNTS.c.credits_posted
+                - ACCOUNTS.c.debits_posted
+                - ACCOUNTS.c.debits_pending
+                + ACCOUNTS.c.credit_limit
+                < 0,
+            )
+        ).all()
         assert not negative
     h.engine.dispose()

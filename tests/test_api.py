@@ -1,4 +1,5 @@
 """The REST API as a cash register uses it."""
+
 from __future__ import annotations
 
 import pytest
@@ -36,8 +37,9 @@ def test_a_retried_top_up_with_the_same_key_books_once(api):
     assert other.status_code == 409
 
 
-@pytest.mark.parametrize("body", [{"amount": 0}, {"amount": -5}, {"amount": 1.5}, {"amount": "10"},
-                                  {}, {"amount": 10 ** 12}])
+@pytest.mark.parametrize(
+    "body", [{"amount": 0}, {"amount": -5}, {"amount": 1.5}, {"amount": "10"}, {}, {"amount": 10**12}]
+)
 def test_bad_amounts_are_refused_clearly(api, body):
     api.post("/api/v1/cards", json={"uid": "0A0B0C0D"})
     r = api.post("/api/v1/cards/0A0B0C0D/topups", json=body)
@@ -62,8 +64,10 @@ def test_blocking_a_card_shows_in_its_status(api):
 def test_registering_a_device_returns_its_key_once(api):
     r = api.post("/api/v1/devices", json={"id": "slide-3", "site": "park", "unit_price": 250})
     assert r.status_code == 201 and len(r.json()["key"]) == 64
-    assert api.post("/api/v1/devices", json={"id": "slide-3", "site": "park",
-                                              "unit_price": 250}).status_code == 409
+    assert (
+        api.post("/api/v1/devices", json={"id": "slide-3", "site": "park", "unit_price": 250}).status_code
+        == 409
+    )
     [listed] = api.get("/api/v1/devices").json()
     assert listed["id"] == "slide-3" and "key" not in listed
 

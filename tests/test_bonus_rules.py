@@ -1,21 +1,39 @@
 """Bonus-point rules (seed 003), top-up bonus (seed 002): examples, conflicts, filters, properties."""
+
 from __future__ import annotations
 
 import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st, HealthCheck
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
-from hub.loyalty.point_rules import (
-    ALL_CHANNELS_IN, ALL_CHANNELS_OUT, AwardSource, Basket, BasketLine, BonusSettings, ChannelIn,
-    ChannelOut, ExpiryKind, LineKind, Rule, RuleBook, RuleKind, Target, award_points,
-    basket_value, registration_points,
-)
 from hub.core.errors import Invalid
-from hub.wallets.topup_bonus import Tier as TopupTier, topup_bonus
+from hub.loyalty.point_rules import (
+    ALL_CHANNELS_IN,
+    ALL_CHANNELS_OUT,
+    AwardSource,
+    Basket,
+    BasketLine,
+    BonusSettings,
+    ChannelIn,
+    ChannelOut,
+    ExpiryKind,
+    LineKind,
+    Rule,
+    RuleBook,
+    RuleKind,
+    Target,
+    award_points,
+    basket_value,
+    registration_points,
+)
+from hub.wallets.topup_bonus import Tier as TopupTier
+from hub.wallets.topup_bonus import topup_bonus
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 WED = dt.datetime(2025, 7, 16, 12, 0, tzinfo=UTC)  # Wednesday
 MON = dt.datetime(2025, 7, 14, 12, 0, tzinfo=UTC)
 TUE = dt.datetime(2025, 7, 15, 12, 0, tzinfo=UTC)
@@ -44,8 +62,9 @@ def reg(rid, points, **kw):
 
 
 def line(lid, article, qty=1, price=0, group=None, **kw):
-    return BasketLine(line_id=lid, article_id=article, quantity=qty, unit_price=price,
-                      product_group_id=group, **kw)
+    return BasketLine(
+        line_id=lid, article_id=article, quantity=qty, unit_price=price, product_group_id=group, **kw
+    )
 
 
 def total(awards):
@@ -59,6 +78,7 @@ def run(rules, basket, settings=ON, **order):
 # ---------------------------------------------------------------------------------------------
 # Seed examples
 # ---------------------------------------------------------------------------------------------
+
 
 def test_seed_basket_value_10_eur_per_point_50_eur_gives_5_extra_points():
     rules = [basket_rule(1, 1000), art(2, {"cola": 2})]
@@ -88,8 +108,15 @@ def test_small_quantity_surcharge_and_delivery_fee_flags():
     assert total(run([basket_rule(1, 100)], basket)) == 10
     assert total(run([basket_rule(1, 100, include_small_quantity_surcharge=True)], basket)) == 13
     assert total(run([basket_rule(1, 100, include_delivery_fee=True)], basket)) == 15
-    assert total(run([basket_rule(1, 100, include_small_quantity_surcharge=True,
-                                  include_delivery_fee=True)], basket)) == 18
+    assert (
+        total(
+            run(
+                [basket_rule(1, 100, include_small_quantity_surcharge=True, include_delivery_fee=True)],
+                basket,
+            )
+        )
+        == 18
+    )
 
 
 def test_basket_points_round_down():
@@ -119,8 +146,9 @@ def test_topup_tiers_step_and_round_down():
 
 
 def test_seed_registration_expires_in_150_days():
-    awards = registration_points([reg(1, 50, expiry=ExpiryKind.IN_DAYS, expiry_days=150)], ON,
-                                 store="north", channel_in="app", at=WED)
+    awards = registration_points(
+        [reg(1, 50, expiry=ExpiryKind.IN_DAYS, expiry_days=150)], ON, store="north", channel_in="app", at=WED
+    )
     assert [a.points for a in awards] == [50]
     assert awards[0].expires_at == WED + dt.timedelta(days=150)
 
@@ -128,6 +156,7 @@ def test_seed_registration_expires_in_150_days():
 # ---------------------------------------------------------------------------------------------
 # Article, group, topping points
 # ---------------------------------------------------------------------------------------------
+
 
 def test_article_points_per_unit():
     awards = run([art(1, {"cola": 3})], Basket([line(7, "cola", qty=4), line(8, "water", qty=2)]))
@@ -137,25 +166,36 @@ def test_article_points_per_unit():
 
 def test_product_group_points_per_article_in_group():
     rules = [grp(1, {"drinks": 2, "snacks": 1})]
-    basket = Basket([line(1, "cola", 3, group="drinks"), line(2, "chips", 2, group="snacks"),
-                     line(3, "towel", 1, group="shop")])
+    basket = Basket(
+        [
+            line(1, "cola", 3, group="drinks"),
+            line(2, "chips", 2, group="snacks"),
+            line(3, "towel", 1, group="shop"),
+        ]
+    )
     assert [(a.line_id, a.points) for a in run(rules, basket)] == [(1, 6), (2, 2)]
 
 
 def test_topping_and_topping_group_points_per_topping():
-    rules = [Rule(id=1, name="t", kind=RuleKind.TOPPING, stores={"north"}, targets={"cheese": 2}),
-             Rule(id=2, name="tg", kind=RuleKind.TOPPING_GROUP, stores={"north"}, targets={"sauces": 1})]
-    basket = Basket([
-        line(1, "pizza", price=1200),
-        BasketLine(2, "cheese", quantity=2, kind=LineKind.TOPPING, parent_id=1, topping_group_id="dairy"),
-        BasketLine(3, "bbq", quantity=3, kind=LineKind.TOPPING, parent_id=1, topping_group_id="sauces"),
-    ])
+    rules = [
+        Rule(id=1, name="t", kind=RuleKind.TOPPING, stores={"north"}, targets={"cheese": 2}),
+        Rule(id=2, name="tg", kind=RuleKind.TOPPING_GROUP, stores={"north"}, targets={"sauces": 1}),
+    ]
+    basket = Basket(
+        [
+            line(1, "pizza", price=1200),
+            BasketLine(2, "cheese", quantity=2, kind=LineKind.TOPPING, parent_id=1, topping_group_id="dairy"),
+            BasketLine(3, "bbq", quantity=3, kind=LineKind.TOPPING, parent_id=1, topping_group_id="sauces"),
+        ]
+    )
     assert {a.line_id: a.points for a in run(rules, basket)} == {2: 4, 3: 3}
 
 
 def test_article_rules_do_not_match_topping_lines_and_vice_versa():
-    rules = [art(1, {"cheese": 5}),
-             Rule(id=2, name="t", kind=RuleKind.TOPPING, stores={"north"}, targets={"pizza": 5})]
+    rules = [
+        art(1, {"cheese": 5}),
+        Rule(id=2, name="t", kind=RuleKind.TOPPING, stores={"north"}, targets={"pizza": 5}),
+    ]
     basket = Basket([line(1, "pizza"), BasketLine(2, "cheese", kind=LineKind.TOPPING, parent_id=1)])
     assert run(rules, basket) == []
 
@@ -163,6 +203,7 @@ def test_article_rules_do_not_match_topping_lines_and_vice_versa():
 # ---------------------------------------------------------------------------------------------
 # Conflicts
 # ---------------------------------------------------------------------------------------------
+
 
 def test_two_rules_same_article_only_higher_applies():
     for rules in ([art(1, {"cola": 2}), art(2, {"cola": 5})], [art(2, {"cola": 5}), art(1, {"cola": 2})]):
@@ -172,8 +213,12 @@ def test_two_rules_same_article_only_higher_applies():
 
 def test_article_rule_and_group_rule_on_same_line_compete():
     basket = Basket([line(1, "cola", qty=2, group="drinks")])
-    assert [(a.rule_id, a.points) for a in run([art(1, {"cola": 2}), grp(2, {"drinks": 3})], basket)] == [(2, 6)]
-    assert [(a.rule_id, a.points) for a in run([art(1, {"cola": 4}), grp(2, {"drinks": 3})], basket)] == [(1, 8)]
+    assert [(a.rule_id, a.points) for a in run([art(1, {"cola": 2}), grp(2, {"drinks": 3})], basket)] == [
+        (2, 6)
+    ]
+    assert [(a.rule_id, a.points) for a in run([art(1, {"cola": 4}), grp(2, {"drinks": 3})], basket)] == [
+        (1, 8)
+    ]
 
 
 def test_overlapping_rules_only_compete_on_shared_lines():
@@ -192,9 +237,15 @@ def test_higher_rule_not_applying_leaves_lower_rule():
 
 def test_line_rules_and_basket_rule_are_additive():
     rules = [art(1, {"cola": 2}), grp(2, {"drinks": 1}), basket_rule(3, 100)]
-    awards = run(rules, Basket([line(1, "cola", price=500, group="drinks"), line(2, "fanta", price=300, group="drinks")]))
+    awards = run(
+        rules,
+        Basket([line(1, "cola", price=500, group="drinks"), line(2, "fanta", price=300, group="drinks")]),
+    )
     assert {(a.source, a.line_id): a.points for a in awards} == {
-        (AwardSource.LINE, 1): 2, (AwardSource.LINE, 2): 1, (AwardSource.BASKET, None): 8}
+        (AwardSource.LINE, 1): 2,
+        (AwardSource.LINE, 2): 1,
+        (AwardSource.BASKET, None): 8,
+    }
 
 
 def test_two_basket_rules_only_the_higher_applies():
@@ -235,7 +286,9 @@ def test_bonus_system_switched_off_for_store_gives_nothing():
     assert run(rules, COLA, store="east") == []  # rules list the store, the system is off there
     off = BonusSettings(enabled_stores=set())
     assert run(rules, COLA, settings=off) == []
-    assert registration_points([reg(3, 50, stores={"east"})], ON, store="east", channel_in="app", at=WED) == []
+    assert (
+        registration_points([reg(3, 50, stores={"east"})], ON, store="east", channel_in="app", at=WED) == []
+    )
 
 
 def test_validity_period_from_inclusive_to_exclusive():
@@ -289,7 +342,9 @@ def test_holiday_is_decided_in_store_timezone():
 
 
 def test_channel_filters():
-    app_delivery = art(1, {"cola": 2}, channels_in={ChannelIn.APP, ChannelIn.WEBSHOP}, channels_out={"delivery"})
+    app_delivery = art(
+        1, {"cola": 2}, channels_in={ChannelIn.APP, ChannelIn.WEBSHOP}, channels_out={"delivery"}
+    )
     assert total(run([app_delivery], COLA, channel_in="app", channel_out="delivery")) == 2
     assert total(run([app_delivery], COLA, channel_in="webshop", channel_out="delivery")) == 2
     assert total(run([app_delivery], COLA, channel_in="till", channel_out="delivery")) == 0
@@ -302,10 +357,14 @@ def test_channel_filters():
 def test_empty_channel_selection_means_no_channel():
     for kw in (dict(channels_in=set()), dict(channels_out=set())):
         rule = art(1, {"cola": 2}, **kw)
-        assert all(total(run([rule], COLA, channel_in=i, channel_out=o)) == 0
-                   for i in ChannelIn for o in ChannelOut)
-    assert all(total(run([art(1, {"cola": 2})], COLA, channel_in=i, channel_out=o)) == 2
-               for i in ChannelIn for o in ChannelOut)  # default: every channel
+        assert all(
+            total(run([rule], COLA, channel_in=i, channel_out=o)) == 0 for i in ChannelIn for o in ChannelOut
+        )
+    assert all(
+        total(run([art(1, {"cola": 2})], COLA, channel_in=i, channel_out=o)) == 2
+        for i in ChannelIn
+        for o in ChannelOut
+    )  # default: every channel
 
 
 def test_unknown_channel_is_rejected():
@@ -317,15 +376,25 @@ def test_unknown_channel_is_rejected():
 # Menus and vouchers
 # ---------------------------------------------------------------------------------------------
 
+
 def menu_basket(menu_voucher=None):
-    return Basket([
-        BasketLine(1, "kids-menu", quantity=1, unit_price=900, kind=LineKind.MENU,
-                   product_group_id="menus", voucher_type=menu_voucher),
-        BasketLine(2, "burger", kind=LineKind.COMPONENT, parent_id=1, product_group_id="food"),
-        BasketLine(3, "juice", kind=LineKind.COMPONENT, parent_id=1, product_group_id="drinks"),
-        BasketLine(4, "cheese", kind=LineKind.TOPPING, parent_id=2, topping_group_id="extras"),
-        BasketLine(5, "burger", quantity=1, unit_price=600, product_group_id="food"),  # bought alone
-    ])
+    return Basket(
+        [
+            BasketLine(
+                1,
+                "kids-menu",
+                quantity=1,
+                unit_price=900,
+                kind=LineKind.MENU,
+                product_group_id="menus",
+                voucher_type=menu_voucher,
+            ),
+            BasketLine(2, "burger", kind=LineKind.COMPONENT, parent_id=1, product_group_id="food"),
+            BasketLine(3, "juice", kind=LineKind.COMPONENT, parent_id=1, product_group_id="drinks"),
+            BasketLine(4, "cheese", kind=LineKind.TOPPING, parent_id=2, topping_group_id="extras"),
+            BasketLine(5, "burger", quantity=1, unit_price=600, product_group_id="food"),  # bought alone
+        ]
+    )
 
 
 MENU_RULES = [
@@ -389,6 +458,7 @@ def test_voucher_exclusion_in_menu():
 # Award dates and keys
 # ---------------------------------------------------------------------------------------------
 
+
 def test_order_awards_carry_available_and_expiry_dates():
     settings = BonusSettings(hours_until_available=48, default_validity_days=365, enabled_stores={"north"})
     zurich_time = WED.astimezone(ZoneInfo("Europe/Zurich"))
@@ -430,7 +500,12 @@ def register(rules, settings=SETTINGS_24H, **kw):
 
 def test_registration_points_once_with_standard_expiry_and_waiting_time():
     [a] = register([reg(1, 100)], ref="acct-9")
-    assert (a.points, a.source, a.line_id, a.key) == (100, AwardSource.REGISTRATION, None, "acct-9:registration")
+    assert (a.points, a.source, a.line_id, a.key) == (
+        100,
+        AwardSource.REGISTRATION,
+        None,
+        "acct-9:registration",
+    )
     assert a.available_at == WED + dt.timedelta(hours=24)
     assert a.expires_at == WED + dt.timedelta(days=730)
 
@@ -456,8 +531,13 @@ def test_registration_only_within_validity_period():
 
 
 def test_registration_filters_store_channel_and_highest_rule_wins():
-    rules = [reg(1, 100, channels_in={"webshop"}), reg(2, 50), reg(3, 500, stores={"south"}),
-             reg(4, 900, active=False), reg(5, 900, stores=set())]
+    rules = [
+        reg(1, 100, channels_in={"webshop"}),
+        reg(2, 50),
+        reg(3, 500, stores={"south"}),
+        reg(4, 900, active=False),
+        reg(5, 900, stores=set()),
+    ]
     assert [(a.rule_id, a.points) for a in register(rules, channel_in="app")] == [(2, 50)]
     assert [(a.rule_id, a.points) for a in register(rules, channel_in="webshop")] == [(1, 100)]
 
@@ -471,17 +551,21 @@ def test_registration_rules_do_not_award_on_orders_and_order_rules_not_on_regist
 # Validation
 # ---------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("kwargs", [
-    dict(kind=RuleKind.ARTICLE),                                              # no targets
-    dict(kind=RuleKind.PRODUCT_GROUP, targets=[Target("g", 1, exclude_menu_contents=True)]),
-    dict(kind=RuleKind.BASKET_VALUE, amount_per_point=0),
-    dict(kind=RuleKind.BASKET_VALUE, amount_per_point=100, targets={"x": 1}),
-    dict(kind=RuleKind.ARTICLE, targets={"x": -1}),
-    dict(kind=RuleKind.ARTICLE, targets={"x": 1}, weekdays={7}),
-    dict(kind=RuleKind.REGISTRATION, points=5, expiry=ExpiryKind.ON_DATE),
-    dict(kind=RuleKind.REGISTRATION, points=5, expiry=ExpiryKind.IN_DAYS),
-    dict(kind=RuleKind.ARTICLE, targets={"x": 1}, valid_from=WED, valid_to=MON),
-])
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(kind=RuleKind.ARTICLE),  # no targets
+        dict(kind=RuleKind.PRODUCT_GROUP, targets=[Target("g", 1, exclude_menu_contents=True)]),
+        dict(kind=RuleKind.BASKET_VALUE, amount_per_point=0),
+        dict(kind=RuleKind.BASKET_VALUE, amount_per_point=100, targets={"x": 1}),
+        dict(kind=RuleKind.ARTICLE, targets={"x": -1}),
+        dict(kind=RuleKind.ARTICLE, targets={"x": 1}, weekdays={7}),
+        dict(kind=RuleKind.REGISTRATION, points=5, expiry=ExpiryKind.ON_DATE),
+        dict(kind=RuleKind.REGISTRATION, points=5, expiry=ExpiryKind.IN_DAYS),
+        dict(kind=RuleKind.ARTICLE, targets={"x": 1}, valid_from=WED, valid_to=MON),
+    ],
+)
 def test_invalid_rules_rejected(kwargs):
     with pytest.raises(Invalid):
         Rule(id=1, name="bad", stores={"north"}, **kwargs)
@@ -501,6 +585,7 @@ def test_invalid_baskets_rejected():
 # ---------------------------------------------------------------------------------------------
 # Properties: the compiled engine against a plain reading of the rules
 # ---------------------------------------------------------------------------------------------
+
 
 def reference(rules, settings, basket, store, channel_in, channel_out, at, tz="UTC", holidays=()):
     """The rules read literally, no indexes: {(source, line_id): (rule_id, points)}."""
@@ -524,11 +609,19 @@ def reference(rules, settings, basket, store, channel_in, channel_out, at, tz="U
         for r in live:
             for t in r.targets:
                 if ln.kind is LineKind.TOPPING:
-                    hit = (r.kind is RuleKind.TOPPING and t.id == ln.article_id
-                           or r.kind is RuleKind.TOPPING_GROUP and t.id == ln.topping_group_id)
+                    hit = (
+                        r.kind is RuleKind.TOPPING
+                        and t.id == ln.article_id
+                        or r.kind is RuleKind.TOPPING_GROUP
+                        and t.id == ln.topping_group_id
+                    )
                 else:
-                    hit = (r.kind is RuleKind.ARTICLE and t.id == ln.article_id
-                           or r.kind is RuleKind.PRODUCT_GROUP and t.id == ln.product_group_id)
+                    hit = (
+                        r.kind is RuleKind.ARTICLE
+                        and t.id == ln.article_id
+                        or r.kind is RuleKind.PRODUCT_GROUP
+                        and t.id == ln.product_group_id
+                    )
                 if hit:
                     pts = 0 if ln.voucher_type in t.exclusive_voucher_types else t.points * ln.quantity
                     rank = 0 if r.kind in (RuleKind.ARTICLE, RuleKind.TOPPING) else 1
@@ -551,7 +644,7 @@ def reference(rules, settings, basket, store, channel_in, channel_out, at, tz="U
     best = None
     for r in live:
         if r.kind is RuleKind.BASKET_VALUE:
-            value = sum(l.quantity * l.unit_price for l in basket.lines) - basket.voucher_discount
+            value = sum(line.quantity * line.unit_price for line in basket.lines) - basket.voucher_discount
             value -= 0 if r.include_redeemed else basket.redeemed_points_value
             value += basket.small_quantity_surcharge if r.include_small_quantity_surcharge else 0
             value += basket.delivery_fee if r.include_delivery_fee else 0
@@ -590,7 +683,10 @@ def rules_st(draw, min_size=0, max_size=12):
     for rid in ids:
         kind = draw(st.sampled_from(list(RuleKind)))
         kw = dict(
-            id=rid, name=f"r{rid}", kind=kind, active=draw(mostly(True, st.just(False))),
+            id=rid,
+            name=f"r{rid}",
+            kind=kind,
+            active=draw(mostly(True, st.just(False))),
             stores=draw(mostly(frozenset(STORES), st.frozensets(st.sampled_from(STORES)))),
             channels_in=draw(mostly(ALL_CHANNELS_IN, st.frozensets(st.sampled_from(list(ChannelIn))))),
             channels_out=draw(mostly(ALL_CHANNELS_OUT, st.frozensets(st.sampled_from(list(ChannelOut))))),
@@ -602,19 +698,30 @@ def rules_st(draw, min_size=0, max_size=12):
             kw.update(valid_from=start, valid_to=start + dt.timedelta(hours=draw(st.integers(0, 48))))
         if kind is RuleKind.ARTICLE:
             ts = draw(st.lists(st.sampled_from(ARTICLES), min_size=1, max_size=3, unique=True))
-            kw["targets"] = [Target(t, draw(st.integers(0, 9)),
-                                    exclusive_voucher_types=draw(st.frozensets(st.sampled_from(VTYPES))),
-                                    exclude_menu_contents=draw(st.booleans())) for t in ts]
+            kw["targets"] = [
+                Target(
+                    t,
+                    draw(st.integers(0, 9)),
+                    exclusive_voucher_types=draw(st.frozensets(st.sampled_from(VTYPES))),
+                    exclude_menu_contents=draw(st.booleans()),
+                )
+                for t in ts
+            ]
         elif kind in (RuleKind.PRODUCT_GROUP, RuleKind.TOPPING, RuleKind.TOPPING_GROUP):
-            pool = {RuleKind.PRODUCT_GROUP: GROUPS[:2], RuleKind.TOPPING: TOPPINGS,
-                    RuleKind.TOPPING_GROUP: TGROUPS[:2]}[kind]
+            pool = {
+                RuleKind.PRODUCT_GROUP: GROUPS[:2],
+                RuleKind.TOPPING: TOPPINGS,
+                RuleKind.TOPPING_GROUP: TGROUPS[:2],
+            }[kind]
             ts = draw(st.lists(st.sampled_from(pool), min_size=1, max_size=2, unique=True))
             kw["targets"] = {t: draw(st.integers(0, 9)) for t in ts}
         elif kind is RuleKind.BASKET_VALUE:
-            kw.update(amount_per_point=draw(st.sampled_from([1, 100, 250, 1000])),
-                      include_redeemed=draw(st.booleans()),
-                      include_small_quantity_surcharge=draw(st.booleans()),
-                      include_delivery_fee=draw(st.booleans()))
+            kw.update(
+                amount_per_point=draw(st.sampled_from([1, 100, 250, 1000])),
+                include_redeemed=draw(st.booleans()),
+                include_small_quantity_surcharge=draw(st.booleans()),
+                include_delivery_fee=draw(st.booleans()),
+            )
         else:
             kw.update(points=draw(st.integers(0, 100)))
         out.append(Rule(**kw))
@@ -625,40 +732,64 @@ def rules_st(draw, min_size=0, max_size=12):
 def basket_st(draw):
     lines = []
     for lid in range(1, draw(st.integers(0, 12)) + 1):
-        menus = [l.line_id for l in lines if l.kind is LineKind.MENU]
-        kinds = [LineKind.ARTICLE, LineKind.MENU] + ([LineKind.COMPONENT] if menus else []) + \
-            ([LineKind.TOPPING] if lines else [])
+        menus = [line.line_id for line in lines if line.kind is LineKind.MENU]
+        kinds = (
+            [LineKind.ARTICLE, LineKind.MENU]
+            + ([LineKind.COMPONENT] if menus else [])
+            + ([LineKind.TOPPING] if lines else [])
+        )
         kind = draw(st.sampled_from(kinds))
-        common = dict(line_id=lid, kind=kind, quantity=draw(st.integers(0, 5)),
-                      unit_price=draw(st.integers(0, 3000)),
-                      voucher_type=draw(st.sampled_from(VTYPES + [None, None])))
+        common = dict(
+            line_id=lid,
+            kind=kind,
+            quantity=draw(st.integers(0, 5)),
+            unit_price=draw(st.integers(0, 3000)),
+            voucher_type=draw(st.sampled_from(VTYPES + [None, None])),
+        )
         if kind is LineKind.TOPPING:
-            lines.append(BasketLine(article_id=draw(st.sampled_from(TOPPINGS)),
-                                    topping_group_id=draw(st.sampled_from(TGROUPS)),
-                                    parent_id=draw(st.sampled_from([l.line_id for l in lines])), **common))
+            lines.append(
+                BasketLine(
+                    article_id=draw(st.sampled_from(TOPPINGS)),
+                    topping_group_id=draw(st.sampled_from(TGROUPS)),
+                    parent_id=draw(st.sampled_from([line.line_id for line in lines])),
+                    **common,
+                )
+            )
         else:
-            lines.append(BasketLine(article_id=draw(st.sampled_from(ARTICLES)),
-                                    product_group_id=draw(st.sampled_from(GROUPS)),
-                                    parent_id=draw(st.sampled_from(menus)) if kind is LineKind.COMPONENT else None,
-                                    **common))
-    total_value = sum(l.quantity * l.unit_price for l in lines)
-    return Basket(lines, small_quantity_surcharge=draw(st.sampled_from([0, 250])),
-                  delivery_fee=draw(st.sampled_from([0, 500])),
-                  redeemed_points_value=draw(st.integers(0, total_value)),
-                  voucher_discount=draw(st.integers(0, 2000)))
+            lines.append(
+                BasketLine(
+                    article_id=draw(st.sampled_from(ARTICLES)),
+                    product_group_id=draw(st.sampled_from(GROUPS)),
+                    parent_id=draw(st.sampled_from(menus)) if kind is LineKind.COMPONENT else None,
+                    **common,
+                )
+            )
+    total_value = sum(line.quantity * line.unit_price for line in lines)
+    return Basket(
+        lines,
+        small_quantity_surcharge=draw(st.sampled_from([0, 250])),
+        delivery_fee=draw(st.sampled_from([0, 500])),
+        redeemed_points_value=draw(st.integers(0, total_value)),
+        voucher_discount=draw(st.integers(0, 2000)),
+    )
 
 
-order_st = st.fixed_dictionaries(dict(
-    store=st.sampled_from(STORES),
-    channel_in=st.sampled_from(list(ChannelIn)),
-    channel_out=st.sampled_from(list(ChannelOut)),
-    at=st.integers(0, 72).map(lambda h: BASE + dt.timedelta(hours=h)),  # whole hours: hits the bounds
-    tz=st.sampled_from(["UTC", "Europe/Zurich", "America/New_York"]),
-    holidays=st.frozensets(st.sampled_from(DAYS), max_size=3),
-))
-settings_st = st.builds(BonusSettings, hours_until_available=st.integers(0, 72),
-                        default_validity_days=st.none() | st.integers(0, 800),
-                        enabled_stores=mostly(frozenset(STORES), st.frozensets(st.sampled_from(STORES))))
+order_st = st.fixed_dictionaries(
+    dict(
+        store=st.sampled_from(STORES),
+        channel_in=st.sampled_from(list(ChannelIn)),
+        channel_out=st.sampled_from(list(ChannelOut)),
+        at=st.integers(0, 72).map(lambda h: BASE + dt.timedelta(hours=h)),  # whole hours: hits the bounds
+        tz=st.sampled_from(["UTC", "Europe/Zurich", "America/New_York"]),
+        holidays=st.frozensets(st.sampled_from(DAYS), max_size=3),
+    )
+)
+settings_st = st.builds(
+    BonusSettings,
+    hours_until_available=st.integers(0, 72),
+    default_validity_days=st.none() | st.integers(0, 800),
+    enabled_stores=mostly(frozenset(STORES), st.frozensets(st.sampled_from(STORES))),
+)
 PROP = hsettings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 ORACLE = hsettings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -671,21 +802,28 @@ def test_engine_matches_plain_reading(rules, settings, basket, order):
 
 
 @ORACLE
-@given(weekdays=st.frozensets(st.integers(0, 6)), on_holidays=st.booleans(),
-       window=st.none() | st.tuples(st.integers(-24, 72), st.integers(0, 48)),
-       hour=st.integers(0, 72), tz=st.sampled_from(["UTC", "Europe/Zurich", "America/New_York", "Asia/Tokyo"]),
-       holidays=st.frozensets(st.sampled_from(DAYS), max_size=2))
+@given(
+    weekdays=st.frozensets(st.integers(0, 6)),
+    on_holidays=st.booleans(),
+    window=st.none() | st.tuples(st.integers(-24, 72), st.integers(0, 48)),
+    hour=st.integers(0, 72),
+    tz=st.sampled_from(["UTC", "Europe/Zurich", "America/New_York", "Asia/Tokyo"]),
+    holidays=st.frozensets(st.sampled_from(DAYS), max_size=2),
+)
 def test_time_filters_of_one_rule(weekdays, on_holidays, window, hour, tz, holidays):
     """Day and period filters alone: the rule earns exactly when the local day and the instant allow it."""
     at = BASE + dt.timedelta(hours=hour)
     kw = {}
     if window:
-        kw = dict(valid_from=BASE + dt.timedelta(hours=window[0]),
-                  valid_to=BASE + dt.timedelta(hours=window[0] + window[1]))
+        kw = dict(
+            valid_from=BASE + dt.timedelta(hours=window[0]),
+            valid_to=BASE + dt.timedelta(hours=window[0] + window[1]),
+        )
     rule = art(1, {"cola": 2}, weekdays=weekdays, on_holidays=on_holidays, **kw)
     local_day = at.astimezone(ZoneInfo(tz)).date()
     expected = (on_holidays if local_day in holidays else local_day.weekday() in weekdays) and (
-        not window or kw["valid_from"] <= at < kw["valid_to"])
+        not window or kw["valid_from"] <= at < kw["valid_to"]
+    )
     assert total(run([rule], COLA, at=at, tz=tz, holidays=holidays)) == (2 if expected else 0)
 
 
@@ -696,7 +834,7 @@ def test_awards_are_positive_one_per_line_and_dated(rules, settings, basket, ord
     assert all(a.points > 0 for a in awards)
     keys = [a.key for a in awards]
     assert len(keys) == len(set(keys))
-    line_ids = {l.line_id for l in basket.lines}
+    line_ids = {line.line_id for line in basket.lines}
     for a in awards:
         assert (a.line_id in line_ids) if a.source is AwardSource.LINE else a.line_id is None
         assert a.available_at >= order["at"]
@@ -708,30 +846,38 @@ def test_awards_are_positive_one_per_line_and_dated(rules, settings, basket, ord
 def test_rule_order_does_not_matter(rules, settings, basket, order, rnd):
     shuffled = list(rules)
     rnd.shuffle(shuffled)
-    assert RuleBook(rules, settings).awards_for_order(basket, **order) == \
-        RuleBook(shuffled, settings).awards_for_order(basket, **order)
+    assert RuleBook(rules, settings).awards_for_order(basket, **order) == RuleBook(
+        shuffled, settings
+    ).awards_for_order(basket, **order)
 
 
 @PROP
 @given(rules_st(), settings_st, basket_st(), order_st)
 def test_store_switched_off_earns_nothing(rules, settings, basket, order):
-    off = BonusSettings(hours_until_available=settings.hours_until_available,
-                        enabled_stores=settings.enabled_stores - {order["store"]})
+    off = BonusSettings(
+        hours_until_available=settings.hours_until_available,
+        enabled_stores=settings.enabled_stores - {order["store"]},
+    )
     book = RuleBook(rules, off)
     assert book.awards_for_order(basket, **order) == []
-    assert book.awards_for_registration(store=order["store"], channel_in=order["channel_in"], at=order["at"]) == []
+    assert (
+        book.awards_for_registration(store=order["store"], channel_in=order["channel_in"], at=order["at"])
+        == []
+    )
 
 
 @PROP
 @given(rules_st(), rules_st(min_size=1, max_size=3), settings_st, basket_st(), order_st)
-def test_adding_rules_never_lowers_a_line_or_basket_except_menu_exclusion(rules, extra, settings, basket, order):
+def test_adding_rules_never_lowers_a_line_or_basket_except_menu_exclusion(
+    rules, extra, settings, basket, order
+):
     """More rules: each line keeps at least its points, unless a newly winning menu rule excludes the
     menu's components; without menu-exclusion flags in the new rules the total never drops."""
     extra_ids = {r.id for r in extra}
     rules = [r for r in rules if r.id not in extra_ids]
     before = as_map(RuleBook(rules, settings).awards_for_order(basket, **order))
     after = as_map(RuleBook(rules + extra, settings).awards_for_order(basket, **order))
-    components = {("line", l.line_id) for l in basket.lines if l.kind is LineKind.COMPONENT}
+    components = {("line", line.line_id) for line in basket.lines if line.kind is LineKind.COMPONENT}
     for key, (_, pts) in before.items():
         if key not in components:
             assert after.get(key, (None, 0))[1] >= pts
@@ -751,8 +897,11 @@ def test_adding_a_rule_can_lower_the_total_through_menu_exclusion():
 @given(rules_st(), settings_st, basket_st(), order_st)
 def test_basket_points_do_not_depend_on_line_rules(rules, settings, basket, order):
     only_basket = [r for r in rules if r.kind is RuleKind.BASKET_VALUE]
-    full = {k: v for k, v in as_map(RuleBook(rules, settings).awards_for_order(basket, **order)).items()
-            if k[0] == "basket"}
+    full = {
+        k: v
+        for k, v in as_map(RuleBook(rules, settings).awards_for_order(basket, **order)).items()
+        if k[0] == "basket"
+    }
     assert full == as_map(RuleBook(only_basket, settings).awards_for_order(basket, **order))
 
 
@@ -760,17 +909,24 @@ def test_basket_points_do_not_depend_on_line_rules(rules, settings, basket, orde
 @given(rules_st(), settings_st, basket_st(), order_st, st.integers(2, 5))
 def test_line_points_scale_with_quantity(rules, settings, basket, order, k):
     line_rules = [r for r in rules if r.kind is not RuleKind.BASKET_VALUE]
-    scaled = Basket([BasketLine(**{**{f: getattr(l, f) for f in l.__slots__}, "quantity": l.quantity * k})
-                     for l in basket.lines])
+    scaled = Basket(
+        [
+            BasketLine(**{**{f: getattr(line, f) for f in line.__slots__}, "quantity": line.quantity * k})
+            for line in basket.lines
+        ]
+    )
     book = RuleBook(line_rules, settings)
     base = as_map(book.awards_for_order(basket, **order))
-    assert as_map(book.awards_for_order(scaled, **order)) == {key: (rid, p * k) for key, (rid, p) in base.items()}
+    assert as_map(book.awards_for_order(scaled, **order)) == {
+        key: (rid, p * k) for key, (rid, p) in base.items()
+    }
 
 
 @PROP
 @given(rules_st(), settings_st, basket_st(), order_st)
 def test_deactivating_every_rule_gives_nothing(rules, settings, basket, order):
     import dataclasses
+
     off = [dataclasses.replace(r, active=False) for r in rules]
     assert RuleBook(off, settings).awards_for_order(basket, **order) == []
 

@@ -1,4 +1,5 @@
 """The brokers tapgift starts for the demo, the benchmark and the tests."""
+
 from __future__ import annotations
 
 import asyncio

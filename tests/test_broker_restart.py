@@ -1,13 +1,14 @@
 """The broker restarts while a park is open: the hub and the controllers
 reconnect by themselves and nothing is booked twice."""
+
 from __future__ import annotations
 
 import asyncio
 
 import pytest
+from test_end_to_end import PRICE, card, holds_of, make_card, make_device, until
 
 from hil.broker import Broker
-from test_end_to_end import PRICE, card, holds_of, make_card, make_device, until
 
 
 @pytest.fixture
@@ -31,8 +32,9 @@ async def test_hub_and_device_carry_on_after_a_broker_restart(hub, broker, tmp_p
         await device.wait_connected(20)
 
         device.tap(second)
-        await until(lambda: sorted(h["status"] for h in holds_of(hub, device.id))
-                    == ["posted", "posted"], timeout=20)
+        await until(
+            lambda: sorted(h["status"] for h in holds_of(hub, device.id)) == ["posted", "posted"], timeout=20
+        )
         assert card(hub, first)["balance"] == 1000 - PRICE
         assert card(hub, second)["balance"] == 1000 - PRICE
         assert [r[1] for r in device.results] == ["grant", "grant"]
@@ -61,8 +63,7 @@ async def test_a_tap_while_the_broker_is_down_is_never_charged(hub, broker, tmp_
         await device.stop()
 
 
-async def test_a_controller_powered_up_while_the_broker_is_down_sells_once_it_is_back(
-        hub, broker, tmp_path):
+async def test_a_controller_powered_up_while_the_broker_is_down_sells_once_it_is_back(hub, broker, tmp_path):
     device = make_device(hub, tmp_path)
     uid = make_card(hub, 1000)
     broker.stop()
@@ -74,8 +75,7 @@ async def test_a_controller_powered_up_while_the_broker_is_down_sells_once_it_is
         await asyncio.wait_for(hub.bridge.connected.wait(), 20)
         await device.wait_connected(20)
         device.tap(uid)
-        await until(lambda: [h["status"] for h in holds_of(hub, device.id)] == ["posted"],
-                    timeout=20)
+        await until(lambda: [h["status"] for h in holds_of(hub, device.id)] == ["posted"], timeout=20)
         assert [r[1] for r in device.results] == ["grant"] and device.pulses() == 1
         assert card(hub, uid)["balance"] == 1000 - PRICE
     finally:

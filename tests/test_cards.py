@@ -2,6 +2,7 @@
 cards and their QR codes, an RFID card linked to a digital wallet (and the reverse refused), debit
 cards paid later, employee cards, personalised and anonymous cards, lost cards of every type, the
 outlets' counters; and two taps through MQTT at a real controller request path."""
+
 from __future__ import annotations
 
 import re
@@ -14,12 +15,19 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
+from test_end_to_end import PRICE, RawDevice
 
 from hub.api.app import create_app
-from hub.ledger import (ACCOUNTS, Book, InsufficientFunds, balance_from_log, create_account,
-                        ledger_totals, new_id)
+from hub.ledger import (
+    ACCOUNTS,
+    Book,
+    InsufficientFunds,
+    balance_from_log,
+    create_account,
+    ledger_totals,
+    new_id,
+)
 from protocol import messages, topics
-from test_end_to_end import PRICE, RawDevice
 
 V1 = "/api/v1"
 
@@ -39,10 +47,16 @@ def assert_books_balance(engine):
     with engine.connect() as conn:
         for ledger, sums in ledger_totals(conn).items():
             assert sums == {"posted": 0, "pending": 0}, (ledger, sums)
-        below = conn.execute(select(ACCOUNTS.c.id).where(
-            ACCOUNTS.c.kind == "wallet",
-            ACCOUNTS.c.credits_posted - ACCOUNTS.c.debits_posted - ACCOUNTS.c.debits_pending
-            + ACCOUNTS.c.credit_limit < 0)).all()
+        below = conn.execute(
+            select(ACCOUNTS.c.id).where(
+                ACCOUNTS.c.kind == "wallet",
+                ACCOUNTS.c.credits_posted
+                - ACCOUNTS.c.debits_posted
+                - ACCOUNTS.c.debits_pending
+                + ACCOUNTS.c.credit_limit
+                < 0,
+            )
+        ).all()
         assert not below
 
 
@@ -88,12 +102,17 @@ def details(api, uid):
 def buy(api, uid, amount_due, status=201, **kw):
     """A basket at the bar worth amount_due (beers at 5.00)."""
     assert amount_due % 500 == 0
-    body = {"card_uid": uid, "outlet_id": "bar",
-            "lines": [{"article_id": "beer", "quantity": amount_due // 500}], **kw}
+    body = {
+        "card_uid": uid,
+        "outlet_id": "bar",
+        "lines": [{"article_id": "beer", "quantity": amount_due // 500}],
+        **kw,
+    }
     return api.post(f"{V1}/baskets/pay", json=body)
 
 
 # -- digital cards and their QR codes ---------------------------------------------------------------
+
 
 def decode_png(data: bytes) -> str:
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
@@ -114,10 +133,11 @@ def decode_svg(data: bytes) -> str:
         elif op == "m":
             x, y = x + float(a), y + float(b)
         else:
-            image[int(y), int(x):int(x + float(a))] = 0
+            image[int(y), int(x) : int(x + float(a))] = 0
             x += float(a)
-    return cv2.QRCodeDetector().detectAndDecode(cv2.resize(image, None, fx=8, fy=8,
-                                                            interpolation=cv2.INTER_NEAREST))[0]
+    return cv2.QRCodeDetector().detectAndDecode(
+        cv2.resize(image, None, fx=8, fy=8, interpolation=cv2.INTER_NEAREST)
+    )[0]
 
 
 def test_a_digital_card_gets_an_unguessable_token_its_qr_code_carries(api):
@@ -152,6 +172,7 @@ def test_qr_codes_only_for_digital_cards_and_a_digital_uid_is_never_chosen(api):
 
 # -- personalised and anonymous ---------------------------------------------------------------------
 
+
 def test_cards_are_personalised_or_anonymous(api):
     card = rfid(api, "0A0B0C0D", holder_name="Ana Muster", holder_email="ana@example.org")
     assert (card["personalised"], card["holder_name"]) == (True, "Ana Muster")
@@ -163,6 +184,7 @@ def test_cards_are_personalised_or_anonymous(api):
 
 
 # -- linking an RFID card to a digital wallet -------------------------------------------------------
+
 
 def test_an_rfid_card_linked_to_a_digital_wallet_shares_balance_points_and_history(park):
     api = park
@@ -203,7 +225,8 @@ def test_a_digital_card_made_first_cannot_later_be_linked_to_an_rfid_card(api):
     assert "created before" in refused(api.post(f"{V1}/cards/04BB0001/link", json={"wallet_uid": wallet}))
     # The reverse direction is refused too: a digital card never joins another wallet.
     assert "never the other way round" in refused(
-        api.post(f"{V1}/cards/{wallet}/link", json={"wallet_uid": "04BB0001"}))
+        api.post(f"{V1}/cards/{wallet}/link", json={"wallet_uid": "04BB0001"})
+    )
     assert (details(api, "04BB0001")["balance"], details(api, "04BB0001")["linked_to"]) == (700, None)
     assert details(api, wallet)["linked_cards"] == []
 
@@ -230,7 +253,10 @@ def test_a_lost_linked_card_is_replaced_by_a_card_linked_to_the_same_wallet(park
     ok(api.post(f"{V1}/cards/04DD0001/link", json={"wallet_uid": wallet}))
     swap = ok(api.post(f"{V1}/cards/04DD0001/replace", json={"uid": "04DD0002"}), 201)
     assert (swap["old"]["status"], swap["new"]["uid"], swap["new"]["balance"]) == (
-        "blocked", "04DD0002", 3000)
+        "blocked",
+        "04DD0002",
+        3000,
+    )
     new = details(api, "04DD0002")
     assert (new["linked_to"], new["holder_name"], new["medium"]) == (wallet, "Ben", "rfid")
     ok(buy(api, "04DD0002", 500), 201)
@@ -256,6 +282,7 @@ def test_a_lost_digital_card_takes_its_wallet_and_linked_cards_along(park):
 
 # -- debit cards ------------------------------------------------------------------------------------
 
+
 def test_a_debit_card_is_paid_later_down_to_its_limit_then_settled(park):
     api = park
     card = rfid(api, "0DEB0001", kind="debit", credit_limit=2000, holder_name="Cleo")
@@ -270,13 +297,16 @@ def test_a_debit_card_is_paid_later_down_to_its_limit_then_settled(park):
     statement = ok(api.get(f"{V1}/cards/0DEB0001/statement"))
     assert (statement["owed"], statement["last_settlement_at"]) == (2000, None)
     assert ok(api.get(f"{V1}/debit-cards/owed")) == [
-        {"uid": "0DEB0001", "holder_name": "Cleo", "holder_email": "", "credit_limit": 2000, "owed": 2000}]
+        {"uid": "0DEB0001", "holder_name": "Cleo", "holder_email": "", "credit_limit": 2000, "owed": 2000}
+    ]
     assert [e["amount"] for e in statement["entries"]] == [-500, -1500]
     assert "owes 2000" in refused(api.post(f"{V1}/cards/0DEB0001/settle", json={"amount": 2001}))
-    first = ok(api.post(f"{V1}/cards/0DEB0001/settle", json={"amount": 1200},
-                        headers={"Idempotency-Key": "s1"}), 201)
-    again = ok(api.post(f"{V1}/cards/0DEB0001/settle", json={"amount": 1200},
-                        headers={"Idempotency-Key": "s1"}), 201)
+    first = ok(
+        api.post(f"{V1}/cards/0DEB0001/settle", json={"amount": 1200}, headers={"Idempotency-Key": "s1"}), 201
+    )
+    again = ok(
+        api.post(f"{V1}/cards/0DEB0001/settle", json={"amount": 1200}, headers={"Idempotency-Key": "s1"}), 201
+    )
     assert (first["settled"], first["balance"]) == (1200, -800)
     assert (again["settled"], again["repeated"], again["balance"]) == (1200, True, -800)
     statement = ok(api.get(f"{V1}/cards/0DEB0001/statement"))
@@ -304,8 +334,9 @@ def test_debit_cards_need_a_limit_and_a_lost_one_takes_its_debt_along(park):
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(limit=st.integers(0, 1000), start=st.integers(0, 1000),
-       amounts=st.lists(st.integers(1, 700), max_size=10))
+@given(
+    limit=st.integers(0, 1000), start=st.integers(0, 1000), amounts=st.lists(st.integers(1, 700), max_size=10)
+)
 def test_a_wallet_pays_down_to_minus_its_credit_limit_and_never_below(engine, limit, start, amounts):
     with engine.begin() as conn:
         wallet = create_account(conn, "CHF", "wallet", "w", credit_limit=limit)
@@ -327,6 +358,7 @@ def test_a_wallet_pays_down_to_minus_its_credit_limit_and_never_below(engine, li
 
 # -- employee cards ---------------------------------------------------------------------------------
 
+
 def test_an_employee_card_consumes_at_100_percent_and_keeps_it_when_replaced(park):
     api = park
     card = rfid(api, "0E0E0001", kind="employee", holder_name="Dora")
@@ -339,8 +371,12 @@ def test_an_employee_card_consumes_at_100_percent_and_keeps_it_when_replaced(par
     assert details(api, swap["new"]["uid"])["discount_group"] == "employee"
     assert ok(buy(api, "0E0E0002", 500), 201)["amount_due"] == 0
     # A customer card may join another group at issue; an unknown group issues nothing.
-    ok(api.post(f"{V1}/discount-groups",
-                json={"id": "staff10", "rates": [{"scope": "general", "percent": 10}]}), 201)
+    ok(
+        api.post(
+            f"{V1}/discount-groups", json={"id": "staff10", "rates": [{"scope": "general", "percent": 10}]}
+        ),
+        201,
+    )
     assert rfid(api, "0E0E0003", discount_group="staff10")["discount_group"] == "staff10"
     refused(api.post(f"{V1}/cards/rfid", json={"uid": "0E0E0004", "discount_group": "nope"}), 404)
     refused(api.get(f"{V1}/cards/0E0E0004/details"), 404)
@@ -348,11 +384,18 @@ def test_an_employee_card_consumes_at_100_percent_and_keeps_it_when_replaced(par
 
 # -- counters -----------------------------------------------------------------------------------------
 
+
 def test_a_till_identifies_itself_as_a_counter_and_names_it_in_baskets(park):
     api = park
     till = ok(api.post(f"{V1}/outlets/bar/counters", json={"id": "bar-1", "name": "Bar till 1"}), 201)
-    assert till == {"id": "bar-1", "outlet_id": "bar", "site_id": "park", "name": "Bar till 1",
-                    "kind": "till", "active": True}
+    assert till == {
+        "id": "bar-1",
+        "outlet_id": "bar",
+        "site_id": "park",
+        "name": "Bar till 1",
+        "kind": "till",
+        "active": True,
+    }
     ok(api.post(f"{V1}/outlets/shop/counters", json={"id": "shop-1", "kind": "terminal"}), 201)
     assert ok(api.get(f"{V1}/counters/bar-1")) == till
     assert [c["id"] for c in ok(api.get(f"{V1}/outlets/bar/counters"))] == ["bar-1"]
@@ -374,14 +417,22 @@ def test_a_till_identifies_itself_as_a_counter_and_names_it_in_baskets(park):
 
 def test_the_openapi_describes_the_card_routes(api):
     paths = api.get("/openapi.json").json()["paths"]
-    assert {f"{V1}/cards/digital", f"{V1}/cards/rfid", f"{V1}/cards/{{uid}}/link",
-            f"{V1}/cards/{{uid}}/qr.svg", f"{V1}/cards/{{uid}}/qr.png", f"{V1}/cards/{{uid}}/statement",
-            f"{V1}/cards/{{uid}}/settle", f"{V1}/outlets/{{outlet_id}}/counters",
-            f"{V1}/counters/{{counter_id}}"} <= set(paths)
+    assert {
+        f"{V1}/cards/digital",
+        f"{V1}/cards/rfid",
+        f"{V1}/cards/{{uid}}/link",
+        f"{V1}/cards/{{uid}}/qr.svg",
+        f"{V1}/cards/{{uid}}/qr.png",
+        f"{V1}/cards/{{uid}}/statement",
+        f"{V1}/cards/{{uid}}/settle",
+        f"{V1}/outlets/{{outlet_id}}/counters",
+        f"{V1}/counters/{{counter_id}}",
+    } <= set(paths)
     assert "image/png" in paths[f"{V1}/cards/{{uid}}/qr.png"]["get"]["responses"]["200"]["content"]
 
 
 # -- taps through MQTT ------------------------------------------------------------------------------
+
 
 async def tap(raw, request_id, uid, units=1):
     await raw.send(topics.TAP, {"id": request_id, "card": uid, "units": units})
@@ -423,7 +474,10 @@ async def test_a_debit_card_taps_below_zero_within_its_limit_and_is_denied_beyon
             await report(raw, "2-2", grant["hold"], 2)
             deny = await tap(raw, "2-3", "0DEBF001")
             assert (deny["k"], deny["code"], deny["balance"]) == (
-                messages.DENY, messages.INSUFFICIENT_FUNDS, -2 * PRICE)
+                messages.DENY,
+                messages.INSUFFICIENT_FUNDS,
+                -2 * PRICE,
+            )
         statement = ok(api.get(f"{V1}/cards/0DEBF001/statement"))
         assert (statement["owed"], statement["spendable"]) == (2 * PRICE, 100)
         ok(api.post(f"{V1}/cards/0DEBF001/settle", json={}), 201)

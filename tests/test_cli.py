@@ -1,4 +1,5 @@
 """The `tapgift` commands a newcomer runs, as processes."""
+
 from __future__ import annotations
 
 import json
@@ -11,9 +12,24 @@ TAPGIFT = [sys.executable, "-m", "hil.cli"]
 
 
 def test_demo_runs_for_its_duration_and_prints_one_json_summary(tmp_path):
-    out = subprocess.run(TAPGIFT + ["demo", "--devices", "5", "--duration", "3", "--json",
-                                    "--data", str(tmp_path / "data"), "--api-port", str(free_port())],
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        TAPGIFT
+        + [
+            "demo",
+            "--devices",
+            "5",
+            "--duration",
+            "3",
+            "--json",
+            "--data",
+            str(tmp_path / "data"),
+            "--api-port",
+            str(free_port()),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     summary = json.loads(out.stdout)
     assert summary["taps"] > 5 and summary["granted"] > 0 and summary["timeouts"] == 0
@@ -25,14 +41,42 @@ def test_demo_runs_for_its_duration_and_prints_one_json_summary(tmp_path):
 def test_sim_drives_a_running_hub_through_its_api(tmp_path):
     with Broker() as broker:
         port = free_port()
-        hub = subprocess.Popen(TAPGIFT + ["hub", "--db", str(tmp_path / "hub.db"), "--mqtt", broker.url,
-                                          "--api-port", str(port), "--log-level", "WARNING"])
+        hub = subprocess.Popen(
+            TAPGIFT
+            + [
+                "hub",
+                "--db",
+                str(tmp_path / "hub.db"),
+                "--mqtt",
+                broker.url,
+                "--api-port",
+                str(port),
+                "--log-level",
+                "WARNING",
+            ]
+        )
         try:
             wait_for_port("127.0.0.1", port, 30)
-            out = subprocess.run(TAPGIFT + ["sim", "--mqtt", broker.url, "--api",
-                                            f"http://127.0.0.1:{port}", "--devices", "4",
-                                            "--rate", "20", "--duration", "2", "--json"],
-                                 capture_output=True, text=True, timeout=120)
+            out = subprocess.run(
+                TAPGIFT
+                + [
+                    "sim",
+                    "--mqtt",
+                    broker.url,
+                    "--api",
+                    f"http://127.0.0.1:{port}",
+                    "--devices",
+                    "4",
+                    "--rate",
+                    "20",
+                    "--duration",
+                    "2",
+                    "--json",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
         finally:
             hub.terminate()
             hub.wait(10)
@@ -44,9 +88,26 @@ def test_sim_drives_a_running_hub_through_its_api(tmp_path):
 def test_bench_ledger_books_debits_beside_pgbench(pg_url):
     """The PostgreSQL figure of DESIGN: our debits/s and pgbench's tps from one run."""
     admin = pg_url.rsplit("/", 1)[0] + "/postgres"
-    out = subprocess.run(TAPGIFT + ["bench-ledger", "--db", admin, "--seconds", "1",
-                                    "--batch", "32", "--cards", "50", "--scale", "1", "--json"],
-                         capture_output=True, text=True, timeout=180)
+    out = subprocess.run(
+        TAPGIFT
+        + [
+            "bench-ledger",
+            "--db",
+            admin,
+            "--seconds",
+            "1",
+            "--batch",
+            "32",
+            "--cards",
+            "50",
+            "--scale",
+            "1",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert out.returncode == 0, out.stderr
     summary = json.loads(out.stdout)
     assert summary["debits"] > 0 and summary["transactions"] >= 2
@@ -55,9 +116,25 @@ def test_bench_ledger_books_debits_beside_pgbench(pg_url):
 
 
 def test_bench_with_loyalty_earns_points_on_the_taps_it_measures():
-    out = subprocess.run(TAPGIFT + ["bench", "--devices", "4", "--rate", "20", "--duration", "2",
-                                    "--echo-count", "20", "--loyalty", "--json"],
-                         capture_output=True, text=True, timeout=180)
+    out = subprocess.run(
+        TAPGIFT
+        + [
+            "bench",
+            "--devices",
+            "4",
+            "--rate",
+            "20",
+            "--duration",
+            "2",
+            "--echo-count",
+            "20",
+            "--loyalty",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert out.returncode == 0, out.stderr
     summary = json.loads(out.stdout)
     assert summary["loyalty"] is True and summary["granted"] > 10

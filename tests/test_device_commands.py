@@ -1,6 +1,7 @@
 """Remote management against the real broker and hub (SQLite and PostgreSQL):
 health telemetry, config / deny / reboot commands, and the commands a device
 must not obey (retained, replayed, forged)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -8,11 +9,11 @@ import contextlib
 
 import aiomqtt
 import httpx
+from test_end_to_end import SITE, holds_of, make_card, make_device, until
 
 from hub.wallets import cards as wallets
 from protocol import messages, topics
 from protocol.signing import Signer
-from test_end_to_end import SITE, holds_of, make_card, make_device, until
 
 
 @contextlib.asynccontextmanager
@@ -32,6 +33,7 @@ async def wait_acked(client, device, seq, status="applied"):
     async def acked():
         r = await client.get(f"/api/v1/devices/{device.id}/commands")
         return {c["seq"]: c for c in r.json()}.get(seq, {}).get("status")
+
     deadline = asyncio.get_running_loop().time() + 10
     while (got := await acked()) == "pending":
         assert asyncio.get_running_loop().time() < deadline, "no ack"
@@ -108,8 +110,9 @@ async def test_retained_replayed_and_forged_commands_are_ignored(hub, tmp_path):
     device = make_device(hub, tmp_path, pulse_ms=10)
     key = device.cfg.key
     # Planted before the device connects: valid tag, fresh seq, but retained.
-    await publish_raw(hub, device, sealed(key, device, {"seq": 1, "k": "config",
-                                                       "set": {"pulse_ms": 300}}), retain=True)
+    await publish_raw(
+        hub, device, sealed(key, device, {"seq": 1, "k": "config", "set": {"pulse_ms": 300}}), retain=True
+    )
     await device.start()
     await device.wait_connected()
     try:
@@ -125,10 +128,10 @@ async def test_retained_replayed_and_forged_commands_are_ignored(hub, tmp_path):
         command = {"seq": seq, "k": "config", "set": {"pulse_ms": 40}}
         await publish_raw(hub, device, sealed(key, device, command))
         await publish_raw(hub, device, sealed(key, device, {**command, "set": {"pulse_ms": 300}}))
-        await publish_raw(hub, device, sealed("a5" * 32, device, {**command, "seq": seq + 5,
-                                                                  "set": {"pulse_ms": 300}}))
-        await until(lambda: (device.app.link.ignored, device.app.link.invalid)
-                    == (ignored + 2, invalid + 1))
+        await publish_raw(
+            hub, device, sealed("a5" * 32, device, {**command, "seq": seq + 5, "set": {"pulse_ms": 300}})
+        )
+        await until(lambda: (device.app.link.ignored, device.app.link.invalid) == (ignored + 2, invalid + 1))
         assert device.app.cfg.profile["pulse_ms"] == 40
         await power_cycle(device)  # the seq is kept on flash: still a replay after a reboot
         assert device.app.link.ignored == 0
@@ -188,8 +191,9 @@ async def test_blocking_a_card_through_the_api_updates_the_devices_deny_lists(hu
             assert (await device.wait_results(1))[1:3] == ("deny", messages.BLOCKED_CARD)
             assert hub.bridge.stats["received"] == taps  # refused on the device itself
             assert (await client.post(f"/api/v1/cards/{uid}/unblock")).status_code == 200
-            last = max((await client.get(f"/api/v1/devices/{device.id}/commands")).json(),
-                       key=lambda c: c["seq"])
+            last = max(
+                (await client.get(f"/api/v1/devices/{device.id}/commands")).json(), key=lambda c: c["seq"]
+            )
             assert last["body"]["remove"] == [uid]
             await wait_acked(client, device, last["seq"])
         device.tap(uid)

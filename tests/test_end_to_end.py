@@ -1,5 +1,6 @@
 """A tap on a simulated controller (the real firmware code) through a real
 Mosquitto and the real hub, on SQLite and on PostgreSQL."""
+
 from __future__ import annotations
 
 import asyncio
@@ -11,12 +12,12 @@ import aiomqtt
 from sqlalchemy import func, select
 
 from hil.device import SimDevice
-from hub.wallets import cards as wallets
-from hub.wallets import cash_desk
+from hub.core.clock import utcnow
 from hub.devices.registry import add_device
 from hub.ledger import TRANSFERS
-from hub.core.clock import utcnow
 from hub.tables.taps import Hold
+from hub.wallets import cards as wallets
+from hub.wallets import cash_desk
 from protocol import messages, topics
 from protocol.signing import Signer
 
@@ -31,9 +32,15 @@ def make_device(hub, tmp_path, units=1, price=PRICE, **profile):
         key = add_device(conn, device_id, SITE, price, "CHF")
     flash = tmp_path / device_id
     flash.mkdir()
-    return SimDevice(device_id, SITE, key, hub.bridge.mqtt["hostname"], hub.bridge.mqtt["port"],
-                     str(flash), profile={"units": units, "pulse_ms": 5, "gap_ms": 5,
-                                          "cooldown_ms": 0, **profile})
+    return SimDevice(
+        device_id,
+        SITE,
+        key,
+        hub.bridge.mqtt["hostname"],
+        hub.bridge.mqtt["port"],
+        str(flash),
+        profile={"units": units, "pulse_ms": 5, "gap_ms": 5, "cooldown_ms": 0, **profile},
+    )
 
 
 def make_card(hub, balance, status="active"):
@@ -54,8 +61,7 @@ def card(hub, uid):
 
 def holds_of(hub, device_id):
     with hub.engine.connect() as conn:
-        return [dict(r) for r in conn.execute(
-            select(HOLDS).where(HOLDS.c.device_id == device_id)).mappings()]
+        return [dict(r) for r in conn.execute(select(HOLDS).where(HOLDS.c.device_id == device_id)).mappings()]
 
 
 async def until(check, timeout=10.0):
@@ -106,7 +112,9 @@ async def test_unknown_and_blocked_cards_are_denied(hub, tmp_path):
         device.tap(blocked)
         await until(lambda: len(device.results) == 2)
         assert [r[1:3] for r in device.results] == [
-            ("deny", messages.UNKNOWN_CARD), ("deny", messages.BLOCKED_CARD)]
+            ("deny", messages.UNKNOWN_CARD),
+            ("deny", messages.BLOCKED_CARD),
+        ]
         assert device.pulses() == 0
         assert card(hub, blocked)["balance"] == 5000
     finally:
@@ -172,8 +180,11 @@ async def test_the_same_request_delivered_twice_books_once(hub):
         assert acks[0] == acks[1]
         assert card(hub, uid) == {**card(hub, uid), "balance": 1000 - PRICE, "held": 0}
         with hub.engine.connect() as conn:
-            posts = conn.execute(select(func.count()).where(
-                TRANSFERS.c.pending_id == grant["hold"], TRANSFERS.c.flags == "post")).scalar()
+            posts = conn.execute(
+                select(func.count()).where(
+                    TRANSFERS.c.pending_id == grant["hold"], TRANSFERS.c.flags == "post"
+                )
+            ).scalar()
         assert posts == 1
 
 
@@ -181,8 +192,9 @@ async def test_a_message_with_a_bad_tag_is_refused_and_logged(hub, caplog):
     uid = make_card(hub, 1000)
     async with RawDevice(hub) as raw:
         with caplog.at_level(logging.WARNING, logger="tapgift.bridge"):
-            topic, forged = raw.frame(topics.TAP, {"id": "1-1", "card": uid, "units": 1},
-                                      signer=Signer("11" * 32))
+            topic, forged = raw.frame(
+                topics.TAP, {"id": "1-1", "card": uid, "units": 1}, signer=Signer("11" * 32)
+            )
             await raw.client.publish(topic, forged, qos=1)
             await raw.client.publish(topic, b"not a tapgift frame", qos=1)
             await until(lambda: f"{raw.id}/up/tap: bad_frame" in caplog.text)

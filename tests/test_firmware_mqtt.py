@@ -1,5 +1,6 @@
 """firmware.mqtt against a real Mosquitto (and a scripted fake broker for the
 wire details a real broker never exercises, such as a missing PUBACK)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -298,8 +299,14 @@ async def test_connect_carries_credentials_will_and_keepalive(start):
         await reader.read()
 
     async with FakeBroker(idle) as fake:
-        client = start("127.0.0.1", fake.port, user="d17", password="s3cret", keepalive=7,
-                       will=("tg/s/d17/up/status", b"offline", 1, True))
+        client = start(
+            "127.0.0.1",
+            fake.port,
+            user="d17",
+            password="s3cret",
+            keepalive=7,
+            will=("tg/s/d17/up/status", b"offline", 1, True),
+        )
         await connected(client)
     body = fake.connects[0]
     assert body[:7] == b"\x00\x04MQTT\x04"

@@ -1,6 +1,7 @@
 """Flashing and provisioning without hardware: `tapgift device add`, `tapgift fw flash`,
 the provisioning file, mip's package.json. Every mpremote invocation we generate is parsed
 by mpremote's own command-line machinery (its expansions, command table and argparse specs)."""
+
 from __future__ import annotations
 
 import argparse
@@ -16,12 +17,11 @@ from mpremote import main as mpremote_main
 from typer.testing import CliRunner
 
 from firmware import config as fwconfig
-from hil import micropython
-from hil import flashing, provisioning
-from hub import __version__
+from hil import flashing, micropython, provisioning
 from hil.cli import app
-from hub.migrations import open_database as make_engine
+from hub import __version__
 from hub.devices.registry import DeviceDirectory, mqtt_credentials
+from hub.migrations import open_database as make_engine
 from protocol import ProtocolError, topics
 from protocol.signing import Signer
 
@@ -92,6 +92,7 @@ def cli(*args: str, env: dict | None = None):
 
 # --- mpremote's own command line -------------------------------------------------
 
+
 def test_every_invocation_is_accepted_by_mpremotes_own_parser(tmp_path, provision_file):
     steps = flashing.plan("/dev/ttyUSB0", tmp_path / "build", provision_file)
     enter, install = [[cmd for cmd, _ in parse_mpremote(argv)] for argv in steps]
@@ -99,24 +100,29 @@ def test_every_invocation_is_accepted_by_mpremotes_own_parser(tmp_path, provisio
     assert install == ["connect", "exec", "fs", "fs", "fs", "fs", "exec", "exec", "fs", "exec"]
     fs = [(a.command[0], a.recursive, a.path) for cmd, a in parse_mpremote(steps[1]) if cmd == "fs"]
     build = (tmp_path / "build").resolve()
-    assert fs == [("cp", True, [str(build / "lib"), ":"]),
-                  ("cp", False, [str(build / "main.py"), ":main.py"]),
-                  ("cp", False, [str(build / "boot.py"), ":boot.py"]),
-                  ("cp", False, [str(provision_file.resolve()), ":provision.json.tmp"]),
-                  ("rm", False, [":maintenance"])]
+    assert fs == [
+        ("cp", True, [str(build / "lib"), ":"]),
+        ("cp", False, [str(build / "main.py"), ":main.py"]),
+        ("cp", False, [str(build / "boot.py"), ":boot.py"]),
+        ("cp", False, [str(provision_file.resolve()), ":provision.json.tmp"]),
+        ("rm", False, [":maintenance"]),
+    ]
     execs = [a.expr[0] for cmd, a in parse_mpremote(steps[1]) if cmd == "exec"]
     assert execs[1] == 'import os; os.rename("/provision.json.tmp", "/provision.json")'
     assert "config.load()" in execs[2] and "machine.reset()" in execs[3]
 
 
-@pytest.mark.parametrize("argv", [
-    ["mpremote", "connect", "/dev/ttyUSB0", "fs", "cpp", "a", ":b"],
-    ["mpremote", "connect", "/dev/ttyUSB0", "exce", "print(1)"],
-    ["mpremote", "connect", "/dev/ttyUSB0", "fs", "cp", "a"],
-    ["mpremote", "connect", "/dev/ttyUSB0", "fs", "--recursve", "cp", "a", ":"],
-    ["mpremote", "connect"],
-    ["mpremote", "connect", "/dev/ttyUSB0", "+", "sleep", "soon"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["mpremote", "connect", "/dev/ttyUSB0", "fs", "cpp", "a", ":b"],
+        ["mpremote", "connect", "/dev/ttyUSB0", "exce", "print(1)"],
+        ["mpremote", "connect", "/dev/ttyUSB0", "fs", "cp", "a"],
+        ["mpremote", "connect", "/dev/ttyUSB0", "fs", "--recursve", "cp", "a", ":"],
+        ["mpremote", "connect"],
+        ["mpremote", "connect", "/dev/ttyUSB0", "+", "sleep", "soon"],
+    ],
+)
 def test_the_parser_check_catches_typos(argv):
     with pytest.raises(MpremoteUsage):
         parse_mpremote(argv)
@@ -137,14 +143,26 @@ def test_a_port_mpremote_would_misread_is_refused(tmp_path, provision_file, port
 
 # --- fw flash: dry run and recorded runs -------------------------------------------
 
+
 def _script_tokens(text: str) -> list[str]:
     return shlex.split(text.replace("\\\n", " "), comments=True)
 
 
 def test_dry_run_prints_the_mpremote_commands_and_changes_nothing(tmp_path, provision_file):
     build = tmp_path / "build"
-    result = cli("fw", "flash", "--port", "/dev/does-not-exist", "--provision", str(provision_file),
-                 "--build", str(build), "--dry-run", "--settle", "2")
+    result = cli(
+        "fw",
+        "flash",
+        "--port",
+        "/dev/does-not-exist",
+        "--provision",
+        str(provision_file),
+        "--build",
+        str(build),
+        "--dry-run",
+        "--settle",
+        "2",
+    )
     assert result.exit_code == 0, result.output
     assert result.output.startswith("# dry run: nothing built, registered or copied")
     steps = flashing.plan("/dev/does-not-exist", build, provision_file)
@@ -154,8 +172,23 @@ def test_dry_run_prints_the_mpremote_commands_and_changes_nothing(tmp_path, prov
 
 def test_dry_run_with_device_id_registers_nothing(tmp_path):
     db = tmp_path / "hub.db"
-    result = cli("fw", "flash", "--port", "COM3", "--dry-run", "--db", str(db), "--device-id", "d2",
-                 "--site", "aqua", "--price", "150", *BROKER, *WIFI)
+    result = cli(
+        "fw",
+        "flash",
+        "--port",
+        "COM3",
+        "--dry-run",
+        "--db",
+        str(db),
+        "--device-id",
+        "d2",
+        "--site",
+        "aqua",
+        "--price",
+        "150",
+        *BROKER,
+        *WIFI,
+    )
     assert result.exit_code == 0, result.output
     assert "would fetch device d2" in result.output and "mpremote connect COM3" in result.output
     assert not db.exists()
@@ -171,7 +204,8 @@ def _fake_mpremote(tmp_path: Path, fail_on_call: int = 0) -> dict:
         "with open(log, 'a') as f:\n"
         "    f.write(json.dumps(sys.argv[1:]) + '\\n')\n"
         f"calls = sum(1 for _ in open(log))\n"
-        f"sys.exit(1 if calls == {fail_on_call} else 0)\n")
+        f"sys.exit(1 if calls == {fail_on_call} else 0)\n"
+    )
     return {"TAPGIFT_MPREMOTE": f"{shlex.quote(sys.executable)} {shlex.quote(str(script))}"}
 
 
@@ -181,9 +215,26 @@ def _recorded(tmp_path: Path) -> list[list[str]]:
 
 def test_flash_with_device_id_registers_builds_and_runs_the_plan(tmp_path):
     db, build, out = tmp_path / "hub.db", tmp_path / "build", tmp_path / "d3.json"
-    args = ["fw", "flash", "--port", "/dev/ttyUSB1", "--db", str(db), "--device-id", "d3",
-            "--site", "aqua", "--build", str(build), "--provision-out", str(out), "--settle", "0",
-            *BROKER, *WIFI]
+    args = [
+        "fw",
+        "flash",
+        "--port",
+        "/dev/ttyUSB1",
+        "--db",
+        str(db),
+        "--device-id",
+        "d3",
+        "--site",
+        "aqua",
+        "--build",
+        str(build),
+        "--provision-out",
+        str(out),
+        "--settle",
+        "0",
+        *BROKER,
+        *WIFI,
+    ]
     first = cli(*args, "--price", "200", env=_fake_mpremote(tmp_path))
     assert first.exit_code == 0, first.output
     assert "device d3 registered" in first.output and first.output.rstrip().endswith("flashed /dev/ttyUSB1")
@@ -200,36 +251,69 @@ def test_flash_with_device_id_registers_builds_and_runs_the_plan(tmp_path):
 
 
 def test_a_failed_mpremote_step_stops_the_flash_with_a_clear_error(tmp_path, provision_file):
-    result = cli("fw", "flash", "--port", "/dev/ttyUSB0", "--provision", str(provision_file),
-                 "--build", str(tmp_path / "build"), "--settle", "0",
-                 env=_fake_mpremote(tmp_path, fail_on_call=2))
+    result = cli(
+        "fw",
+        "flash",
+        "--port",
+        "/dev/ttyUSB0",
+        "--provision",
+        str(provision_file),
+        "--build",
+        str(tmp_path / "build"),
+        "--settle",
+        "0",
+        env=_fake_mpremote(tmp_path, fail_on_call=2),
+    )
     assert result.exit_code == 1
     assert "mpremote failed (exit 1) in step 2 of 2" in result.output
     assert "maintenance" in result.output and len(_recorded(tmp_path)) == 2
 
 
-@pytest.mark.parametrize("extra, message", [
-    ([], "give either --provision FILE or --device-id"),
-    (["--provision", "p.json", "--device-id", "d"], "give either --provision FILE or --device-id"),
-    (["--provision", "missing.json"], "cannot read missing.json"),
-    (["--device-id", "d4", *BROKER, *WIFI], "--site missing"),
-    (["--device-id", "d 4", "--site", "aqua", *BROKER, *WIFI], "device id 'd 4'"),
-    (["--device-id", "d4", "--site", "aqua", *BROKER], "Wi-Fi SSID missing"),
-    (["--device-id", "d4", "--site", "aqua", *WIFI], "--broker missing"),
-    (["--device-id", "d4", "--site", "aqua", "--price", "0", *BROKER, *WIFI], "price must be a positive"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ([], "give either --provision FILE or --device-id"),
+        (["--provision", "p.json", "--device-id", "d"], "give either --provision FILE or --device-id"),
+        (["--provision", "missing.json"], "cannot read missing.json"),
+        (["--device-id", "d4", *BROKER, *WIFI], "--site missing"),
+        (["--device-id", "d 4", "--site", "aqua", *BROKER, *WIFI], "device id 'd 4'"),
+        (["--device-id", "d4", "--site", "aqua", *BROKER], "Wi-Fi SSID missing"),
+        (["--device-id", "d4", "--site", "aqua", *WIFI], "--broker missing"),
+        (["--device-id", "d4", "--site", "aqua", "--price", "0", *BROKER, *WIFI], "price must be a positive"),
+    ],
+)
 def test_flash_refuses_bad_input_with_a_clear_error(tmp_path, extra, message):
-    result = cli("fw", "flash", "--port", "/dev/ttyUSB0", "--dry-run", *extra,
-                 env={"TAPGIFT_WIFI_SSID": None, "TAPGIFT_WIFI_PASSWORD": None,
-                      "TAPGIFT_DEVICE_BROKER": None})
+    result = cli(
+        "fw",
+        "flash",
+        "--port",
+        "/dev/ttyUSB0",
+        "--dry-run",
+        *extra,
+        env={"TAPGIFT_WIFI_SSID": None, "TAPGIFT_WIFI_PASSWORD": None, "TAPGIFT_DEVICE_BROKER": None},
+    )
     assert result.exit_code == 1
     assert "error: " in result.output and message in result.output
 
 
 def test_flash_without_price_for_an_unknown_device_says_how_to_register_it(tmp_path):
-    result = cli("fw", "flash", "--port", "/dev/ttyUSB0", "--db", str(tmp_path / "hub.db"),
-                 "--device-id", "d5", "--site", "aqua", "--build", str(tmp_path / "b"), *BROKER, *WIFI,
-                 env=_fake_mpremote(tmp_path))
+    result = cli(
+        "fw",
+        "flash",
+        "--port",
+        "/dev/ttyUSB0",
+        "--db",
+        str(tmp_path / "hub.db"),
+        "--device-id",
+        "d5",
+        "--site",
+        "aqua",
+        "--build",
+        str(tmp_path / "b"),
+        *BROKER,
+        *WIFI,
+        env=_fake_mpremote(tmp_path),
+    )
     assert result.exit_code == 1
     assert "device d5 is not registered: give --price to add it" in result.output
     assert not (tmp_path / "mpremote.log").exists()
@@ -237,9 +321,18 @@ def test_flash_without_price_for_an_unknown_device_says_how_to_register_it(tmp_p
 
 # --- the provisioning file ---------------------------------------------------------
 
+
 def test_the_provisioning_file_round_trips_through_the_firmware_parser(tmp_path):
-    data = provisioning.build("pool-7", "aqua", KEY, "mqtt://10.0.0.2:1884", "park", "pw",
-                              profile={"units": 2}, pins={"relays": [25, 27]})
+    data = provisioning.build(
+        "pool-7",
+        "aqua",
+        KEY,
+        "mqtt://10.0.0.2:1884",
+        "park",
+        "pw",
+        profile={"units": 2},
+        pins={"relays": [25, 27]},
+    )
     path = provisioning.write(data, tmp_path / "sub" / "pool-7.json")
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert [p.name for p in path.parent.iterdir()] == ["pool-7.json"]  # no temp file left
@@ -257,19 +350,29 @@ def test_the_provisioning_file_round_trips_through_the_firmware_parser(tmp_path)
     assert provisioning.load(path) == data
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"wifi_ssid": ""}, "Wi-Fi SSID missing"),
-    ({"wifi_password": None}, "Wi-Fi password missing"),
-    ({"broker": "tcp://h:1883"}, "broker must start with mqtt://"),
-    ({"broker": "mqtt://u:p@h:1883"}, "without user:password"),
-    ({"key_hex": "abcd"}, "key is shorter than 16 bytes"),
-    ({"pins": {"relays": []}}, "pins.relays must be a non-empty list"),
-    ({"profile": {"pulse_ms": 0}}, "profile.pulse_ms must be an integer"),
-    ({"profile": {"kind": "kiosk"}}, "differs from --kind"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"wifi_ssid": ""}, "Wi-Fi SSID missing"),
+        ({"wifi_password": None}, "Wi-Fi password missing"),
+        ({"broker": "tcp://h:1883"}, "broker must start with mqtt://"),
+        ({"broker": "mqtt://u:p@h:1883"}, "without user:password"),
+        ({"key_hex": "abcd"}, "key is shorter than 16 bytes"),
+        ({"pins": {"relays": []}}, "pins.relays must be a non-empty list"),
+        ({"profile": {"pulse_ms": 0}}, "profile.pulse_ms must be an integer"),
+        ({"profile": {"kind": "kiosk"}}, "differs from --kind"),
+    ],
+)
 def test_a_file_the_firmware_would_refuse_is_not_built(kwargs, message):
-    args = {"device_id": "d1", "site": "aqua", "key_hex": KEY, "broker": "mqtt://h:1883",
-            "wifi_ssid": "park", "wifi_password": "pw", **kwargs}
+    args = {
+        "device_id": "d1",
+        "site": "aqua",
+        "key_hex": KEY,
+        "broker": "mqtt://h:1883",
+        "wifi_ssid": "park",
+        "wifi_password": "pw",
+        **kwargs,
+    }
     with pytest.raises(provisioning.ProvisioningError, match=message):
         provisioning.build(**args)
 
@@ -283,10 +386,27 @@ def test_mqtt_password_is_derived_from_the_key():
 
 # --- device add --------------------------------------------------------------------
 
+
 def test_device_add_creates_a_device_the_hub_authenticates(tmp_path):
     db, out = tmp_path / "hub.db", tmp_path / "slide-3.json"
-    result = cli("device", "add", "--db", str(db), "--id", "slide-3", "--site", "aqua", "--price", "250",
-                 "--name", "Slide 3 water", "--out", str(out), *BROKER, *WIFI)
+    result = cli(
+        "device",
+        "add",
+        "--db",
+        str(db),
+        "--id",
+        "slide-3",
+        "--site",
+        "aqua",
+        "--price",
+        "250",
+        "--name",
+        "Slide 3 water",
+        "--out",
+        str(out),
+        *BROKER,
+        *WIFI,
+    )
     assert result.exit_code == 0, result.output
     issued = json.loads(result.output)
     assert (issued["device"], issued["site"], issued["unit_price"]) == ("slide-3", "aqua", 250)
@@ -302,36 +422,59 @@ def test_device_add_creates_a_device_the_hub_authenticates(tmp_path):
 
 
 def test_device_add_without_out_prints_credentials_only(tmp_path):
-    result = cli("device", "add", "--db", str(tmp_path / "hub.db"), "--id", "k1", "--site", "aqua",
-                 "--price", "100")
+    result = cli(
+        "device", "add", "--db", str(tmp_path / "hub.db"), "--id", "k1", "--site", "aqua", "--price", "100"
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["provision"] is None
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--id", "d1", "--price", "0"], "price must be a positive number"),
-    (["--id", "d1", "--price", "-5"], "price must be a positive number"),
-    (["--id", "bad/id", "--price", "100"], "device id 'bad/id'"),
-    (["--id", "x" * 41, "--price", "100"], "1 to 40"),
-    (["--id", "d1", "--price", "100", "--kind", "rocket"], "kind 'rocket'"),
-    (["--id", "d1", "--price", "100", "--out", "f.json", *BROKER], "Wi-Fi SSID missing"),
-    (["--id", "d1", "--price", "100", "--out", "f.json", *WIFI], "--broker missing"),
-    (["--id", "d1", "--price", "100", "--out", "f.json", *WIFI, *BROKER, "--pins", "[1]"],
-     "--pins must be a JSON object"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--id", "d1", "--price", "0"], "price must be a positive number"),
+        (["--id", "d1", "--price", "-5"], "price must be a positive number"),
+        (["--id", "bad/id", "--price", "100"], "device id 'bad/id'"),
+        (["--id", "x" * 41, "--price", "100"], "1 to 40"),
+        (["--id", "d1", "--price", "100", "--kind", "rocket"], "kind 'rocket'"),
+        (["--id", "d1", "--price", "100", "--out", "f.json", *BROKER], "Wi-Fi SSID missing"),
+        (["--id", "d1", "--price", "100", "--out", "f.json", *WIFI], "--broker missing"),
+        (
+            ["--id", "d1", "--price", "100", "--out", "f.json", *WIFI, *BROKER, "--pins", "[1]"],
+            "--pins must be a JSON object",
+        ),
+    ],
+)
 def test_device_add_refuses_bad_input_and_registers_nothing(tmp_path, extra, message):
     db = tmp_path / "hub.db"
-    result = cli("device", "add", "--db", str(db), "--site", "aqua", *extra,
-                 env={"TAPGIFT_WIFI_SSID": None, "TAPGIFT_WIFI_PASSWORD": None,
-                      "TAPGIFT_DEVICE_BROKER": None})
+    result = cli(
+        "device",
+        "add",
+        "--db",
+        str(db),
+        "--site",
+        "aqua",
+        *extra,
+        env={"TAPGIFT_WIFI_SSID": None, "TAPGIFT_WIFI_PASSWORD": None, "TAPGIFT_DEVICE_BROKER": None},
+    )
     assert result.exit_code == 1
     assert "error: " in result.output and message in result.output
     assert provisioning.find_device(make_engine(str(db)), extra[1]) is None
 
 
 def test_device_add_refuses_a_device_that_exists(tmp_path):
-    args = ["device", "add", "--db", str(tmp_path / "hub.db"), "--id", "d1", "--site", "aqua",
-            "--price", "100"]
+    args = [
+        "device",
+        "add",
+        "--db",
+        str(tmp_path / "hub.db"),
+        "--id",
+        "d1",
+        "--site",
+        "aqua",
+        "--price",
+        "100",
+    ]
     assert cli(*args).exit_code == 0
     again = cli(*args)
     assert again.exit_code == 1 and "device d1 is already registered" in again.output
@@ -339,12 +482,22 @@ def test_device_add_refuses_a_device_that_exists(tmp_path):
 
 # --- mip ---------------------------------------------------------------------------
 
+
 def _device_modules() -> set[str]:
     """Every module a board gets into /lib: not the simulator, not the hub's own checks."""
-    found = {p.relative_to(REPO).as_posix() for pkg in ("firmware", "protocol")
-             for p in (REPO / pkg).rglob("*.py") if "__pycache__" not in p.parts}
-    return found - {"firmware/boot.py", "firmware/main.py",
-                    "firmware/hal_sim.py", "firmware/hal_cpython.py", "protocol/hub_side.py"}
+    found = {
+        p.relative_to(REPO).as_posix()
+        for pkg in ("firmware", "protocol")
+        for p in (REPO / pkg).rglob("*.py")
+        if "__pycache__" not in p.parts
+    }
+    return found - {
+        "firmware/boot.py",
+        "firmware/main.py",
+        "firmware/hal_sim.py",
+        "firmware/hal_cpython.py",
+        "protocol/hub_side.py",
+    }
 
 
 def test_package_json_lists_exactly_the_modules_that_exist():
@@ -381,6 +534,9 @@ def test_mpremote_mip_installs_the_package_into_lib(capsys):
 
 
 def test_the_build_and_the_package_carry_the_same_modules(tmp_path):
-    built = {p.relative_to(tmp_path / "lib").with_suffix(".py").as_posix()
-             for p in micropython.build(tmp_path) if p.suffix == ".mpy"}
+    built = {
+        p.relative_to(tmp_path / "lib").with_suffix(".py").as_posix()
+        for p in micropython.build(tmp_path)
+        if p.suffix == ".mpy"
+    }
     assert built == _device_modules()

@@ -2,23 +2,25 @@
 per visit, gifts chosen with points, redemption at a till / a machine / in a basket, the exit reset
 and the settlement of obligations between outlets. Every test runs on SQLite and PostgreSQL and
 ends with every ledger at zero and no wallet below zero."""
+
 from __future__ import annotations
 
 import datetime as dt
 
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from hub import gifts
-from hub.wallets import cards as wallets
-from hub.loyalty import outlets
 from hub.api.app import create_app
 from hub.api.deps import booking_clock
 from hub.ledger import ACCOUNTS, TRANSFERS, Book, ledger_totals, new_id
+from hub.loyalty import outlets
+from hub.wallets import cards as wallets
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 NOW = dt.datetime(2025, 7, 16, 10, 0, tzinfo=UTC)
 V1 = "/api/v1"
 CARD = "C0FFEE01"
@@ -28,9 +30,12 @@ def check_books(engine):
     with engine.connect() as conn:
         for ledger, sums in ledger_totals(conn).items():
             assert sums == {"posted": 0, "pending": 0}, (ledger, sums)
-        negative = conn.execute(select(ACCOUNTS.c.id).where(
-            ACCOUNTS.c.kind == "wallet",
-            ACCOUNTS.c.credits_posted - ACCOUNTS.c.debits_posted - ACCOUNTS.c.debits_pending < 0)).all()
+        negative = conn.execute(
+            select(ACCOUNTS.c.id).where(
+                ACCOUNTS.c.kind == "wallet",
+                ACCOUNTS.c.credits_posted - ACCOUNTS.c.debits_posted - ACCOUNTS.c.debits_pending < 0,
+            )
+        ).all()
         assert not negative
 
 
@@ -40,15 +45,31 @@ def park(engine):
     gift redeemable at slides; a card; the rule "3 slides → a drink"."""
     with engine.begin() as conn:
         outlets.create_site(conn, "park")
-        for oid, kind in (("bar", "bar"), ("slide1", "slide"), ("slide2", "slide"), ("slide3", "slide"),
-                          ("shop", "shop")):
+        for oid, kind in (
+            ("bar", "bar"),
+            ("slide1", "slide"),
+            ("slide2", "slide"),
+            ("slide3", "slide"),
+            ("shop", "shop"),
+        ):
             outlets.create_outlet(conn, "CHF", oid, "park", kind=kind)
-        gifts.create_item(conn, {"id": "DRINK", "value": 300, "redeem_kinds": ["bar"],
-                                 "points_price": 50, "points_level": 80}, "CHF")
+        gifts.create_item(
+            conn,
+            {"id": "DRINK", "value": 300, "redeem_kinds": ["bar"], "points_price": 50, "points_level": 80},
+            "CHF",
+        )
         gifts.create_item(conn, {"id": "RIDE", "value": 200, "redeem_kinds": ["slide"]}, "CHF")
         wallets.issue_card(conn, "CHF", CARD)
-        gifts.create_rule(conn, {"name": "3 slides, a drink", "site_id": "park", "activities": 3,
-                                 "outlet_kinds": ["slide"], "item_id": "DRINK"})
+        gifts.create_rule(
+            conn,
+            {
+                "name": "3 slides, a drink",
+                "site_id": "park",
+                "activities": 3,
+                "outlet_kinds": ["slide"],
+                "item_id": "DRINK",
+            },
+        )
     yield engine
     check_books(engine)
 
@@ -77,12 +98,14 @@ def net(rep, outlet):
 
 # -- the functions machines use ------------------------------------------------------------------
 
+
 def test_third_slide_grants_a_drink_once_per_key(park):
     assert slide(park, "slide1") == []
     assert slide(park, "slide2") == []
     grants = slide(park, "slide3", key="tap-3")
     assert [(g["item_id"], g["units"], g["outlet_id"], g["value"]) for g in grants] == [
-        ("DRINK", 1, "slide3", 300)]
+        ("DRINK", 1, "slide3", 300)
+    ]
     assert slide(park, "slide3", key="tap-3") == grants  # a redelivered tap counts nothing new
     assert units(park) == 1
     assert slide(park, "slide1") == []  # not a repeating rule: one drink per visit
@@ -149,19 +172,30 @@ def test_hold_refuses_unknown_and_blocked_cards_and_items(park):
 def test_repeating_rule_with_a_cap(park):
     with park.begin() as conn:
         gifts.set_rule_active(conn, 1, False)
-        gifts.create_rule(conn, {"name": "every 2 rides a ride", "site_id": "park", "activities": 2,
-                                 "outlet_ids": ["slide1", "slide2"], "item_id": "RIDE",
-                                 "repeat": True, "max_per_visit": 2})
-    got = [len(slide(park, o)) for o in ("slide1", "slide3", "slide2", "slide1", "slide2", "slide1",
-                                         "slide2")]
+        gifts.create_rule(
+            conn,
+            {
+                "name": "every 2 rides a ride",
+                "site_id": "park",
+                "activities": 2,
+                "outlet_ids": ["slide1", "slide2"],
+                "item_id": "RIDE",
+                "repeat": True,
+                "max_per_visit": 2,
+            },
+        )
+    got = [
+        len(slide(park, o)) for o in ("slide1", "slide3", "slide2", "slide1", "slide2", "slide1", "slide2")
+    ]
     assert got == [0, 0, 1, 0, 1, 0, 0]
     assert units(park, "RIDE") == 2 and units(park) == 0
 
 
 def test_exit_reset_books_unused_gifts_out_and_ends_the_visit(park):
     with park.begin() as conn:
-        gifts.set_site_settings(conn, "park", {"reset_gifts": True, "reset_bought_gifts": False,
-                                               "unredeemed_obligation": "kept"})
+        gifts.set_site_settings(
+            conn, "park", {"reset_gifts": True, "reset_bought_gifts": False, "unredeemed_obligation": "kept"}
+        )
     for outlet in ("slide1", "slide2", "slide3", "slide1", "slide2"):
         slide(park, outlet)
     assert units(park) == 1
@@ -176,7 +210,7 @@ def test_exit_reset_books_unused_gifts_out_and_ends_the_visit(park):
     assert (net(rep, "slide3"), rep["node_kept_unredeemed"], rep["node_open"]) == (-300, 300, 0)
     with park.connect() as conn:
         lots = conn.execute(select(gifts.LOTS)).mappings().all()
-        assert [(l["units"], l["remaining"]) for l in lots] == [(1, 0)]  # kept, never deleted
+        assert [(lot["units"], lot["remaining"]) for lot in lots] == [(1, 0)]  # kept, never deleted
         codes = conn.execute(select(TRANSFERS.c.code).where(TRANSFERS.c.code == "gift_reset")).all()
         assert len(codes) == 1
     # a new visit counts afresh: 2 slides before the exit do not carry over
@@ -186,8 +220,11 @@ def test_exit_reset_books_unused_gifts_out_and_ends_the_visit(park):
 
 def test_exit_reset_can_release_the_obligation(park):
     with park.begin() as conn:
-        gifts.set_site_settings(conn, "park", {"reset_gifts": True, "reset_bought_gifts": False,
-                                               "unredeemed_obligation": "released"})
+        gifts.set_site_settings(
+            conn,
+            "park",
+            {"reset_gifts": True, "reset_bought_gifts": False, "unredeemed_obligation": "released"},
+        )
     for outlet in ("slide1", "slide2", "slide3"):
         slide(park, outlet)
     with park.begin() as conn:
@@ -209,8 +246,9 @@ def test_exit_without_reset_configured_keeps_the_gifts(park):
 
 def test_a_hold_pending_at_exit_is_not_reset(park):
     with park.begin() as conn:
-        gifts.set_site_settings(conn, "park", {"reset_gifts": True, "reset_bought_gifts": False,
-                                               "unredeemed_obligation": "kept"})
+        gifts.set_site_settings(
+            conn, "park", {"reset_gifts": True, "reset_bought_gifts": False, "unredeemed_obligation": "kept"}
+        )
         gifts.give(conn, CARD, "DRINK", 2, "shop", "give-1", "welcome")
         book = Book(conn)
         assert gifts.hold_gift(conn, book, CARD, "DRINK", "bar", "h1", "k1")
@@ -221,10 +259,15 @@ def test_a_hold_pending_at_exit_is_not_reset(park):
         book.flush()
     rep = report(park)
     assert (net(rep, "shop"), net(rep, "bar"), rep["node_kept_unredeemed"], rep["node_open"]) == (
-        -600, 300, 300, 0)
+        -600,
+        300,
+        300,
+        0,
+    )
 
 
 # -- invariants (hypothesis) -----------------------------------------------------------------------
+
 
 def node_clearing(conn) -> int:
     acc = gifts.node_account(conn, "CHF")
@@ -238,17 +281,20 @@ def open_value(conn) -> int:
     held = {h["lot_id"]: 0 for h in conn.execute(select(gifts.HOLDS)).mappings()}
     for h in conn.execute(select(gifts.HOLDS).where(gifts.HOLDS.c.status == "pending")).mappings():
         held[h["lot_id"]] += 1
-    return sum(l["value"] * (l["remaining"] + held.get(l["id"], 0)) for l in lots)
+    return sum(lot["value"] * (lot["remaining"] + held.get(lot["id"], 0)) for lot in lots)
 
 
 _OUTLETS = ("slide1", "slide2", "slide3", "bar", "shop")
-_STEPS = st.lists(st.one_of(
-    st.tuples(st.just("activity"), st.sampled_from(_OUTLETS)),
-    st.tuples(st.just("give"), st.sampled_from(("shop", "bar", "slide2"))),
-    st.tuples(st.just("hold"), st.booleans()),
-    st.tuples(st.just("till"), st.sampled_from(("bar", "shop"))),
-    st.tuples(st.just("exit"), st.sampled_from(("kept", "released", "off"))),
-), max_size=14)
+_STEPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("activity"), st.sampled_from(_OUTLETS)),
+        st.tuples(st.just("give"), st.sampled_from(("shop", "bar", "slide2"))),
+        st.tuples(st.just("hold"), st.booleans()),
+        st.tuples(st.just("till"), st.sampled_from(("bar", "shop"))),
+        st.tuples(st.just("exit"), st.sampled_from(("kept", "released", "off"))),
+    ),
+    max_size=14,
+)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -277,9 +323,15 @@ def test_obligations_net_to_zero_for_every_gift_redeemed_or_reset(park, steps):
                     with pytest.raises(gifts.GiftError):  # a drink is redeemable at bars only
                         gifts.redeem(conn, book, uid, "DRINK", 1, arg, "r", "k", "")
             elif kind == "exit":
-                gifts.set_site_settings(conn, "park", {
-                    "reset_gifts": arg != "off", "reset_bought_gifts": False,
-                    "unredeemed_obligation": "kept" if arg == "off" else arg})
+                gifts.set_site_settings(
+                    conn,
+                    "park",
+                    {
+                        "reset_gifts": arg != "off",
+                        "reset_bought_gifts": False,
+                        "unredeemed_obligation": "kept" if arg == "off" else arg,
+                    },
+                )
                 gifts.reset_at_exit(conn, uid, "park", NOW, f"{uid}/e{n}")
             book.flush()
         with park.connect() as conn:
@@ -287,11 +339,13 @@ def test_obligations_net_to_zero_for_every_gift_redeemed_or_reset(park, steps):
             wallet = gifts.gift_account(conn, uid, gifts.get_item(conn, "DRINK"), create=False)
             if wallet is not None:
                 acc = conn.execute(select(ACCOUNTS).where(ACCOUNTS.c.id == wallet)).mappings().one()
-                assert acc["credits_posted"] - acc["debits_posted"] - acc["debits_pending"] == \
-                    gifts.units_available(conn, uid, "DRINK")
+                assert acc["credits_posted"] - acc["debits_posted"] - acc[
+                    "debits_pending"
+                ] == gifts.units_available(conn, uid, "DRINK")
     with park.begin() as conn:
-        gifts.set_site_settings(conn, "park", {"reset_gifts": True, "reset_bought_gifts": True,
-                                               "unredeemed_obligation": "kept"})
+        gifts.set_site_settings(
+            conn, "park", {"reset_gifts": True, "reset_bought_gifts": True, "unredeemed_obligation": "kept"}
+        )
         gifts.reset_at_exit(conn, uid, "park", NOW, f"{uid}/final-exit")
         assert gifts.card_gifts(conn, uid)["items"] == []
     with park.connect() as conn:
@@ -300,15 +354,22 @@ def test_obligations_net_to_zero_for_every_gift_redeemed_or_reset(park, steps):
         assert sum(o["net"] for o in rep["outlets"]) + rep["node_kept_unredeemed"] == 0
         # every outlet's line of the report is the sum of its obligation transfers
         for line in rep["outlets"]:
-            acc = conn.execute(select(gifts.OBLIGATIONS.c.account_id).where(
-                gifts.OBLIGATIONS.c.outlet_id == line["outlet_id"])).scalar()
+            acc = conn.execute(
+                select(gifts.OBLIGATIONS.c.account_id).where(
+                    gifts.OBLIGATIONS.c.outlet_id == line["outlet_id"]
+                )
+            ).scalar()
             row = conn.execute(select(ACCOUNTS).where(ACCOUNTS.c.id == acc)).mappings().one()
             assert line["net"] == row["credits_posted"] - row["debits_posted"]
 
 
 @settings(max_examples=40, deadline=None)
-@given(activities=st.integers(1, 5), repeat=st.booleans(), cap=st.one_of(st.none(), st.integers(1, 4)),
-       count=st.integers(0, 30))
+@given(
+    activities=st.integers(1, 5),
+    repeat=st.booleans(),
+    cap=st.one_of(st.none(), st.integers(1, 4)),
+    count=st.integers(0, 30),
+)
 def test_grants_due_follow_the_rule(activities, repeat, cap, count):
     rule = {"activities": activities, "repeat": repeat, "max_per_visit": cap}
     due = gifts.grants_due(rule, count)
@@ -318,6 +379,7 @@ def test_grants_due_follow_the_rule(activities, repeat, cap, count):
 
 
 # -- REST ------------------------------------------------------------------------------------------
+
 
 class Clock:
     def __init__(self, at: dt.datetime):
@@ -344,8 +406,13 @@ def ok(response, status=200):
 @pytest.fixture
 def rest_park(api):
     ok(api.post(f"{V1}/sites", json={"id": "park"}), 201)
-    for oid, kind in (("bar", "bar"), ("slide1", "slide"), ("slide2", "slide"), ("slide3", "slide"),
-                      ("shop", "shop")):
+    for oid, kind in (
+        ("bar", "bar"),
+        ("slide1", "slide"),
+        ("slide2", "slide"),
+        ("slide3", "slide"),
+        ("shop", "shop"),
+    ):
         ok(api.post(f"{V1}/outlets", json={"id": oid, "site_id": "park", "kind": kind}), 201)
     ok(api.post(f"{V1}/product-groups", json={"id": "drinks"}), 201)
     for aid, price in (("cola", 450), ("beer", 500)):
@@ -353,13 +420,35 @@ def rest_park(api):
     ok(api.post(f"{V1}/cards", json={"uid": CARD}), 201)
     ok(api.post(f"{V1}/cards/{CARD}/topups", json={"amount": 10000}), 201)
     ok(api.put(f"{V1}/bonus-settings", json={"enabled_stores": ["bar"], "point_value": 10}))
-    item = ok(api.post(f"{V1}/gift-items", json={
-        "id": "DRINK", "name": "a drink", "value": 300, "redeem_kinds": ["bar"], "article_id": "cola",
-        "points_price": 50, "points_level": 80}), 201)
+    item = ok(
+        api.post(
+            f"{V1}/gift-items",
+            json={
+                "id": "DRINK",
+                "name": "a drink",
+                "value": 300,
+                "redeem_kinds": ["bar"],
+                "article_id": "cola",
+                "points_price": 50,
+                "points_level": 80,
+            },
+        ),
+        201,
+    )
     assert (item["ledger"], item["currency"]) == ("GIFT:DRINK", "CHF")
-    ok(api.post(f"{V1}/gift-rules", json={"name": "3 slides, a drink", "site_id": "park",
-                                          "activities": 3, "outlet_kinds": ["slide"],
-                                          "item_id": "DRINK"}), 201)
+    ok(
+        api.post(
+            f"{V1}/gift-rules",
+            json={
+                "name": "3 slides, a drink",
+                "site_id": "park",
+                "activities": 3,
+                "outlet_kinds": ["slide"],
+                "item_id": "DRINK",
+            },
+        ),
+        201,
+    )
     return api
 
 
@@ -386,7 +475,9 @@ def test_rest_three_slides_a_drink_at_the_bar_and_the_settlement(rest_park):
     assert api.post(f"{V1}/cards/{CARD}/gifts/redeem", json=body).status_code == 409  # none left
     rep = ok(api.get(f"{V1}/gift-settlement"))
     assert {o["outlet_id"]: (o["owed_by_outlet"], o["owed_to_outlet"], o["net"]) for o in rep["outlets"]} == {
-        "slide3": (300, 0, -300), "bar": (0, 300, 300)}
+        "slide3": (300, 0, -300),
+        "bar": (0, 300, 300),
+    }
     assert (rep["node_open"], rep["node_kept_unredeemed"]) == (0, 0)
     later = ok(api.get(f"{V1}/gift-settlement", params={"since": "2999-01-01T00:00:00Z"}))
     assert later["outlets"] == []
@@ -403,7 +494,11 @@ def test_rest_a_points_level_lets_the_visitor_choose_a_gift(rest_park):
     chosen = ok(api.post(f"{V1}/cards/{CARD}/gifts/choose", json=body, headers=key), 201)
     again = ok(api.post(f"{V1}/cards/{CARD}/gifts/choose", json=body, headers=key), 201)
     assert (chosen["points"], chosen["source"], chosen["repeated"], again["repeated"]) == (
-        50, "points", False, True)
+        50,
+        "points",
+        False,
+        True,
+    )
     assert ok(api.get(f"{V1}/cards/{CARD}/points"))["available"] == 50
     # 50 points left, below the level of 80: no second drink
     below = api.post(f"{V1}/cards/{CARD}/gifts/choose", json=body)
@@ -420,12 +515,17 @@ def test_rest_exit_resets_per_site_settings(rest_park):
         activity(api, outlet)
     out = ok(api.post(f"{V1}/cards/{CARD}/exit", json={"site_id": "park"}, headers={"Idempotency-Key": "x"}))
     assert (out["units"], out["value"], out["unredeemed_obligation"], out["visit_ended"]) == (
-        1, 300, "kept", True)
+        1,
+        300,
+        "kept",
+        True,
+    )
     assert ok(api.get(f"{V1}/cards/{CARD}/gifts"))["items"] == []
     rep = ok(api.get(f"{V1}/gift-settlement"))
     assert (rep["outlets"][0]["net"], rep["node_kept_unredeemed"]) == (-300, 300)
-    assert api.put(f"{V1}/sites/park/gift-settings",
-                   json={"unredeemed_obligation": "lost"}).status_code == 422
+    assert (
+        api.put(f"{V1}/sites/park/gift-settings", json={"unredeemed_obligation": "lost"}).status_code == 422
+    )
     assert api.post(f"{V1}/cards/{CARD}/exit", json={"site_id": "nowhere"}).status_code == 404
 
 
@@ -435,10 +535,18 @@ def test_rest_bad_input_is_refused_with_a_message(rest_park):
     assert api.post(f"{V1}/gift-items", json={"id": "bad id!", "value": 1}).status_code == 422
     assert api.post(f"{V1}/gift-items", json={"id": "X", "value": -1}).status_code == 422
     assert api.post(f"{V1}/gift-items", json={"id": "X", "value": 1, "article_id": "nope"}).status_code == 404
-    assert api.post(f"{V1}/gift-rules", json={"name": "r", "site_id": "park", "activities": 0,
-                                              "item_id": "DRINK"}).status_code == 422
-    assert api.post(f"{V1}/gift-rules", json={"name": "r", "site_id": "park", "activities": 2,
-                                              "item_id": "NOPE"}).status_code == 404
+    assert (
+        api.post(
+            f"{V1}/gift-rules", json={"name": "r", "site_id": "park", "activities": 0, "item_id": "DRINK"}
+        ).status_code
+        == 422
+    )
+    assert (
+        api.post(
+            f"{V1}/gift-rules", json={"name": "r", "site_id": "park", "activities": 2, "item_id": "NOPE"}
+        ).status_code
+        == 404
+    )
     assert api.get(f"{V1}/cards/{CARD}/gifts/nothing").status_code in (404, 405)
     assert api.post(f"{V1}/cards/{CARD}/activities", json={"outlet_id": "nowhere"}).status_code == 404
     rules = ok(api.get(f"{V1}/gift-rules", params={"site_id": "park"}))
@@ -446,10 +554,17 @@ def test_rest_bad_input_is_refused_with_a_message(rest_park):
     for outlet in ("slide1", "slide2", "slide3"):
         assert activity(api, outlet) == []  # a deactivated rule grants nothing
     paths = ok(api.get("/openapi.json"))["paths"]
-    for path in ("/api/v1/gift-items", "/api/v1/gift-rules", "/api/v1/cards/{uid}/gifts",
-                 "/api/v1/cards/{uid}/gifts/choose", "/api/v1/cards/{uid}/gifts/redeem",
-                 "/api/v1/cards/{uid}/exit", "/api/v1/gift-settlement",
-                 "/api/v1/gifts/expire", "/api/v1/gift-activities"):
+    for path in (
+        "/api/v1/gift-items",
+        "/api/v1/gift-rules",
+        "/api/v1/cards/{uid}/gifts",
+        "/api/v1/cards/{uid}/gifts/choose",
+        "/api/v1/cards/{uid}/gifts/redeem",
+        "/api/v1/cards/{uid}/exit",
+        "/api/v1/gift-settlement",
+        "/api/v1/gifts/expire",
+        "/api/v1/gift-activities",
+    ):
         assert path in paths
     assert not [p for p in paths if p.endswith("-with-vouchers")]  # vouchers go in ordinary baskets
     assert ok(api.post(f"{V1}/gifts/expire")) == {"lots": 0, "units": 0, "value": 0}
@@ -457,20 +572,41 @@ def test_rest_bad_input_is_refused_with_a_message(rest_park):
 
 def test_rest_a_voucher_pays_its_basket_line_and_a_refund_gives_it_back(rest_park):
     api = rest_park
-    ok(api.post(f"{V1}/bonus-rules", json={
-        "name": "cola points", "kind": "article", "stores": ["bar"],
-        "targets": [{"id": "cola", "points": 5, "exclusive_voucher_types": ["goods"]}]}), 201)
-    ok(api.post(f"{V1}/bonus-rules", json={"name": "1 per franc", "kind": "basket_value", "stores": ["bar"],
-                                           "amount_per_point": 100}), 201)
+    ok(
+        api.post(
+            f"{V1}/bonus-rules",
+            json={
+                "name": "cola points",
+                "kind": "article",
+                "stores": ["bar"],
+                "targets": [{"id": "cola", "points": 5, "exclusive_voucher_types": ["goods"]}],
+            },
+        ),
+        201,
+    )
+    ok(
+        api.post(
+            f"{V1}/bonus-rules",
+            json={"name": "1 per franc", "kind": "basket_value", "stores": ["bar"], "amount_per_point": 100},
+        ),
+        201,
+    )
     ok(api.post(f"{V1}/cards/{CARD}/gifts/give", json={"item_id": "DRINK", "outlet_id": "shop"}), 201)
-    body = {"card_uid": CARD, "outlet_id": "bar",
-            "lines": [{"article_id": "cola"}, {"article_id": "beer"}],
-            "vouchers": [{"line_id": "1", "item_id": "DRINK"}]}
+    body = {
+        "card_uid": CARD,
+        "outlet_id": "bar",
+        "lines": [{"article_id": "cola"}, {"article_id": "beer"}],
+        "vouchers": [{"line_id": "1", "item_id": "DRINK"}],
+    }
     quote = ok(api.post(f"{V1}/baskets/quote", json=body))
     # the cola is paid by the voucher: no money, no points from the goods-exclusive rule, and its
     # value adds nothing to the basket value (only the beer's 5.00 earns 5 points)
     assert (quote["total"], quote["vouchers_value"], quote["amount_due"], quote["points_earned"]) == (
-        950, 450, 500, 5)
+        950,
+        450,
+        500,
+        5,
+    )
     assert [line["voucher_item"] for line in quote["lines"]] == ["DRINK", None]
     paid = ok(api.post(f"{V1}/baskets/pay", json=body), 201)
     assert ok(api.get(f"{V1}/cards/{CARD}"))["balance"] == 9500
@@ -490,8 +626,18 @@ def test_rest_a_voucher_pays_its_basket_line_and_a_refund_gives_it_back(rest_par
 
 def test_rest_exit_can_reset_the_bonus_points_earned_at_the_site(rest_park):
     api = rest_park
-    ok(api.post(f"{V1}/bonus-rules", json={"name": "beer points", "kind": "article", "stores": ["bar"],
-                                           "targets": [{"id": "beer", "points": 7}]}), 201)
+    ok(
+        api.post(
+            f"{V1}/bonus-rules",
+            json={
+                "name": "beer points",
+                "kind": "article",
+                "stores": ["bar"],
+                "targets": [{"id": "beer", "points": 7}],
+            },
+        ),
+        201,
+    )
     ok(api.post(f"{V1}/cards/{CARD}/points/purchase", json={"outlet_id": "bar", "points": 20}), 201)
     body = {"card_uid": CARD, "outlet_id": "bar", "lines": [{"article_id": "beer"}]}
     ok(api.post(f"{V1}/baskets/pay", json=body), 201)
@@ -502,7 +648,7 @@ def test_rest_exit_can_reset_the_bonus_points_earned_at_the_site(rest_park):
     out = ok(api.post(f"{V1}/cards/{CARD}/exit", json={"site_id": "park"}))
     assert out["points"] == 7
     mine = ok(api.get(f"{V1}/cards/{CARD}/points"))
-    assert (mine["balance"], [l["points"] for l in mine["lots"]]) == (20, [20])  # bought points stay
+    assert (mine["balance"], [lot["points"] for lot in mine["lots"]]) == (20, [20])  # bought points stay
 
 
 def test_seed_000_activities_and_campaigns():
@@ -539,6 +685,7 @@ def test_parallel_redemptions_of_one_gift_redeem_it_once(park):
             return True
         except gifts.GiftError:
             return False
+
     assert sorted(_in_parallel(redeem, 6)) == [False] * 5 + [True]
     assert net(report(park), "bar") == 300
 
@@ -566,7 +713,11 @@ def test_a_replaced_card_takes_its_gifts_along(park):
     rep = report(park)
     # the moved gifts keep their granting outlets
     assert (net(rep, "shop"), net(rep, "bar"), rep["node_kept_unredeemed"], rep["node_open"]) == (
-        -600, 300 - 200, 500, 0)
+        -600,
+        300 - 200,
+        500,
+        0,
+    )
 
 
 def test_a_gift_voucher_is_valid_for_its_days_then_expires(park):
@@ -587,7 +738,11 @@ def test_a_gift_voucher_is_valid_for_its_days_then_expires(park):
         assert gifts.expire(conn, now)["lots"] == 0
     rep = report(park)
     assert (net(rep, "shop"), net(rep, "bar"), rep["node_kept_unredeemed"], rep["node_open"]) == (
-        -750, 250, 500, 0)
+        -750,
+        250,
+        500,
+        0,
+    )
 
 
 def test_seed_004_chain_of_three_participants_settles_who_owes_whom(park):
@@ -596,8 +751,16 @@ def test_seed_004_chain_of_three_participants_settles_who_owes_whom(park):
     with park.begin() as conn:
         outlets.create_outlet(conn, "CHF", "photo", "park", kind="photo")
         gifts.create_item(conn, {"id": "PHOTO", "value": 200, "redeem_kinds": ["photo"]}, "CHF")
-        gifts.create_rule(conn, {"name": "a drink at the bar, a photo", "site_id": "park", "activities": 1,
-                                 "outlet_kinds": ["bar"], "item_id": "PHOTO"})
+        gifts.create_rule(
+            conn,
+            {
+                "name": "a drink at the bar, a photo",
+                "site_id": "park",
+                "activities": 1,
+                "outlet_kinds": ["bar"],
+                "item_id": "PHOTO",
+            },
+        )
     for outlet in ("slide1", "slide2", "slide3"):
         slide(park, outlet)
     with park.begin() as conn:
@@ -615,15 +778,35 @@ def test_seed_004_chain_of_three_participants_settles_who_owes_whom(park):
 def test_vouchers_pay_their_lines_and_earn_no_basket_points(rest_park, colas, beers, voucher, pay_points):
     api = rest_park
     if not ok(api.get(f"{V1}/bonus-rules")):
-        ok(api.post(f"{V1}/bonus-rules", json={"name": "1 per franc", "kind": "basket_value",
-                                               "stores": ["bar"], "amount_per_point": 100}), 201)
-        ok(api.post(f"{V1}/cards/{CARD}/gifts/give", json={"item_id": "DRINK", "outlet_id": "shop",
-                                                           "units": 5}), 201)
+        ok(
+            api.post(
+                f"{V1}/bonus-rules",
+                json={
+                    "name": "1 per franc",
+                    "kind": "basket_value",
+                    "stores": ["bar"],
+                    "amount_per_point": 100,
+                },
+            ),
+            201,
+        )
+        ok(
+            api.post(
+                f"{V1}/cards/{CARD}/gifts/give", json={"item_id": "DRINK", "outlet_id": "shop", "units": 5}
+            ),
+            201,
+        )
         ok(api.post(f"{V1}/cards/{CARD}/points/purchase", json={"outlet_id": "bar", "points": 40}), 201)
-    lines = [{"article_id": "cola", "quantity": colas}] + ([{"article_id": "beer", "quantity": beers}]
-                                                           if beers else [])
-    body = {"card_uid": CARD, "outlet_id": "bar", "lines": lines, "redeem_points": pay_points,
-            "vouchers": [{"line_id": "1", "item_id": "DRINK"}] if voucher else []}
+    lines = [{"article_id": "cola", "quantity": colas}] + (
+        [{"article_id": "beer", "quantity": beers}] if beers else []
+    )
+    body = {
+        "card_uid": CARD,
+        "outlet_id": "bar",
+        "lines": lines,
+        "redeem_points": pay_points,
+        "vouchers": [{"line_id": "1", "item_id": "DRINK"}] if voucher else [],
+    }
     r = api.post(f"{V1}/baskets/quote", json=body)
     total, covered = 450 * colas + 500 * beers, 450 * colas if voucher else 0
     if pay_points * 10 > total - covered:
@@ -631,6 +814,9 @@ def test_vouchers_pay_their_lines_and_earn_no_basket_points(rest_park, colas, be
         return
     quote = ok(r)
     assert (quote["total"], quote["vouchers_value"], quote["points_value"]) == (
-        total, covered, pay_points * 10)
+        total,
+        covered,
+        pay_points * 10,
+    )
     assert quote["amount_due"] == total - covered - pay_points * 10
     assert quote["points_earned"] == (total - covered - pay_points * 10) // 100

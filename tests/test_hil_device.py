@@ -1,5 +1,6 @@
 """The HIL plumbing: the real firmware on a simulated board, a real broker and
 a tiny fake hub that grants every tap (the real hub has its own tests)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -8,10 +9,9 @@ import uuid
 
 import aiomqtt
 
-from protocol import hub_side, messages, topics
-from protocol import ProtocolError
-from protocol.signing import Signer
 from hil.device import SimDevice
+from protocol import ProtocolError, hub_side, messages, topics
+from protocol.signing import Signer
 
 SITE = "hilpark"
 PROFILE = {"units": 2, "pulse_ms": 30, "gap_ms": 20, "reply_timeout_ms": 300, "retries": 1}
@@ -40,7 +40,8 @@ class FakeHub:
     async def _handle(self, client, message):
         try:
             site, device, kind, body = hub_side.receive(
-                lambda s, d: self.signers.get(d), message.topic.value, message.payload)
+                lambda s, d: self.signers.get(d), message.topic.value, message.payload
+            )
         except ProtocolError:
             return  # e.g. the retained status of another test's device
         if kind == topics.STATUS:
@@ -50,14 +51,20 @@ class FakeHub:
         key = (device, body["id"])
         if key not in self._answers:
             self._answers[key] = self.signers[device].seal(
-                topics.down(site, device), messages.encode(self._reply(kind, body)))
+                topics.down(site, device), messages.encode(self._reply(kind, body))
+            )
         await client.publish(topics.down(site, device), self._answers[key], qos=1)
 
     @staticmethod
     def _reply(kind, body):
         if kind == topics.TAP:
-            return {"k": "grant", "re": body["id"], "hold": "h-" + body["id"],
-                    "units": body["units"], "amount": 250 * body["units"]}
+            return {
+                "k": "grant",
+                "re": body["id"],
+                "hold": "h-" + body["id"],
+                "units": body["units"],
+                "amount": 250 * body["units"],
+            }
         return {"k": "ack", "re": body["id"], "posted": 250 * body["delivered"], "voided": 0}
 
     async def wait_for(self, condition, timeout=5.0):
@@ -65,6 +72,7 @@ class FakeHub:
             while not condition():
                 self._changed.clear()
                 await self._changed.wait()
+
         await asyncio.wait_for(poll(), timeout)
 
     def ids(self, kind=None):

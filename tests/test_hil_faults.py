@@ -1,16 +1,18 @@
 """Faults on a simulated controller (the real firmware) through a real Mosquitto
 and the real hub, on SQLite and on PostgreSQL: a reader that hangs, a firmware
 task that dies (the watchdog reboots the board), a power cut mid-delivery."""
+
 from __future__ import annotations
 
 import asyncio
 import uuid
 
-from hil.device import SimDevice
-from hub.devices.registry import add_device
 from test_device_commands import api
 from test_end_to_end import SITE, card, make_card, until
 from test_hil_profiles import outcome, resolved
+
+from hil.device import SimDevice
+from hub.devices.registry import add_device
 
 
 def make_device(hub, tmp_path, price, pins=None, reader=None, wdt_ms=None, **profile):
@@ -19,9 +21,18 @@ def make_device(hub, tmp_path, price, pins=None, reader=None, wdt_ms=None, **pro
         key = add_device(conn, device_id, SITE, price, "CHF", kind=profile.get("kind", "dispenser"))
     flash = tmp_path / device_id
     flash.mkdir()
-    return SimDevice(device_id, SITE, key, hub.bridge.mqtt["hostname"], hub.bridge.mqtt["port"],
-                     str(flash), profile={"cooldown_ms": 0, **profile}, pins=pins, reader=reader,
-                     wdt_ms=wdt_ms)
+    return SimDevice(
+        device_id,
+        SITE,
+        key,
+        hub.bridge.mqtt["hostname"],
+        hub.bridge.mqtt["port"],
+        str(flash),
+        profile={"cooldown_ms": 0, **profile},
+        pins=pins,
+        reader=reader,
+        wdt_ms=wdt_ms,
+    )
 
 
 def relays_on(device):
@@ -36,8 +47,7 @@ async def health_of(hub, device):
 
 
 async def test_hung_reader_is_reinitialised_taps_work_again_and_health_counts_it(hub, tmp_path):
-    device = make_device(hub, tmp_path, 100, reader="hanging", units=1, pulse_ms=5, gap_ms=5,
-                         health_s=1)
+    device = make_device(hub, tmp_path, 100, reader="hanging", units=1, pulse_ms=5, gap_ms=5, health_s=1)
     uid = make_card(hub, 1000)
     await device.start()
     try:
@@ -65,8 +75,18 @@ async def test_hung_reader_is_reinitialised_taps_work_again_and_health_counts_it
 async def test_task_that_dies_leaves_every_relay_off_and_the_watchdog_reboots(hub, tmp_path):
     # A billiard table on (relay 0) and a second relay fitted: a crash anywhere must drop both.
     # The watchdog bites 3 s after the last feed (the firmware feeds every second; 30 s on a board).
-    device = make_device(hub, tmp_path, 100, pins={"relays": [26, 27]}, wdt_ms=3000,
-                         kind="billiard", units=5, unit_ms=60000, warn_s=0, health_s=1)
+    device = make_device(
+        hub,
+        tmp_path,
+        100,
+        pins={"relays": [26, 27]},
+        wdt_ms=3000,
+        kind="billiard",
+        units=5,
+        unit_ms=60000,
+        warn_s=0,
+        health_s=1,
+    )
     uid = make_card(hub, 1000)
     await device.start()
     try:

@@ -3,20 +3,27 @@ Mosquitto and the real hub, on SQLite and on PostgreSQL: a tap shows the
 balance, the coins the acceptor counts are credited to the card with the
 top-up bonus exactly once - also when the power goes in the middle of a
 session."""
+
 from __future__ import annotations
 
 import uuid
 
 from sqlalchemy import func, select
-
-from hil.device import SimDevice
-from hub.wallets import topup_bonus as promotions
-from hub.devices.registry import add_device
-from hub.ledger import TRANSFERS
 from test_end_to_end import SITE, card, make_card, until
 
-KIOSK = {"kind": "kiosk", "cooldown_ms": 0, "coin_value": 50, "idle_ms": 20000,
-         "reply_timeout_ms": 2000, "retries": 1}
+from hil.device import SimDevice
+from hub.devices.registry import add_device
+from hub.ledger import TRANSFERS
+from hub.wallets import topup_bonus as promotions
+
+KIOSK = {
+    "kind": "kiosk",
+    "cooldown_ms": 0,
+    "coin_value": 50,
+    "idle_ms": 20000,
+    "reply_timeout_ms": 2000,
+    "retries": 1,
+}
 
 
 def make_kiosk(hub, tmp_path, **profile):
@@ -26,8 +33,16 @@ def make_kiosk(hub, tmp_path, **profile):
         promotions.set_tiers(conn, "CHF", [{"min_amount": 500, "percent": 10}])
     flash = tmp_path / device_id
     flash.mkdir()
-    return SimDevice(device_id, SITE, key, hub.bridge.mqtt["hostname"], hub.bridge.mqtt["port"],
-                     str(flash), profile={**KIOSK, **profile}, pins={"sensor": 34})
+    return SimDevice(
+        device_id,
+        SITE,
+        key,
+        hub.bridge.mqtt["hostname"],
+        hub.bridge.mqtt["port"],
+        str(flash),
+        profile={**KIOSK, **profile},
+        pins={"sensor": 34},
+    )
 
 
 def acceptor_on(kiosk):

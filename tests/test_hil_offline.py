@@ -3,23 +3,32 @@ Mosquitto and the real hub, on SQLite and on PostgreSQL: while the hub cannot be
 reached the dispenser vends within its per-card and per-device limits and
 refuses beyond them; once it can, the journal is replayed and the hub books
 each vend exactly once, flagging what a wallet could not cover."""
+
 from __future__ import annotations
 
 import asyncio
 import uuid
 
 from sqlalchemy import select
+from test_end_to_end import SITE, card, holds_of, make_card, until
 
 from firmware import offline
 from hil.device import SimDevice
 from hub.devices.registry import add_device
 from hub.taps.offline_vends import OFFLINE_VENDS
-from test_end_to_end import SITE, card, holds_of, make_card, until
 
 PRICE = 250
-OFFLINE = {"kind": "dispenser", "units": 1, "pulse_ms": 5, "gap_ms": 5, "cooldown_ms": 0,
-           "reply_timeout_ms": 200, "retries": 0,
-           "offline_units_card": 2, "offline_units_device": 3}
+OFFLINE = {
+    "kind": "dispenser",
+    "units": 1,
+    "pulse_ms": 5,
+    "gap_ms": 5,
+    "cooldown_ms": 0,
+    "reply_timeout_ms": 200,
+    "retries": 0,
+    "offline_units_card": 2,
+    "offline_units_device": 3,
+}
 
 
 def make_device(hub, tmp_path, **profile):
@@ -28,15 +37,27 @@ def make_device(hub, tmp_path, **profile):
         key = add_device(conn, device_id, SITE, PRICE, "CHF")
     flash = tmp_path / device_id
     flash.mkdir()
-    return SimDevice(device_id, SITE, key, hub.bridge.mqtt["hostname"], hub.bridge.mqtt["port"],
-                     str(flash), profile={**OFFLINE, **profile})
+    return SimDevice(
+        device_id,
+        SITE,
+        key,
+        hub.bridge.mqtt["hostname"],
+        hub.bridge.mqtt["port"],
+        str(flash),
+        profile={**OFFLINE, **profile},
+    )
 
 
 def booked(hub, device):
     with hub.engine.connect() as conn:
-        return [dict(r) for r in conn.execute(
-            select(OFFLINE_VENDS).where(OFFLINE_VENDS.c.device_id == device.id)
-            .order_by(OFFLINE_VENDS.c.event_id)).mappings()]
+        return [
+            dict(r)
+            for r in conn.execute(
+                select(OFFLINE_VENDS)
+                .where(OFFLINE_VENDS.c.device_id == device.id)
+                .order_by(OFFLINE_VENDS.c.event_id)
+            ).mappings()
+        ]
 
 
 async def tap(device, uid):
@@ -52,16 +73,22 @@ async def test_offline_vends_within_the_limits_are_replayed_and_booked_once(hub,
         await device.wait_connected()
         device.network_down()  # the hub cannot be reached
         outcomes = [await tap(device, uid) for uid in (rich, rich, rich, poor, third)]
-        assert outcomes == [("offline", None), ("offline", None), ("deny", offline.LIMIT),
-                            ("offline", None), ("deny", offline.LIMIT)]
+        assert outcomes == [
+            ("offline", None),
+            ("offline", None),
+            ("deny", offline.LIMIT),
+            ("offline", None),
+            ("deny", offline.LIMIT),
+        ]
         assert device.pulses() == 3
         assert booked(hub, device) == []
 
         device.network_up()
         await until(lambda: len(booked(hub, device)) == 3 and device.app.controller.pending_reports() == 0)
         vends = booked(hub, device)
-        assert sorted((v["card_uid"], v["units"], v["posted"], v["short"]) for v in vends) == sorted([
-            (rich, 1, PRICE, 0), (rich, 1, PRICE, 0), (poor, 1, 100, PRICE - 100)])
+        assert sorted((v["card_uid"], v["units"], v["posted"], v["short"]) for v in vends) == sorted(
+            [(rich, 1, PRICE, 0), (rich, 1, PRICE, 0), (poor, 1, 100, PRICE - 100)]
+        )
         [overspent] = [v for v in vends if v["short"]]
         assert overspent["overspend"] == "insufficient_funds"
         assert card(hub, rich)["balance"] == 1000 - 2 * PRICE

@@ -1,15 +1,17 @@
 """Every machine profile on a simulated controller (the real firmware) through a
 real Mosquitto and the real hub, on SQLite and on PostgreSQL: the hub posts
 what the machine really delivered and voids the rest."""
+
 from __future__ import annotations
 
 import asyncio
 import uuid
 
+from test_end_to_end import SITE, card, holds_of, make_card, until
+
+from firmware import hal
 from hil.device import SimDevice
 from hub.devices.registry import add_device
-from firmware import hal
-from test_end_to_end import SITE, card, holds_of, make_card, until
 
 
 def make_device(hub, tmp_path, price, pins=None, **profile):
@@ -18,15 +20,25 @@ def make_device(hub, tmp_path, price, pins=None, **profile):
         key = add_device(conn, device_id, SITE, price, "CHF", kind=profile["kind"])
     flash = tmp_path / device_id
     flash.mkdir()
-    return SimDevice(device_id, SITE, key, hub.bridge.mqtt["hostname"], hub.bridge.mqtt["port"],
-                     str(flash), profile={"cooldown_ms": 0, **profile}, pins=pins)
+    return SimDevice(
+        device_id,
+        SITE,
+        key,
+        hub.bridge.mqtt["hostname"],
+        hub.bridge.mqtt["port"],
+        str(flash),
+        profile={"cooldown_ms": 0, **profile},
+        pins=pins,
+    )
 
 
 async def resolved(hub, device, n=1, timeout=10.0):
     """The device's n holds once none is pending any more, oldest first."""
+
     def done():
         holds = holds_of(hub, device.id)
         return len(holds) == n and all(h["status"] != "pending" for h in holds)
+
     await until(done, timeout)
     return sorted(holds_of(hub, device.id), key=lambda h: [int(n) for n in h["request_id"].split("-")])
 
@@ -112,8 +124,9 @@ async def test_billiard_warns_before_the_end_and_posts_the_whole_time(hub, tmp_p
 
 
 async def test_turnstile_passage_confirmed_is_posted(hub, tmp_path):
-    device = make_device(hub, tmp_path, 300, pins={"sensor": 34}, kind="turnstile",
-                         direction="exit", pass_timeout_ms=5000)
+    device = make_device(
+        hub, tmp_path, 300, pins={"sensor": 34}, kind="turnstile", direction="exit", pass_timeout_ms=5000
+    )
     uid = make_card(hub, 1000)
     await device.start()
     try:
@@ -129,8 +142,7 @@ async def test_turnstile_passage_confirmed_is_posted(hub, tmp_path):
 
 
 async def test_turnstile_without_passage_in_time_is_voided(hub, tmp_path):
-    device = make_device(hub, tmp_path, 300, pins={"sensor": 34}, kind="turnstile",
-                         pass_timeout_ms=200)
+    device = make_device(hub, tmp_path, 300, pins={"sensor": 34}, kind="turnstile", pass_timeout_ms=200)
     uid = make_card(hub, 1000)
     await device.start()
     try:
@@ -144,8 +156,18 @@ async def test_turnstile_without_passage_in_time_is_voided(hub, tmp_path):
 
 
 async def test_dispenser_flow_sensor_confirming_fewer_units_posts_only_those(hub, tmp_path):
-    device = make_device(hub, tmp_path, 250, pins={"sensor": 34}, kind="dispenser", units=3,
-                         pulse_ms=5, gap_ms=5, sensor_pulses=10, sensor_timeout_ms=200)
+    device = make_device(
+        hub,
+        tmp_path,
+        250,
+        pins={"sensor": 34},
+        kind="dispenser",
+        units=3,
+        pulse_ms=5,
+        gap_ms=5,
+        sensor_pulses=10,
+        sensor_timeout_ms=200,
+    )
     uid = make_card(hub, 1000)
     await device.start()
     try:

@@ -1,5 +1,6 @@
 """The hub killed (SIGKILL) and restarted in the middle of a run loses no
 committed debit, and reports sent across the restart still resolve their holds."""
+
 from __future__ import annotations
 
 import asyncio
@@ -10,14 +11,14 @@ import uuid
 
 from sqlalchemy import select
 
-from hil.device import SimDevice
-from hub.wallets import cards as wallets
-from hub.wallets import cash_desk
 from hil.broker import free_port, wait_for_port
-from hub.migrations import open_database as make_engine
+from hil.device import SimDevice
 from hub.devices.registry import add_device
 from hub.ledger import ledger_totals
+from hub.migrations import open_database as make_engine
 from hub.tables.taps import Hold
+from hub.wallets import cards as wallets
+from hub.wallets import cash_desk
 
 HOLDS = Hold.__table__
 PRICE = 100
@@ -27,9 +28,25 @@ SITE = "restart-park"
 def start_hub(db_url, broker, log_path):
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hil.cli", "hub", "--db", db_url, "--mqtt", broker.url,
-         "--api-port", str(port), "--client-id", "restart-hub", "--log-level", "WARNING"],
-        stdout=open(log_path, "a"), stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "hil.cli",
+            "hub",
+            "--db",
+            db_url,
+            "--mqtt",
+            broker.url,
+            "--api-port",
+            str(port),
+            "--client-id",
+            "restart-hub",
+            "--log-level",
+            "WARNING",
+        ],
+        stdout=open(log_path, "a"),  # noqa: SIM115  (the hub process keeps it until it dies)
+        stderr=subprocess.STDOUT,
+    )
     wait_for_port("127.0.0.1", port, timeout=30)
     return proc
 
@@ -48,15 +65,30 @@ async def test_hub_killed_mid_run_loses_nothing_and_resolves_holds(db_url, broke
             flash = tmp_path / device_id
             flash.mkdir()
             # Long pulses: many grants are still being delivered when the hub dies.
-            devices.append(SimDevice(device_id, SITE, key, broker.host, broker.port, str(flash),
-                                     profile={"units": 1, "pulse_ms": 300, "gap_ms": 10,
-                                              "cooldown_ms": 0, "reply_timeout_ms": 1000,
-                                              "retries": 20}))
+            devices.append(
+                SimDevice(
+                    device_id,
+                    SITE,
+                    key,
+                    broker.host,
+                    broker.port,
+                    str(flash),
+                    profile={
+                        "units": 1,
+                        "pulse_ms": 300,
+                        "gap_ms": 10,
+                        "cooldown_ms": 0,
+                        "reply_timeout_ms": 1000,
+                        "retries": 20,
+                    },
+                )
+            )
     log = tmp_path / "hub.log"
     hub = start_hub(db_url, broker, log)
     for d in devices:
         await d.start()
     try:
+
         async def tapping(device, uid, n):
             for _ in range(n):
                 before = len(device.results)
@@ -64,7 +96,7 @@ async def test_hub_killed_mid_run_loses_nothing_and_resolves_holds(db_url, broke
                 while len(device.results) == before:
                     await asyncio.sleep(0.02)
 
-        run = asyncio.gather(*(tapping(d, c, 12) for d, c in zip(devices, cards)))
+        run = asyncio.gather(*(tapping(d, c, 12) for d, c in zip(devices, cards, strict=True)))
         await asyncio.sleep(1.5)
         hub.send_signal(signal.SIGKILL)
         hub.wait(10)
@@ -81,7 +113,7 @@ async def test_hub_killed_mid_run_loses_nothing_and_resolves_holds(db_url, broke
 
         await asyncio.wait_for(all_resolved(), 30)
         with engine.connect() as conn:
-            for device, uid in zip(devices, cards):
+            for device, uid in zip(devices, cards, strict=True):
                 holds = conn.execute(select(HOLDS).where(HOLDS.c.device_id == device.id)).mappings().all()
                 granted = [r for r in device.results if r[1] == "grant"]
                 # Every grant a device acted on is a committed hold, and each was posted once.

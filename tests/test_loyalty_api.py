@@ -1,6 +1,7 @@
 """The loyalty core through the REST API (seeds 001–003): outlets, catalogue, card discounts, bonus
 rules, point lots, basket quote / pay / refund. Every test runs on SQLite and PostgreSQL and ends
 with every ledger (CHF and PTS) at zero and no wallet below zero (a debit card's: minus its limit)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -13,7 +14,7 @@ from hub.api.app import create_app
 from hub.api.deps import booking_clock
 from hub.ledger import ACCOUNTS, TRANSFERS, ledger_totals
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 WED = dt.datetime(2025, 7, 16, 10, 0, tzinfo=UTC)  # a Wednesday, 12:00 in Zurich
 V1 = "/api/v1"
 CARD = "C0FFEE01"
@@ -45,10 +46,16 @@ def api(engine, clock):
         totals = ledger_totals(conn)
         for ledger, sums in totals.items():
             assert sums == {"posted": 0, "pending": 0}, (ledger, sums)
-        negative = conn.execute(select(ACCOUNTS.c.id).where(
-            ACCOUNTS.c.kind == "wallet",
-            ACCOUNTS.c.credits_posted - ACCOUNTS.c.debits_posted - ACCOUNTS.c.debits_pending
-            + ACCOUNTS.c.credit_limit < 0)).all()
+        negative = conn.execute(
+            select(ACCOUNTS.c.id).where(
+                ACCOUNTS.c.kind == "wallet",
+                ACCOUNTS.c.credits_posted
+                - ACCOUNTS.c.debits_posted
+                - ACCOUNTS.c.debits_pending
+                + ACCOUNTS.c.credit_limit
+                < 0,
+            )
+        ).all()
         assert not negative
 
 
@@ -65,15 +72,36 @@ def park(api):
         ok(api.post(f"{V1}/outlets", json={"id": outlet, "site_id": "park", "kind": kind}), 201)
     for group in ("drinks", "snacks", "menus", "sauces"):
         ok(api.post(f"{V1}/product-groups", json={"id": group}), 201)
-    articles = [("beer", "drinks", "bar_drinks", 500), ("wine", "drinks", "bar_drinks", 800),
-                ("chips", "snacks", "food", 300), ("pretzel", "snacks", "food", 125),
-                ("menu", "menus", "food", 1500), ("burger", "snacks", "food", 900),
-                ("ten", "snacks", "food", 1000), ("fifty", "snacks", "food", 5000)]
+    articles = [
+        ("beer", "drinks", "bar_drinks", 500),
+        ("wine", "drinks", "bar_drinks", 800),
+        ("chips", "snacks", "food", 300),
+        ("pretzel", "snacks", "food", 125),
+        ("menu", "menus", "food", 1500),
+        ("burger", "snacks", "food", 900),
+        ("ten", "snacks", "food", 1000),
+        ("fifty", "snacks", "food", 5000),
+    ]
     for aid, group, revenue, price in articles:
-        ok(api.post(f"{V1}/articles", json={"id": aid, "product_group_id": group,
-                                             "revenue_group": revenue, "price": price}), 201)
-    ok(api.post(f"{V1}/articles", json={"id": "ketchup", "product_group_id": "sauces",
-                                         "topping_group_id": "sauces_tg", "price": 50}), 201)
+        ok(
+            api.post(
+                f"{V1}/articles",
+                json={"id": aid, "product_group_id": group, "revenue_group": revenue, "price": price},
+            ),
+            201,
+        )
+    ok(
+        api.post(
+            f"{V1}/articles",
+            json={
+                "id": "ketchup",
+                "product_group_id": "sauces",
+                "topping_group_id": "sauces_tg",
+                "price": 50,
+            },
+        ),
+        201,
+    )
     ok(api.post(f"{V1}/cards", json={"uid": CARD}), 201)
     ok(api.post(f"{V1}/cards/{CARD}/topups", json={"amount": 10000}), 201)
     settings(api)
@@ -81,8 +109,13 @@ def park(api):
 
 
 def settings(api, **kw):
-    body = {"hours_until_available": 0, "default_validity_days": None,
-            "enabled_stores": ["bar", "slide"], "point_value": 10, **kw}
+    body = {
+        "hours_until_available": 0,
+        "default_validity_days": None,
+        "enabled_stores": ["bar", "slide"],
+        "point_value": 10,
+        **kw,
+    }
     return ok(api.put(f"{V1}/bonus-settings", json=body))
 
 
@@ -93,9 +126,16 @@ def rule(api, **kw):
 
 
 def basket(*lines, card=CARD, outlet="bar", **kw):
-    return {"card_uid": card, "outlet_id": outlet, "channel_in": "till", "channel_out": "counter",
-            "lines": [line if isinstance(line, dict) else {"article_id": line[0], "quantity": line[1]}
-                      for line in lines], **kw}
+    return {
+        "card_uid": card,
+        "outlet_id": outlet,
+        "channel_in": "till",
+        "channel_out": "counter",
+        "lines": [
+            line if isinstance(line, dict) else {"article_id": line[0], "quantity": line[1]} for line in lines
+        ],
+        **kw,
+    }
 
 
 def pay(api, body, key=None, status=201):
@@ -118,24 +158,33 @@ def count_transfers(engine) -> int:
 
 # -- outlets, catalogue, rules and settings ---------------------------------------------------------
 
+
 def test_outlets_and_catalogue_are_created_and_listed(park):
     outlets = ok(park.get(f"{V1}/outlets"))
     assert [(o["id"], o["site_id"], o["kind"], o["ledger"], o["tz"]) for o in outlets] == [
-        ("bar", "park", "bar", "CHF", "Europe/Zurich"), ("slide", "park", "slide", "CHF", "Europe/Zurich")]
+        ("bar", "park", "bar", "CHF", "Europe/Zurich"),
+        ("slide", "park", "slide", "CHF", "Europe/Zurich"),
+    ]
     assert outlets[0]["revenue_account_id"] != outlets[1]["revenue_account_id"]
     assert [s["id"] for s in ok(park.get(f"{V1}/sites"))] == ["park"]
     assert len(ok(park.get(f"{V1}/articles"))) == 9
     assert park.post(f"{V1}/outlets", json={"id": "bar", "site_id": "park"}).status_code == 409
     assert park.post(f"{V1}/outlets", json={"id": "x", "site_id": "nowhere"}).status_code == 404
     assert park.post(f"{V1}/sites", json={"id": "p2", "tz": "Mars/Olympus"}).status_code == 422
-    assert park.post(f"{V1}/articles", json={"id": "x", "product_group_id": "nope", "price": 1}).status_code == 404
+    assert (
+        park.post(f"{V1}/articles", json={"id": "x", "product_group_id": "nope", "price": 1}).status_code
+        == 404
+    )
 
 
 def test_rules_are_stored_listed_and_switched(park):
     r = rule(park, kind="article", targets=[{"id": "beer", "points": 2}], weekdays=[0, 1, 2])
     assert (r["kind"], r["targets"][0], r["weekdays"], r["active"]) == (
-        "article", {"id": "beer", "points": 2, "exclusive_voucher_types": [], "exclude_menu_contents": False},
-        [0, 1, 2], True)
+        "article",
+        {"id": "beer", "points": 2, "exclusive_voucher_types": [], "exclude_menu_contents": False},
+        [0, 1, 2],
+        True,
+    )
     assert ok(park.post(f"{V1}/bonus-rules/{r['id']}/deactivate"))["active"] is False
     assert ok(park.post(f"{V1}/bonus-rules/{r['id']}/activate"))["active"] is True
     assert [x["id"] for x in ok(park.get(f"{V1}/bonus-rules"))] == [r["id"]]
@@ -159,12 +208,19 @@ def test_registration_points_once_and_immediately_redeemable(park, clock):
 
 def test_the_openapi_document_describes_the_loyalty_api(park):
     paths = ok(park.get("/openapi.json"))["paths"]
-    for path in ("/api/v1/outlets", "/api/v1/baskets/quote", "/api/v1/baskets/pay",
-                 "/api/v1/baskets/{basket_id}/refund", "/api/v1/bonus-rules", "/api/v1/points/expire"):
+    for path in (
+        "/api/v1/outlets",
+        "/api/v1/baskets/quote",
+        "/api/v1/baskets/pay",
+        "/api/v1/baskets/{basket_id}/refund",
+        "/api/v1/bonus-rules",
+        "/api/v1/points/expire",
+    ):
         assert path in paths
 
 
 # -- seed 003 examples ------------------------------------------------------------------------------
+
 
 def test_seed_003_ten_per_point_gives_five_extra_points_on_a_50_basket(park):
     rule(park, kind="basket_value", amount_per_point=1000, name="10 per point")
@@ -185,7 +241,9 @@ def test_seed_003_ten_per_point_gives_five_extra_points_on_a_50_basket(park):
 @pytest.mark.parametrize("include_redeemed, earned", [(True, 10), (False, 0)])
 def test_seed_003_basket_paid_wholly_with_points_earns_10_or_0(park, include_redeemed, earned):
     rule(park, kind="basket_value", amount_per_point=100, include_redeemed=include_redeemed)
-    bought = ok(park.post(f"{V1}/cards/{CARD}/points/purchase", json={"outlet_id": "bar", "points": 100}), 201)
+    bought = ok(
+        park.post(f"{V1}/cards/{CARD}/points/purchase", json={"outlet_id": "bar", "points": 100}), 201
+    )
     assert (bought["available"], balance(park)) == (100, 9000)  # 100 points at 0.10
     r = pay(park, basket(("ten", 1), redeem_points=100))
     assert (r["total"], r["points_value"], r["amount_due"], r["points_earned"]) == (1000, 1000, 0, earned)
@@ -210,14 +268,19 @@ def test_holidays_of_the_store_are_respected(park):
 
 
 def test_menus_and_toppings_reach_the_rule_engine(park):
-    rule(park, kind="article", targets=[{"id": "menu", "points": 4, "exclude_menu_contents": True},
-                                        {"id": "burger", "points": 9}])
+    rule(
+        park,
+        kind="article",
+        targets=[{"id": "menu", "points": 4, "exclude_menu_contents": True}, {"id": "burger", "points": 9}],
+    )
     rule(park, kind="topping_group", targets=[{"id": "sauces_tg", "points": 1}])
-    lines = [{"line_id": "m", "article_id": "menu", "kind": "menu"},
-             {"line_id": "b", "article_id": "burger", "kind": "component", "parent_line_id": "m"},
-             {"line_id": "k", "article_id": "ketchup", "kind": "topping", "parent_line_id": "b", "quantity": 2}]
+    lines = [
+        {"line_id": "m", "article_id": "menu", "kind": "menu"},
+        {"line_id": "b", "article_id": "burger", "kind": "component", "parent_line_id": "m"},
+        {"line_id": "k", "article_id": "ketchup", "kind": "topping", "parent_line_id": "b", "quantity": 2},
+    ]
     r = pay(park, basket(*lines))
-    assert [(l["line_id"], l["net"]) for l in r["lines"]] == [("m", 1500), ("b", 0), ("k", 100)]
+    assert [(line["line_id"], line["net"]) for line in r["lines"]] == [("m", 1500), ("b", 0), ("k", 100)]
     assert sorted((a["line_id"], a["points"]) for a in r["awards"]) == [("k", 2), ("m", 4)]
     bad = basket({"article_id": "burger", "kind": "component", "parent_line_id": "nope"})
     assert park.post(f"{V1}/baskets/quote", json=bad).status_code == 422
@@ -225,39 +288,75 @@ def test_menus_and_toppings_reach_the_rule_engine(park):
 
 # -- discounts (seed 002) ---------------------------------------------------------------------------
 
+
 def test_discount_precedence_most_specific_per_source_then_the_larger_source(park):
-    ok(park.post(f"{V1}/discount-groups", json={"id": "customer", "rates": [
-        {"scope": "general", "percent": 10},
-        {"scope": "revenue_group", "target": "bar_drinks", "percent": 20},
-        {"scope": "article", "target": "beer", "percent": 0}]}), 201)
+    ok(
+        park.post(
+            f"{V1}/discount-groups",
+            json={
+                "id": "customer",
+                "rates": [
+                    {"scope": "general", "percent": 10},
+                    {"scope": "revenue_group", "target": "bar_drinks", "percent": 20},
+                    {"scope": "article", "target": "beer", "percent": 0},
+                ],
+            },
+        ),
+        201,
+    )
     ok(park.put(f"{V1}/cards/{CARD}/discounts", json={"group": "customer"}))
     body = basket(("beer", 1), ("wine", 1), ("chips", 1))
     only_group = ok(park.post(f"{V1}/baskets/quote", json=body))["lines"]
-    assert [(l["discount_percent"], l["discount_source"], l["discount"]) for l in only_group] == [
-        ("0", "group:customer", 0), ("20", "group:customer", 160), ("10", "group:customer", 30)]
-    ok(park.put(f"{V1}/cards/{CARD}/discounts", json={"group": "customer",
-                                                      "rates": [{"scope": "general", "percent": 15}]}))
+    assert [(line["discount_percent"], line["discount_source"], line["discount"]) for line in only_group] == [
+        ("0", "group:customer", 0),
+        ("20", "group:customer", 160),
+        ("10", "group:customer", 30),
+    ]
+    ok(
+        park.put(
+            f"{V1}/cards/{CARD}/discounts",
+            json={"group": "customer", "rates": [{"scope": "general", "percent": 15}]},
+        )
+    )
     both = ok(park.post(f"{V1}/baskets/quote", json=body))
-    assert [(l["discount_percent"], l["discount_source"], l["net"]) for l in both["lines"]] == [
-        ("15", "card", 425), ("20", "group:customer", 640), ("15", "card", 255)]
+    assert [(line["discount_percent"], line["discount_source"], line["net"]) for line in both["lines"]] == [
+        ("15", "card", 425),
+        ("20", "group:customer", 640),
+        ("15", "card", 255),
+    ]
     assert (both["discount"], both["total"]) == (75 + 160 + 45, 1320)
     r = pay(park, body)
     assert balance(park) == 10000 - 1320 and r["amount_due"] == 1320
 
 
 def test_discount_is_rounded_half_up_per_line(park):
-    ok(park.put(f"{V1}/cards/{CARD}/discounts", json={"rates": [
-        {"scope": "article", "target": "pretzel", "percent": 10},
-        {"scope": "revenue_group", "target": "bar_drinks", "percent": "2.5"}]}))
+    ok(
+        park.put(
+            f"{V1}/cards/{CARD}/discounts",
+            json={
+                "rates": [
+                    {"scope": "article", "target": "pretzel", "percent": 10},
+                    {"scope": "revenue_group", "target": "bar_drinks", "percent": "2.5"},
+                ]
+            },
+        )
+    )
     q = ok(park.post(f"{V1}/baskets/quote", json=basket(("pretzel", 3), ("beer", 1), ("wine", 1))))
     # 3 × 1.25 = 3.75, 10 % = 0.375 → 0.38; 5.00 × 2.5 % = 0.125 → 0.13; 8.00 × 2.5 % = 0.20
-    assert [(l["gross"], l["discount"], l["net"]) for l in q["lines"]] == [
-        (375, 38, 337), (500, 13, 487), (800, 20, 780)]
+    assert [(line["gross"], line["discount"], line["net"]) for line in q["lines"]] == [
+        (375, 38, 337),
+        (500, 13, 487),
+        (800, 20, 780),
+    ]
 
 
 def test_employee_consumption_is_free_and_earns_no_points(park):
-    ok(park.post(f"{V1}/discount-groups",
-                 json={"id": "employee", "rates": [{"scope": "general", "percent": 100}]}), 201)
+    ok(
+        park.post(
+            f"{V1}/discount-groups", json={"id": "employee", "rates": [{"scope": "general", "percent": 100}]}
+        ),
+        201,
+    )
     ok(park.post(f"{V1}/cards", json={"uid": "E0E0E0E0"}), 201)  # an employee card, no money on it
     ok(park.put(f"{V1}/cards/E0E0E0E0/discounts", json={"group": "employee"}))
     rule(park, kind="article", targets=[{"id": "burger", "points": 5}])
@@ -268,6 +367,7 @@ def test_employee_consumption_is_free_and_earns_no_points(park):
 
 
 # -- paying -----------------------------------------------------------------------------------------
+
 
 def test_quote_books_nothing_and_pay_books_the_same_figures(park, engine):
     rule(park, kind="basket_value", amount_per_point=500)
@@ -317,10 +417,15 @@ def test_paying_more_than_the_balance_is_refused_and_books_nothing(park, engine)
 
 # -- point lots -------------------------------------------------------------------------------------
 
+
 def buy(api, n, key=None):
     headers = {"Idempotency-Key": key} if key else {}
-    return ok(api.post(f"{V1}/cards/{CARD}/points/purchase", json={"outlet_id": "bar", "points": n},
-                       headers=headers), 201)
+    return ok(
+        api.post(
+            f"{V1}/cards/{CARD}/points/purchase", json={"outlet_id": "bar", "points": n}, headers=headers
+        ),
+        201,
+    )
 
 
 def test_spending_takes_the_lots_that_expire_first(park, clock):
@@ -333,7 +438,7 @@ def test_spending_takes_the_lots_that_expire_first(park, clock):
     buy(park, 10)  # expires in 10 days and 1 hour: first
     pay(park, basket(("beer", 1), redeem_points=15))
     lots = card_points(park)["lots"]
-    assert [(l["points"], l["remaining"]) for l in lots] == [(10, 5), (10, 10)]
+    assert [(lot["points"], lot["remaining"]) for lot in lots] == [(10, 5), (10, 10)]
     assert lots[1]["expires_at"] is None  # the never-expiring lot is spent last
     assert buy(park, 10, key="k")["repeated"] is False and buy(park, 10, key="k")["repeated"] is True
 
@@ -363,12 +468,14 @@ def test_expired_lots_are_booked_out_and_kept(park, clock, engine):
     assert ok(park.post(f"{V1}/points/expire")) == {"lots": 0, "points": 0}
     assert card_points(park) == {"uid": CARD, "balance": 0, "available": 0, "lots": []}
     with engine.connect() as conn:
-        expiries = conn.execute(select(func.count()).select_from(TRANSFERS).where(
-            TRANSFERS.c.code == "points_expired")).scalar()
+        expiries = conn.execute(
+            select(func.count()).select_from(TRANSFERS).where(TRANSFERS.c.code == "points_expired")
+        ).scalar()
         assert expiries == 2
 
 
 # -- refunds ----------------------------------------------------------------------------------------
+
 
 def test_refund_returns_money_and_redeemed_points_and_claws_back_earned_ones(park, clock):
     rule(park, kind="article", targets=[{"id": "wine", "points": 6}])
@@ -378,11 +485,17 @@ def test_refund_returns_money_and_redeemed_points_and_claws_back_earned_ones(par
     assert (paid["amount_due"], paid["points_earned"], balance(park)) == (1400, 12, 10000 - 300 - 1400)
     clock.advance(hours=1)
     r = ok(park.post(f"{V1}/baskets/{paid['id']}/refund"))
-    assert (r["refunded"], r["points_returned"], r["points_clawed_back"], r["repeated"]) == (1400, 20, 12, False)
+    assert (r["refunded"], r["points_returned"], r["points_clawed_back"], r["repeated"]) == (
+        1400,
+        20,
+        12,
+        False,
+    )
     assert balance(park) == 10000 - 300
     lots = card_points(park)["lots"]
-    assert [(l["id"], l["remaining"], l["expires_at"]) for l in lots] == [
-        (first["id"], 30, first["expires_at"])]  # back in the lot it came from, same expiry
+    assert [(lot["id"], lot["remaining"], lot["expires_at"]) for lot in lots] == [
+        (first["id"], 30, first["expires_at"])
+    ]  # back in the lot it came from, same expiry
     again = ok(park.post(f"{V1}/baskets/{paid['id']}/refund"))
     assert (again["repeated"], again["refunded"]) == (True, 1400)
     assert balance(park) == 9700
@@ -403,8 +516,8 @@ def test_parallel_payments_never_overdraw_the_wallet(park, engine):
     """Ten tills pay 20.00 at once from a card holding 100.00: five succeed, five are refused."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from hub.sales import baskets
     from hub.ledger import InsufficientFunds
+    from hub.sales import baskets
 
     line = {"line_id": None, "article_id": "ten", "quantity": 2, "kind": "article", "parent_line_id": None}
     req = {**basket(line), "redeem_points": 0, "small_quantity_surcharge": 0, "delivery_fee": 0}
@@ -434,6 +547,7 @@ def test_a_replaced_card_takes_its_points_lots_along(park, clock):
     moved = ok(park.get(f"{V1}/cards/0A0A0A0A/points"))
     assert (moved["balance"], moved["available"]) == (before["balance"], before["available"]) == (17, 10)
     keep = ("points", "available_at", "expires_at")
-    assert sorted(tuple(l[k] or "" for k in keep) for l in moved["lots"]) == \
-        sorted(tuple(l[k] or "" for k in keep) for l in before["lots"])
+    assert sorted(tuple(lot[k] or "" for k in keep) for lot in moved["lots"]) == sorted(
+        tuple(lot[k] or "" for k in keep) for lot in before["lots"]
+    )
     assert card_points(park)["balance"] == 0  # the lost card keeps its history, not its points

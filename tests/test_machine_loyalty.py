@@ -1,6 +1,7 @@
 """Machines in the loyalty engine, end to end through Mosquitto and the real hub, on SQLite and
 PostgreSQL: a controller's tap is priced with the card's discount, earns points on what was
 delivered, counts activities that grant gifts, and hands out a gift instead of charging."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -8,13 +9,13 @@ from datetime import timedelta
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
+from test_end_to_end import PRICE, SITE, RawDevice, card, holds_of, make_card
 
 from hub import gifts
-from hub.taps.authorize import Incoming
-from hub.ledger import TRANSFERS
 from hub.core.clock import utcnow
+from hub.ledger import TRANSFERS
+from hub.taps.authorize import Incoming
 from protocol import messages, topics
-from test_end_to_end import PRICE, SITE, RawDevice, card, holds_of, make_card
 
 DRINK_VALUE = 200
 
@@ -32,11 +33,19 @@ def api(hub):
     for outlet, kind in (("bar", "bar"), ("slide", "slide"), ("gate", "gate")):
         client.ok(client.post("/api/v1/outlets", json={"id": outlet, "site_id": SITE, "kind": kind}))
     client.ok(client.post("/api/v1/product-groups", json={"id": "drinks"}))
-    client.ok(client.post("/api/v1/articles", json={
-        "id": "cola", "product_group_id": "drinks", "revenue_group": "beverages", "price": PRICE}))
+    client.ok(
+        client.post(
+            "/api/v1/articles",
+            json={"id": "cola", "product_group_id": "drinks", "revenue_group": "beverages", "price": PRICE},
+        )
+    )
     client.ok(client.post("/api/v1/articles", json={"id": "ride", "price": PRICE}))
-    client.ok(client.put("/api/v1/bonus-settings", json={
-        "hours_until_available": 0, "default_validity_days": 30, "enabled_stores": ["bar"]}))
+    client.ok(
+        client.put(
+            "/api/v1/bonus-settings",
+            json={"hours_until_available": 0, "default_validity_days": 30, "enabled_stores": ["bar"]},
+        )
+    )
     return client
 
 
@@ -45,8 +54,12 @@ def rule(api, **kw):
 
 
 def loyalty(api, device_id, outlet, article, gift_item=None):
-    return api.ok(api.put(f"/api/v1/devices/{device_id}/loyalty", json={
-        "outlet_id": outlet, "article_id": article, "gift_item": gift_item}))
+    return api.ok(
+        api.put(
+            f"/api/v1/devices/{device_id}/loyalty",
+            json={"outlet_id": outlet, "article_id": article, "gift_item": gift_item},
+        )
+    )
 
 
 def card_points(api, uid):
@@ -57,12 +70,26 @@ def gift_rules(hub, reset_at_exit=False):
     """A drink (worth 2.00, redeemable at bars) after three slides in one visit."""
     with hub.engine.begin() as conn:
         gifts.create_item(conn, {"id": "drink", "value": DRINK_VALUE, "redeem_kinds": ["bar"]}, "CHF")
-        gifts.create_rule(conn, {"name": "three slides, one drink", "site_id": SITE, "active": True,
-                                 "activities": 3, "outlet_kinds": ["slide"], "outlet_ids": [],
-                                 "item_id": "drink", "units": 1, "repeat": False,
-                                 "max_per_visit": None})
-        gifts.set_site_settings(conn, SITE, {"reset_gifts": reset_at_exit, "reset_bought_gifts": False,
-                                             "unredeemed_obligation": "kept"})
+        gifts.create_rule(
+            conn,
+            {
+                "name": "three slides, one drink",
+                "site_id": SITE,
+                "active": True,
+                "activities": 3,
+                "outlet_kinds": ["slide"],
+                "outlet_ids": [],
+                "item_id": "drink",
+                "units": 1,
+                "repeat": False,
+                "max_per_visit": None,
+            },
+        )
+        gifts.set_site_settings(
+            conn,
+            SITE,
+            {"reset_gifts": reset_at_exit, "reset_bought_gifts": False, "unredeemed_obligation": "kept"},
+        )
 
 
 def drinks(hub, uid):
@@ -108,11 +135,9 @@ class Machine:
 
 
 async def test_a_machine_tap_earns_points_on_what_was_delivered_with_the_reason(hub, api):
-    rule(api, name="cola 5", kind="article", channels_in=["machine"],
-         targets=[{"id": "cola", "points": 5}])
+    rule(api, name="cola 5", kind="article", channels_in=["machine"], targets=[{"id": "cola", "points": 5}])
     rule(api, name="1 per 1.00", kind="basket_value", channels_in=["machine"], amount_per_point=100)
-    rule(api, name="till only", kind="article", channels_in=["till"],
-         targets=[{"id": "cola", "points": 50}])
+    rule(api, name="till only", kind="article", channels_in=["till"], targets=[{"id": "cola", "points": 50}])
     uid = make_card(hub, 1000)
     async with RawDevice(hub) as raw, RawDevice(hub) as plain:
         loyalty(api, raw.id, "bar", "cola")
@@ -136,14 +161,27 @@ async def test_a_machine_tap_earns_points_on_what_was_delivered_with_the_reason(
 
 async def test_the_cards_discount_is_held_and_posted_and_points_follow_the_discounted_value(hub, api):
     rule(api, name="1 per 1.00", kind="basket_value", channels_in=["machine"], amount_per_point=100)
-    api.ok(api.post("/api/v1/discount-groups", json={
-        "id": "staff", "rates": [{"scope": "general", "percent": 100}]}))
-    api.ok(api.post("/api/v1/discount-groups", json={
-        "id": "guests", "rates": [{"scope": "general", "percent": 10}]}))
+    api.ok(
+        api.post(
+            "/api/v1/discount-groups", json={"id": "staff", "rates": [{"scope": "general", "percent": 100}]}
+        )
+    )
+    api.ok(
+        api.post(
+            "/api/v1/discount-groups", json={"id": "guests", "rates": [{"scope": "general", "percent": 10}]}
+        )
+    )
     guest, employee = make_card(hub, 1000), make_card(hub, 1000)
     # The card's own 20 % on beverages beats its group's general 10 %.
-    api.ok(api.put(f"/api/v1/cards/{guest}/discounts", json={
-        "group": "guests", "rates": [{"scope": "revenue_group", "target": "beverages", "percent": 20}]}))
+    api.ok(
+        api.put(
+            f"/api/v1/cards/{guest}/discounts",
+            json={
+                "group": "guests",
+                "rates": [{"scope": "revenue_group", "target": "beverages", "percent": 20}],
+            },
+        )
+    )
     api.ok(api.put(f"/api/v1/cards/{employee}/discounts", json={"group": "staff"}))
     async with RawDevice(hub) as raw:
         loyalty(api, raw.id, "bar", "cola")
@@ -221,8 +259,7 @@ async def test_a_gift_hold_never_reported_expires_and_gives_the_gift_back(hub, a
 
 async def test_a_repeated_report_books_nothing_twice(hub, api):
     gift_rules(hub)
-    rule(api, name="cola 5", kind="article", channels_in=["machine"],
-         targets=[{"id": "cola", "points": 5}])
+    rule(api, name="cola 5", kind="article", channels_in=["machine"], targets=[{"id": "cola", "points": 5}])
     uid = make_card(hub, 1000)
     with hub.engine.begin() as conn:
         gifts.give(conn, uid, "drink", 1, "slide", "test/give", "a present")
@@ -269,20 +306,37 @@ async def test_loyalty_settings_through_the_api(hub, api):
     uid = make_card(hub, 1000)
     async with RawDevice(hub) as raw:
         assert api.get(f"/api/v1/devices/{raw.id}/loyalty").status_code == 404
-        assert api.put(f"/api/v1/devices/{raw.id}/loyalty", json={
-            "outlet_id": "nowhere", "article_id": "cola"}).status_code == 404
-        assert api.put("/api/v1/devices/no-such-device/loyalty", json={
-            "outlet_id": "bar", "article_id": "cola"}).status_code == 404
-        assert api.put(f"/api/v1/devices/{raw.id}/loyalty", json={
-            "outlet_id": "bar", "article_id": "cola", "gift_item": "nothing"}).status_code == 404
-        assert api.put(f"/api/v1/devices/{raw.id}/loyalty", json={
-            "outlet_id": "bar"}).status_code == 422
+        assert (
+            api.put(
+                f"/api/v1/devices/{raw.id}/loyalty", json={"outlet_id": "nowhere", "article_id": "cola"}
+            ).status_code
+            == 404
+        )
+        assert (
+            api.put(
+                "/api/v1/devices/no-such-device/loyalty", json={"outlet_id": "bar", "article_id": "cola"}
+            ).status_code
+            == 404
+        )
+        assert (
+            api.put(
+                f"/api/v1/devices/{raw.id}/loyalty",
+                json={"outlet_id": "bar", "article_id": "cola", "gift_item": "nothing"},
+            ).status_code
+            == 404
+        )
+        assert api.put(f"/api/v1/devices/{raw.id}/loyalty", json={"outlet_id": "bar"}).status_code == 422
         loyalty(api, raw.id, "bar", "cola")
         got = api.ok(api.get(f"/api/v1/devices/{raw.id}/loyalty"))
         assert (got["device_id"], got["outlet_id"], got["article_id"], got["gift_item"]) == (
-            raw.id, "bar", "cola", None)
-        api.ok(api.put(f"/api/v1/cards/{uid}/discounts", json={
-            "rates": [{"scope": "general", "percent": 50}]}))
+            raw.id,
+            "bar",
+            "cola",
+            None,
+        )
+        api.ok(
+            api.put(f"/api/v1/cards/{uid}/discounts", json={"rates": [{"scope": "general", "percent": 50}]})
+        )
         machine = Machine(raw)
         assert (await machine.tap(uid))["amount"] == PRICE // 2
         api.ok(api.delete(f"/api/v1/devices/{raw.id}/loyalty"))
@@ -293,21 +347,32 @@ async def test_loyalty_settings_through_the_api(hub, api):
 
 
 async def test_one_batch_of_taps_gives_each_card_its_own_discount(hub, api):
-    api.ok(api.post("/api/v1/discount-groups", json={
-        "id": "staff", "rates": [{"scope": "general", "percent": 100}]}))
-    api.ok(api.post("/api/v1/discount-groups", json={
-        "id": "guests", "rates": [{"scope": "general", "percent": 10}]}))
+    api.ok(
+        api.post(
+            "/api/v1/discount-groups", json={"id": "staff", "rates": [{"scope": "general", "percent": 100}]}
+        )
+    )
+    api.ok(
+        api.post(
+            "/api/v1/discount-groups", json={"id": "guests", "rates": [{"scope": "general", "percent": 10}]}
+        )
+    )
     staff, guest, own, nobody = (make_card(hub, 1000) for _ in range(4))
-    for uid, body in ((staff, {"group": "staff"}), (guest, {"group": "guests"}),
-                      (own, {"group": "guests", "rates": [{"scope": "article", "target": "cola",
-                                                            "percent": 50}]})):
+    for uid, body in (
+        (staff, {"group": "staff"}),
+        (guest, {"group": "guests"}),
+        (own, {"group": "guests", "rates": [{"scope": "article", "target": "cola", "percent": 50}]}),
+    ):
         api.ok(api.put(f"/api/v1/cards/{uid}/discounts", json=body))
     async with RawDevice(hub) as raw, RawDevice(hub) as plain:
         loyalty(api, raw.id, "bar", "cola")
         machine, other = hub.directory.get(SITE, raw.id), hub.directory.get(SITE, plain.id)
-        batch = [Incoming(device, topics.TAP, {"id": f"1-{n}", "card": uid, "units": 2})
-                 for n, (device, uid) in enumerate(
-                     [(machine, u) for u in (staff, guest, own, nobody)] + [(other, guest)])]
+        batch = [
+            Incoming(device, topics.TAP, {"id": f"1-{n}", "card": uid, "units": 2})
+            for n, (device, uid) in enumerate(
+                [(machine, u) for u in (staff, guest, own, nobody)] + [(other, guest)]
+            )
+        ]
         replies = [messages.decode(topics.REPLY, r) for r in hub.authorizer.process(batch)]
     assert [r["amount"] for r in replies] == [0, 2 * 225, 2 * 125, 2 * PRICE, 2 * PRICE]
     hub.authorizer.expire(utcnow() + timedelta(hours=1))  # the open holds end void
@@ -327,8 +392,11 @@ async def test_a_linked_rfid_card_uses_the_digital_cards_gifts_and_discount_at_m
         digital = api.ok(api.post("/api/v1/cards/digital", json={}))["uid"]
         api.ok(api.post(f"/api/v1/cards/{rfid}/link", json={"wallet_uid": digital}))
         assert (drinks(hub, rfid), drinks(hub, digital)) == (0, 1)  # the gift went along
-        api.ok(api.put(f"/api/v1/cards/{digital}/discounts", json={
-            "rates": [{"scope": "general", "percent": 50}]}))
+        api.ok(
+            api.put(
+                f"/api/v1/cards/{digital}/discounts", json={"rates": [{"scope": "general", "percent": 50}]}
+            )
+        )
 
         bar = Machine(tap)
         grant = await bar.tap(rfid)
@@ -354,10 +422,15 @@ async def test_one_batch_of_reports_counts_each_cards_activities_in_their_order(
             return [messages.decode(topics.REPLY, r) for r in hub.authorizer.process(batch)]
 
         def vend(taps):
-            grants = process([(device, topics.TAP, {"card": uid, "units": 1, **extra})
-                              for device, uid, extra in taps])
-            return process([(device, topics.REPORT, {"hold": grant["hold"], "delivered": 1})
-                            for (device, _, _), grant in zip(taps, grants)])
+            grants = process(
+                [(device, topics.TAP, {"card": uid, "units": 1, **extra}) for device, uid, extra in taps]
+            )
+            return process(
+                [
+                    (device, topics.REPORT, {"hold": grant["hold"], "delivered": 1})
+                    for (device, _, _), grant in zip(taps, grants, strict=True)
+                ]
+            )
 
         # Five rides reported in one batch: the first card's third completes the rule, once.
         vend([(slide, first, {})] * 3 + [(slide, second, {})] * 2)
@@ -385,8 +458,10 @@ async def test_one_batch_of_taps_takes_the_cards_gifts_lot_by_lot_then_charges(h
         taps = [Incoming(bar, topics.TAP, {"id": f"1-{n}", "card": uid, "units": 1}) for n in range(3)]
         grants = [messages.decode(topics.REPLY, r) for r in hub.authorizer.process(taps)]
         assert [g["amount"] for g in grants] == [0, 0, PRICE]
-        reports = [Incoming(bar, topics.REPORT, {"id": f"2-{n}", "hold": g["hold"], "delivered": 1})
-                   for n, g in enumerate(grants)]
+        reports = [
+            Incoming(bar, topics.REPORT, {"id": f"2-{n}", "hold": g["hold"], "delivered": 1})
+            for n, g in enumerate(grants)
+        ]
         hub.authorizer.process(reports)
     assert drinks(hub, uid) == 0
     assert settlement(hub) == {"slide": -2 * DRINK_VALUE, "bar": 2 * DRINK_VALUE}

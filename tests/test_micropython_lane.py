@@ -1,6 +1,7 @@
 """The MicroPython lane: protocol/ and firmware/ compile with mpy-cross, and
 their tests, their deployable build and their heap footprint are checked under
 the real MicroPython interpreter (WebAssembly port, Node.js)."""
+
 import os
 import re
 
@@ -46,6 +47,7 @@ def _counts(output):
 
 # --- (a) mpy-cross -------------------------------------------------------------
 
+
 @pytest.mark.parametrize("rel", lane.source_files(), ids=lambda p: p.as_posix())
 def test_compiles_with_mpy_cross(rel, tmp_path):
     out = lane.compile_file(rel, tmp_path / "out.mpy")
@@ -61,6 +63,7 @@ def test_mpy_cross_failure_names_the_file(tmp_path):
 
 # --- (b) logic tests under MicroPython ------------------------------------------
 
+
 @pytest.mark.parametrize("path", MP_TESTS, ids=lambda p: p.name)
 def test_runs_under_micropython(path, node_lane):
     code, out = lane.run_tests([path])
@@ -70,6 +73,7 @@ def test_runs_under_micropython(path, node_lane):
 
 
 # --- (c) the deployable build -----------------------------------------------------
+
 
 def test_build_layout(built):
     out, files = built
@@ -89,7 +93,8 @@ def test_build_layout(built):
 def test_build_for_tests_has_every_module(built_for_tests):
     out, files = built_for_tests
     assert {f for f in files if f.suffix == ".mpy"} == {
-        out / "lib" / rel.with_suffix(".mpy") for rel in lane.source_files() if rel not in lane.ROOT_SOURCES}
+        out / "lib" / rel.with_suffix(".mpy") for rel in lane.source_files() if rel not in lane.ROOT_SOURCES
+    }
 
 
 def test_build_imports_under_micropython(built, node_lane):
@@ -112,6 +117,7 @@ def test_build_passes_the_micropython_tests(built_for_tests, node_lane):
 
 
 # --- (d) heap footprint -------------------------------------------------------------
+
 
 def _footprint(module, build_dir=None):
     fp = lane.footprint(module, build_dir=build_dir)

@@ -2,6 +2,7 @@
 from the wallet once per (device, event id), also under a new request id and after
 the hub is killed and restarted; what the wallet cannot cover goes to the site's
 offline-loss account and is listed as an overspend. On SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import signal
@@ -10,33 +11,42 @@ import types
 
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
-
-from hub.api.app import create_app
-from hub.taps.authorize import Authorizer, Incoming
-from hub.migrations import open_database as make_engine
-from hub.ledger import ACCOUNTS, TRANSFERS, ledger_totals
-from hub.taps.offline_vends import LOSS_KIND
-from protocol import messages, topics
 from test_end_to_end import PRICE, SITE, RawDevice, card, make_card
 from test_hub_restart import start_hub
+
+from hub.api.app import create_app
+from hub.ledger import ACCOUNTS, TRANSFERS, ledger_totals
+from hub.migrations import open_database as make_engine
+from hub.taps.authorize import Authorizer, Incoming
+from hub.taps.offline_vends import LOSS_KIND
+from protocol import messages, topics
 
 
 def offline_transfers(engine, device_id):
     with engine.connect() as conn:
-        return conn.execute(select(TRANSFERS.c.code, TRANSFERS.c.amount).where(
-            TRANSFERS.c.idempotency_key.like(f"offline/{device_id}/%"))
-            .order_by(TRANSFERS.c.code, TRANSFERS.c.amount)).all()
+        return conn.execute(
+            select(TRANSFERS.c.code, TRANSFERS.c.amount)
+            .where(TRANSFERS.c.idempotency_key.like(f"offline/{device_id}/%"))
+            .order_by(TRANSFERS.c.code, TRANSFERS.c.amount)
+        ).all()
 
 
 def loss_balance(engine, site=SITE):
     with engine.connect() as conn:
-        return conn.execute(select(ACCOUNTS.c.credits_posted - ACCOUNTS.c.debits_posted).where(
-            ACCOUNTS.c.kind == LOSS_KIND, ACCOUNTS.c.name == f"offline loss {site}")).scalar() or 0
+        return (
+            conn.execute(
+                select(ACCOUNTS.c.credits_posted - ACCOUNTS.c.debits_posted).where(
+                    ACCOUNTS.c.kind == LOSS_KIND, ACCOUNTS.c.name == f"offline loss {site}"
+                )
+            ).scalar()
+            or 0
+        )
 
 
 async def replay(raw, request_id, off, uid, delivered, timeout=5.0, **extra):
-    await raw.send(topics.REPORT, {"id": request_id, "off": off, "card": uid,
-                                   "delivered": delivered, **extra})
+    await raw.send(
+        topics.REPORT, {"id": request_id, "off": off, "card": uid, "delivered": delivered, **extra}
+    )
     [reply] = await raw.replies(1, timeout)
     return raw.open(reply)
 
@@ -45,8 +55,7 @@ async def test_a_covered_offline_vend_is_booked_once_however_often_it_is_replaye
     uid = make_card(hub, 1000)
     async with RawDevice(hub) as raw:
         ack = await replay(raw, "5-1", "4-9", uid, 2, ago=90)
-        assert ack == {"k": messages.ACK, "re": "5-1", "posted": 2 * PRICE, "voided": 0,
-                       "short": 0}
+        assert ack == {"k": messages.ACK, "re": "5-1", "posted": 2 * PRICE, "voided": 0, "short": 0}
         # QoS 1 redelivery, then the device rebooted and sent it under a new request id.
         await raw.send(topics.REPORT, {"id": "5-1", "off": "4-9", "card": uid, "delivered": 2})
         [same] = await raw.replies(1)
@@ -57,8 +66,7 @@ async def test_a_covered_offline_vend_is_booked_once_however_often_it_is_replaye
         other = await replay(raw, "6-2", "4-10", uid, 1)
         assert (other["posted"], other["short"]) == (PRICE, 0)
     assert card(hub, uid)["balance"] == 1000 - 3 * PRICE
-    assert offline_transfers(hub.engine, raw.id) == [("offline_vend", PRICE),
-                                                     ("offline_vend", 2 * PRICE)]
+    assert offline_transfers(hub.engine, raw.id) == [("offline_vend", PRICE), ("offline_vend", 2 * PRICE)]
     with TestClient(create_app(hub.engine)) as api:
         assert api.get("/api/v1/offline-overspends").json() == []
 
@@ -93,7 +101,11 @@ async def test_an_overspend_takes_what_the_wallet_has_and_is_flagged(hub):
     ]
     first = next(o for o in listed if o["event_id"] == "6-3")
     assert (first["device_id"], first["card_uid"], first["units"], first["amount"]) == (
-        raw.id, uid, 3, 3 * PRICE)
+        raw.id,
+        uid,
+        3,
+        3 * PRICE,
+    )
     assert first["vended_at"] < first["booked_at"]
 
 
@@ -101,11 +113,12 @@ async def test_one_event_twice_in_one_batch_is_booked_once(hub):
     uid = make_card(hub, 1000)
     async with RawDevice(hub) as raw:
         device = hub.directory.get(SITE, raw.id)
-        batch = [Incoming(device, topics.REPORT, {"id": f"9-{n}", "off": "8-1", "card": uid,
-                                                   "delivered": 1}) for n in (1, 2)]
+        batch = [
+            Incoming(device, topics.REPORT, {"id": f"9-{n}", "off": "8-1", "card": uid, "delivered": 1})
+            for n in (1, 2)
+        ]
         replies = [messages.decode(topics.REPLY, r) for r in hub.authorizer.process(batch)]
-    assert [(r["re"], r["posted"], r["short"]) for r in replies] == [("9-1", PRICE, 0),
-                                                                     ("9-2", PRICE, 0)]
+    assert [(r["re"], r["posted"], r["short"]) for r in replies] == [("9-1", PRICE, 0), ("9-2", PRICE, 0)]
     assert card(hub, uid)["balance"] == 1000 - PRICE
 
 
@@ -130,15 +143,15 @@ async def test_two_hub_processes_given_the_same_event_at_once_book_it_once(hub):
     for t in threads:
         t.join(30)
     assert [(r["posted"], r["short"]) for r in replies.values()] == [(PRICE, 2 * PRICE)] * 2
-    assert offline_transfers(hub.engine, raw.id) == [("offline_loss", 2 * PRICE),
-                                                     ("offline_vend", PRICE)]
+    assert offline_transfers(hub.engine, raw.id) == [("offline_loss", 2 * PRICE), ("offline_vend", PRICE)]
     assert loss_balance(hub.engine) == -2 * PRICE
 
 
 async def test_a_replay_after_the_hub_was_killed_books_nothing_new(db_url, broker, tmp_path):
     engine = make_engine(db_url)
-    hub = types.SimpleNamespace(engine=engine, bridge=types.SimpleNamespace(
-        mqtt={"hostname": broker.host, "port": broker.port}))
+    hub = types.SimpleNamespace(
+        engine=engine, bridge=types.SimpleNamespace(mqtt={"hostname": broker.host, "port": broker.port})
+    )
     uid = make_card(hub, PRICE)
     proc = start_hub(db_url, broker, tmp_path / "hub.log")
     try:
@@ -151,8 +164,9 @@ async def test_a_replay_after_the_hub_was_killed_books_nothing_new(db_url, broke
         assert (before["posted"], before["short"]) == (PRICE, PRICE)
         assert (after["re"], after["posted"], after["short"]) == ("3-1", PRICE, PRICE)
         with engine.connect() as conn:
-            booked = conn.execute(select(func.count()).where(
-                TRANSFERS.c.idempotency_key.like(f"offline/{raw.id}/%"))).scalar()
+            booked = conn.execute(
+                select(func.count()).where(TRANSFERS.c.idempotency_key.like(f"offline/{raw.id}/%"))
+            ).scalar()
             assert booked == 2  # the wallet's part and the loss account's part, once
             assert all(s == {"posted": 0, "pending": 0} for s in ledger_totals(conn).values())
         assert card(hub, uid)["balance"] == 0

@@ -1,6 +1,7 @@
 """NTAG 424 DNA SUN messages: the hub checks them as NXP AN12196 describes (its
 published examples below), and through the broker a clone that replays an old
 message is refused while the real card keeps working, on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import os
@@ -10,13 +11,13 @@ import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from test_end_to_end import PRICE, RawDevice, card, holds_of, make_card, make_device, until
 
+from hub.api.app import create_app
 from hub.taps import sun
 from hub.wallets import cards as wallets
 from hub.wallets import cash_desk
-from hub.api.app import create_app
 from protocol import messages, topics
-from test_end_to_end import PRICE, RawDevice, card, holds_of, make_card, make_device, until
 
 ZERO = bytes(16)
 META_KEY = bytes.fromhex("42AFF114F2CB3B6141BE6DC95DFC5416")
@@ -24,6 +25,7 @@ FILE_KEY = bytes.fromhex("B62A9BAF092439BD43C62AEE96B970C5")
 
 
 # --- AN12196 (NTAG 424 DNA features and hints), factory keys (all zero) --------------------
+
 
 def test_an12196_encrypted_picc_data_gives_uid_and_counter_and_the_mac_verifies():
     # https://ntag.nxp.com/424?e=EF963FF7828658A599F3041510671E88&c=94EED9EE65337086
@@ -37,8 +39,11 @@ def test_an12196_encrypted_picc_data_gives_uid_and_counter_and_the_mac_verifies(
 def test_an12196_message_with_encrypted_file_data_verifies():
     # https://www.my424dna.com/?picc_data=FD91EC264309878BE6345CBE53BADF40
     #     &enc=CEE9A53E3E463EF1F459635736738962&cmac=ECC1E7F6C6C73BF6
-    message = {"picc_data": "FD91EC264309878BE6345CBE53BADF40",
-               "enc": "CEE9A53E3E463EF1F459635736738962", "cmac": "ECC1E7F6C6C73BF6"}
+    message = {
+        "picc_data": "FD91EC264309878BE6345CBE53BADF40",
+        "enc": "CEE9A53E3E463EF1F459635736738962",
+        "cmac": "ECC1E7F6C6C73BF6",
+    }
     assert sun.read_counter(message, "04958CAA5C5E80", sun.SunKeys(ZERO, ZERO, None)) == 8
 
 
@@ -47,14 +52,16 @@ def test_an12196_plain_uid_and_counter_mirror_verifies():
     assert sun.read_counter(message, "041E3C8A2D6B80", sun.SunKeys(None, ZERO, None)) == 6
 
 
-@pytest.mark.parametrize("change", [
-    {"cmac": "94EED9EE65337087"},  # one bit of the MAC
-    {"picc_data": "EF963FF7828658A599F3041510671E89"},  # the encrypted UID/counter
-    {"cmac": None},  # no MAC at all
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"cmac": "94EED9EE65337087"},  # one bit of the MAC
+        {"picc_data": "EF963FF7828658A599F3041510671E89"},  # the encrypted UID/counter
+        {"cmac": None},  # no MAC at all
+    ],
+)
 def test_a_tampered_message_is_refused(change):
-    message = {"picc_data": "EF963FF7828658A599F3041510671E88", "cmac": "94EED9EE65337086",
-               **change}
+    message = {"picc_data": "EF963FF7828658A599F3041510671E88", "cmac": "94EED9EE65337086", **change}
     message = {k: v for k, v in message.items() if v is not None}
     with pytest.raises(sun.BadSun):
         sun.read_counter(message, "04DE5F1EACC040", sun.SunKeys(ZERO, ZERO, None))
@@ -79,14 +86,14 @@ def test_the_counter_must_be_above_the_last_one_accepted():
 
 # --- through the broker and the hub ----------------------------------------------------------
 
+
 def tag_message(uid: str, counter: int, meta_key=META_KEY, file_key=FILE_KEY) -> dict:
     """What an NTAG 424 DNA with these keys puts in its URL on read number `counter`."""
     raw_uid = bytes.fromhex(uid)
     plain = b"\xc7" + raw_uid + counter.to_bytes(3, "little") + os.urandom(5)
     encryptor = Cipher(algorithms.AES(meta_key), modes.CBC(bytes(16))).encryptor()
     enc = encryptor.update(plain) + encryptor.finalize()
-    return {"picc_data": enc.hex().upper(),
-            "cmac": sun.sdm_mac(file_key, raw_uid, counter).hex().upper()}
+    return {"picc_data": enc.hex().upper(), "cmac": sun.sdm_mac(file_key, raw_uid, counter).hex().upper()}
 
 
 def new_uid(hub, balance):
@@ -116,8 +123,9 @@ async def tap(raw, request_id, uid, sun_data=None, units=1):
 
 async def test_a_clone_replaying_an_old_sun_is_refused_and_the_real_card_works(hub, api):
     uid = new_uid(hub, 10 * PRICE)
-    r = api.put(f"/api/v1/cards/{uid}/sun", json={"file_read_key": FILE_KEY.hex(),
-                                                   "meta_read_key": META_KEY.hex()})
+    r = api.put(
+        f"/api/v1/cards/{uid}/sun", json={"file_read_key": FILE_KEY.hex(), "meta_read_key": META_KEY.hex()}
+    )
     assert r.status_code == 200
     assert "key" not in str(r.json()) and FILE_KEY.hex() not in str(r.json()).lower()
     async with RawDevice(hub) as raw:
@@ -149,8 +157,9 @@ async def test_a_clone_replaying_an_old_sun_is_refused_and_the_real_card_works(h
 
 async def test_the_real_firmware_forwards_sun_and_a_clone_never_moves_the_relay(hub, api, tmp_path):
     uid = new_uid(hub, 10 * PRICE)
-    api.put(f"/api/v1/cards/{uid}/sun", json={"file_read_key": FILE_KEY.hex(),
-                                               "meta_read_key": META_KEY.hex()})
+    api.put(
+        f"/api/v1/cards/{uid}/sun", json={"file_read_key": FILE_KEY.hex(), "meta_read_key": META_KEY.hex()}
+    )
     device = make_device(hub, tmp_path)
     await device.start()
     try:
@@ -172,13 +181,15 @@ async def test_the_real_firmware_forwards_sun_and_a_clone_never_moves_the_relay(
 
 async def test_a_plain_mirror_card_and_a_uid_only_card(hub, api):
     plain = new_uid(hub, 10 * PRICE)
-    api.put(f"/api/v1/cards/{plain}/sun", json={"file_read_key": FILE_KEY.hex(),
-                                                 "last_counter": 41})
+    api.put(f"/api/v1/cards/{plain}/sun", json={"file_read_key": FILE_KEY.hex(), "last_counter": 41})
     uid_only = make_card(hub, 10 * PRICE)
 
     def mirror(counter):
-        return {"uid": plain, "ctr": f"{counter:06X}",
-                "cmac": sun.sdm_mac(FILE_KEY, bytes.fromhex(plain), counter).hex().upper()}
+        return {
+            "uid": plain,
+            "ctr": f"{counter:06X}",
+            "cmac": sun.sdm_mac(FILE_KEY, bytes.fromhex(plain), counter).hex().upper(),
+        }
 
     async with RawDevice(hub) as raw:
         # Counters up to the one given at registration are used up already.
@@ -188,8 +199,9 @@ async def test_a_plain_mirror_card_and_a_uid_only_card(hub, api):
         assert (await tap(raw, "2-3", plain, mirror(42), units=0))["code"] == messages.BAD_SUN
         # A card not registered for SUN works on its UID; SUN data it carries is ignored.
         assert (await tap(raw, "2-4", uid_only, units=0))["balance"] == 10 * PRICE
-        assert (await tap(raw, "2-5", uid_only, {"cmac": "00" * 8, "uid": "00" * 7},
-                          units=0))["k"] == messages.ACK
+        assert (await tap(raw, "2-5", uid_only, {"cmac": "00" * 8, "uid": "00" * 7}, units=0))[
+            "k"
+        ] == messages.ACK
     assert api.get(f"/api/v1/cards/{plain}/sun").json()["last_counter"] == 42
     # Unregistered, the card works on its UID alone again.
     assert api.delete(f"/api/v1/cards/{plain}/sun").status_code == 204
@@ -200,16 +212,21 @@ async def test_a_plain_mirror_card_and_a_uid_only_card(hub, api):
 
 def test_registering_sun_keys_checks_the_input(hub, api):
     uid = new_uid(hub, 0)
-    assert api.put("/api/v1/cards/0102030405060708/sun",
-                   json={"file_read_key": FILE_KEY.hex()}).status_code == 404
+    assert (
+        api.put("/api/v1/cards/0102030405060708/sun", json={"file_read_key": FILE_KEY.hex()}).status_code
+        == 404
+    )
     assert api.put(f"/api/v1/cards/{uid}/sun", json={"file_read_key": "12"}).status_code == 422
-    assert api.put(f"/api/v1/cards/{uid}/sun",
-                   json={"file_read_key": FILE_KEY.hex(), "last_counter": -1}).status_code == 422
+    assert (
+        api.put(
+            f"/api/v1/cards/{uid}/sun", json={"file_read_key": FILE_KEY.hex(), "last_counter": -1}
+        ).status_code
+        == 422
+    )
     # Re-keying keeps the counter accepted so far.
     api.put(f"/api/v1/cards/{uid}/sun", json={"file_read_key": FILE_KEY.hex(), "last_counter": 9})
     again = api.put(f"/api/v1/cards/{uid}/sun", json={"file_read_key": META_KEY.hex()}).json()
     assert again["last_counter"] == 9 and not again["encrypted_picc_data"]
     with hub.engine.connect() as conn:
-        stored = conn.execute(select(sun.CARD_SUN.c.file_key_hex)
-                              .where(sun.CARD_SUN.c.uid == uid)).scalar()
+        stored = conn.execute(select(sun.CARD_SUN.c.file_key_hex).where(sun.CARD_SUN.c.uid == uid)).scalar()
     assert stored == META_KEY.hex().upper()

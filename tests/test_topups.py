@@ -1,4 +1,5 @@
 """Top-up bonus tiers, refunds and lost cards (seed 002), through the REST API."""
+
 from __future__ import annotations
 
 import pytest
@@ -24,8 +25,9 @@ def spend(engine, uid, amount):
     with engine.begin() as conn:
         machine = create_account(conn, "CHF", "machine", "test machine", allow_negative=True)
         book = Book(conn)
-        book.transfer(get_card(conn, uid).account_id, machine, amount, "sale", "test sale",
-                      key=f"spend/{uid}/{amount}")
+        book.transfer(
+            get_card(conn, uid).account_id, machine, amount, "sale", "test sale", key=f"spend/{uid}/{amount}"
+        )
         book.flush()
 
 
@@ -39,11 +41,15 @@ def test_seed_002_five_percent_on_50_gives_52_50(api):
 
 
 def test_the_highest_tier_reached_applies_and_below_the_first_there_is_none(api):
-    api.put("/api/v1/topup-tiers", json=[{"min_amount": 2000, "percent": "2.5"},
-                                         {"min_amount": 10000, "percent": 10}])
+    api.put(
+        "/api/v1/topup-tiers",
+        json=[{"min_amount": 2000, "percent": "2.5"}, {"min_amount": 10000, "percent": 10}],
+    )
     api.post("/api/v1/cards", json={"uid": "B1B2B3B4"})
-    bonuses = [api.post("/api/v1/cards/B1B2B3B4/topups", json={"amount": a}).json()["bonus"]
-               for a in (1999, 2000, 9999, 10000)]
+    bonuses = [
+        api.post("/api/v1/cards/B1B2B3B4/topups", json={"amount": a}).json()["bonus"]
+        for a in (1999, 2000, 9999, 10000)
+    ]
     assert bonuses == [0, 50, 249, 1000]  # 2.5 % of 99.99 = 2.49975, rounded down
 
 
@@ -58,8 +64,12 @@ def test_a_repeated_top_up_gives_its_bonus_once(api):
 
 def test_bad_tiers_are_refused(api):
     assert api.put("/api/v1/topup-tiers", json=[{"min_amount": 100, "percent": -1}]).status_code == 422
-    assert api.put("/api/v1/topup-tiers", json=[{"min_amount": 100, "percent": 5},
-                                                {"min_amount": 100, "percent": 6}]).status_code == 422
+    assert (
+        api.put(
+            "/api/v1/topup-tiers", json=[{"min_amount": 100, "percent": 5}, {"min_amount": 100, "percent": 6}]
+        ).status_code
+        == 422
+    )
     assert api.get("/api/v1/topup-tiers").json() == []
 
 
@@ -106,4 +116,5 @@ def test_a_replacement_card_keeps_the_lost_cards_own_discounts(api):
     assert api.post("/api/v1/cards/A5A5A5A5/replace", json={"uid": "5A5A5A5A"}).status_code == 201
     kept = api.get("/api/v1/cards/5A5A5A5A/discounts").json()
     assert [(r["scope"], r["target"], float(r["percent"])) for r in kept["rates"]] == [
-        ("revenue_group", "drinks", 15.0)]
+        ("revenue_group", "drinks", 15.0)
+    ]

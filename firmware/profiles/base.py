@@ -11,7 +11,7 @@
 import asyncio
 
 from firmware import hal
-from firmware.hal import ticks_ms, ticks_diff, sleep_ms, wait_for_ms
+from firmware.hal import sleep_ms, ticks_diff, ticks_ms, wait_for_ms
 
 
 class Profile:

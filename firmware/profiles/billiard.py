@@ -9,7 +9,7 @@
 import asyncio
 
 from firmware import hal
-from firmware.hal import ticks_ms, ticks_diff, sleep_ms
+from firmware.hal import sleep_ms, ticks_diff, ticks_ms
 from firmware.profiles import base
 
 

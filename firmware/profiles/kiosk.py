@@ -14,10 +14,10 @@ import asyncio
 import json
 import os
 
-from protocol import messages, topics
-from protocol.ids import write_atomic
 from firmware import hal
 from firmware.profiles import base
+from protocol import messages, topics
+from protocol.ids import write_atomic
 
 SESSION = "/kiosk.json"
 MAX_KEPT = 16  # top-ups waiting for the hub; more and the kiosk takes no cash

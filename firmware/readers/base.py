@@ -5,7 +5,7 @@
 # the event loop: drivers only ever wait with `await sleep_ms(...)`.
 import binascii
 
-from firmware.hal import sleep_ms, ticks_ms, ticks_diff
+from firmware.hal import sleep_ms, ticks_diff, ticks_ms
 
 
 class ReaderError(Exception):

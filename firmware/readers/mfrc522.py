@@ -2,10 +2,10 @@
 # an NTAG 424 DNA through a minimal ISO-DEP (ISO 14443-4) layer.
 # Health: VersionReg (0x37) must keep its value and the antenna must stay on
 # (a chip that browned out comes back with its antenna off and reads nothing).
-from protocol import const
-from firmware.hal import sleep_ms, ticks_ms, ticks_diff
+from firmware.hal import sleep_ms, ticks_diff, ticks_ms
 from firmware.readers.base import Reader, ReaderError, hexstr
 from firmware.readers.ntag424 import read_sun
+from protocol import const
 
 # Registers and commands (datasheet section 9).
 _COMMAND = const(0x01)

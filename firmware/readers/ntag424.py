@@ -8,8 +8,8 @@
 # read_sun(apdu) speaks ISO 7816-4 over ISO-DEP through the driver's apdu()
 # coroutine: select the NDEF application, select the NDEF file (E104h), read
 # it with ReadBinary. Any card that is not such a tag gives None.
-from protocol import const
 from firmware.readers.base import ReaderError
+from protocol import const
 
 _SELECT_APP = b"\x00\xa4\x04\x00\x07\xd2\x76\x00\x00\x85\x01\x01\x00"
 _SELECT_NDEF = b"\x00\xa4\x00\x0c\x02\xe1\x04"
@@ -18,8 +18,15 @@ _MAX_NDEF = const(250)  # bytes of the NDEF message read at most
 _MAX_VALUE = const(64)  # hex digits of one parameter at most
 _HEX = "0123456789abcdefABCDEF"
 # URL parameter -> key in the SUN data (NXP's names, and the short ones in use).
-_KEYS = {"picc_data": "picc_data", "p": "picc_data", "enc": "enc",
-         "cmac": "cmac", "c": "cmac", "uid": "uid", "ctr": "ctr"}
+_KEYS = {
+    "picc_data": "picc_data",
+    "p": "picc_data",
+    "enc": "enc",
+    "cmac": "cmac",
+    "c": "cmac",
+    "uid": "uid",
+    "ctr": "ctr",
+}
 
 
 async def read_sun(apdu, chunk=48):
@@ -54,11 +61,11 @@ def sun_from_ndef(msg):
     idlen = 0
     if flags & 0x08:
         idlen, i = msg[i], i + 1
-    if msg[i:i + tlen] != b"U":
+    if msg[i : i + tlen] != b"U":
         return None
     i += tlen + idlen
     # payload: one URI prefix code (https://, ...), then the rest of the URI
-    return sun_from_url(msg[i + 1:i + plen])
+    return sun_from_url(msg[i + 1 : i + plen])
 
 
 def sun_from_url(url):
@@ -70,7 +77,7 @@ def sun_from_url(url):
     if q < 0:
         return None
     sun = {}
-    for part in url[q + 1:].split("&"):
+    for part in url[q + 1 :].split("&"):
         name, _, value = part.partition("=")
         key = _KEYS.get(name)
         if key is not None and _is_hex(value):

@@ -5,10 +5,10 @@
 # D5 back. Each command is acknowledged by 00 00 FF 00 FF 00 before its reply;
 # a host ACK aborts the command in progress.
 # Health: GetFirmwareVersion must answer IC 0x32.
-from protocol import const
-from firmware.hal import sleep_ms, ticks_ms, ticks_diff
+from firmware.hal import sleep_ms, ticks_diff, ticks_ms
 from firmware.readers.base import Reader, ReaderError, hexstr
 from firmware.readers.ntag424 import read_sun
+from protocol import const
 
 ACK = b"\x00\x00\xff\x00\xff\x00"
 _HOST = const(0xD4)
@@ -43,7 +43,7 @@ def parse(buf):
     end = i + 4 + n
     if len(buf) <= end:
         raise ReaderError("pn532: short frame")
-    body = buf[i + 4:end]
+    body = buf[i + 4 : end]
     if (sum(body) + buf[end]) & 0xFF:
         raise ReaderError("pn532: data checksum")
     return body
@@ -176,7 +176,7 @@ class PN532(Reader):
         # NbTg Tg SENS_RES(2) SEL_RES NFCIDLength NFCID1 [ATSLength ATS]
         if r[0] != 1 or len(r) < 6 or r[5] not in (4, 7, 10) or len(r) < 6 + r[5]:
             raise ReaderError("pn532: bad target")
-        uid = r[6:6 + r[5]]
+        uid = r[6 : 6 + r[5]]
         if r[4] & 0x20:  # ISO 14443-4 (the PN532 did RATS): maybe an NTAG 424 DNA with SUN
             self.last_sun = await read_sun(self._apdu)
         await self.call(_IN_RELEASE, b"\x00")

@@ -4,7 +4,7 @@
 # lines are dropped (counted in .refused), as is a line fragment that stays
 # unfinished for gap_ms (a scanner glitch must not prefix the next code).
 # There is no version to ask: health is the base loop's, and never fails.
-from firmware.hal import ticks_ms, ticks_diff
+from firmware.hal import ticks_diff, ticks_ms
 from firmware.readers.base import Reader
 
 

@@ -1,4 +1,5 @@
 """Debit cards (paid later): a card's statement and the cards that owe money."""
+
 from __future__ import annotations
 
 from sqlalchemy import Connection, select
@@ -21,17 +22,30 @@ def statement(conn: Connection, uid: str, limit: int = 1000) -> dict:
             settled_at = entry["at"]
             break
         entries.append(entry)
-    return {"uid": view["uid"], "owed": max(0, -view["available"]), "held": view["held"],
-            "credit_limit": view["credit_limit"], "spendable": view["spendable"],
-            "last_settlement_at": settled_at, "entries": entries}
+    return {
+        "uid": view["uid"],
+        "owed": max(0, -view["available"]),
+        "held": view["held"],
+        "credit_limit": view["credit_limit"],
+        "spendable": view["spendable"],
+        "last_settlement_at": settled_at,
+        "entries": entries,
+    }
 
 
 def owing(conn: Connection) -> list[dict]:
     """Every debit card's wallet that owes money (for invoicing), the largest debt first."""
     balance = ACCOUNTS.c.credits_posted - ACCOUNTS.c.debits_posted
-    rows = conn.execute(select(CARDS.c.uid, CARDS.c.holder_name, CARDS.c.holder_email,
-                               ACCOUNTS.c.credit_limit, (-balance).label("owed"))
-                        .join(ACCOUNTS, ACCOUNTS.c.id == CARDS.c.account_id)
-                        .where(CARDS.c.kind == "debit", CARDS.c.linked_to.is_(None), balance < 0)
-                        .order_by(balance, CARDS.c.uid)).mappings()
+    rows = conn.execute(
+        select(
+            CARDS.c.uid,
+            CARDS.c.holder_name,
+            CARDS.c.holder_email,
+            ACCOUNTS.c.credit_limit,
+            (-balance).label("owed"),
+        )
+        .join(ACCOUNTS, ACCOUNTS.c.id == CARDS.c.account_id)
+        .where(CARDS.c.kind == "debit", CARDS.c.linked_to.is_(None), balance < 0)
+        .order_by(balance, CARDS.c.uid)
+    ).mappings()
     return [dict(r) for r in rows]

@@ -1,4 +1,5 @@
 """Digital cards: the QR code a visitor shows (its uid, an unguessable token the hub makes)."""
+
 from __future__ import annotations
 
 import io

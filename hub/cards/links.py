@@ -15,6 +15,7 @@ with an RFID card is no longer possible"):
     wallet within the digital card's credit limit);
   * the RFID card's own discounts go to the digital card if that has none.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import Connection, update
@@ -39,42 +40,71 @@ def link(conn: Connection, uid: str, wallet_uid: str) -> dict:
     card_state, wallet_state = card_view(conn, card.uid), card_view(conn, wallet.uid)
     for state in (card_state, wallet_state):
         if state["held"]:
-            raise Conflict(f"card {state['uid']} has {state['held']} held for taps not reported yet;"
-                           " try again")
+            raise Conflict(
+                f"card {state['uid']} has {state['held']} held for taps not reported yet; try again"
+            )
     book = Book(conn)
     book.load(sorted((card.account_id, wallet.account_id)))
     ref = f"link/{card.uid}"
-    move_balance(conn, book, card.account_id, wallet.account_id, card_state["available"],
-                 "card_linked", f"card {card.uid} linked to the digital wallet {wallet.uid}", ref)
+    move_balance(
+        conn,
+        book,
+        card.account_id,
+        wallet.account_id,
+        card_state["available"],
+        "card_linked",
+        f"card {card.uid} linked to the digital wallet {wallet.uid}",
+        ref,
+    )
     points_moved = points.move_lots(conn, book, card.uid, wallet.uid, ref=f"{ref}/points")
     gifts.move_lots(conn, book, card.uid, wallet.uid, ref=f"{ref}/gifts")
     discounts.pass_on(conn, card.uid, wallet.uid)
-    conn.execute(update(CARDS).where(CARDS.c.uid == card.uid).values(
-        account_id=wallet.account_id, linked_to=wallet.uid))
-    conn.execute(LINKS.insert().values(card_uid=card.uid, wallet_uid=wallet.uid,
-                                       previous_account_id=card.account_id,
-                                       moved=card_state["available"], points_moved=points_moved,
-                                       linked_at=utcnow()))
+    conn.execute(
+        update(CARDS)
+        .where(CARDS.c.uid == card.uid)
+        .values(account_id=wallet.account_id, linked_to=wallet.uid)
+    )
+    conn.execute(
+        LINKS.insert().values(
+            card_uid=card.uid,
+            wallet_uid=wallet.uid,
+            previous_account_id=card.account_id,
+            moved=card_state["available"],
+            points_moved=points_moved,
+            linked_at=utcnow(),
+        )
+    )
     book.flush()
-    return {"card": details(conn, card.uid), "wallet": details(conn, wallet.uid),
-            "moved": card_state["available"], "points_moved": points_moved}
+    return {
+        "card": details(conn, card.uid),
+        "wallet": details(conn, wallet.uid),
+        "moved": card_state["available"],
+        "points_moved": points_moved,
+    }
 
 
 def _check_link(card: CardRef, wallet: CardRef) -> None:
     if card.medium != "rfid":
-        raise Conflict(f"card {card.uid} is a digital card: only an RFID card is linked to a "
-                       "digital wallet, never the other way round")
+        raise Conflict(
+            f"card {card.uid} is a digital card: only an RFID card is linked to a "
+            "digital wallet, never the other way round"
+        )
     if wallet.medium != "digital":
-        raise Conflict(f"card {wallet.uid} is an RFID card: an RFID card is linked to a "
-                       "digital card's wallet")
+        raise Conflict(
+            f"card {wallet.uid} is an RFID card: an RFID card is linked to a digital card's wallet"
+        )
     if card.linked_to:
         raise Conflict(f"card {card.uid} is linked to {card.linked_to} already")
     if wallet.created_at < card.created_at:
-        raise Conflict(f"the digital card {wallet.uid} was created before the RFID card "
-                       f"{card.uid}: a later link is not possible (seed 002)")
+        raise Conflict(
+            f"the digital card {wallet.uid} was created before the RFID card "
+            f"{card.uid}: a later link is not possible (seed 002)"
+        )
     for c in (card, wallet):
         if c.status != "active":
             raise Conflict(f"card {c.uid} is {c.status}")
     if card.kind != wallet.kind:
-        raise Conflict(f"card {card.uid} is a {card.kind} card, {wallet.uid} a "
-                       f"{wallet.kind} card: only cards of one kind share a wallet")
+        raise Conflict(
+            f"card {card.uid} is a {card.kind} card, {wallet.uid} a "
+            f"{wallet.kind} card: only cards of one kind share a wallet"
+        )

@@ -1,6 +1,7 @@
 """Database engines: SQLite (WAL, synchronous=FULL, one writer) or PostgreSQL.
 
 The schema is not made here: hub/migrations owns it (`open_database`)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,7 +11,7 @@ from sqlalchemy import Engine, create_engine, event
 
 def normalise_url(url: str) -> str:
     if url.startswith("postgresql://"):
-        return "postgresql+psycopg://" + url[len("postgresql://"):]
+        return "postgresql+psycopg://" + url[len("postgresql://") :]
     if "://" not in url:  # a plain file path
         return f"sqlite:///{url}"
     return url

@@ -3,6 +3,7 @@
 No class here subclasses ValueError or LookupError: a library's ValueError is a bug and answers
 500, never a 4xx carrying its internal message.
 """
+
 from __future__ import annotations
 
 

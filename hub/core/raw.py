@@ -1,7 +1,8 @@
 """Driver-level SQL for the booking path."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import Connection
 
@@ -39,7 +40,8 @@ class Raw:
         return self.rows(
             f"WITH k(d, i) AS (VALUES {pairs}) SELECT t.device_id, t.{id_column}, {columns} "
             f"FROM k JOIN {table} t ON t.device_id = k.d AND t.{id_column} = k.i",
-            [v for key in keys for v in key])
+            [v for key in keys for v in key],
+        )
 
     @staticmethod
     def marks(n: int) -> str:
@@ -49,7 +51,7 @@ class Raw:
         """A UTC time as the column stores it (SQLite: SQLAlchemy's text format)."""
         if self.pg:
             return moment
-        return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+        return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
     def lock(self) -> str:
         """Row locks where the database has them (SQLite's BEGIN IMMEDIATE locks it all)."""

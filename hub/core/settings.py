@@ -1,4 +1,5 @@
 """Hub settings: command-line options override TAPGIFT_* environment variables."""
+
 from __future__ import annotations
 
 from pydantic_settings import BaseSettings, SettingsConfigDict

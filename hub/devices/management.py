@@ -12,6 +12,7 @@ Deny lists: POST /api/v1/devices/deny-sync (hub/api/routers/device_commands.py) 
 cards blocked in the hub with what each device was told (device_deny) and sends
 the difference. Call it after blocking or unblocking cards; it is idempotent.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -35,8 +36,15 @@ DENY = DeviceDeny.__table__
 DEVICES = Device.__table__
 CARDS = Card.__table__
 
-HEALTH_FIELDS = ("uptime_seconds", "free_heap_bytes", "rssi", "reconnects", "reader_resets",
-                 "journal_depth", "fw")
+HEALTH_FIELDS = (
+    "uptime_seconds",
+    "free_heap_bytes",
+    "rssi",
+    "reconnects",
+    "reader_resets",
+    "journal_depth",
+    "fw",
+)
 # Cards per deny command: 12 of the longest card ids (64 characters) stay within
 # messages.MAX_BODY; at most manage.MAX_DENY_CARDS either way.
 DENY_CHUNK = 12
@@ -48,18 +56,29 @@ class UnknownDevice(NotFound):
 
 # --- what devices send back (called by the bridge, in a thread) ---------------
 
-def store_reports(engine: Engine, health: dict[str, tuple[datetime, dict]],
-                  acks: list[tuple[str, dict]]) -> None:
+
+def store_reports(
+    engine: Engine, health: dict[str, tuple[datetime, dict]], acks: list[tuple[str, dict]]
+) -> None:
     """Keep the latest health of each device and mark acknowledged commands."""
     with engine.begin() as conn:
         for device_id, (received_at, body) in health.items():
             _upsert_health(conn, device_id, received_at, body)
         for device_id, ack in acks:
-            conn.execute(update(COMMANDS).where(
-                COMMANDS.c.device_id == device_id, COMMANDS.c.seq == ack["seq"],
-                COMMANDS.c.status == "pending",
-            ).values(status="applied" if ack["ok"] else "refused", code=ack.get("code"),
-                     detail=str(ack.get("detail", ""))[:200] or None, acked_at=utcnow()))
+            conn.execute(
+                update(COMMANDS)
+                .where(
+                    COMMANDS.c.device_id == device_id,
+                    COMMANDS.c.seq == ack["seq"],
+                    COMMANDS.c.status == "pending",
+                )
+                .values(
+                    status="applied" if ack["ok"] else "refused",
+                    code=ack.get("code"),
+                    detail=str(ack.get("detail", ""))[:200] or None,
+                    acked_at=utcnow(),
+                )
+            )
 
 
 def _upsert_health(conn: Connection, device_id: str, received_at: datetime, body: dict) -> None:
@@ -69,9 +88,12 @@ def _upsert_health(conn: Connection, device_id: str, received_at: datetime, body
         from sqlalchemy.dialects.sqlite import insert
     values = {name: body.get(name) for name in HEALTH_FIELDS}
     stmt = insert(HEALTH).values(device_id=device_id, received_at=received_at, **values)
-    conn.execute(stmt.on_conflict_do_update(
-        index_elements=[HEALTH.c.device_id],
-        set_={name: stmt.excluded[name] for name in ("received_at", *HEALTH_FIELDS)}))
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[HEALTH.c.device_id],
+            set_={name: stmt.excluded[name] for name in ("received_at", *HEALTH_FIELDS)},
+        )
+    )
 
 
 def latest_health(conn: Connection, device_id: str) -> dict | None:
@@ -81,10 +103,14 @@ def latest_health(conn: Connection, device_id: str) -> dict | None:
 
 # --- commands ----------------------------------------------------------------------
 
+
 def _lock_device(conn: Connection, device_id: str) -> dict:
     """The device's row, locked until commit (PostgreSQL; SQLite locks the database)."""
-    row = conn.execute(select(DEVICES.c.id, DEVICES.c.site).where(DEVICES.c.id == device_id)
-                       .with_for_update()).mappings().first()
+    row = (
+        conn.execute(select(DEVICES.c.id, DEVICES.c.site).where(DEVICES.c.id == device_id).with_for_update())
+        .mappings()
+        .first()
+    )
     if row is None:
         raise UnknownDevice(f"no device {device_id}")
     return dict(row)
@@ -94,14 +120,20 @@ def add_command(conn: Connection, device_id: str, body: dict) -> tuple[int, byte
     """Store body as the device's next command; returns (seq, encoded body).
     The caller holds the device's row lock (_lock_device). Raises ProtocolError
     if the body breaks the protocol's rules."""
-    last = conn.execute(select(func.max(COMMANDS.c.seq))
-                        .where(COMMANDS.c.device_id == device_id)).scalar()
+    last = conn.execute(select(func.max(COMMANDS.c.seq)).where(COMMANDS.c.device_id == device_id)).scalar()
     seq = (last or 0) + 1
     data = messages.encode({"seq": seq, **body})
     manage.decode(topics.CMD, data)  # the rules the device checks
-    conn.execute(COMMANDS.insert().values(device_id=device_id, seq=seq, kind=body["k"],
-                                          body=data.decode(), status="pending",
-                                          created_at=utcnow()))
+    conn.execute(
+        COMMANDS.insert().values(
+            device_id=device_id,
+            seq=seq,
+            kind=body["k"],
+            body=data.decode(),
+            status="pending",
+            created_at=utcnow(),
+        )
+    )
     return seq, data
 
 
@@ -116,17 +148,23 @@ def new_command(engine: Engine, device_id: str, body: dict) -> tuple[dict, int, 
 
 
 def list_commands(conn: Connection, device_id: str, limit: int = 100) -> list[dict]:
-    rows = conn.execute(select(COMMANDS).where(COMMANDS.c.device_id == device_id)
-                        .order_by(COMMANDS.c.seq.desc()).limit(limit)).mappings()
+    rows = conn.execute(
+        select(COMMANDS).where(COMMANDS.c.device_id == device_id).order_by(COMMANDS.c.seq.desc()).limit(limit)
+    ).mappings()
     return [{**dict(r), "body": json.loads(r["body"])} for r in rows]
 
 
 def pending_commands(engine: Engine, device_ids) -> dict[str, list[bytes]]:
     """The commands not yet acknowledged, per device, in seq order (one query for all)."""
     with engine.connect() as conn:
-        rows = conn.execute(select(COMMANDS.c.device_id, COMMANDS.c.body).where(
-            COMMANDS.c.device_id.in_(list(device_ids)), COMMANDS.c.status == "pending",
-        ).order_by(COMMANDS.c.device_id, COMMANDS.c.seq)).all()
+        rows = conn.execute(
+            select(COMMANDS.c.device_id, COMMANDS.c.body)
+            .where(
+                COMMANDS.c.device_id.in_(list(device_ids)),
+                COMMANDS.c.status == "pending",
+            )
+            .order_by(COMMANDS.c.device_id, COMMANDS.c.seq)
+        ).all()
     pending: dict[str, list[bytes]] = {}
     for device_id, body in rows:
         pending.setdefault(device_id, []).append(body.encode())
@@ -168,6 +206,7 @@ async def resend_pending(bridge, engine: Engine, online: set[tuple[str, str]]) -
 
 # --- deny lists ---------------------------------------------------------------------
 
+
 def _note_deny(conn: Connection, device_id: str, body: dict) -> None:
     """Record what a deny command tells the device."""
     if body.get("clear"):
@@ -175,16 +214,14 @@ def _note_deny(conn: Connection, device_id: str, body: dict) -> None:
     told = _told(conn, device_id)
     removed = [uid for uid in body.get("remove", ()) if uid in told]
     if removed:
-        conn.execute(DENY.delete().where(DENY.c.device_id == device_id,
-                                         DENY.c.card_uid.in_(removed)))
+        conn.execute(DENY.delete().where(DENY.c.device_id == device_id, DENY.c.card_uid.in_(removed)))
     added = sorted(set(body.get("add", ())) - told)
     if added:
         conn.execute(DENY.insert(), [{"device_id": device_id, "card_uid": uid} for uid in added])
 
 
 def _told(conn: Connection, device_id: str) -> set[str]:
-    return set(conn.execute(select(DENY.c.card_uid)
-                            .where(DENY.c.device_id == device_id)).scalars())
+    return set(conn.execute(select(DENY.c.card_uid).where(DENY.c.device_id == device_id)).scalars())
 
 
 def deny_commands(engine: Engine) -> list[tuple[str, str, list[bytes]]]:
@@ -201,15 +238,18 @@ def deny_commands(engine: Engine) -> list[tuple[str, str, list[bytes]]]:
             bodies = []
             for i in range(0, len(changes), DENY_CHUNK):
                 body = {"k": messages.DENY, "add": [], "remove": []}
-                for name, uid in changes[i:i + DENY_CHUNK]:
+                for name, uid in changes[i : i + DENY_CHUNK]:
                     body[name].append(uid)
                 bodies.append(add_command(conn, device_id, body)[1])
                 _note_deny(conn, device_id, body)
             if bodies:
                 out.append((device["site"], device_id, bodies))
     if len(blocked) > manage.MAX_DENY:
-        log.warning("%d blocked cards: devices keep at most %d (the hub still refuses the rest)",
-                    len(blocked), manage.MAX_DENY)
+        log.warning(
+            "%d blocked cards: devices keep at most %d (the hub still refuses the rest)",
+            len(blocked),
+            manage.MAX_DENY,
+        )
     return out
 
 

@@ -1,4 +1,5 @@
 """Controllers known to the hub: their keys, prices and machine accounts."""
+
 from __future__ import annotations
 
 import hashlib
@@ -30,32 +31,50 @@ class DeviceInfo:
     signer: Signer
 
 
-def add_device(conn: Connection, device_id: str, site: str, unit_price: int, ledger: str,
-               name: str = "", kind: str = "dispenser", key_hex: str | None = None) -> str:
+def add_device(
+    conn: Connection,
+    device_id: str,
+    site: str,
+    unit_price: int,
+    ledger: str,
+    name: str = "",
+    kind: str = "dispenser",
+    key_hex: str | None = None,
+) -> str:
     """Register a controller with its own machine account; returns its secret key (hex)."""
     if not topics.valid_id(device_id) or not topics.valid_id(site):
         raise Invalid("device and site ids: letters, digits, '_', '-', '.'; at most 40")
     if unit_price <= 0:
         raise Invalid("unit_price must be positive")
     key_hex = key_hex or hub_side.new_key_hex()
-    account_id = create_account(conn, ledger, "machine", f"machine {site}/{device_id}",
-                                allow_negative=True)
-    conn.execute(DEVICES.insert().values(
-        id=device_id, site=site, name=name or device_id, kind=kind, key_hex=key_hex,
-        unit_price=unit_price, account_id=account_id, created_at=utcnow(),
-    ))
+    account_id = create_account(conn, ledger, "machine", f"machine {site}/{device_id}", allow_negative=True)
+    conn.execute(
+        DEVICES.insert().values(
+            id=device_id,
+            site=site,
+            name=name or device_id,
+            kind=kind,
+            key_hex=key_hex,
+            unit_price=unit_price,
+            account_id=account_id,
+            created_at=utcnow(),
+        )
+    )
     return key_hex
 
 
-def change_device(conn: Connection, device_id: str, unit_price: int | None = None,
-                  name: str | None = None) -> dict:
+def change_device(
+    conn: Connection, device_id: str, unit_price: int | None = None, name: str | None = None
+) -> dict:
     """A new price (or name) for a controller. Holds already granted keep the price they
     were granted at; the next tap is priced anew."""
     values = {k: v for k, v in (("unit_price", unit_price), ("name", name)) if v is not None}
     if "unit_price" in values and values["unit_price"] <= 0:
         raise Invalid("unit_price must be positive")
-    if values and conn.execute(DEVICES.update().where(DEVICES.c.id == device_id)
-                               .values(**values)).rowcount == 0:
+    if (
+        values
+        and conn.execute(DEVICES.update().where(DEVICES.c.id == device_id).values(**values)).rowcount == 0
+    ):
         raise NotFound(f"no device {device_id}")
     row = conn.execute(select(DEVICES).where(DEVICES.c.id == device_id)).mappings().first()
     if row is None:
@@ -104,10 +123,14 @@ class DeviceDirectory:
 
     def _load(self, site: str, device_id: str) -> DeviceInfo | None:
         with self.engine.connect() as conn:
-            row = conn.execute(select(DEVICES).where(
-                DEVICES.c.id == device_id, DEVICES.c.site == site)).mappings().first()
+            row = (
+                conn.execute(select(DEVICES).where(DEVICES.c.id == device_id, DEVICES.c.site == site))
+                .mappings()
+                .first()
+            )
             conn.rollback()
         if row is None:
             return None
-        return DeviceInfo(row["id"], row["site"], row["kind"], row["unit_price"],
-                          row["account_id"], Signer(row["key_hex"]))
+        return DeviceInfo(
+            row["id"], row["site"], row["kind"], row["unit_price"], row["account_id"], Signer(row["key_hex"])
+        )

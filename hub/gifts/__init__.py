@@ -51,6 +51,7 @@ The package, each module importing only modules listed before it:
   reports   the settlement between outlets and the settlement node, seed 000's activity report
 This package re-exports their public names: callers write `from hub import gifts; gifts.grant(...)`.
 """
+
 from __future__ import annotations
 
 from hub.core.errors import GiftError  # noqa: F401

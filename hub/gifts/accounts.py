@@ -1,6 +1,7 @@
 """The gift side's accounts: a card's gift wallet on an item's ledger, the system accounts gifts
 are issued from and redeemed or expired to, each outlet's obligation account and the settlement
 node's, with the account ids cached per Book (one transaction)."""
+
 from __future__ import annotations
 
 import weakref
@@ -36,16 +37,22 @@ def _once(book: Book | None, key: tuple, find) -> int | None:
     return ids[key]
 
 
-def gift_account(conn: Connection, uid: str, item: dict, create: bool = True,
-                 book: Book | None = None) -> int | None:
+def gift_account(
+    conn: Connection, uid: str, item: dict, create: bool = True, book: Book | None = None
+) -> int | None:
     """The card's wallet on the item's ledger (made on first use when create)."""
+
     def find():
-        found = conn.execute(select(GIFT_ACCOUNTS.c.account_id).where(
-            GIFT_ACCOUNTS.c.card_uid == uid, GIFT_ACCOUNTS.c.item_id == item["id"])).scalar()
+        found = conn.execute(
+            select(GIFT_ACCOUNTS.c.account_id).where(
+                GIFT_ACCOUNTS.c.card_uid == uid, GIFT_ACCOUNTS.c.item_id == item["id"]
+            )
+        ).scalar()
         if found is None and create:
             found = create_account(conn, item["ledger"], "wallet", f"card {uid} gift {item['id']}")
             conn.execute(GIFT_ACCOUNTS.insert().values(card_uid=uid, item_id=item["id"], account_id=found))
         return found
+
     return _once(book, ("wallet", uid, item["id"]), find)
 
 
@@ -53,8 +60,10 @@ def cache_gift_accounts(book: Book, uids: list[str]) -> None:
     """Look up the cards' gift wallets at once for the book (a machine's batch of taps), so that
     `gift_account` finds them without a query."""
     raw, ids = book.raw, _IDS.setdefault(book, {})
-    for uid, item_id, account in raw.rows("SELECT card_uid, item_id, account_id FROM gift_accounts "
-                                          f"WHERE card_uid IN ({raw.marks(len(uids))})", uids):
+    for uid, item_id, account in raw.rows(
+        f"SELECT card_uid, item_id, account_id FROM gift_accounts WHERE card_uid IN ({raw.marks(len(uids))})",
+        uids,
+    ):
         ids[("wallet", uid, item_id)] = account
 
 
@@ -67,8 +76,9 @@ def load_unlocked(book: Book | None, account_id: int) -> int:
 
 
 def _system(conn: Connection, book: Book | None, ledger: str, kind: str, name: str) -> int:
-    return load_unlocked(book, _once(book, ("system", ledger, kind, name),
-                                     lambda: system_account(conn, ledger, kind, name)))
+    return load_unlocked(
+        book, _once(book, ("system", ledger, kind, name), lambda: system_account(conn, ledger, kind, name))
+    )
 
 
 def sink_account(conn: Connection, book: Book, item: dict, name: str) -> int:
@@ -77,14 +87,18 @@ def sink_account(conn: Connection, book: Book, item: dict, name: str) -> int:
 
 def obligation_account(conn: Connection, outlet: dict, book: Book | None = None) -> int:
     """The outlet's account for gift obligations with the settlement node, made on first use."""
+
     def find():
-        found = conn.execute(select(OBLIGATIONS.c.account_id).where(
-            OBLIGATIONS.c.outlet_id == outlet["id"])).scalar()
+        found = conn.execute(
+            select(OBLIGATIONS.c.account_id).where(OBLIGATIONS.c.outlet_id == outlet["id"])
+        ).scalar()
         if found is None:
-            found = create_account(conn, outlet["ledger"], "gift_obligation",
-                                   f"outlet {outlet['id']} gifts", allow_negative=True)
+            found = create_account(
+                conn, outlet["ledger"], "gift_obligation", f"outlet {outlet['id']} gifts", allow_negative=True
+            )
             conn.execute(OBLIGATIONS.insert().values(outlet_id=outlet["id"], account_id=found))
         return found
+
     return load_unlocked(book, _once(book, ("obligation", outlet["id"]), find))
 
 
@@ -94,5 +108,7 @@ def node_account(conn: Connection, currency: str, name: str = NODE, book: Book |
 
 def check_currency(item: dict, outlet: dict) -> None:
     if outlet["ledger"] != item["currency"]:
-        raise Invalid(f"outlet {outlet['id']} books {outlet['ledger']}, gift {item['id']} is "
-                         f"settled in {item['currency']}")
+        raise Invalid(
+            f"outlet {outlet['id']} books {outlet['ledger']}, gift {item['id']} is "
+            f"settled in {item['currency']}"
+        )

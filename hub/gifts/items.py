@@ -1,5 +1,6 @@
 """Gift items, chain rules and each site's gift settings: what the park sets up before any gift is
 granted (hub.gifts says how they are used)."""
+
 from __future__ import annotations
 
 from sqlalchemy import Connection, select, update
@@ -33,12 +34,19 @@ def create_item(conn: Connection, item: dict, currency: str) -> dict:
         raise Invalid("a points level needs a points price")
     if item.get("article_id"):
         catalogue.articles_by_id(conn, [item["article_id"]])  # NotFound for an unknown article
-    values = {k: item.get(k) for k in ("id", "name", "value", "article_id", "points_price", "points_level",
-                                       "valid_days")}
-    values.update(name=values["name"] or item["id"], ledger=f"GIFT:{item['id']}", currency=currency,
-                  voucher_type=item.get("voucher_type", "goods"),
-                  redeem_kinds=sorted(set(item.get("redeem_kinds", []))),
-                  redeem_outlets=sorted(set(item.get("redeem_outlets", []))), created_at=utcnow())
+    values = {
+        k: item.get(k)
+        for k in ("id", "name", "value", "article_id", "points_price", "points_level", "valid_days")
+    }
+    values.update(
+        name=values["name"] or item["id"],
+        ledger=f"GIFT:{item['id']}",
+        currency=currency,
+        voucher_type=item.get("voucher_type", "goods"),
+        redeem_kinds=sorted(set(item.get("redeem_kinds", []))),
+        redeem_outlets=sorted(set(item.get("redeem_outlets", []))),
+        created_at=utcnow(),
+    )
     conn.execute(ITEMS.insert().values(**values))
     _changed()
     return get_item(conn, item["id"])
@@ -60,8 +68,12 @@ def create_rule(conn: Connection, rule: dict) -> dict:
     get_item(conn, rule["item_id"])
     if rule["activities"] < 1 or rule.get("units", 1) < 1:
         raise Invalid("a chain rule needs at least one activity and grants at least one unit")
-    values = {**rule, "outlet_kinds": sorted(set(rule.get("outlet_kinds", []))),
-              "outlet_ids": sorted(set(rule.get("outlet_ids", []))), "created_at": utcnow()}
+    values = {
+        **rule,
+        "outlet_kinds": sorted(set(rule.get("outlet_kinds", []))),
+        "outlet_ids": sorted(set(rule.get("outlet_ids", []))),
+        "created_at": utcnow(),
+    }
     rule_id = conn.execute(RULES.insert().values(**values)).inserted_primary_key[0]
     _changed()
     return get_rule(conn, rule_id)
@@ -88,15 +100,18 @@ def set_rule_active(conn: Connection, rule_id: int, active: bool) -> dict:
     return get_rule(conn, rule_id)
 
 
-_SITE_DEFAULTS = {"reset_gifts": False, "reset_bought_gifts": False, "reset_points": False,
-                  "unredeemed_obligation": "kept"}
+_SITE_DEFAULTS = {
+    "reset_gifts": False,
+    "reset_bought_gifts": False,
+    "reset_points": False,
+    "unredeemed_obligation": "kept",
+}
 
 
 def get_site_settings(conn: Connection, site_id: str) -> dict:
     outlets.get_site(conn, site_id)
     row = conn.execute(select(SITE_SETTINGS).where(SITE_SETTINGS.c.site_id == site_id)).mappings().first()
-    return {"site_id": site_id, **(_SITE_DEFAULTS if row is None else
-                                   {k: row[k] for k in _SITE_DEFAULTS})}
+    return {"site_id": site_id, **(_SITE_DEFAULTS if row is None else {k: row[k] for k in _SITE_DEFAULTS})}
 
 
 def set_site_settings(conn: Connection, site_id: str, settings: dict) -> dict:

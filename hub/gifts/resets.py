@@ -1,6 +1,7 @@
 """Gift units booked out unused: at a site's exit, as the site's settings say (with the card's
 bonus points earned there, and the visit ends), and when their validity ends; the granting
 outlet's obligation is then kept by the settlement node or released, as the site says."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -28,8 +29,10 @@ from hub.wallets.cards import get_card
 
 EXITS = ExitReset.__table__
 
-def reset_at_exit(conn: Connection, uid: str, site_id: str, now: dt.datetime, key: str,
-                  book: Book | None = None) -> dict:
+
+def reset_at_exit(
+    conn: Connection, uid: str, site_id: str, now: dt.datetime, key: str, book: Book | None = None
+) -> dict:
     """The card leaves the site: book out the unused gift units the site's settings reset (expiry
     transfers to "gifts expired"; lots are kept and record the reset), settle their obligations as
     the site says (kept by the settlement node, or released to the granting outlet), and end the
@@ -41,14 +44,26 @@ def reset_at_exit(conn: Connection, uid: str, site_id: str, now: dt.datetime, ke
         return {**done[0], "repeated": True}
     card = get_card(conn, uid)
     settings = get_site_settings(conn, site_id)
-    sources = [s for s, on in (("rule", settings["reset_gifts"]), ("manual", settings["reset_gifts"]),
-                               ("points", settings["reset_bought_gifts"])) if on]
+    sources = [
+        s
+        for s, on in (
+            ("rule", settings["reset_gifts"]),
+            ("manual", settings["reset_gifts"]),
+            ("points", settings["reset_bought_gifts"]),
+        )
+        if on
+    ]
     own = book is None
     book = Book(conn) if own else book
-    accounts = conn.execute(select(GIFT_ACCOUNTS.c.account_id).where(
-        GIFT_ACCOUNTS.c.card_uid == card.uid)).scalars().all()
+    accounts = (
+        conn.execute(select(GIFT_ACCOUNTS.c.account_id).where(GIFT_ACCOUNTS.c.card_uid == card.uid))
+        .scalars()
+        .all()
+    )
     book.load(accounts, lock=True)  # before the lots are read: no redemption slips in between
-    lots = [l for l in open_lots(conn, card.uid) if l["site_id"] == site_id and l["source"] in sources]
+    lots = [
+        lot for lot in open_lots(conn, card.uid) if lot["site_id"] == site_id and lot["source"] in sources
+    ]
     reset: dict[str, int] = {}
     value = 0
     for lot in lots:
@@ -57,13 +72,22 @@ def reset_at_exit(conn: Connection, uid: str, site_id: str, now: dt.datetime, ke
     points_reset = _reset_points(conn, book, card.uid, site_id, key) if settings["reset_points"] else 0
     if own:
         book.flush()
-    ended = conn.execute(update(VISITS).where(
-        VISITS.c.card_uid == card.uid, VISITS.c.site_id == site_id, VISITS.c.ended_at.is_(None))
-        .values(ended_at=now)).rowcount
-    result = {"uid": card.uid, "site_id": site_id, "at": now.isoformat(),
-              "items": [{"item_id": k, "units": v} for k, v in sorted(reset.items())],
-              "units": sum(reset.values()), "value": value, "points": points_reset,
-              "unredeemed_obligation": settings["unredeemed_obligation"], "visit_ended": bool(ended)}
+    ended = conn.execute(
+        update(VISITS)
+        .where(VISITS.c.card_uid == card.uid, VISITS.c.site_id == site_id, VISITS.c.ended_at.is_(None))
+        .values(ended_at=now)
+    ).rowcount
+    result = {
+        "uid": card.uid,
+        "site_id": site_id,
+        "at": now.isoformat(),
+        "items": [{"item_id": k, "units": v} for k, v in sorted(reset.items())],
+        "units": sum(reset.values()),
+        "value": value,
+        "points": points_reset,
+        "unredeemed_obligation": settings["unredeemed_obligation"],
+        "visit_ended": bool(ended),
+    }
     conn.execute(EXITS.insert().values(key=key, card_uid=card.uid, site_id=site_id, at=now, result=result))
     return {**result, "repeated": False}
 
@@ -77,26 +101,51 @@ def _reset_points(conn: Connection, book: Book, uid: str, site_id: str, key: str
     book.account(account)  # locks the points wallet before its lots are read
     site_outlets = select(outlets.OUTLETS.c.id).where(outlets.OUTLETS.c.site_id == site_id)
     baskets, holds = Basket.__table__, MachineHold.__table__
-    sources = select(baskets.c.id).where(baskets.c.outlet_id.in_(site_outlets)).union(
-        select(holds.c.hold_id).where(holds.c.outlet_id.in_(site_outlets)))
-    lots = conn.execute(select(points.LOTS).where(
-        points.LOTS.c.card_uid == uid, points.LOTS.c.remaining > 0,
-        points.LOTS.c.basket_id.in_(sources)).order_by(points.LOTS.c.id)).mappings().all()
-    sink = (load_unlocked(book, system_account(conn, points.LEDGER, "points", points.EXPIRED))
-            if lots else None)
-    return sum(points.expire_lot(conn, book, dict(lot), key, f"unused at the exit of {site_id}",
-                                 code="points_reset", sink=sink) for lot in lots)
+    sources = (
+        select(baskets.c.id)
+        .where(baskets.c.outlet_id.in_(site_outlets))
+        .union(select(holds.c.hold_id).where(holds.c.outlet_id.in_(site_outlets)))
+    )
+    lots = (
+        conn.execute(
+            select(points.LOTS)
+            .where(
+                points.LOTS.c.card_uid == uid,
+                points.LOTS.c.remaining > 0,
+                points.LOTS.c.basket_id.in_(sources),
+            )
+            .order_by(points.LOTS.c.id)
+        )
+        .mappings()
+        .all()
+    )
+    sink = (
+        load_unlocked(book, system_account(conn, points.LEDGER, "points", points.EXPIRED)) if lots else None
+    )
+    return sum(
+        points.expire_lot(
+            conn, book, dict(lot), key, f"unused at the exit of {site_id}", code="points_reset", sink=sink
+        )
+        for lot in lots
+    )
 
 
-def _reset_lot(conn: Connection, book: Book, lot: dict, obligation: str, key: str,
-               code: str = "gift_reset") -> int:
+def _reset_lot(
+    conn: Connection, book: Book, lot: dict, obligation: str, key: str, code: str = "gift_reset"
+) -> int:
     """Book the lot's open units out to "gifts expired" and settle their grant obligation."""
     item = get_item(conn, lot["item_id"])
     n, ref = lot["remaining"], f"{key}/{lot['id']}"
     why = f"unused at the exit of {lot['site_id']}" if code == "gift_reset" else "no longer valid"
     record_move(conn, lot["id"], key, "expire", n)
-    book.transfer(lot["account_id"], sink_account(conn, book, item, EXPIRED), n, code=code,
-                  reason=f"{n} x {item['id']} {why}", key=ref)
+    book.transfer(
+        lot["account_id"],
+        sink_account(conn, book, item, EXPIRED),
+        n,
+        code=code,
+        reason=f"{n} x {item['id']} {why}",
+        key=ref,
+    )
     value = lot["value"] * n
     if value:
         node = node_account(conn, item["currency"], book=book)
@@ -122,4 +171,4 @@ def expire(conn: Connection, now: dt.datetime) -> dict:
         obligation = get_site_settings(conn, lot["site_id"])["unredeemed_obligation"]
         value += _reset_lot(conn, book, lot, obligation, run, code="gift_expired")
     book.flush()
-    return {"lots": len(lots), "units": sum(l["remaining"] for l in lots), "value": value}
+    return {"lots": len(lots), "units": sum(lot["remaining"] for lot in lots), "value": value}

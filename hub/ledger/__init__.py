@@ -1,5 +1,6 @@
 """The double-entry ledger: `Book` (transfers and holds of one transaction, one balance update
 per touched account) and the accounts it moves money between."""
+
 from __future__ import annotations
 
 from hub.core.errors import InsufficientFunds, LedgerError, LedgerMismatch
@@ -14,7 +15,16 @@ from hub.ledger.accounts import (
 from hub.ledger.book import AccountState, Book, new_id
 
 __all__ = [
-    "ACCOUNTS", "TRANSFERS", "AccountState", "Book", "InsufficientFunds", "LedgerError",
-    "LedgerMismatch", "balance_from_log", "create_account", "ledger_totals", "new_id",
+    "ACCOUNTS",
+    "TRANSFERS",
+    "AccountState",
+    "Book",
+    "InsufficientFunds",
+    "LedgerError",
+    "LedgerMismatch",
+    "balance_from_log",
+    "create_account",
+    "ledger_totals",
+    "new_id",
     "system_account",
 ]

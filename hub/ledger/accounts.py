@@ -1,5 +1,6 @@
 """Accounts: made once (a wallet, a machine, the cash desk), and the sums that prove the ledger
 balances."""
+
 from __future__ import annotations
 
 from sqlalchemy import Connection, func, select
@@ -12,24 +13,37 @@ ACCOUNTS = Account.__table__
 TRANSFERS = Transfer.__table__
 
 
-def create_account(conn: Connection, ledger: str, kind: str, name: str,
-                   allow_negative: bool = False, credit_limit: int = 0) -> int:
+def create_account(
+    conn: Connection, ledger: str, kind: str, name: str, allow_negative: bool = False, credit_limit: int = 0
+) -> int:
     if credit_limit < 0:
         raise LedgerError("a credit limit is not negative")
-    result = conn.execute(ACCOUNTS.insert().values(
-        ledger=ledger, kind=kind, name=name, allow_negative=allow_negative,
-        credit_limit=credit_limit,
-        debits_posted=0, credits_posted=0, debits_pending=0, credits_pending=0,
-        created_at=utcnow(),
-    ))
+    result = conn.execute(
+        ACCOUNTS.insert().values(
+            ledger=ledger,
+            kind=kind,
+            name=name,
+            allow_negative=allow_negative,
+            credit_limit=credit_limit,
+            debits_posted=0,
+            credits_posted=0,
+            debits_pending=0,
+            credits_pending=0,
+            created_at=utcnow(),
+        )
+    )
     return result.inserted_primary_key[0]
 
 
 def system_account(conn: Connection, ledger: str, kind: str, name: str) -> int:
     """The one account of a kind and name on a ledger (e.g. the cash desk), made on first use."""
-    found = conn.execute(select(ACCOUNTS.c.id).where(
-        ACCOUNTS.c.ledger == ledger, ACCOUNTS.c.kind == kind, ACCOUNTS.c.name == name,
-    )).scalar()
+    found = conn.execute(
+        select(ACCOUNTS.c.id).where(
+            ACCOUNTS.c.ledger == ledger,
+            ACCOUNTS.c.kind == kind,
+            ACCOUNTS.c.name == name,
+        )
+    ).scalar()
     return found or create_account(conn, ledger, kind, name, allow_negative=True)
 
 
@@ -37,11 +51,13 @@ def ledger_totals(conn: Connection) -> dict[str, dict[str, int]]:
     """Per ledger: the sums of posted and pending balances (both must be zero),
     and the same sums recomputed from the transfer log."""
     totals: dict[str, dict[str, int]] = {}
-    rows = conn.execute(select(
-        ACCOUNTS.c.ledger,
-        func.sum(ACCOUNTS.c.credits_posted - ACCOUNTS.c.debits_posted),
-        func.sum(ACCOUNTS.c.credits_pending - ACCOUNTS.c.debits_pending),
-    ).group_by(ACCOUNTS.c.ledger))
+    rows = conn.execute(
+        select(
+            ACCOUNTS.c.ledger,
+            func.sum(ACCOUNTS.c.credits_posted - ACCOUNTS.c.debits_posted),
+            func.sum(ACCOUNTS.c.credits_pending - ACCOUNTS.c.debits_pending),
+        ).group_by(ACCOUNTS.c.ledger)
+    )
     for ledger, posted, pending in rows:
         totals[ledger] = {"posted": int(posted or 0), "pending": int(pending or 0)}
     return totals
@@ -50,8 +66,14 @@ def ledger_totals(conn: Connection) -> dict[str, dict[str, int]]:
 def balance_from_log(conn: Connection, account_id: int) -> int:
     """An account's posted balance recomputed from its transfers."""
     posted = ("posted", "post")
-    credit = conn.execute(select(func.coalesce(func.sum(TRANSFERS.c.amount), 0)).where(
-        TRANSFERS.c.credit_account_id == account_id, TRANSFERS.c.flags.in_(posted))).scalar()
-    debit = conn.execute(select(func.coalesce(func.sum(TRANSFERS.c.amount), 0)).where(
-        TRANSFERS.c.debit_account_id == account_id, TRANSFERS.c.flags.in_(posted))).scalar()
+    credit = conn.execute(
+        select(func.coalesce(func.sum(TRANSFERS.c.amount), 0)).where(
+            TRANSFERS.c.credit_account_id == account_id, TRANSFERS.c.flags.in_(posted)
+        )
+    ).scalar()
+    debit = conn.execute(
+        select(func.coalesce(func.sum(TRANSFERS.c.amount), 0)).where(
+            TRANSFERS.c.debit_account_id == account_id, TRANSFERS.c.flags.in_(posted)
+        )
+    ).scalar()
     return int(credit) - int(debit)

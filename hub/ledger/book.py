@@ -8,6 +8,7 @@ cash desks) are never locked for a check, only updated by deltas at the end.
 A wallet with a credit limit (a debit card, paid later) may go below zero down
 to minus its limit.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -18,7 +19,6 @@ from sqlalchemy import Connection
 from hub.core.clock import utcnow
 from hub.core.errors import InsufficientFunds, LedgerError, LedgerMismatch
 from hub.core.raw import Raw
-
 
 _BALANCE_COLUMNS = ("debits_posted", "credits_posted", "debits_pending", "credits_pending")
 
@@ -57,10 +57,12 @@ class AccountState:
 _ACCOUNT_COLUMNS = "id, ledger, allow_negative, credit_limit, " + ", ".join(_BALANCE_COLUMNS)
 _INSERT_TRANSFER = (
     "INSERT INTO transfers (id, idempotency_key, ledger, debit_account_id, credit_account_id,"
-    " amount, flags, pending_id, code, reason, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)")
+    " amount, flags, pending_id, code, reason, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+)
 # One statement for every touched account of a batch (executemany), by deltas.
-_APPLY_DELTAS = "UPDATE accounts SET " + ", ".join(
-    f"{c} = {c} + ?" for c in _BALANCE_COLUMNS) + " WHERE id = ?"
+_APPLY_DELTAS = (
+    "UPDATE accounts SET " + ", ".join(f"{c} = {c} + ?" for c in _BALANCE_COLUMNS) + " WHERE id = ?"
+)
 
 
 class Book:
@@ -75,9 +77,11 @@ class Book:
         missing = sorted(set(ids) - self.accounts.keys())
         if not missing:
             return
-        rows = self.raw.rows(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE id IN "
-                             f"({self.raw.marks(len(missing))}) ORDER BY id"
-                             + (self.raw.lock() if lock else ""), missing)
+        rows = self.raw.rows(
+            f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE id IN "
+            f"({self.raw.marks(len(missing))}) ORDER BY id" + (self.raw.lock() if lock else ""),
+            missing,
+        )
         for row in rows:
             self.accounts[row[0]] = AccountState(row[0], row[1], bool(row[2]), *row[3:])
 
@@ -88,8 +92,17 @@ class Book:
             raise LedgerError(f"no account {account_id}")
         return self.accounts[account_id]
 
-    def transfer(self, debit: int, credit: int, amount: int, code: str, reason: str, key: str,
-                 pending: bool = False, transfer_id: str | None = None) -> str:
+    def transfer(
+        self,
+        debit: int,
+        credit: int,
+        amount: int,
+        code: str,
+        reason: str,
+        key: str,
+        pending: bool = False,
+        transfer_id: str | None = None,
+    ) -> str:
         """Move amount from debit to credit (as a hold if pending); returns the transfer id."""
         if amount <= 0:
             raise LedgerError("amount must be positive")
@@ -102,8 +115,9 @@ class Book:
         dst.add("credits_" + kind, amount)
         return self._record(src, debit, credit, amount, kind, code, reason, key, None, transfer_id)
 
-    def resolve(self, pending_id: str, debit: int, credit: int, held: int, post: int,
-                code: str, reason: str, key: str) -> None:
+    def resolve(
+        self, pending_id: str, debit: int, credit: int, held: int, post: int, code: str, reason: str, key: str
+    ) -> None:
         """Post `post` of a hold of `held` and void the rest, each as its own transfer."""
         if not 0 <= post <= held:
             raise LedgerError("can post only between 0 and the held amount")
@@ -115,8 +129,7 @@ class Book:
             dst.add("credits_posted", post)
             self._record(src, debit, credit, post, "post", code, reason, key + "/post", pending_id)
         if held - post:
-            self._record(src, debit, credit, held - post, "void", code, reason, key + "/void",
-                         pending_id)
+            self._record(src, debit, credit, held - post, "void", code, reason, key + "/void", pending_id)
 
     def _pair(self, debit: int, credit: int) -> tuple[AccountState, AccountState]:
         if debit == credit:
@@ -126,11 +139,25 @@ class Book:
             raise LedgerMismatch(f"{src.ledger} -> {dst.ledger}")
         return src, dst
 
-    def _record(self, src, debit, credit, amount, flags, code, reason, key, pending_id,
-                transfer_id=None) -> str:
+    def _record(
+        self, src, debit, credit, amount, flags, code, reason, key, pending_id, transfer_id=None
+    ) -> str:
         tid = transfer_id or new_id()
-        self._rows.append((tid, key, src.ledger, debit, credit, amount, flags, pending_id,
-                           code, reason, self.raw.when(utcnow())))
+        self._rows.append(
+            (
+                tid,
+                key,
+                src.ledger,
+                debit,
+                credit,
+                amount,
+                flags,
+                pending_id,
+                code,
+                reason,
+                self.raw.when(utcnow()),
+            )
+        )
         return tid
 
     def flush(self) -> None:
@@ -141,7 +168,8 @@ class Book:
         # Wallets first, then the rest, each in id order: every transaction
         # takes row locks in the same order, so hub processes never deadlock.
         changed.sort(key=lambda a: (a.allow_negative, a.id))
-        self.raw.many(_APPLY_DELTAS, [
-            tuple(acc.delta[c] for c in _BALANCE_COLUMNS) + (acc.id,) for acc in changed])
+        self.raw.many(
+            _APPLY_DELTAS, [tuple(acc.delta[c] for c in _BALANCE_COLUMNS) + (acc.id,) for acc in changed]
+        )
         for acc in changed:
             acc.delta = dict.fromkeys(_BALANCE_COLUMNS, 0)

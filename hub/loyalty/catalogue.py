@@ -1,13 +1,13 @@
 """Just enough catalogue for baskets, discounts and bonus rules: product groups (Warengruppen, what
 bonus rules select) and articles with a revenue group (Umsatzgruppe, what card discounts select) and
 a price in minor units. Toppings are articles too; `topping_group_id` places them in a topping group."""
+
 from __future__ import annotations
 
 from sqlalchemy import Connection, select
 
+from hub.core.errors import Conflict, NotFound
 from hub.tables.catalogue import Article, ProductGroup
-from hub.core.errors import Conflict, Invalid, NotFound
-
 
 GROUPS = ProductGroup.__table__
 ARTICLES = Article.__table__

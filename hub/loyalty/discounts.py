@@ -12,6 +12,7 @@ Precedence, decided here:
 Rounding: the discount of a line is percent × (quantity × unit price), rounded half up to the minor
 unit, once per line (3 × 1.25 at 10 % = 0.375 → 0.38). The net of a line never goes below 0.
 """
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -19,8 +20,8 @@ from fractions import Fraction
 
 from sqlalchemy import Connection, delete, select
 
-from hub.tables.loyalty import CardDiscountGroup, DiscountGroup, DiscountRate
 from hub.core.errors import Conflict, Invalid, NotFound
+from hub.tables.loyalty import CardDiscountGroup, DiscountGroup, DiscountRate
 from hub.wallets.cards import get_card
 
 SCOPES = ("article", "revenue_group", "general")  # most specific first
@@ -48,16 +49,29 @@ def _set_rates(conn: Connection, owner: str, owner_id: str, rates: list[dict]) -
         raise Invalid("two rates for the same scope and target")
     conn.execute(delete(RATES).where(RATES.c.owner == owner, RATES.c.owner_id == owner_id))
     if checked:
-        conn.execute(RATES.insert(), [{"owner": owner, "owner_id": owner_id, "scope": r["scope"],
-                                       "target": r["target"], "percent": str(r["percent"])}
-                                      for r in checked])
+        conn.execute(
+            RATES.insert(),
+            [
+                {
+                    "owner": owner,
+                    "owner_id": owner_id,
+                    "scope": r["scope"],
+                    "target": r["target"],
+                    "percent": str(r["percent"]),
+                }
+                for r in checked
+            ],
+        )
 
 
 def _rates(conn: Connection, owner: str, owner_id: str | None) -> list[dict]:
     if owner_id is None:
         return []
-    rows = conn.execute(select(RATES.c.scope, RATES.c.target, RATES.c.percent).where(
-        RATES.c.owner == owner, RATES.c.owner_id == owner_id).order_by(RATES.c.scope, RATES.c.target))
+    rows = conn.execute(
+        select(RATES.c.scope, RATES.c.target, RATES.c.percent)
+        .where(RATES.c.owner == owner, RATES.c.owner_id == owner_id)
+        .order_by(RATES.c.scope, RATES.c.target)
+    )
     return [{"scope": s, "target": t, "percent": Decimal(p)} for s, t, p in rows]
 
 
@@ -103,13 +117,16 @@ def pass_on(conn: Connection, from_uid: str, to_uid: str) -> None:
 def card_discounts(conn: Connection, uid: str) -> dict:
     uid = get_card(conn, uid).uid
     group = conn.execute(select(CARD_GROUPS.c.group_id).where(CARD_GROUPS.c.card_uid == uid)).scalar()
-    return {"uid": uid, "group": group, "rates": _rates(conn, "card", uid),
-            "group_rates": _rates(conn, "group", group)}
+    return {
+        "uid": uid,
+        "group": group,
+        "rates": _rates(conn, "card", uid),
+        "group_rates": _rates(conn, "group", group),
+    }
 
 
 def _most_specific(rates: list[dict], article: dict) -> Decimal | None:
-    targets = {"article": article["id"], "revenue_group": article.get("revenue_group") or None,
-               "general": ""}
+    targets = {"article": article["id"], "revenue_group": article.get("revenue_group") or None, "general": ""}
     by_key = {(r["scope"], r["target"]): r["percent"] for r in rates}
     for scope in SCOPES:
         if targets[scope] is not None and (scope, targets[scope]) in by_key:

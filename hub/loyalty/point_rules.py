@@ -83,28 +83,43 @@ Dates of an award (`available_at`, `expires_at`, aware UTC):
     or ON_DATE: CHOICE: the points are usable through that whole local day and expire at the
     following local midnight in the store's tz; a registration after that moment earns nothing.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
-from typing import Hashable, Iterable, Mapping
 from zoneinfo import ZoneInfo
 
 from hub.core.errors import Invalid
 
 __all__ = [
-    "RuleKind", "ChannelIn", "ChannelOut", "LineKind", "ExpiryKind", "AwardSource",
-    "ALL_CHANNELS_IN", "ALL_CHANNELS_OUT", "ALL_WEEKDAYS",
-    "Target", "Rule", "BonusSettings", "BasketLine", "Basket", "Award", "RuleBook",
-    "basket_value", "award_points", "registration_points",
+    "RuleKind",
+    "ChannelIn",
+    "ChannelOut",
+    "LineKind",
+    "ExpiryKind",
+    "AwardSource",
+    "ALL_CHANNELS_IN",
+    "ALL_CHANNELS_OUT",
+    "ALL_WEEKDAYS",
+    "Target",
+    "Rule",
+    "BonusSettings",
+    "BasketLine",
+    "Basket",
+    "Award",
+    "RuleBook",
+    "basket_value",
+    "award_points",
+    "registration_points",
 ]
 
 Id = Hashable  # article, product group, topping, store and line ids: int or str, as the caller has them
 
-UTC = _dt.timezone.utc
+UTC = _dt.UTC
 
 
 class RuleKind(StrEnum):
@@ -118,6 +133,7 @@ class RuleKind(StrEnum):
 
 class ChannelIn(StrEnum):
     """Where the order comes in (Bestelleingang)."""
+
     WEBSHOP = "webshop"
     APP = "app"
     TILL = "till"
@@ -126,22 +142,23 @@ class ChannelIn(StrEnum):
 
 class ChannelOut(StrEnum):
     """How the order leaves the store (Bestellausgang)."""
+
     PICKUP = "pickup"
     DELIVERY = "delivery"
     COUNTER = "counter"
 
 
 class LineKind(StrEnum):
-    ARTICLE = "article"      # an ordinary article
-    MENU = "menu"            # a menu article; its contents are COMPONENT lines pointing at it
+    ARTICLE = "article"  # an ordinary article
+    MENU = "menu"  # a menu article; its contents are COMPONENT lines pointing at it
     COMPONENT = "component"  # an article inside a menu (parent_id = the MENU line)
-    TOPPING = "topping"      # a topping (parent_id = the line it belongs to)
+    TOPPING = "topping"  # a topping (parent_id = the line it belongs to)
 
 
 class ExpiryKind(StrEnum):
-    STANDARD = "standard"    # BonusSettings.default_validity_days
-    IN_DAYS = "in_days"      # Rule.expiry_days after earning
-    ON_DATE = "on_date"      # Rule.expiry_date (local date of the store)
+    STANDARD = "standard"  # BonusSettings.default_validity_days
+    IN_DAYS = "in_days"  # Rule.expiry_days after earning
+    ON_DATE = "on_date"  # Rule.expiry_date (local date of the store)
 
 
 class AwardSource(StrEnum):
@@ -164,8 +181,12 @@ ALL_WEEKDAYS = frozenset(range(7))
 
 _LINE_KINDS = {RuleKind.ARTICLE, RuleKind.PRODUCT_GROUP, RuleKind.TOPPING, RuleKind.TOPPING_GROUP}
 # Tie-break rank among competing rules on one line: the more specific selection first.
-_LABEL = {RuleKind.ARTICLE: "article", RuleKind.PRODUCT_GROUP: "product group",
-          RuleKind.TOPPING: "topping", RuleKind.TOPPING_GROUP: "topping group"}
+_LABEL = {
+    RuleKind.ARTICLE: "article",
+    RuleKind.PRODUCT_GROUP: "product group",
+    RuleKind.TOPPING: "topping",
+    RuleKind.TOPPING_GROUP: "topping group",
+}
 _RANK = {RuleKind.ARTICLE: 0, RuleKind.PRODUCT_GROUP: 1, RuleKind.TOPPING: 0, RuleKind.TOPPING_GROUP: 1}
 
 
@@ -186,6 +207,7 @@ class Target:
     `exclusive_voucher_types` and `exclude_menu_contents` exist for article rules only.
     Maps to a `bonus_rule_target(rule_id, target_id, points, …)` row.
     """
+
     id: Id
     points: int
     exclusive_voucher_types: frozenset[str] = frozenset()
@@ -199,21 +221,22 @@ class Target:
 @dataclass(frozen=True)
 class Rule:
     """A bonus-point rule. Flat on purpose: one table row, plus `targets` as child rows."""
+
     id: int
     name: str
     kind: RuleKind
     active: bool = True
-    stores: frozenset[Id] = frozenset()                 # empty → the rule counts as deactivated
+    stores: frozenset[Id] = frozenset()  # empty → the rule counts as deactivated
     channels_in: frozenset[ChannelIn] = ALL_CHANNELS_IN  # empty → applies on no channel
     channels_out: frozenset[ChannelOut] = ALL_CHANNELS_OUT
-    valid_from: _dt.datetime | None = None              # inclusive, aware
-    valid_to: _dt.datetime | None = None                # exclusive, aware
-    weekdays: frozenset[int] = ALL_WEEKDAYS             # 0 = Monday … 6 = Sunday
+    valid_from: _dt.datetime | None = None  # inclusive, aware
+    valid_to: _dt.datetime | None = None  # exclusive, aware
+    weekdays: frozenset[int] = ALL_WEEKDAYS  # 0 = Monday … 6 = Sunday
     on_holidays: bool = True
     # article / product group / topping / topping group rules; a Mapping {id: points} is accepted
     targets: tuple[Target, ...] = ()
     # basket-value rules
-    amount_per_point: int = 0                           # minor units per point, e.g. 1000 = 10.00
+    amount_per_point: int = 0  # minor units per point, e.g. 1000 = 10.00
     include_redeemed: bool = False
     include_small_quantity_surcharge: bool = False
     include_delivery_fee: bool = False
@@ -250,7 +273,8 @@ class Rule:
             if len(set(ids)) != len(ids):
                 raise Invalid(f"rule {self.id}: duplicate targets")
             if kind is not RuleKind.ARTICLE and any(
-                    t.exclusive_voucher_types or t.exclude_menu_contents for t in self.targets):
+                t.exclusive_voucher_types or t.exclude_menu_contents for t in self.targets
+            ):
                 raise Invalid(f"rule {self.id}: voucher/menu exclusions exist for article rules only")
         elif self.targets:
             raise Invalid(f"rule {self.id}: a {kind} rule has no targets")
@@ -269,6 +293,7 @@ class Rule:
 @dataclass(frozen=True)
 class BonusSettings:
     """The global bonus-system settings (Admin: Anreize > Bonussystem-Einstellungen)."""
+
     hours_until_available: int = 0
     default_validity_days: int | None = None  # None: points do not expire
     enabled_stores: frozenset[Id] = frozenset()  # the bonus system is switched on only here
@@ -285,12 +310,12 @@ class BasketLine:
     line_id: Id
     article_id: Id
     quantity: int = 1
-    unit_price: int = 0                 # minor units, before vouchers / point redemption
+    unit_price: int = 0  # minor units, before vouchers / point redemption
     kind: LineKind = LineKind.ARTICLE
     product_group_id: Id | None = None
-    parent_id: Id | None = None         # COMPONENT → its MENU line; TOPPING → the line it tops
+    parent_id: Id | None = None  # COMPONENT → its MENU line; TOPPING → the line it tops
     topping_group_id: Id | None = None  # TOPPING lines
-    voucher_type: str | None = None     # this line is the content of a used voucher of this type
+    voucher_type: str | None = None  # this line is the content of a used voucher of this type
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", _member(LineKind, self.kind))
@@ -303,8 +328,8 @@ class Basket:
     lines: tuple[BasketLine, ...] = ()
     small_quantity_surcharge: int = 0  # Mindermengenzuschlag, minor units
     delivery_fee: int = 0
-    redeemed_points_value: int = 0     # the part paid with bonus points, minor units
-    voucher_discount: int = 0          # the part paid with vouchers, minor units
+    redeemed_points_value: int = 0  # the part paid with bonus points, minor units
+    voucher_discount: int = 0  # the part paid with vouchers, minor units
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "lines", tuple(self.lines))
@@ -330,21 +355,22 @@ class Basket:
 @dataclass(frozen=True, slots=True)
 class Award:
     """Points to book as one dated lot."""
+
     points: int
     rule_id: int
     rule_name: str
     rule_kind: RuleKind
     source: AwardSource
-    line_id: Id | None              # the basket line (source LINE), else None
+    line_id: Id | None  # the basket line (source LINE), else None
     reason: str
     available_at: _dt.datetime
     expires_at: _dt.datetime | None
-    key: str | None                 # idempotency key "<ref>:line:<id>" / "<ref>:basket" / "<ref>:registration"
+    key: str | None  # idempotency key "<ref>:line:<id>" / "<ref>:basket" / "<ref>:registration"
 
 
 def basket_value(basket: Basket, rule: Rule) -> int:
     """The value a basket-value rule earns on, in minor units (see module docstring)."""
-    value = sum(l.quantity * l.unit_price for l in basket.lines) - basket.voucher_discount
+    value = sum(line.quantity * line.unit_price for line in basket.lines) - basket.voucher_discount
     if not rule.include_redeemed:
         value -= basket.redeemed_points_value
     if rule.include_small_quantity_surcharge:
@@ -365,8 +391,21 @@ def _zone(tz: str) -> _dt.tzinfo:
 
 class _Rule:
     """A compiled rule: the fields the hot path reads, as slots."""
-    __slots__ = ("rule", "id", "name", "kind", "rank", "stores", "cin", "cout", "vfrom", "vto",
-                 "weekdays", "on_holidays")
+
+    __slots__ = (
+        "rule",
+        "id",
+        "name",
+        "kind",
+        "rank",
+        "stores",
+        "cin",
+        "cout",
+        "vfrom",
+        "vto",
+        "weekdays",
+        "on_holidays",
+    )
 
     def __init__(self, rule: Rule):
         self.rule = rule
@@ -402,8 +441,12 @@ class RuleBook:
         self._by_topping_group: dict[Id, list[tuple[_Rule, Target]]] = {}
         self._basket: list[_Rule] = []
         self._registration: list[_Rule] = []
-        index = {RuleKind.ARTICLE: self._by_article, RuleKind.PRODUCT_GROUP: self._by_group,
-                 RuleKind.TOPPING: self._by_topping, RuleKind.TOPPING_GROUP: self._by_topping_group}
+        index = {
+            RuleKind.ARTICLE: self._by_article,
+            RuleKind.PRODUCT_GROUP: self._by_group,
+            RuleKind.TOPPING: self._by_topping,
+            RuleKind.TOPPING_GROUP: self._by_topping_group,
+        }
         for rule in sorted(self.rules, key=lambda r: r.id):
             if not rule.active or not rule.stores:
                 continue  # deactivated, or no store: counts as deactivated (seed)
@@ -429,29 +472,48 @@ class RuleBook:
 
     # -- orders --------------------------------------------------------------------------------
 
-    def awards_for_order(self, basket: Basket, *, store: Id, channel_in: ChannelIn | str,
-                         channel_out: ChannelOut | str, at: _dt.datetime, tz: str = "UTC",
-                         holidays: Iterable[_dt.date] = frozenset(), ref: str | None = None) -> list[Award]:
+    def awards_for_order(
+        self,
+        basket: Basket,
+        *,
+        store: Id,
+        channel_in: ChannelIn | str,
+        channel_out: ChannelOut | str,
+        at: _dt.datetime,
+        tz: str = "UTC",
+        holidays: Iterable[_dt.date] = frozenset(),
+        ref: str | None = None,
+    ) -> list[Award]:
         """The point awards for one order: at most one per basket line, plus at most one for the basket."""
         settings = self.settings
         if store not in settings.enabled_stores:
             return []
         cin = _member(ChannelIn, channel_in)
         cout = _member(ChannelOut, channel_out)
-        weekday, is_holiday = self._day(at, tz, holidays if isinstance(holidays, (set, frozenset)) else frozenset(holidays))
+        weekday, is_holiday = self._day(
+            at, tz, holidays if isinstance(holidays, (set, frozenset)) else frozenset(holidays)
+        )
         at_utc = at.astimezone(UTC)
         available_at = at_utc + _dt.timedelta(hours=settings.hours_until_available)
-        expires_at = (None if settings.default_validity_days is None
-                      else at_utc + _dt.timedelta(days=settings.default_validity_days))
+        expires_at = (
+            None
+            if settings.default_validity_days is None
+            else at_utc + _dt.timedelta(days=settings.default_validity_days)
+        )
 
         memo: dict[int, bool] = {}
 
         def applies(c: _Rule) -> bool:
             ok = memo.get(c.id)
             if ok is None:
-                ok = (store in c.stores and cin in c.cin and cout in c.cout
-                      and (c.vfrom is None or c.vfrom <= at) and (c.vto is None or at < c.vto)
-                      and (c.on_holidays if is_holiday else weekday in c.weekdays))
+                ok = (
+                    store in c.stores
+                    and cin in c.cin
+                    and cout in c.cout
+                    and (c.vfrom is None or c.vfrom <= at)
+                    and (c.vto is None or at < c.vto)
+                    and (c.on_holidays if is_holiday else weekday in c.weekdays)
+                )
                 memo[c.id] = ok
             return ok
 
@@ -463,8 +525,11 @@ class RuleBook:
                 if not applies(c):
                     continue
                 pts = 0 if vt is not None and vt in t.exclusive_voucher_types else t.points * q
-                if (win is None or pts > win[0]
-                        or (pts == win[0] and (c.rank, c.id) < (win[1].rank, win[1].id))):
+                if (
+                    win is None
+                    or pts > win[0]
+                    or (pts == win[0] and (c.rank, c.id) < (win[1].rank, win[1].id))
+                ):
                     win = (pts, c, t)
             return win
 
@@ -486,7 +551,11 @@ class RuleBook:
             kind = line.kind
             if kind is LineKind.TOPPING:
                 a = by_topping.get(line.article_id, empty)
-                g = by_tgroup.get(line.topping_group_id, empty) if line.topping_group_id is not None else empty
+                g = (
+                    by_tgroup.get(line.topping_group_id, empty)
+                    if line.topping_group_id is not None
+                    else empty
+                )
             elif kind is LineKind.COMPONENT and line.parent_id in excluded_menus:
                 continue
             else:
@@ -498,11 +567,21 @@ class RuleBook:
             if win is not None and win[0] > 0:
                 winners.append((line, win))
         for line, (pts, c, t) in winners:
-            awards.append(Award(
-                pts, c.id, c.name, c.kind, AwardSource.LINE, line.line_id,
-                f"{c.name}: {t.points} pts x {line.quantity} for {_LABEL[c.kind]} {t.id!r}"
-                f" ({line.kind.value} {line.article_id!r}, line {line.line_id!r})",
-                available_at, expires_at, None if ref is None else f"{ref}:line:{line.line_id}"))
+            awards.append(
+                Award(
+                    pts,
+                    c.id,
+                    c.name,
+                    c.kind,
+                    AwardSource.LINE,
+                    line.line_id,
+                    f"{c.name}: {t.points} pts x {line.quantity} for {_LABEL[c.kind]} {t.id!r}"
+                    f" ({line.kind.value} {line.article_id!r}, line {line.line_id!r})",
+                    available_at,
+                    expires_at,
+                    None if ref is None else f"{ref}:line:{line.line_id}",
+                )
+            )
 
         # Basket value: additive to the line points; among basket rules the highest wins.
         win = None
@@ -516,17 +595,34 @@ class RuleBook:
                 win = (pts, c, value)
         if win is not None and win[0] > 0:
             pts, c, value = win
-            awards.append(Award(
-                pts, c.id, c.name, c.kind, AwardSource.BASKET, None,
-                f"{c.name}: basket value {_money(value)} at {_money(c.rule.amount_per_point)} per point",
-                available_at, expires_at, None if ref is None else f"{ref}:basket"))
+            awards.append(
+                Award(
+                    pts,
+                    c.id,
+                    c.name,
+                    c.kind,
+                    AwardSource.BASKET,
+                    None,
+                    f"{c.name}: basket value {_money(value)} at {_money(c.rule.amount_per_point)} per point",
+                    available_at,
+                    expires_at,
+                    None if ref is None else f"{ref}:basket",
+                )
+            )
         return awards
 
     # -- registration --------------------------------------------------------------------------
 
-    def awards_for_registration(self, *, store: Id, channel_in: ChannelIn | str, at: _dt.datetime,
-                                tz: str = "UTC", holidays: Iterable[_dt.date] = frozenset(),
-                                ref: str | None = None) -> list[Award]:
+    def awards_for_registration(
+        self,
+        *,
+        store: Id,
+        channel_in: ChannelIn | str,
+        at: _dt.datetime,
+        tz: str = "UTC",
+        holidays: Iterable[_dt.date] = frozenset(),
+        ref: str | None = None,
+    ) -> list[Award]:
         """The one-off points for an account registering now (at most one award)."""
         settings = self.settings
         if store not in settings.enabled_stores:
@@ -536,9 +632,13 @@ class RuleBook:
         at_utc = at.astimezone(UTC)
         win = None
         for c in self._registration:
-            if not (store in c.stores and cin in c.cin
-                    and (c.vfrom is None or c.vfrom <= at) and (c.vto is None or at < c.vto)
-                    and (c.on_holidays if is_holiday else weekday in c.weekdays)):
+            if not (
+                store in c.stores
+                and cin in c.cin
+                and (c.vfrom is None or c.vfrom <= at)
+                and (c.vto is None or at < c.vto)
+                and (c.on_holidays if is_holiday else weekday in c.weekdays)
+            ):
                 continue
             rule = c.rule
             if rule.expiry is ExpiryKind.STANDARD:
@@ -551,19 +651,34 @@ class RuleBook:
                 expires = _dt.datetime.combine(next_day, _dt.time(0), tzinfo=_zone(tz)).astimezone(UTC)
             if expires is not None and expires <= at_utc:
                 continue  # would be expired at once
-            if rule.points > 0 and (win is None or rule.points > win[0]
-                                    or (rule.points == win[0] and c.id < win[1].id)):
+            if rule.points > 0 and (
+                win is None or rule.points > win[0] or (rule.points == win[0] and c.id < win[1].id)
+            ):
                 win = (rule.points, c, expires)
         if win is None:
             return []
         pts, c, expires = win
         rule = c.rule
-        available = at_utc if rule.immediately_redeemable else at_utc + _dt.timedelta(
-            hours=settings.hours_until_available)
-        return [Award(pts, c.id, c.name, c.kind, AwardSource.REGISTRATION, None,
-                      f"{c.name}: {pts} pts for registering"
-                      + (", redeemable at once" if rule.immediately_redeemable else ""),
-                      available, expires, None if ref is None else f"{ref}:registration")]
+        available = (
+            at_utc
+            if rule.immediately_redeemable
+            else at_utc + _dt.timedelta(hours=settings.hours_until_available)
+        )
+        return [
+            Award(
+                pts,
+                c.id,
+                c.name,
+                c.kind,
+                AwardSource.REGISTRATION,
+                None,
+                f"{c.name}: {pts} pts for registering"
+                + (", redeemable at once" if rule.immediately_redeemable else ""),
+                available,
+                expires,
+                None if ref is None else f"{ref}:registration",
+            )
+        ]
 
 
 def award_points(rules: Iterable[Rule], settings: BonusSettings, basket: Basket, **order) -> list[Award]:

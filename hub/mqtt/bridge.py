@@ -11,6 +11,7 @@ receive() keeps them in memory and a small loop stores them every
 manage_interval_s in a thread; it also publishes the pending commands of
 devices that came online.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -20,7 +21,7 @@ from collections import Counter
 from urllib.parse import urlsplit
 
 from gmqtt import Client as MQTTClient
-from gmqtt.mqtt.constants import MQTTv311, UNLIMITED_RECONNECTS
+from gmqtt.mqtt.constants import UNLIMITED_RECONNECTS, MQTTv311
 
 from hub.core.clock import utcnow
 from hub.devices import management
@@ -35,14 +36,26 @@ def parse_mqtt_url(url: str) -> dict:
     parts = urlsplit(url)
     if parts.scheme not in ("mqtt", "tcp"):
         raise ValueError(f"not an mqtt:// URL: {url}")
-    return {"hostname": parts.hostname or "127.0.0.1", "port": parts.port or 1883,
-            "username": parts.username, "password": parts.password}
+    return {
+        "hostname": parts.hostname or "127.0.0.1",
+        "port": parts.port or 1883,
+        "username": parts.username,
+        "password": parts.password,
+    }
 
 
 class Bridge:
-    def __init__(self, mqtt_url: str, directory: DeviceDirectory, authorizer: Authorizer,
-                 client_id: str = "tapgift-hub", share_group: str = "", batch_max: int = 512,
-                 sweep_interval_s: float = 5.0, manage_interval_s: float = 1.0):
+    def __init__(
+        self,
+        mqtt_url: str,
+        directory: DeviceDirectory,
+        authorizer: Authorizer,
+        client_id: str = "tapgift-hub",
+        share_group: str = "",
+        batch_max: int = 512,
+        sweep_interval_s: float = 5.0,
+        manage_interval_s: float = 1.0,
+    ):
         self.mqtt = parse_mqtt_url(mqtt_url)
         self.directory = directory
         self.authorizer = authorizer
@@ -94,8 +107,7 @@ class Bridge:
         delay = 0.1
         while True:
             try:
-                await client.connect(self.mqtt["hostname"], self.mqtt["port"], keepalive=30,
-                                     version=MQTTv311)
+                await client.connect(self.mqtt["hostname"], self.mqtt["port"], keepalive=30, version=MQTTv311)
                 return
             except Exception as exc:  # refused, unreachable, or the broker said no
                 log.warning("broker not reachable (%s); retrying in %.1fs", exc, delay)
@@ -192,7 +204,7 @@ class Bridge:
     async def _next_batch(self) -> list[Incoming]:
         try:
             first = await asyncio.wait_for(self.queue.get(), timeout=self.sweep_interval_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return []
         batch = [first]
         while len(batch) < self.batch_max and not self.queue.empty():
@@ -208,6 +220,6 @@ class Bridge:
         client = self.client
         if client is None:
             return
-        for item, body in zip(batch, replies):
+        for item, body in zip(batch, replies, strict=True):
             topic = topics.down(item.device.site, item.device.id)
             client.publish(topic, item.device.signer.seal(topic, body), qos=1)

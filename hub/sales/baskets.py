@@ -23,6 +23,7 @@ Choices:
     type give it no points) and its net counts as voucher discount (it adds nothing to the basket
     value rules earn on). amount_due = total − vouchers_value − points_value.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -51,6 +52,7 @@ def _jsonable(value):
 
 # -- pricing -----------------------------------------------------------------------------------------
 
+
 def _lines(req: dict, articles: dict, profile: dict) -> list[dict]:
     out = []
     for i, line in enumerate(req["lines"]):
@@ -60,55 +62,81 @@ def _lines(req: dict, articles: dict, profile: dict) -> list[dict]:
         gross = unit * line["quantity"]
         percent, source = discounts.percent_for(profile, article)
         discount = discounts.line_discount(gross, percent)
-        out.append({"line_id": str(line.get("line_id") or i + 1), "article_id": article["id"],
-                    "kind": kind.value, "parent_line_id": line.get("parent_line_id"),
-                    "quantity": line["quantity"], "unit_price": unit, "gross": gross,
-                    "discount_percent": str(percent), "discount_source": source,
-                    "discount": discount, "net": gross - discount})
+        out.append(
+            {
+                "line_id": str(line.get("line_id") or i + 1),
+                "article_id": article["id"],
+                "kind": kind.value,
+                "parent_line_id": line.get("parent_line_id"),
+                "quantity": line["quantity"],
+                "unit_price": unit,
+                "gross": gross,
+                "discount_percent": str(percent),
+                "discount_source": source,
+                "discount": discount,
+                "net": gross - discount,
+            }
+        )
     return out
 
 
 def _earning_lines(lines: list[dict]) -> list[dict]:
     """Leave out lines at 100 % discount and every line hanging on them."""
-    dropped = {l["line_id"] for l in lines if Decimal(l["discount_percent"]) == 100}
+    dropped = {line["line_id"] for line in lines if Decimal(line["discount_percent"]) == 100}
     changed = True
     while changed:
-        more = {l["line_id"] for l in lines if l["parent_line_id"] in dropped} - dropped
+        more = {line["line_id"] for line in lines if line["parent_line_id"] in dropped} - dropped
         dropped |= more
         changed = bool(more)
-    return [l for l in lines if l["line_id"] not in dropped]
+    return [line for line in lines if line["line_id"] not in dropped]
 
 
 def _engine_basket(req: dict, lines: list[dict], articles: dict, points_value: int) -> br.Basket:
     earning = _earning_lines(lines)
     return br.Basket(
-        lines=tuple(br.BasketLine(
-            line_id=l["line_id"], article_id=l["article_id"], quantity=l["quantity"],
-            unit_price=l["unit_price"], kind=l["kind"],
-            product_group_id=articles[l["article_id"]]["product_group_id"],
-            parent_id=l["parent_line_id"],
-            topping_group_id=articles[l["article_id"]]["topping_group_id"],
-            voucher_type=l.get("voucher_type")) for l in earning),
+        lines=tuple(
+            br.BasketLine(
+                line_id=line["line_id"],
+                article_id=line["article_id"],
+                quantity=line["quantity"],
+                unit_price=line["unit_price"],
+                kind=line["kind"],
+                product_group_id=articles[line["article_id"]]["product_group_id"],
+                parent_id=line["parent_line_id"],
+                topping_group_id=articles[line["article_id"]]["topping_group_id"],
+                voucher_type=line.get("voucher_type"),
+            )
+            for line in earning
+        ),
         small_quantity_surcharge=req.get("small_quantity_surcharge", 0),
         delivery_fee=req.get("delivery_fee", 0),
         redeemed_points_value=points_value,
-        voucher_discount=sum(l["discount"] + l.get("covered", 0) for l in earning))
+        voucher_discount=sum(line["discount"] + line.get("covered", 0) for line in earning),
+    )
 
 
 def _award_view(a: br.Award) -> dict:
-    return {"points": a.points, "rule_id": a.rule_id, "rule_name": a.rule_name, "source": a.source.value,
-            "line_id": a.line_id, "reason": a.reason, "available_at": a.available_at,
-            "expires_at": a.expires_at, "key": a.key}
+    return {
+        "points": a.points,
+        "rule_id": a.rule_id,
+        "rule_name": a.rule_name,
+        "source": a.source.value,
+        "line_id": a.line_id,
+        "reason": a.reason,
+        "available_at": a.available_at,
+        "expires_at": a.expires_at,
+        "key": a.key,
+    }
 
 
 def price(conn: Connection, req: dict, now: dt.datetime, ref: str | None = None) -> dict:
     """Every figure of a basket, booking nothing."""
     card = get_card(conn, req["card_uid"])
     outlet = outlets.get_outlet(conn, req["outlet_id"])
-    articles = catalogue.articles_by_id(conn, [l["article_id"] for l in req["lines"]])
+    articles = catalogue.articles_by_id(conn, [line["article_id"] for line in req["lines"]])
     lines = _lines(req, articles, discounts.card_discounts(conn, card.uid))
     fees = req.get("small_quantity_surcharge", 0) + req.get("delivery_fee", 0)
-    total = sum(l["net"] for l in lines) + fees
+    total = sum(line["net"] for line in lines) + fees
     vouchers = gifts.cover_lines(conn, card.uid, outlet, lines, req.get("vouchers", []))
     book, settings = points.rule_book(conn)
     redeem = req.get("redeem_points", 0)
@@ -116,17 +144,35 @@ def price(conn: Connection, req: dict, now: dt.datetime, ref: str | None = None)
         raise Invalid("paying with points is not enabled (bonus settings: point_value is 0)")
     value = redeem * settings["point_value"]
     if value > total - vouchers:
-        raise Invalid(f"{redeem} points are worth {value}, more than the total {total - vouchers}"
-                         + (" left after the vouchers" if vouchers else ""))
+        raise Invalid(
+            f"{redeem} points are worth {value}, more than the total {total - vouchers}"
+            + (" left after the vouchers" if vouchers else "")
+        )
     basket = _engine_basket(req, lines, articles, value)  # validates the menu/topping structure
-    awards = book.awards_for_order(basket, store=outlet["id"], channel_in=req["channel_in"],
-                                   channel_out=req["channel_out"], at=now, tz=outlet["tz"],
-                                   holidays=frozenset(outlets.holidays(conn, outlet["id"])), ref=ref)
-    return {"card_uid": card.uid, "outlet_id": outlet["id"], "lines": lines,
-            "discount": sum(l["discount"] for l in lines), "fees": fees, "total": total,
-            "vouchers_value": vouchers, "points_redeemed": redeem, "points_value": value,
-            "amount_due": total - vouchers - value,
-            "points_earned": sum(a.points for a in awards), "awards": [_award_view(a) for a in awards]}
+    awards = book.awards_for_order(
+        basket,
+        store=outlet["id"],
+        channel_in=req["channel_in"],
+        channel_out=req["channel_out"],
+        at=now,
+        tz=outlet["tz"],
+        holidays=frozenset(outlets.holidays(conn, outlet["id"])),
+        ref=ref,
+    )
+    return {
+        "card_uid": card.uid,
+        "outlet_id": outlet["id"],
+        "lines": lines,
+        "discount": sum(line["discount"] for line in lines),
+        "fees": fees,
+        "total": total,
+        "vouchers_value": vouchers,
+        "points_redeemed": redeem,
+        "points_value": value,
+        "amount_due": total - vouchers - value,
+        "points_earned": sum(a.points for a in awards),
+        "awards": [_award_view(a) for a in awards],
+    }
 
 
 def quote(conn: Connection, req: dict, now: dt.datetime) -> dict:
@@ -134,6 +180,7 @@ def quote(conn: Connection, req: dict, now: dt.datetime) -> dict:
 
 
 # -- paying and refunding ----------------------------------------------------------------------------
+
 
 def _repeat(conn: Connection, key: str, req: dict) -> dict | None:
     row = conn.execute(select(BASKETS).where(BASKETS.c.idempotency_key == key)).mappings().first()
@@ -157,24 +204,65 @@ def pay(conn: Connection, req: dict, basket_id: str, key: str, now: dt.datetime)
     book = Book(conn)
     what = f"basket {basket_id} at {outlet['id']}"
     if figures["amount_due"]:
-        book.transfer(card.account_id, outlet["revenue_account_id"], figures["amount_due"],
-                      code=SALE, reason=what, key=f"{key}/pay")
+        book.transfer(
+            card.account_id,
+            outlet["revenue_account_id"],
+            figures["amount_due"],
+            code=SALE,
+            reason=what,
+            key=f"{key}/pay",
+        )
     if figures["points_redeemed"]:
-        points.redeem(conn, book, card.uid, figures["points_redeemed"], basket_id, f"{key}/redeem",
-                      f"paid with points: {what}", now)
+        points.redeem(
+            conn,
+            book,
+            card.uid,
+            figures["points_redeemed"],
+            basket_id,
+            f"{key}/redeem",
+            f"paid with points: {what}",
+            now,
+        )
     for line in figures["lines"]:
         if "voucher_item" in line:
-            gifts.redeem(conn, book, card.uid, line["voucher_item"], line["voucher_units"], outlet["id"],
-                         basket_id, f"{key}/gift/{line['line_id']}", f"voucher in {what}")
+            gifts.redeem(
+                conn,
+                book,
+                card.uid,
+                line["voucher_item"],
+                line["voucher_units"],
+                outlet["id"],
+                basket_id,
+                f"{key}/gift/{line['line_id']}",
+                f"voucher in {what}",
+            )
     for award in figures["awards"]:
-        points.issue_lot(conn, book, card.uid, award["points"], award["key"],
-                         f"{award['reason']} ({what})", award["available_at"], award["expires_at"],
-                         rule_id=award["rule_id"], basket_id=basket_id)
+        points.issue_lot(
+            conn,
+            book,
+            card.uid,
+            award["points"],
+            award["key"],
+            f"{award['reason']} ({what})",
+            award["available_at"],
+            award["expires_at"],
+            rule_id=award["rule_id"],
+            basket_id=basket_id,
+        )
     book.flush()
     result = _jsonable({"id": basket_id, **figures})
-    conn.execute(BASKETS.insert().values(id=basket_id, idempotency_key=key, card_uid=card.uid,
-                                         outlet_id=outlet["id"], request=_jsonable(req), result=result,
-                                         status="paid", created_at=now))
+    conn.execute(
+        BASKETS.insert().values(
+            id=basket_id,
+            idempotency_key=key,
+            card_uid=card.uid,
+            outlet_id=outlet["id"],
+            request=_jsonable(req),
+            result=result,
+            status="paid",
+            created_at=now,
+        )
+    )
     return {**result, "status": "paid", "repeated": False}
 
 
@@ -196,16 +284,31 @@ def refund(conn: Connection, basket_id: str, now: dt.datetime) -> dict:
     book = Book(conn)
     what = f"refund of basket {basket_id} at {outlet['id']}"
     if paid["amount_due"]:
-        book.transfer(outlet["revenue_account_id"], card.account_id, paid["amount_due"],
-                      code="sale_refund", reason=what, key=f"{key}/refund")
+        book.transfer(
+            outlet["revenue_account_id"],
+            card.account_id,
+            paid["amount_due"],
+            code="sale_refund",
+            reason=what,
+            key=f"{key}/refund",
+        )
     returned = points.give_back(conn, book, card.uid, basket_id, f"{key}/refund/points-returned", what)
     clawed = points.claw_back(conn, book, card.uid, basket_id, f"{key}/refund/points-clawback", what)
     vouchers = gifts.give_back(conn, book, card.uid, basket_id, outlet["id"], f"{key}/refund/gifts", what)
     book.flush()
-    result = {"id": basket_id, "refunded": paid["amount_due"], "points_returned": returned,
-              "points_clawed_back": clawed, "gift_units_returned": vouchers, "status": "refunded"}
-    conn.execute(update(BASKETS).where(BASKETS.c.id == basket_id).values(
-        status="refunded", refund=result, refunded_at=now))
+    result = {
+        "id": basket_id,
+        "refunded": paid["amount_due"],
+        "points_returned": returned,
+        "points_clawed_back": clawed,
+        "gift_units_returned": vouchers,
+        "status": "refunded",
+    }
+    conn.execute(
+        update(BASKETS)
+        .where(BASKETS.c.id == basket_id)
+        .values(status="refunded", refund=result, refunded_at=now)
+    )
     return {**result, "repeated": False}
 
 
@@ -221,10 +324,25 @@ def buy_points(conn: Connection, uid: str, outlet_id: str, count: int, key: str,
     outlet = outlets.get_outlet(conn, outlet_id)
     book = Book(conn)
     cost = count * settings["point_value"]
-    book.transfer(card.account_id, outlet["revenue_account_id"], cost, code="points_purchase",
-                  reason=f"{count} points bought at {outlet_id}", key=key + "/pay")
+    book.transfer(
+        card.account_id,
+        outlet["revenue_account_id"],
+        cost,
+        code="points_purchase",
+        reason=f"{count} points bought at {outlet_id}",
+        key=key + "/pay",
+    )
     days = settings["default_validity_days"]
-    points.issue_lot(conn, book, uid, count, key, f"{count} points bought at {outlet_id}", now,
-                     None if days is None else now + dt.timedelta(days=days), code="points_bought")
+    points.issue_lot(
+        conn,
+        book,
+        uid,
+        count,
+        key,
+        f"{count} points bought at {outlet_id}",
+        now,
+        None if days is None else now + dt.timedelta(days=days),
+        code="points_bought",
+    )
     book.flush()
     return {**points.summary(conn, uid, now), "repeated": False}

@@ -3,6 +3,7 @@
 
 Table modules import only SQLModel, SQLAlchemy and hub.core: the domain builds on them, never
 the reverse."""
+
 from __future__ import annotations
 
 from sqlmodel import SQLModel

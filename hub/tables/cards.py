@@ -1,5 +1,6 @@
 """Cards (the credential: an RFID card or a digital card), their links to a digital wallet
 and the SUN keys of NTAG 424 DNA cards."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -49,6 +50,5 @@ class CardSun(SQLModel, table=True):
     meta_key_hex: str | None = None  # None: the card mirrors UID and counter in plain
     file_key_hex: str
     last_counter: int | None = Field(default=None, sa_column=Column(BigInteger))
-    registered_at: datetime = Field(default_factory=utcnow,
-                                    sa_column=Column(UTCDateTime(), nullable=False))
+    registered_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     last_seen_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))

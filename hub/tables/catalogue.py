@@ -1,4 +1,5 @@
 """The catalogue: product groups and articles (what baskets, discounts and point rules name)."""
+
 from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column

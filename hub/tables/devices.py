@@ -1,4 +1,5 @@
 """Controllers (devices) and their remote management: health telemetry, commands, deny lists."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,4 +1,5 @@
 """The ledger's tables: accounts and the immutable transfers between them."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,4 +1,5 @@
 """The tables of the loyalty core: card discounts, bonus-point rules and settings, point lots."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -17,14 +18,15 @@ class DiscountGroup(SQLModel, table=True):
 
 class DiscountRate(SQLModel, table=True):
     """One rate of a card (owner "card", owner_id = uid) or of a group (owner "group")."""
+
     __tablename__ = "discount_rates"
     __table_args__ = (UniqueConstraint("owner", "owner_id", "scope", "target"),)
     id: int | None = Field(default=None, primary_key=True)
     owner: str
     owner_id: str = Field(index=True)
-    scope: str      # general, revenue_group, article
+    scope: str  # general, revenue_group, article
     target: str = ""  # the revenue group or article id; "" for general
-    percent: str    # a decimal, kept exact as text
+    percent: str  # a decimal, kept exact as text
 
 
 class CardDiscountGroup(SQLModel, table=True):
@@ -35,6 +37,7 @@ class CardDiscountGroup(SQLModel, table=True):
 
 class BonusRule(SQLModel, table=True):
     """One `bonus_rules.Rule`; sets are JSON lists (ids as strings)."""
+
     __tablename__ = "bonus_rules"
     id: int | None = Field(default=None, primary_key=True)
     name: str
@@ -70,6 +73,7 @@ class BonusRuleTarget(SQLModel, table=True):
 
 class BonusSettingsRow(SQLModel, table=True):
     """The one row of global settings (id 1)."""
+
     __tablename__ = "bonus_settings"
     id: int | None = Field(default=None, primary_key=True)
     hours_until_available: int = 0
@@ -80,6 +84,7 @@ class BonusSettingsRow(SQLModel, table=True):
 
 class PointAccount(SQLModel, table=True):
     """A card's wallet on the PTS ledger, made on first use."""
+
     __tablename__ = "point_accounts"
     card_uid: str = Field(sa_column=Column(String, ForeignKey("cards.uid"), primary_key=True))
     account_id: int = Field(foreign_key="accounts.id")
@@ -103,6 +108,7 @@ class PointLot(SQLModel, table=True):
 
 class LotMove(SQLModel, table=True):
     """A change of a lot's remaining points: redeem/clawback/expire take, return gives back."""
+
     __tablename__ = "lot_moves"
     id: int | None = Field(default=None, primary_key=True)
     lot_id: str = Field(foreign_key="point_lots.id", index=True)

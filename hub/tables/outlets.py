@@ -1,5 +1,6 @@
 """Sites (a park), their outlets (a bar, a shop, a slide) with their holidays, and the outlets'
 counters (a till, a payment terminal, a kiosk)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -31,6 +32,7 @@ class Outlet(SQLModel, table=True):
 
 class Holiday(SQLModel, table=True):
     """A store's (outlet's) holiday calendar, read by the weekday/holiday condition of bonus rules."""
+
     __tablename__ = "holidays"
     __table_args__ = (UniqueConstraint("outlet_id", "day"),)
     id: int | None = Field(default=None, primary_key=True)

@@ -1,4 +1,5 @@
 """Baskets paid at an outlet: the request and the figures booked, kept for repeats and refunds."""
+
 from __future__ import annotations
 
 import datetime as dt

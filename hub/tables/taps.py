@@ -1,5 +1,6 @@
 """What taps leave behind: holds, the answer to each device request, a device's loyalty settings and
 its holds' loyalty facts, offline vends and kiosk top-ups."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -46,19 +47,20 @@ class DeviceRequest(SQLModel, table=True):
 class MachineSetting(SQLModel, table=True):
     """A controller taking part in the loyalty engine: the outlet it sells for, the catalogue article
     its taps are (for card discounts and bonus rules) and the gift item it may hand out for a gift."""
+
     __tablename__ = "machine_settings"
     device_id: str = Field(sa_column=Column(String, ForeignKey("devices.id"), primary_key=True))
     outlet_id: str = Field(foreign_key="outlets.id")
     article_id: str = Field(foreign_key="articles.id")
     gift_item: str | None = Field(default=None, foreign_key="gift_items.id")
-    updated_at: dt.datetime = Field(default_factory=utcnow,
-                                    sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
 
 class MachineHold(SQLModel, table=True):
     """What a hold at a machine with settings needs at its report, fixed at the tap: the outlet and
     article, the price before and after the card's discount, a gift held instead of money, and
     whether the tap was a turnstile's exit."""
+
     __tablename__ = "machine_holds"
     hold_id: str = Field(primary_key=True)
     card_uid: str

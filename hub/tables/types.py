@@ -1,8 +1,9 @@
 """Column types and field helpers every table module uses. Money and points are integers in
 minor units; times are aware UTC."""
+
 from __future__ import annotations
 
-from datetime import timezone
+from datetime import UTC
 
 from sqlalchemy import JSON, BigInteger, Column, DateTime, TypeDecorator
 from sqlmodel import Field
@@ -19,12 +20,12 @@ class UTCDateTime(TypeDecorator):
 
     def process_bind_param(self, value, dialect):
         if value is not None and value.tzinfo is not None:
-            value = value.astimezone(timezone.utc)
+            value = value.astimezone(UTC)
         return value
 
     def process_result_value(self, value, dialect):
         if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
+            value = value.replace(tzinfo=UTC)
         return value
 
 

@@ -1,4 +1,5 @@
 """The top-up bonus tiers (seed 002) of each money ledger."""
+
 from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column

@@ -10,6 +10,7 @@ with the device's request id in the same transaction, so a repeated request
 (QoS 1 redelivery, a retry after a power cut) gets the original answer and
 books nothing new. Nothing is answered before the transaction commits.
 """
+
 from __future__ import annotations
 
 import logging
@@ -70,20 +71,38 @@ class Authorizer:
         """Void holds whose device never reported; returns how many."""
         now = now or utcnow()
         with self.engine.begin() as conn:
-            rows = conn.execute(select(HOLDS).where(
-                HOLDS.c.status == "pending", HOLDS.c.expires_at < now,
-            ).order_by(HOLDS.c.expires_at).limit(limit)).mappings().all()
+            rows = (
+                conn.execute(
+                    select(HOLDS)
+                    .where(
+                        HOLDS.c.status == "pending",
+                        HOLDS.c.expires_at < now,
+                    )
+                    .order_by(HOLDS.c.expires_at)
+                    .limit(limit)
+                )
+                .mappings()
+                .all()
+            )
             if not rows:
                 return 0
             book = Book(conn)
             for hold in rows:
-                book.resolve(hold["id"], hold["wallet_account_id"], hold["machine_account_id"],
-                             held=hold["amount"],
-                             post=0, code="hold_expired",
-                             reason=f"no delivery report from {hold['device_id']} in time",
-                             key=f"expire/{hold['id']}")
-            conn.execute(update(HOLDS).where(HOLDS.c.id.in_([h["id"] for h in rows])).values(
-                status="expired", resolved_at=now))
+                book.resolve(
+                    hold["id"],
+                    hold["wallet_account_id"],
+                    hold["machine_account_id"],
+                    held=hold["amount"],
+                    post=0,
+                    code="hold_expired",
+                    reason=f"no delivery report from {hold['device_id']} in time",
+                    key=f"expire/{hold['id']}",
+                )
+            conn.execute(
+                update(HOLDS)
+                .where(HOLDS.c.id.in_([h["id"] for h in rows]))
+                .values(status="expired", resolved_at=now)
+            )
             device_loyalty.release_expired(book, [h["id"] for h in rows])
             book.flush()
         return len(rows)
@@ -102,14 +121,24 @@ def hold_lifetime(kind: str, units: int, ttl: timedelta) -> timedelta:
     return ttl
 
 
-_HOLD_COLUMNS = ("id", "device_id", "request_id", "card_uid", "wallet_account_id",
-                 "machine_account_id", "units", "unit_price", "amount", "status", "posted",
-                 "expires_at", "resolved_at")
-_INSERT_HOLD = (f"INSERT INTO holds ({', '.join(_HOLD_COLUMNS)}) "
-                f"VALUES ({','.join('?' * len(_HOLD_COLUMNS))})")
+_HOLD_COLUMNS = (
+    "id",
+    "device_id",
+    "request_id",
+    "card_uid",
+    "wallet_account_id",
+    "machine_account_id",
+    "units",
+    "unit_price",
+    "amount",
+    "status",
+    "posted",
+    "expires_at",
+    "resolved_at",
+)
+_INSERT_HOLD = f"INSERT INTO holds ({', '.join(_HOLD_COLUMNS)}) VALUES ({','.join('?' * len(_HOLD_COLUMNS))})"
 _RESOLVE_HOLD = "UPDATE holds SET status = ?, posted = ?, resolved_at = ? WHERE id = ?"
-_INSERT_ANSWER = ("INSERT INTO device_requests (device_id, request_id, reply, created_at) "
-                  "VALUES (?,?,?,?)")
+_INSERT_ANSWER = "INSERT INTO device_requests (device_id, request_id, reply, created_at) VALUES (?,?,?,?)"
 
 
 class _Run:
@@ -131,16 +160,19 @@ class _Run:
         cards = self._load_cards([i.body["card"] for i in batch if "card" in i.body])
         holds = self._load_holds([i for i in batch if i.kind == topics.REPORT and "hold" in i.body])
         # After the wallets are locked: the counters cannot change under us.
-        self.sun_keys = sun.load(self.raw, [i.body["card"] for i in batch
-                                            if i.kind == topics.TAP and i.body["card"] in cards])
+        self.sun_keys = sun.load(
+            self.raw, [i.body["card"] for i in batch if i.kind == topics.TAP and i.body["card"] in cards]
+        )
         self.offline = Replays(self.book, self.now, [i for i in batch if "off" in i.body])
         self.kiosk = TopUps(self.book, self.now, [i for i in batch if i.kind == topics.TOPUP])
         self.loyalty = device_loyalty.Batch(self.book, batch, self.now)
         # Accounts money only enters (machines) or that a report can only
         # release: read in one query, without a lock.
-        self.book.load([i.device.account_id for i in batch]
-                       + [h[c] for h in holds.values()
-                          for c in ("wallet_account_id", "machine_account_id")], lock=False)
+        self.book.load(
+            [i.device.account_id for i in batch]
+            + [h[c] for h in holds.values() for c in ("wallet_account_id", "machine_account_id")],
+            lock=False,
+        )
         for item in batch:
             if item.key not in self.answers:
                 self._remember(item, self._dispatch(item, cards, holds))
@@ -152,8 +184,7 @@ class _Run:
         return f"({self.raw.marks(len(values))})", values
 
     def _load_known_answers(self, batch: list[Incoming]) -> None:
-        rows = self.raw.by_device("device_requests", "request_id", "t.reply",
-                                  {item.key for item in batch})
+        rows = self.raw.by_device("device_requests", "request_id", "t.reply", {item.key for item in batch})
         for device_id, request_id, reply in rows:
             self.answers[(device_id, request_id)] = bytes(reply)
 
@@ -161,8 +192,7 @@ class _Run:
         if not uids:
             return {}
         marks, params = self._in(set(uids))
-        rows = self.raw.rows(f"SELECT uid, account_id, status FROM cards WHERE uid IN {marks}",
-                             params)
+        rows = self.raw.rows(f"SELECT uid, account_id, status FROM cards WHERE uid IN {marks}", params)
         self.book.load([r[1] for r in rows], lock=True)
         return {uid: (account_id, status) for uid, account_id, status in rows}
 
@@ -170,9 +200,10 @@ class _Run:
         if not reports:
             return {}
         marks, params = self._in({i.body["hold"] for i in reports})
-        rows = self.raw.rows(f"SELECT {', '.join(_HOLD_COLUMNS)} FROM holds WHERE id IN {marks}"
-                             + self.raw.lock(), params)
-        return {r[0]: dict(zip(_HOLD_COLUMNS, r)) for r in rows}
+        rows = self.raw.rows(
+            f"SELECT {', '.join(_HOLD_COLUMNS)} FROM holds WHERE id IN {marks}" + self.raw.lock(), params
+        )
+        return {r[0]: dict(zip(_HOLD_COLUMNS, r, strict=True)) for r in rows}
 
     def _dispatch(self, item: Incoming, cards: dict[str, tuple], holds: dict[str, dict]) -> dict:
         if item.kind == topics.TOPUP:
@@ -207,8 +238,13 @@ class _Run:
         wallet, status = cards[body["card"]]
         if status != "active":
             return _deny(body, m.BLOCKED_CARD)
-        return {"k": m.ACK, "re": body["id"], "posted": 0, "voided": 0,
-                "balance": self.book.account(wallet).available}
+        return {
+            "k": m.ACK,
+            "re": body["id"],
+            "posted": 0,
+            "voided": 0,
+            "balance": self.book.account(wallet).available,
+        }
 
     def _tap(self, item: Incoming, cards: dict[str, tuple]) -> dict:
         body, device = item.body, item.device
@@ -223,20 +259,44 @@ class _Run:
         amount = units * unit_price
         try:
             if amount:
-                self.book.transfer(wallet, device.account_id, amount, code="tap_hold",
-                                   reason=f"{units} x {unit_price} at {device.id}",
-                                   key=f"{device.id}/{body['id']}", pending=True, transfer_id=hold_id)
+                self.book.transfer(
+                    wallet,
+                    device.account_id,
+                    amount,
+                    code="tap_hold",
+                    reason=f"{units} x {unit_price} at {device.id}",
+                    key=f"{device.id}/{body['id']}",
+                    pending=True,
+                    transfer_id=hold_id,
+                )
         except InsufficientFunds:
             self.loyalty.refused(hold_id)
             return _deny(body, m.INSUFFICIENT_FUNDS, self.book.account(wallet).available)
-        self.new_holds.append((
-            hold_id, device.id, body["id"], body["card"], wallet, device.account_id,
-            units, unit_price, amount, "pending", 0,
-            self.raw.when(self.now + hold_lifetime(device.kind, units, self.hold_ttl)),
-            None,
-        ))
-        return {"k": m.GRANT, "re": body["id"], "hold": hold_id, "units": units,
-                "amount": amount, "balance": self.book.account(wallet).available}
+        self.new_holds.append(
+            (
+                hold_id,
+                device.id,
+                body["id"],
+                body["card"],
+                wallet,
+                device.account_id,
+                units,
+                unit_price,
+                amount,
+                "pending",
+                0,
+                self.raw.when(self.now + hold_lifetime(device.kind, units, self.hold_ttl)),
+                None,
+            )
+        )
+        return {
+            "k": m.GRANT,
+            "re": body["id"],
+            "hold": hold_id,
+            "units": units,
+            "amount": amount,
+            "balance": self.book.account(wallet).available,
+        }
 
     def _report(self, item: Incoming, holds: dict[str, dict]) -> dict:
         body, device = item.body, item.device
@@ -245,15 +305,25 @@ class _Run:
             return {"k": m.ERROR, "re": body["id"], "code": m.UNKNOWN_HOLD}
         if hold["status"] != "pending":
             # Resolved already (a second report, or it expired): never twice.
-            return {"k": m.ACK, "re": body["id"], "posted": hold["posted"],
-                    "voided": hold["amount"] - hold["posted"], "status": hold["status"]}
+            return {
+                "k": m.ACK,
+                "re": body["id"],
+                "posted": hold["posted"],
+                "voided": hold["amount"] - hold["posted"],
+                "status": hold["status"],
+            }
         delivered = min(body["delivered"], hold["units"])
         post = delivered * hold["unit_price"]
-        self.book.resolve(hold["id"], hold["wallet_account_id"], hold["machine_account_id"],
-                          held=hold["amount"], post=post,
-                          code="tap_delivered",
-                          reason=f"{delivered} of {hold['units']} delivered at {device.id}",
-                          key=f"{device.id}/{body['id']}")
+        self.book.resolve(
+            hold["id"],
+            hold["wallet_account_id"],
+            hold["machine_account_id"],
+            held=hold["amount"],
+            post=post,
+            code="tap_delivered",
+            reason=f"{delivered} of {hold['units']} delivered at {device.id}",
+            key=f"{device.id}/{body['id']}",
+        )
         # delivered, not post: a free tap (a gift, 100 % discount) that delivered is posted too.
         hold.update(status="posted" if delivered else "voided", posted=post)
         self.resolved[hold["id"]] = hold
@@ -267,8 +337,10 @@ class _Run:
 
     def _write(self) -> None:
         self.raw.many(_INSERT_HOLD, self.new_holds)
-        self.raw.many(_RESOLVE_HOLD, [(h["status"], h["posted"], self.raw.when(self.now), h["id"])
-                                      for h in self.resolved.values()])
+        self.raw.many(
+            _RESOLVE_HOLD,
+            [(h["status"], h["posted"], self.raw.when(self.now), h["id"]) for h in self.resolved.values()],
+        )
         self.loyalty.write()
         self.book.flush()
         sun.store_counters(self.raw, self.sun_counters, self.now)

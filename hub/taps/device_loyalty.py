@@ -28,6 +28,7 @@ lots of the cards at gift machines, the point wallets; the batch's activities ar
 order holds. Only exits go through hub.gifts one at a time. CHOICE: activities are counted only at
 outlets some active chain rule counts (activity reports count a card's first use from them).
 """
+
 from __future__ import annotations
 
 import threading
@@ -60,25 +61,47 @@ GIFT_ITEMS = GiftItem.__table__
 
 _NO_DISCOUNT = {"group": None, "rates": [], "group_rates": []}
 _HOLD_COLUMNS = tuple(c.name for c in MACHINE_HOLDS.columns)
-_LOT_COLUMNS = ("id", "card_uid", "account_id", "points", "remaining", "available_at",
-                "expires_at", "source_key", "reason", "rule_id", "basket_id", "created_at")
+_LOT_COLUMNS = (
+    "id",
+    "card_uid",
+    "account_id",
+    "points",
+    "remaining",
+    "available_at",
+    "expires_at",
+    "source_key",
+    "reason",
+    "rule_id",
+    "basket_id",
+    "created_at",
+)
 
 
 # -- settings ----------------------------------------------------------------------------------------
 
-def set_settings(conn: Connection, device_id: str, outlet_id: str, article_id: str,
-                 gift_item: str | None) -> dict:
+
+def set_settings(
+    conn: Connection, device_id: str, outlet_id: str, article_id: str, gift_item: str | None
+) -> dict:
     if conn.execute(select(DEVICES.c.id).where(DEVICES.c.id == device_id)).first() is None:
         raise NotFound(f"no device {device_id}")
     outlets.get_outlet(conn, outlet_id)
     catalogue.articles_by_id(conn, [article_id])
-    if gift_item is not None and conn.execute(select(GIFT_ITEMS.c.id).where(
-            GIFT_ITEMS.c.id == gift_item)).first() is None:
+    if (
+        gift_item is not None
+        and conn.execute(select(GIFT_ITEMS.c.id).where(GIFT_ITEMS.c.id == gift_item)).first() is None
+    ):
         raise NotFound(f"no gift item {gift_item}")
     conn.execute(delete(SETTINGS).where(SETTINGS.c.device_id == device_id))
-    conn.execute(SETTINGS.insert().values(device_id=device_id, outlet_id=outlet_id,
-                                          article_id=article_id, gift_item=gift_item,
-                                          updated_at=utcnow()))
+    conn.execute(
+        SETTINGS.insert().values(
+            device_id=device_id,
+            outlet_id=outlet_id,
+            article_id=article_id,
+            gift_item=gift_item,
+            updated_at=utcnow(),
+        )
+    )
     system_account(conn, points.LEDGER, "points", points.ISSUED)  # made here, cached for taps
     forget()
     return get_settings(conn, device_id)
@@ -99,13 +122,14 @@ def clear_settings(conn: Connection, device_id: str) -> None:
 
 # -- what is cached ----------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Static:
     machines: dict[str, dict]  # device id -> settings with "article"
     articles: dict[str, dict]
-    outlets: dict[str, dict]   # with "holidays" (a frozenset)
+    outlets: dict[str, dict]  # with "holidays" (a frozenset)
     rules: br.RuleBook
-    counting: frozenset[str]   # outlets where an active chain rule counts activities
+    counting: frozenset[str]  # outlets where an active chain rule counts activities
     points_issued: int | None  # the PTS account points come from, once it exists
     chain: gifts.Chain
 
@@ -133,24 +157,30 @@ def static(conn: Connection) -> Static:
 
 def _load_static(conn: Connection) -> Static:
     settings = [dict(r) for r in conn.execute(select(SETTINGS)).mappings()]
-    articles = (catalogue.articles_by_id(conn, {s["article_id"] for s in settings})
-                if settings else {})
+    articles = catalogue.articles_by_id(conn, {s["article_id"] for s in settings}) if settings else {}
     days: dict[str, set] = {}
     for outlet_id, day in conn.execute(select(outlets.HOLIDAYS.c.outlet_id, outlets.HOLIDAYS.c.day)):
         days.setdefault(outlet_id, set()).add(day)
-    outlet_rows = {o["id"]: {**o, "holidays": frozenset(days.get(o["id"], ()))}
-                   for o in outlets.list_outlets(conn)}
+    outlet_rows = {
+        o["id"]: {**o, "holidays": frozenset(days.get(o["id"], ()))} for o in outlets.list_outlets(conn)
+    }
     machines = {s["device_id"]: {**s, "article": articles[s["article_id"]]} for s in settings}
     chain = gifts.Chain(outlet_rows, gifts.active_rules(conn), {i["id"]: i for i in gifts.list_items(conn)})
-    counting = frozenset(o["id"] for o in outlet_rows.values() if any(
-        gifts.counts_at(r, o) for r in chain.rules.get(o["site_id"], ())))
-    issued = conn.execute(select(ACCOUNTS.c.id).where(
-        ACCOUNTS.c.ledger == points.LEDGER, ACCOUNTS.c.kind == "points",
-        ACCOUNTS.c.name == points.ISSUED)).scalar()
+    counting = frozenset(
+        o["id"]
+        for o in outlet_rows.values()
+        if any(gifts.counts_at(r, o) for r in chain.rules.get(o["site_id"], ()))
+    )
+    issued = conn.execute(
+        select(ACCOUNTS.c.id).where(
+            ACCOUNTS.c.ledger == points.LEDGER, ACCOUNTS.c.kind == "points", ACCOUNTS.c.name == points.ISSUED
+        )
+    ).scalar()
     return Static(machines, articles, outlet_rows, points.rule_book(conn)[0], counting, issued, chain)
 
 
 # -- one batch ---------------------------------------------------------------------------------------
+
 
 class Batch:
     """The loyalty side of one authorisation batch (hub.authorize._Run): `price` at a tap,
@@ -165,16 +195,27 @@ class Batch:
         taps = [i for i in batch if i.kind == topics.TAP and i.device.id in self.static.machines]
         self.owners, self.active = self._load_owners({i.body["card"] for i in taps})
         self.profiles = self._load_profiles(set(self.owners.values()))
-        self.holds = self._load_holds({i.body["hold"] for i in batch
-                                         if i.kind == topics.REPORT and "hold" in i.body})
+        self.holds = self._load_holds(
+            {i.body["hold"] for i in batch if i.kind == topics.REPORT and "hold" in i.body}
+        )
         # Locks in the order every transaction takes them: money wallets (hub.authorize), the
         # cards counting activities (hub.gifts.count_activities), then gift wallets.
-        gifts.lock_cards(self.raw, {f["card_uid"] for f in self.holds.values()
-                                    if f["outlet_id"] in self.static.counting and not f["exit"]})
-        self.gift_holds = gifts.load_gift_holds(self.raw, [h for h, f in self.holds.items()
-                                                           if f["gift_item"]])
-        gift_taps = {(self.owner(i.body["card"]), self.static.machines[i.device.id]["gift_item"])
-                     for i in taps if i.body.get("dir") != "exit"}
+        gifts.lock_cards(
+            self.raw,
+            {
+                f["card_uid"]
+                for f in self.holds.values()
+                if f["outlet_id"] in self.static.counting and not f["exit"]
+            },
+        )
+        self.gift_holds = gifts.load_gift_holds(
+            self.raw, [h for h, f in self.holds.items() if f["gift_item"]]
+        )
+        gift_taps = {
+            (self.owner(i.body["card"]), self.static.machines[i.device.id]["gift_item"])
+            for i in taps
+            if i.body.get("dir") != "exit"
+        }
         self.gift_lots = self._load_gift_lots({pair for pair in gift_taps if pair[1]})
 
     def _in(self, values) -> tuple[str, list]:
@@ -189,7 +230,9 @@ class Batch:
         marks, params = self._in(uids)
         rows = self.raw.rows(
             "SELECT c.uid, o.uid, o.status FROM cards c JOIN cards o ON o.uid = COALESCE(c.linked_to, c.uid) "
-            f"WHERE c.uid IN {marks}", params)
+            f"WHERE c.uid IN {marks}",
+            params,
+        )
         return {uid: owner for uid, owner, _ in rows}, {owner for _, owner, s in rows if s == "active"}
 
     def owner(self, uid: str) -> str:
@@ -199,19 +242,25 @@ class Batch:
         if not uids:
             return {}
         marks, params = self._in(uids)
-        groups = dict(self.raw.rows(
-            f"SELECT card_uid, group_id FROM card_discount_groups WHERE card_uid IN {marks}", params))
+        groups = dict(
+            self.raw.rows(
+                f"SELECT card_uid, group_id FROM card_discount_groups WHERE card_uid IN {marks}", params
+            )
+        )
         profiles = {uid: {"group": groups.get(uid), "rates": [], "group_rates": []} for uid in uids}
         group_marks, group_ids = self._in(set(groups.values()) or {""})
         rows = self.raw.rows(
             "SELECT owner, owner_id, scope, target, percent FROM discount_rates "
             f"WHERE (owner = 'card' AND owner_id IN {marks}) "
-            f"OR (owner = 'group' AND owner_id IN {group_marks})", params + group_ids)
+            f"OR (owner = 'group' AND owner_id IN {group_marks})",
+            params + group_ids,
+        )
         group_rates: dict[str, list] = {}
         for owner, owner_id, scope, target, percent in rows:
             rate = {"scope": scope, "target": target, "percent": Decimal(percent)}
-            (profiles[owner_id]["rates"] if owner == "card"
-             else group_rates.setdefault(owner_id, [])).append(rate)
+            (profiles[owner_id]["rates"] if owner == "card" else group_rates.setdefault(owner_id, [])).append(
+                rate
+            )
         for profile in profiles.values():
             profile["group_rates"] = group_rates.get(profile["group"], [])
         return profiles
@@ -223,8 +272,10 @@ class Batch:
             return {}
         cards, uids = self._in({uid for uid, _ in wanted})
         items, item_ids = self._in({item for _, item in wanted})
-        wallets = self.raw.rows(f"SELECT account_id FROM gift_accounts WHERE card_uid IN {cards} "
-                                f"AND item_id IN {items}", uids + item_ids)
+        wallets = self.raw.rows(
+            f"SELECT account_id FROM gift_accounts WHERE card_uid IN {cards} AND item_id IN {items}",
+            uids + item_ids,
+        )
         if not wallets:
             return {}
         self.book.load([w for (w,) in wallets], lock=True)
@@ -232,21 +283,24 @@ class Batch:
             "SELECT card_uid, item_id, id, account_id, remaining FROM gift_lots "
             f"WHERE card_uid IN {cards} AND item_id IN {items} AND remaining > 0 "
             "AND (expires_at IS NULL OR expires_at > ?) ORDER BY created_at, id",
-            uids + item_ids + [self.raw.when(utcnow())])
+            uids + item_ids + [self.raw.when(utcnow())],
+        )
         lots: dict[tuple[str, str], list[dict]] = {}
         for uid, item_id, lot_id, account_id, remaining in rows:
             if (uid, item_id) in wanted:
                 lots.setdefault((uid, item_id), []).append(
-                    {"id": lot_id, "account_id": account_id, "remaining": remaining})
+                    {"id": lot_id, "account_id": account_id, "remaining": remaining}
+                )
         return lots
 
     def _load_holds(self, hold_ids: set[str]) -> dict[str, dict]:
         if not hold_ids:
             return {}
         marks, params = self._in(hold_ids)
-        rows = self.raw.rows(f"SELECT {', '.join(_HOLD_COLUMNS)} FROM machine_holds "
-                             f"WHERE hold_id IN {marks}", params)
-        return {r[0]: dict(zip(_HOLD_COLUMNS, r)) for r in rows}
+        rows = self.raw.rows(
+            f"SELECT {', '.join(_HOLD_COLUMNS)} FROM machine_holds WHERE hold_id IN {marks}", params
+        )
+        return {r[0]: dict(zip(_HOLD_COLUMNS, r, strict=True)) for r in rows}
 
     # -- at the tap
 
@@ -259,14 +313,28 @@ class Batch:
             return body["units"], device.unit_price
         outlet = self.static.outlets[machine["outlet_id"]]
         uid, leaving = self.owner(body["card"]), body.get("dir") == "exit"
-        facts = {"hold_id": hold_id, "card_uid": uid, "outlet_id": outlet["id"],
-                 "site_id": outlet["site_id"], "article_id": machine["article_id"],
-                 "gross_unit_price": device.unit_price, "discount_percent": "0",
-                 "gift_item": None, "exit": leaving}
+        facts = {
+            "hold_id": hold_id,
+            "card_uid": uid,
+            "outlet_id": outlet["id"],
+            "site_id": outlet["site_id"],
+            "article_id": machine["article_id"],
+            "gross_unit_price": device.unit_price,
+            "discount_percent": "0",
+            "gift_item": None,
+            "exit": leaving,
+        }
         item_id = machine["gift_item"]
         lots, gift = self.gift_lots.get((uid, item_id)), self.static.chain.items.get(item_id)
-        if lots and gift and not leaving and uid in self.active and gifts.hold_unit(
-                self.conn, self.book, uid, gift, outlet, lots, hold_id, f"{device.id}/{body['id']}/gift"):
+        if (
+            lots
+            and gift
+            and not leaving
+            and uid in self.active
+            and gifts.hold_unit(
+                self.conn, self.book, uid, gift, outlet, lots, hold_id, f"{device.id}/{body['id']}/gift"
+            )
+        ):
             self.new_holds[hold_id] = {**facts, "gift_item": item_id}
             return 1, 0
         percent, _ = discounts.percent_for(self.profiles.get(uid, _NO_DISCOUNT), machine["article"])
@@ -323,15 +391,29 @@ class Batch:
         if Decimal(facts["discount_percent"]) == 100:
             return
         outlet = self.static.outlets.get(facts["outlet_id"])
-        article = (self.static.articles.get(facts["article_id"])
-                   or catalogue.articles_by_id(self.conn, [facts["article_id"]])[facts["article_id"]])
+        article = (
+            self.static.articles.get(facts["article_id"])
+            or catalogue.articles_by_id(self.conn, [facts["article_id"]])[facts["article_id"]]
+        )
         gross, net = facts["gross_unit_price"], hold["unit_price"]
-        basket = br.Basket(lines=(br.BasketLine(
-            "1", article["id"], delivered, gross, product_group_id=article["product_group_id"]),),
-            voucher_discount=delivered * (gross - net))
+        basket = br.Basket(
+            lines=(
+                br.BasketLine(
+                    "1", article["id"], delivered, gross, product_group_id=article["product_group_id"]
+                ),
+            ),
+            voucher_discount=delivered * (gross - net),
+        )
         awards = self.static.rules.awards_for_order(
-            basket, store=outlet["id"], channel_in=CHANNEL_IN, channel_out=CHANNEL_OUT, at=self.now,
-            tz=outlet["tz"], holidays=outlet["holidays"], ref=f"machine/{hold['id']}")
+            basket,
+            store=outlet["id"],
+            channel_in=CHANNEL_IN,
+            channel_out=CHANNEL_OUT,
+            at=self.now,
+            tz=outlet["tz"],
+            holidays=outlet["holidays"],
+            ref=f"machine/{hold['id']}",
+        )
         for award in awards:
             reason = f"{award.reason} ({delivered} delivered at {device_id}, hold {hold['id']})"
             self.lots.append((facts["card_uid"], award, reason, hold["id"]))
@@ -341,38 +423,65 @@ class Batch:
     def write(self) -> None:
         self._count()
         if self.new_holds:
-            self.raw.many(f"INSERT INTO machine_holds ({', '.join(_HOLD_COLUMNS)}) "
-                          f"VALUES ({self.raw.marks(len(_HOLD_COLUMNS))})",
-                          [tuple(h[c] for c in _HOLD_COLUMNS) for h in self.new_holds.values()])
+            self.raw.many(
+                f"INSERT INTO machine_holds ({', '.join(_HOLD_COLUMNS)}) "
+                f"VALUES ({self.raw.marks(len(_HOLD_COLUMNS))})",
+                [tuple(h[c] for c in _HOLD_COLUMNS) for h in self.new_holds.values()],
+            )
         if self.lots:
             self._issue_lots()
 
     def _issue_lots(self) -> None:
         marks, uids = self._in({lot[0] for lot in self.lots})
-        accounts = dict(self.raw.rows(
-            f"SELECT card_uid, account_id FROM point_accounts WHERE card_uid IN {marks}", uids))
+        accounts = dict(
+            self.raw.rows(f"SELECT card_uid, account_id FROM point_accounts WHERE card_uid IN {marks}", uids)
+        )
         for uid in set(uids) - accounts.keys():
             accounts[uid] = points.point_account(self.conn, uid)
-        issued = (self.static.points_issued
-                  or system_account(self.conn, points.LEDGER, "points", points.ISSUED))
+        issued = self.static.points_issued or system_account(
+            self.conn, points.LEDGER, "points", points.ISSUED
+        )
         # Points only arrive in these wallets here: read without a lock, updated by deltas.
         self.book.load([issued, *accounts.values()], lock=False)
         when, rows = self.raw.when, []
         for uid, award, reason, hold_id in self.lots:
-            self.book.transfer(issued, accounts[uid], award.points, code="points_earned",
-                               reason=reason, key=award.key)
-            rows.append((new_id(), uid, accounts[uid], award.points, award.points,
-                         when(award.available_at),
-                         None if award.expires_at is None else when(award.expires_at),
-                         award.key, reason, award.rule_id, hold_id, when(self.now)))
-        self.raw.many(f"INSERT INTO point_lots ({', '.join(_LOT_COLUMNS)}) "
-                      f"VALUES ({self.raw.marks(len(_LOT_COLUMNS))})", rows)
+            self.book.transfer(
+                issued, accounts[uid], award.points, code="points_earned", reason=reason, key=award.key
+            )
+            rows.append(
+                (
+                    new_id(),
+                    uid,
+                    accounts[uid],
+                    award.points,
+                    award.points,
+                    when(award.available_at),
+                    None if award.expires_at is None else when(award.expires_at),
+                    award.key,
+                    reason,
+                    award.rule_id,
+                    hold_id,
+                    when(self.now),
+                )
+            )
+        self.raw.many(
+            f"INSERT INTO point_lots ({', '.join(_LOT_COLUMNS)}) "
+            f"VALUES ({self.raw.marks(len(_LOT_COLUMNS))})",
+            rows,
+        )
 
 
 def release_expired(book: Book, hold_ids: list[str]) -> None:
     """Holds voided because their device never reported: their gifts go back to the cards."""
     raw = book.raw
-    rows = raw.rows(f"SELECT hold_id FROM machine_holds WHERE gift_item IS NOT NULL "
-                    f"AND hold_id IN ({raw.marks(len(hold_ids))})", hold_ids) if hold_ids else []
+    rows = (
+        raw.rows(
+            f"SELECT hold_id FROM machine_holds WHERE gift_item IS NOT NULL "
+            f"AND hold_id IN ({raw.marks(len(hold_ids))})",
+            hold_ids,
+        )
+        if hold_ids
+        else []
+    )
     for (hold_id,) in rows:
         gifts.settle_gift(book.conn, book, hold_id, False, f"expire/{hold_id}/gift")

@@ -6,6 +6,7 @@ flash, so money counted before a power cut is credited once, under whatever requ
 id the kiosk sends it again. A blocked card is credited too: it is the visitor's money.
 Cash on a debit card settles what it owes, without a bonus (what is over stays as credit).
 """
+
 from __future__ import annotations
 
 import logging
@@ -22,10 +23,8 @@ TOPUP_CODE = "kiosk_topup"
 KIOSK = "kiosk"  # the device kind that may send top-ups
 
 
-_COLUMNS = ("device_id", "event_id", "request_id", "card_uid", "amount", "bonus", "transfer_id",
-            "booked_at")
-_INSERT = (f"INSERT INTO kiosk_topups ({', '.join(_COLUMNS)}) "
-           f"VALUES ({','.join('?' * len(_COLUMNS))})")
+_COLUMNS = ("device_id", "event_id", "request_id", "card_uid", "amount", "bonus", "transfer_id", "booked_at")
+_INSERT = f"INSERT INTO kiosk_topups ({', '.join(_COLUMNS)}) VALUES ({','.join('?' * len(_COLUMNS))})"
 
 
 class TopUps:
@@ -55,16 +54,27 @@ class TopUps:
         card = cards.get(body["card"])
         ledger = self.book.account(device.account_id).ledger
         if card is None or self.book.account(card[0]).ledger != ledger:
-            log.error("kiosk %s counted %d for unknown card %s (event %s): kept on the kiosk",
-                      device.id, body["amount"], body["card"], body["ev"])
+            log.error(
+                "kiosk %s counted %d for unknown card %s (event %s): kept on the kiosk",
+                device.id,
+                body["amount"],
+                body["card"],
+                body["ev"],
+            )
             return {"k": "error", "re": body["id"], "code": "unknown_card"}
         wallet = card[0]
         key = (device.id, body["ev"])
         if key not in self.done:
             self.done[key] = self._credit(item, wallet, ledger)
         amount, bonus = self.done[key]
-        return {"k": "ack", "re": body["id"], "posted": amount, "voided": 0, "bonus": bonus,
-                "balance": self.book.account(wallet).available}
+        return {
+            "k": "ack",
+            "re": body["id"],
+            "posted": amount,
+            "voided": 0,
+            "bonus": bonus,
+            "balance": self.book.account(wallet).available,
+        }
 
     def _credit(self, item, wallet: int, ledger: str) -> tuple[int, int]:
         body, device = item.body, item.device
@@ -72,22 +82,34 @@ class TopUps:
         amount = body["amount"]
         # Cash put on a debit card pays what it owes, as at the cash desk: no top-up bonus.
         debit = self.book.account(wallet).credit_limit > 0
-        tid = self.book.transfer(device.account_id, wallet, amount,
-                                 code=SETTLEMENT_CODE if debit else TOPUP_CODE,
-                                 reason=f"cash counted at kiosk {device.id}", key=tag)
+        tid = self.book.transfer(
+            device.account_id,
+            wallet,
+            amount,
+            code=SETTLEMENT_CODE if debit else TOPUP_CODE,
+            reason=f"cash counted at kiosk {device.id}",
+            key=tag,
+        )
         bonus = 0 if debit else topup_bonus.topup_bonus(amount, self._tiers(ledger))
         if bonus:
-            self.book.transfer(self._bonus_source(ledger), wallet, bonus,
-                               code=topup_bonus.BONUS_CODE, reason=f"top-up bonus on {amount}",
-                               key=tag + "/bonus")
-        self.rows.append((device.id, body["ev"], body["id"], body["card"], amount, bonus, tid,
-                          self.raw.when(self.now)))
+            self.book.transfer(
+                self._bonus_source(ledger),
+                wallet,
+                bonus,
+                code=topup_bonus.BONUS_CODE,
+                reason=f"top-up bonus on {amount}",
+                key=tag + "/bonus",
+            )
+        self.rows.append(
+            (device.id, body["ev"], body["id"], body["card"], amount, bonus, tid, self.raw.when(self.now))
+        )
         return amount, bonus
 
     def _tiers(self, ledger: str) -> list:
         if ledger not in self.tiers:
-            self.tiers[ledger] = [(t["min_amount"], t["percent"])
-                                  for t in topup_bonus.get_tiers(self.book.conn, ledger)]
+            self.tiers[ledger] = [
+                (t["min_amount"], t["percent"]) for t in topup_bonus.get_tiers(self.book.conn, ledger)
+            ]
         return self.tiers[ledger]
 
     def _bonus_source(self, ledger: str) -> int:

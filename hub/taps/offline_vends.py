@@ -8,6 +8,7 @@ or unknown card) is booked against the site's offline-loss account and flagged a
 offline overspend for staff to follow up. A repeat (also under a new request id after
 a reboot) books nothing and gets the same numbers.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -24,10 +25,22 @@ LOSS_KIND = "offline_loss"
 
 
 OFFLINE_VENDS = OfflineVend.__table__
-_COLUMNS = ("device_id", "event_id", "site", "request_id", "card_uid", "units", "unit_price",
-            "amount", "posted", "short", "overspend", "vended_at", "booked_at")
-_INSERT = (f"INSERT INTO offline_vends ({', '.join(_COLUMNS)}) "
-           f"VALUES ({','.join('?' * len(_COLUMNS))})")
+_COLUMNS = (
+    "device_id",
+    "event_id",
+    "site",
+    "request_id",
+    "card_uid",
+    "units",
+    "unit_price",
+    "amount",
+    "posted",
+    "short",
+    "overspend",
+    "vended_at",
+    "booked_at",
+)
+_INSERT = f"INSERT INTO offline_vends ({', '.join(_COLUMNS)}) VALUES ({','.join('?' * len(_COLUMNS))})"
 
 
 def loss_account_name(site: str) -> str:
@@ -57,9 +70,11 @@ class Replays:
 
     def _load_loss_accounts(self, raw: Raw, sites: set[str]) -> None:
         names = sorted(loss_account_name(s) for s in sites)
-        rows = raw.rows("SELECT id, ledger, name FROM accounts WHERE kind = ? "
-                        f"AND name IN ({raw.marks(len(names))}) ORDER BY id",
-                        [LOSS_KIND] + names)
+        rows = raw.rows(
+            "SELECT id, ledger, name FROM accounts WHERE kind = ? "
+            f"AND name IN ({raw.marks(len(names))}) ORDER BY id",
+            [LOSS_KIND] + names,
+        )
         for account_id, ledger, name in rows:
             self.loss.setdefault((ledger, name), account_id)
         self.book.load(self.loss.values(), lock=False)
@@ -67,8 +82,7 @@ class Replays:
     def _loss_account(self, ledger: str, site: str) -> int:
         key = (ledger, loss_account_name(site))
         if key not in self.loss:  # the site's first overspend on this ledger
-            self.loss[key] = create_account(self.book.conn, ledger, LOSS_KIND, key[1],
-                                            allow_negative=True)
+            self.loss[key] = create_account(self.book.conn, ledger, LOSS_KIND, key[1], allow_negative=True)
             self.book.load([self.loss[key]], lock=False)
         return self.loss[key]
 
@@ -85,18 +99,36 @@ class Replays:
         tag = f"offline/{device.id}/{body['off']}"
         what = f"offline vend {body['off']}: {body['delivered']} x {device.unit_price} at {device.id}"
         if posted:
-            self.book.transfer(cards[body["card"]][0], device.account_id, posted, code=VEND_CODE,
-                               reason=what, key=tag)
+            self.book.transfer(
+                cards[body["card"]][0], device.account_id, posted, code=VEND_CODE, reason=what, key=tag
+            )
         if short:
-            self.book.transfer(self._loss_account(ledger, device.site), device.account_id, short,
-                               code=LOSS_CODE, reason=f"{what}, card {body['card']}: {overspend}",
-                               key=tag + "/short")
+            self.book.transfer(
+                self._loss_account(ledger, device.site),
+                device.account_id,
+                short,
+                code=LOSS_CODE,
+                reason=f"{what}, card {body['card']}: {overspend}",
+                key=tag + "/short",
+            )
         ago = body.get("ago")
-        self.rows.append((
-            device.id, body["off"], device.site, body["id"], body["card"], body["delivered"],
-            device.unit_price, amount, posted, short, overspend,
-            None if ago is None else self.raw.when(self.now - timedelta(seconds=ago)),
-            self.raw.when(self.now)))
+        self.rows.append(
+            (
+                device.id,
+                body["off"],
+                device.site,
+                body["id"],
+                body["card"],
+                body["delivered"],
+                device.unit_price,
+                amount,
+                posted,
+                short,
+                overspend,
+                None if ago is None else self.raw.when(self.now - timedelta(seconds=ago)),
+                self.raw.when(self.now),
+            )
+        )
         self.done[key] = (posted, short)
         return reply(body["id"], posted, short)
 
@@ -122,7 +154,9 @@ def overspends(conn: Connection, site: str | None = None, limit: int = 100) -> l
     query = select(OFFLINE_VENDS).where(OFFLINE_VENDS.c.overspend.is_not(None))
     if site is not None:
         query = query.where(OFFLINE_VENDS.c.site == site)
-    rows = conn.execute(query.order_by(OFFLINE_VENDS.c.booked_at.desc(),
-                                       OFFLINE_VENDS.c.device_id, OFFLINE_VENDS.c.event_id)
-                        .limit(limit)).mappings()
+    rows = conn.execute(
+        query.order_by(
+            OFFLINE_VENDS.c.booked_at.desc(), OFFLINE_VENDS.c.device_id, OFFLINE_VENDS.c.event_id
+        ).limit(limit)
+    ).mappings()
     return [dict(r) for r in rows]

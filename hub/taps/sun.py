@@ -9,6 +9,7 @@ the UID and the counter. The hub keeps both keys of a registered card and the la
 counter it accepted; a message must verify and carry a higher counter. Cards not
 registered here work on their UID alone.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -24,7 +25,6 @@ from hub.core.errors import Invalid, NotFound
 from hub.core.raw import Raw
 from hub.tables.cards import CardSun
 from hub.wallets.cards import get_card
-
 
 CARD_SUN = CardSun.__table__
 
@@ -111,34 +111,43 @@ def check(sun: dict | None, card_uid: str, keys: SunKeys) -> int:
 
 # --- the batched booking path (hub/authorize.py) -------------------------------------------
 
+
 def load(raw: Raw, uids) -> dict[str, SunKeys]:
     """SUN keys of those of the cards registered for SUN, in one query, rows locked."""
     uids = sorted(set(uids))
     if not uids:
         return {}
-    rows = raw.rows("SELECT uid, meta_key_hex, file_key_hex, last_counter FROM card_sun "
-                    f"WHERE uid IN ({raw.marks(len(uids))}) ORDER BY uid" + raw.lock(), uids)
-    return {uid: SunKeys(bytes.fromhex(meta) if meta else None, bytes.fromhex(file), last)
-            for uid, meta, file, last in rows}
+    rows = raw.rows(
+        "SELECT uid, meta_key_hex, file_key_hex, last_counter FROM card_sun "
+        f"WHERE uid IN ({raw.marks(len(uids))}) ORDER BY uid" + raw.lock(),
+        uids,
+    )
+    return {
+        uid: SunKeys(bytes.fromhex(meta) if meta else None, bytes.fromhex(file), last)
+        for uid, meta, file, last in rows
+    }
 
 
 def store_counters(raw: Raw, accepted: dict[str, int], now: datetime) -> None:
-    raw.many("UPDATE card_sun SET last_counter = ?, last_seen_at = ? WHERE uid = ?",
-             [(counter, raw.when(now), uid) for uid, counter in sorted(accepted.items())])
+    raw.many(
+        "UPDATE card_sun SET last_counter = ?, last_seen_at = ? WHERE uid = ?",
+        [(counter, raw.when(now), uid) for uid, counter in sorted(accepted.items())],
+    )
 
 
 # --- registration (REST) ------------------------------------------------------------------
 
-def register(conn: Connection, uid: str, file_key: str, meta_key: str | None,
-             last_counter: int | None) -> dict:
+
+def register(
+    conn: Connection, uid: str, file_key: str, meta_key: str | None, last_counter: int | None
+) -> dict:
     """Register (or re-key) a card for SUN. Without last_counter a re-keyed card keeps the
     counter accepted so far, so old messages stay refused. A card the hub does not know:
     NotFound."""
     get_card(conn, uid)
     uid = uid.upper()
     row = conn.execute(select(CARD_SUN.c.last_counter).where(CARD_SUN.c.uid == uid)).first()
-    values = {"meta_key_hex": meta_key.upper() if meta_key else None,
-              "file_key_hex": file_key.upper()}
+    values = {"meta_key_hex": meta_key.upper() if meta_key else None, "file_key_hex": file_key.upper()}
     if last_counter is not None or row is None:
         values["last_counter"] = last_counter
     if row is None:
@@ -150,14 +159,28 @@ def register(conn: Connection, uid: str, file_key: str, meta_key: str | None,
 
 def view(conn: Connection, uid: str) -> dict:
     """A card's SUN registration without its keys (they are never read back)."""
-    row = conn.execute(select(CARD_SUN.c.uid, CARD_SUN.c.meta_key_hex, CARD_SUN.c.last_counter,
-                              CARD_SUN.c.registered_at, CARD_SUN.c.last_seen_at)
-                       .where(CARD_SUN.c.uid == uid.upper())).mappings().first()
+    row = (
+        conn.execute(
+            select(
+                CARD_SUN.c.uid,
+                CARD_SUN.c.meta_key_hex,
+                CARD_SUN.c.last_counter,
+                CARD_SUN.c.registered_at,
+                CARD_SUN.c.last_seen_at,
+            ).where(CARD_SUN.c.uid == uid.upper())
+        )
+        .mappings()
+        .first()
+    )
     if row is None:
         raise _not_registered(uid)
-    return {"uid": row["uid"], "encrypted_picc_data": row["meta_key_hex"] is not None,
-            "last_counter": row["last_counter"], "registered_at": row["registered_at"],
-            "last_seen_at": row["last_seen_at"]}
+    return {
+        "uid": row["uid"],
+        "encrypted_picc_data": row["meta_key_hex"] is not None,
+        "last_counter": row["last_counter"],
+        "registered_at": row["registered_at"],
+        "last_seen_at": row["last_seen_at"],
+    }
 
 
 def unregister(conn: Connection, uid: str) -> None:

@@ -1,5 +1,6 @@
 """Cards as the hub keeps them: the credential (an RFID card or a digital card's token) and the
 wallet a tap with it debits. Issue, look up, block and unblock."""
+
 from __future__ import annotations
 
 import base64
@@ -54,9 +55,18 @@ def new_digital_uid() -> str:
     return "QR-" + base64.b32encode(secrets.token_bytes(15)).decode()
 
 
-def issue_card(conn: Connection, ledger: str, uid: str | None = None, label: str = "", *,
-               medium: str = "rfid", kind: str = "value", holder_name: str = "",
-               holder_email: str = "", credit_limit: int = 0) -> dict:
+def issue_card(
+    conn: Connection,
+    ledger: str,
+    uid: str | None = None,
+    label: str = "",
+    *,
+    medium: str = "rfid",
+    kind: str = "value",
+    holder_name: str = "",
+    holder_email: str = "",
+    credit_limit: int = 0,
+) -> dict:
     """A card with an empty wallet of its own. A debit card's wallet may go below zero down
     to minus its credit limit; a digital card's uid is always made here."""
     if medium not in MEDIA or kind not in KINDS:
@@ -69,14 +79,23 @@ def issue_card(conn: Connection, ledger: str, uid: str | None = None, label: str
     if conn.execute(select(CARDS.c.uid).where(CARDS.c.uid == uid)).first():
         raise Conflict(f"card {uid} exists")
     account_id = create_account(conn, ledger, "wallet", f"card {uid}", credit_limit=credit_limit)
-    insert_card(conn, uid, account_id, label=label, medium=medium, kind=kind,
-                 holder_name=holder_name, holder_email=holder_email)
+    insert_card(
+        conn,
+        uid,
+        account_id,
+        label=label,
+        medium=medium,
+        kind=kind,
+        holder_name=holder_name,
+        holder_email=holder_email,
+    )
     return card_view(conn, uid)
 
 
 def insert_card(conn: Connection, uid: str, account_id: int, **columns) -> None:
-    conn.execute(CARDS.insert().values(uid=uid, account_id=account_id, status="active",
-                                       created_at=utcnow(), **columns))
+    conn.execute(
+        CARDS.insert().values(uid=uid, account_id=account_id, status="active", created_at=utcnow(), **columns)
+    )
 
 
 def get_card(conn: Connection, uid: str) -> CardRef:
@@ -85,11 +104,19 @@ def get_card(conn: Connection, uid: str) -> CardRef:
     row = conn.execute(select(CARDS).where(CARDS.c.uid == uid.upper())).mappings().first()
     if row is None:
         raise NotFound(f"no card {uid}")
-    return CardRef(card_uid=row["uid"], uid=row["linked_to"] or row["uid"],
-                   account_id=row["account_id"], status=row["status"], label=row["label"],
-                   medium=row["medium"], kind=row["kind"], holder_name=row["holder_name"],
-                   holder_email=row["holder_email"], linked_to=row["linked_to"],
-                   created_at=row["created_at"])
+    return CardRef(
+        card_uid=row["uid"],
+        uid=row["linked_to"] or row["uid"],
+        account_id=row["account_id"],
+        status=row["status"],
+        label=row["label"],
+        medium=row["medium"],
+        kind=row["kind"],
+        holder_name=row["holder_name"],
+        holder_email=row["holder_email"],
+        linked_to=row["linked_to"],
+        created_at=row["created_at"],
+    )
 
 
 def own_card(conn: Connection, uid: str) -> CardRef:
@@ -104,12 +131,21 @@ def card_view(conn: Connection, uid: str) -> dict:
     posted = acc["credits_posted"] - acc["debits_posted"]
     available = posted - acc["debits_pending"]
     return {
-        "uid": card.uid, "status": card.status, "label": card.label,
-        "ledger": acc["ledger"], "balance": posted, "held": acc["debits_pending"],
-        "available": available, "medium": card.medium, "kind": card.kind,
-        "holder_name": card.holder_name, "holder_email": card.holder_email,
-        "personalised": bool(card.holder_name), "linked_to": card.linked_to,
-        "credit_limit": acc["credit_limit"], "spendable": available + acc["credit_limit"],
+        "uid": card.uid,
+        "status": card.status,
+        "label": card.label,
+        "ledger": acc["ledger"],
+        "balance": posted,
+        "held": acc["debits_pending"],
+        "available": available,
+        "medium": card.medium,
+        "kind": card.kind,
+        "holder_name": card.holder_name,
+        "holder_email": card.holder_email,
+        "personalised": bool(card.holder_name),
+        "linked_to": card.linked_to,
+        "credit_limit": acc["credit_limit"],
+        "spendable": available + acc["credit_limit"],
         "created_at": card.created_at,
     }
 
@@ -118,5 +154,3 @@ def set_status(conn: Connection, uid: str, status: str) -> dict:
     get_card(conn, uid)
     conn.execute(update(CARDS).where(CARDS.c.uid == uid.upper()).values(status=status))
     return card_view(conn, uid)
-
-

@@ -1,5 +1,6 @@
 """The cash desk: top-ups (with the tier's bonus), a debit card's settlement and refunds. Every
 booking is once per idempotency key."""
+
 from __future__ import annotations
 
 from sqlalchemy import Connection, func, select
@@ -20,8 +21,10 @@ def _ledger(conn: Connection, account_id: int) -> str:
 def _repeat(conn: Connection, key: str, account_id: int, amount: int) -> dict | None:
     """The transfer booked earlier under this idempotency key, if any."""
     done = conn.execute(select(TRANSFERS).where(TRANSFERS.c.idempotency_key == key)).mappings().first()
-    if done is not None and (account_id not in (done["credit_account_id"], done["debit_account_id"])
-                             or (amount is not None and done["amount"] != amount)):
+    if done is not None and (
+        account_id not in (done["credit_account_id"], done["debit_account_id"])
+        or (amount is not None and done["amount"] != amount)
+    ):
         raise Conflict(f"idempotency key {key} was used for another booking")
     return done
 
@@ -34,19 +37,30 @@ def top_up(conn: Connection, uid: str, amount: int, key: str, reason: str = "") 
         raise Conflict(f"card {uid} is a debit card, paid later: settle what it owes instead")
     done = _repeat(conn, key, card.account_id, amount)
     if done is not None:
-        bonus = conn.execute(select(TRANSFERS.c.amount).where(
-            TRANSFERS.c.idempotency_key == key + "/bonus")).scalar() or 0
+        bonus = (
+            conn.execute(
+                select(TRANSFERS.c.amount).where(TRANSFERS.c.idempotency_key == key + "/bonus")
+            ).scalar()
+            or 0
+        )
         return {"transfer": done["id"], "bonus": bonus, "repeated": True, **card_view(conn, uid)}
     ledger = _ledger(conn, card.account_id)
     book = Book(conn)
     cash = system_account(conn, ledger, "cash", CASH_DESK)
-    tid = book.transfer(cash, card.account_id, amount, code="topup",
-                        reason=reason or "top-up at the cash desk", key=key)
+    tid = book.transfer(
+        cash, card.account_id, amount, code="topup", reason=reason or "top-up at the cash desk", key=key
+    )
     bonus = topup_bonus.bonus_for(conn, ledger, amount)
     if bonus:
         source = system_account(conn, ledger, "bonus", topup_bonus.PROMOTIONS)
-        book.transfer(source, card.account_id, bonus, code=topup_bonus.BONUS_CODE,
-                      reason=f"top-up bonus on {amount}", key=key + "/bonus")
+        book.transfer(
+            source,
+            card.account_id,
+            bonus,
+            code=topup_bonus.BONUS_CODE,
+            reason=f"top-up bonus on {amount}",
+            key=key + "/bonus",
+        )
     book.flush()
     return {"transfer": tid, "bonus": bonus, "repeated": False, **card_view(conn, uid)}
 
@@ -55,10 +69,16 @@ def unspent_bonus(conn: Connection, account_id: int, available: int) -> int:
     """Bonus credit still in the wallet. The visitor's own money counts as spent
     first, so what is left is bonus as far as the bonus credited reaches."""
     codes = (topup_bonus.BONUS_CODE, topup_bonus.FORFEIT_CODE)
-    credited = conn.execute(select(func.coalesce(func.sum(TRANSFERS.c.amount), 0)).where(
-        TRANSFERS.c.credit_account_id == account_id, TRANSFERS.c.code.in_(codes))).scalar()
-    taken = conn.execute(select(func.coalesce(func.sum(TRANSFERS.c.amount), 0)).where(
-        TRANSFERS.c.debit_account_id == account_id, TRANSFERS.c.code.in_(codes))).scalar()
+    credited = conn.execute(
+        select(func.coalesce(func.sum(TRANSFERS.c.amount), 0)).where(
+            TRANSFERS.c.credit_account_id == account_id, TRANSFERS.c.code.in_(codes)
+        )
+    ).scalar()
+    taken = conn.execute(
+        select(func.coalesce(func.sum(TRANSFERS.c.amount), 0)).where(
+            TRANSFERS.c.debit_account_id == account_id, TRANSFERS.c.code.in_(codes)
+        )
+    ).scalar()
     return max(0, min(available, int(credited) - int(taken)))
 
 
@@ -85,8 +105,14 @@ def settle(conn: Connection, uid: str, key: str, amount: int | None = None) -> d
         raise Conflict(f"card {uid} owes {owed}; a settlement pays between 1 and that")
     book = Book(conn)
     cash = system_account(conn, _ledger(conn, card.account_id), "cash", CASH_DESK)
-    book.transfer(cash, card.account_id, amount, code=SETTLEMENT_CODE,
-                  reason=f"debit card settled: {amount} of {owed} owed", key=key)
+    book.transfer(
+        cash,
+        card.account_id,
+        amount,
+        code=SETTLEMENT_CODE,
+        reason=f"debit card settled: {amount} of {owed} owed",
+        key=key,
+    )
     book.flush()
     return {"settled": amount, "repeated": False, **card_view(conn, uid)}
 
@@ -101,21 +127,28 @@ def refund(conn: Connection, uid: str, key: str) -> dict:
         return {"refunded": sign * done["amount"], "repeated": True, **view}
     if view["available"] < 0:
         settled = settle(conn, uid, key)
-        return {"refunded": -settled["settled"], "bonus_lapsed": 0, "repeated": False,
-                **card_view(conn, uid)}
+        return {"refunded": -settled["settled"], "bonus_lapsed": 0, "repeated": False, **card_view(conn, uid)}
     ledger = _ledger(conn, card.account_id)
     bonus = unspent_bonus(conn, card.account_id, view["available"])
     paid_back = view["available"] - bonus
     book = Book(conn)
     if paid_back:
-        book.transfer(card.account_id, system_account(conn, ledger, "cash", CASH_DESK),
-                      paid_back, code="refund", reason="balance paid back", key=key)
+        book.transfer(
+            card.account_id,
+            system_account(conn, ledger, "cash", CASH_DESK),
+            paid_back,
+            code="refund",
+            reason="balance paid back",
+            key=key,
+        )
     if bonus:
-        book.transfer(card.account_id, system_account(conn, ledger, "bonus", topup_bonus.PROMOTIONS),
-                      bonus, code=topup_bonus.FORFEIT_CODE, reason="bonus lapses with the refund",
-                      key=key + "/bonus")
+        book.transfer(
+            card.account_id,
+            system_account(conn, ledger, "bonus", topup_bonus.PROMOTIONS),
+            bonus,
+            code=topup_bonus.FORFEIT_CODE,
+            reason="bonus lapses with the refund",
+            key=key + "/bonus",
+        )
     book.flush()
-    return {"refunded": paid_back, "bonus_lapsed": bonus, "repeated": False,
-            **card_view(conn, uid)}
-
-
+    return {"refunded": paid_back, "bonus_lapsed": bonus, "repeated": False, **card_view(conn, uid)}

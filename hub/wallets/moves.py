@@ -1,5 +1,6 @@
 """Moving a whole wallet to another: a lost card's replacement, an RFID card joining a digital
 wallet."""
+
 from __future__ import annotations
 
 from sqlalchemy import Connection, update
@@ -9,8 +10,9 @@ from hub.wallets import topup_bonus
 from hub.wallets.cash_desk import unspent_bonus
 
 
-def move_balance(conn: Connection, book: Book, source: int, target: int, available: int,
-                 code: str, reason: str, ref: str) -> None:
+def move_balance(
+    conn: Connection, book: Book, source: int, target: int, available: int, code: str, reason: str, ref: str
+) -> None:
     """Move a settled wallet's whole balance to another wallet, and take away its credit
     limit. Bonus credit moves as bonus, so a later refund still tells it apart; what a
     debit card owes moves as a debt (target → source)."""

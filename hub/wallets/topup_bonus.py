@@ -2,13 +2,13 @@
 5 % from 50.00 on, so 50.00 becomes 52.50. The extra is booked apart from the
 paid money (code "topup_bonus", from the promotions account), so a refund
 can tell the two apart: paid money is paid back, bonus is not."""
+
 from __future__ import annotations
 
-from decimal import Decimal
-
+from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from fractions import Fraction
-from typing import Sequence
 
 from sqlalchemy import Connection, delete, select
 
@@ -31,8 +31,7 @@ class Tier:
     percent: Decimal | int | str
 
     def __post_init__(self) -> None:
-        if isinstance(self.min_amount, bool) or not isinstance(self.min_amount, int) \
-                or self.min_amount < 0:
+        if isinstance(self.min_amount, bool) or not isinstance(self.min_amount, int) or self.min_amount < 0:
             raise Invalid(f"min_amount must be a non-negative int, got {self.min_amount!r}")
         percent = Decimal(str(self.percent))
         if percent < 0:
@@ -56,8 +55,11 @@ def topup_bonus(amount: int, tiers: Sequence[Tier | tuple[int, Decimal | int | s
 
 
 def get_tiers(conn: Connection, ledger: str) -> list[dict]:
-    rows = conn.execute(select(TIERS.c.min_amount, TIERS.c.percent)
-                        .where(TIERS.c.ledger == ledger).order_by(TIERS.c.min_amount))
+    rows = conn.execute(
+        select(TIERS.c.min_amount, TIERS.c.percent)
+        .where(TIERS.c.ledger == ledger)
+        .order_by(TIERS.c.min_amount)
+    )
     return [{"min_amount": m, "percent": Decimal(p)} for m, p in rows]
 
 
@@ -68,8 +70,10 @@ def set_tiers(conn: Connection, ledger: str, tiers: list[dict]) -> list[dict]:
         raise Invalid("two tiers start at the same amount")
     conn.execute(delete(TIERS).where(TIERS.c.ledger == ledger))
     if checked:
-        conn.execute(TIERS.insert(), [{"ledger": ledger, "min_amount": t.min_amount,
-                                       "percent": str(t.percent)} for t in checked])
+        conn.execute(
+            TIERS.insert(),
+            [{"ledger": ledger, "min_amount": t.min_amount, "percent": str(t.percent)} for t in checked],
+        )
     return get_tiers(conn, ledger)
 
 

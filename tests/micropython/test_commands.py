@@ -4,15 +4,21 @@
 # hence: no fixtures, no pytest import, no tempfile.
 import json
 
-from protocol import ProtocolError, manage, messages, topics
-from protocol.signing import Signer
+from test_controller import DEVICE, KEY, OTHER_KEY, SITE, Rig, grant_all, until
+
 from firmware import commands
 from firmware.hal import sleep_ms
-from test_controller import KEY, OTHER_KEY, SITE, DEVICE, Rig, grant_all, until
+from protocol import ProtocolError, manage, messages, topics
+from protocol.signing import Signer
 
 CMD_TOPIC = topics.down(SITE, DEVICE, topics.CMD)
-PROVISION = {"device": DEVICE, "site": SITE, "key": KEY, "broker": "mqtt://127.0.0.1:1883",
-             "wifi": {"ssid": "x", "password": ""}}
+PROVISION = {
+    "device": DEVICE,
+    "site": SITE,
+    "key": KEY,
+    "broker": "mqtt://127.0.0.1:1883",
+    "wifi": {"ssid": "x", "password": ""},
+}
 
 
 class FakeApp:
@@ -85,13 +91,17 @@ async def test_replayed_retained_forged_and_foreign_commands_are_ignored():
         rig.link.on_message(CMD_TOPIC, good, False)  # replayed
         rig.link.on_message(CMD_TOPIC, command({"seq": 4, "k": "config", "set": {"pulse_ms": 90}}), False)
         assert rig.link.ignored == 3
-        rig.link.on_message(CMD_TOPIC, command({"seq": 9, "k": "config", "set": {"pulse_ms": 90}},
-                                               OTHER_KEY), False)
+        rig.link.on_message(
+            CMD_TOPIC, command({"seq": 9, "k": "config", "set": {"pulse_ms": 90}}, OTHER_KEY), False
+        )
         rig.link.on_message(CMD_TOPIC, command({"seq": 9, "k": "launch"}), False)
         assert rig.link.invalid == 2
         other = topics.down(SITE, "other", topics.CMD)
-        rig.link.on_message(other, Signer(KEY).seal(other, messages.encode(
-            {"seq": 9, "k": "config", "set": {"pulse_ms": 90}})), False)
+        rig.link.on_message(
+            other,
+            Signer(KEY).seal(other, messages.encode({"seq": 9, "k": "config", "set": {"pulse_ms": 90}})),
+            False,
+        )
         assert rig.link.ignored == 4
         assert rig.profile["pulse_ms"] == 70
     finally:
@@ -102,7 +112,9 @@ async def test_denied_card_is_refused_without_asking_and_the_list_survives_a_res
     rig, app = setup()
     rig.start()
     try:
-        rig.link.on_message(CMD_TOPIC, command({"seq": 1, "k": "deny", "add": ["04A1B2C3", "04BBBBBB"]}), False)
+        rig.link.on_message(
+            CMD_TOPIC, command({"seq": 1, "k": "deny", "add": ["04A1B2C3", "04BBBBBB"]}), False
+        )
         rig.link.on_message(CMD_TOPIC, command({"seq": 2, "k": "deny", "remove": ["04BBBBBB"]}), False)
         assert rig.ctl.deny == set(["04A1B2C3"])
         result = await rig.tap_and_wait("04A1B2C3")
@@ -130,7 +142,7 @@ async def test_deny_list_is_bounded_and_clear_starts_afresh():
         assert len(deny) == manage.MAX_DENY
         try:
             commands.update_deny(deny, rig.flash, {"add": ["CFFFFFFF"]})
-            assert False, "no refusal"
+            raise AssertionError("no refusal")
         except ProtocolError as err:
             assert err.code == manage.DENY_FULL
         assert len(deny) == manage.MAX_DENY

@@ -5,31 +5,42 @@ import asyncio
 import os
 from random import getrandbits
 
-from protocol import hub_side, messages
-from protocol import topics
-from protocol.ids import RequestIds
-from protocol.signing import Signer
-from firmware import hal
-from firmware.hal import sleep_ms, ticks_ms, ticks_diff
-from firmware import profiles
+from firmware import hal, profiles
 from firmware.controller import Controller
+from firmware.hal import sleep_ms, ticks_diff, ticks_ms
 from firmware.hal_sim import SimBoard
 from firmware.link import Link
+from protocol import hub_side, messages, topics
+from protocol.ids import RequestIds
+from protocol.signing import Signer
 
 KEY = "5a" * 32
 OTHER_KEY = "a5" * 32
 SITE = "park"
 DEVICE = "disp-1"
 REPLY_TOPIC = topics.down(SITE, DEVICE)
-PROFILE = {"kind": "dispenser", "units": 3, "pulse_ms": 20, "gap_ms": 10,
-           "cooldown_ms": 400, "reply_timeout_ms": 60, "retries": 1,
-           "sensor_pulses": 0, "sensor_timeout_ms": 0}
+PROFILE = {
+    "kind": "dispenser",
+    "units": 3,
+    "pulse_ms": 20,
+    "gap_ms": 10,
+    "cooldown_ms": 400,
+    "reply_timeout_ms": 60,
+    "retries": 1,
+    "sensor_pulses": 0,
+    "sensor_timeout_ms": 0,
+}
 
 
 def grant_all(kind, body, seen):
     if kind == topics.TAP:
-        return {"k": "grant", "re": body["id"], "hold": "h-" + body["id"],
-                "units": body["units"], "amount": 100 * body["units"]}
+        return {
+            "k": "grant",
+            "re": body["id"],
+            "hold": "h-" + body["id"],
+            "units": body["units"],
+            "amount": 100 * body["units"],
+        }
     return {"k": "ack", "re": body["id"], "posted": 100 * body["delivered"], "voided": 0}
 
 
@@ -106,16 +117,23 @@ class Rig:
         self.profile.update(profile)
         self.board = SimBoard(self.flash)
         self.client = FakeClient()
-        self.link = Link(Signer(KEY), RequestIds(self.flash + "/boots"), SITE, DEVICE,
-                         self.profile["reply_timeout_ms"], self.profile["retries"])
+        self.link = Link(
+            Signer(KEY),
+            RequestIds(self.flash + "/boots"),
+            SITE,
+            DEVICE,
+            self.profile["reply_timeout_ms"],
+            self.profile["retries"],
+        )
         self.link.client = self.client
         self.client.on_message = self.link.on_message
         self.hub = FakeHub(self.client, policy, hub_key, retain)
         self.client.hub = self.hub
         self.results = []
         self.machine = profiles.make(self.board, self.profile)
-        self.ctl = Controller(self.board, self.link, self.profile, self.machine,
-                              self.flash + "/reports.json", self._on_result)
+        self.ctl = Controller(
+            self.board, self.link, self.profile, self.machine, self.flash + "/reports.json", self._on_result
+        )
         self.ctl.report_retry_ms = 20
         self.tasks = []
 
@@ -186,8 +204,9 @@ async def test_grant_pulses_units_times_and_reports_delivered():
         assert await until(lambda: rig.ctl.counters["reports_acked"] == 1)
         tap = rig.hub.taps()[0]
         assert tap["card"] == "04A1B2C3" and tap["units"] == 3
-        assert rig.hub.reports() == [{"id": rig.hub.reports()[0]["id"], "hold": "h-" + tap["id"],
-                                      "delivered": 3}]
+        assert rig.hub.reports() == [
+            {"id": rig.hub.reports()[0]["id"], "hold": "h-" + tap["id"], "delivered": 3}
+        ]
         assert rig.ctl.pending_reports() == 0
     finally:
         await rig.stop()
@@ -324,9 +343,14 @@ async def test_recorded_grant_cannot_be_replayed():
 async def test_garbage_from_the_network_is_counted_not_fatal():
     rig = Rig(silent)
     good_body = messages.encode({"k": "ack", "re": "1-1", "posted": 0})
-    for payload in (b"", b"x", b"{}#" + b"0" * 64, b"\xff" * 300,
-                    Signer(KEY).seal(REPLY_TOPIC, b"not json"),
-                    Signer(KEY).seal(REPLY_TOPIC, b'{"k": "grant", "re": "1-1"}')):
+    for payload in (
+        b"",
+        b"x",
+        b"{}#" + b"0" * 64,
+        b"\xff" * 300,
+        Signer(KEY).seal(REPLY_TOPIC, b"not json"),
+        Signer(KEY).seal(REPLY_TOPIC, b'{"k": "grant", "re": "1-1"}'),
+    ):
         rig.link.on_message(REPLY_TOPIC, payload, False)
     assert rig.link.invalid == 6
     rig.link.on_message("tg/park/other/dn/reply", Signer(KEY).seal(REPLY_TOPIC, good_body), False)

@@ -5,18 +5,20 @@
 # no fixtures, no pytest import, no tempfile.
 import json
 
-from protocol import messages, topics
+from test_controller import Rig, grant_all, silent, until
+
 from firmware import config, controller, offline
 from firmware.hal import sleep_ms
-from test_controller import Rig, grant_all, silent, until
+from protocol import messages, topics
 
 SUN = {"picc_data": "EF963FF7828658A599F3041510671E88", "cmac": "94EED9EE65337086"}
 
 
 def settings(kind="dispenser", **fields):
     profile = config.profile_defaults(kind)
-    profile.update({"cooldown_ms": 0, "reply_timeout_ms": 300, "retries": 0, "units": 1,
-                    "pulse_ms": 10, "gap_ms": 5})
+    profile.update(
+        {"cooldown_ms": 0, "reply_timeout_ms": 300, "retries": 0, "units": 1, "pulse_ms": 10, "gap_ms": 5}
+    )
     profile.update(fields)
     return profile
 
@@ -41,6 +43,7 @@ def offline_reports(rig):
 
 # --- journal before actuating -------------------------------------------------------
 
+
 async def test_grant_is_on_flash_before_the_relay_moves():
     rig = Rig(grant_all, base=settings(units=3, pulse_ms=30))
     rig.ctl.report_retry_ms = 20
@@ -59,7 +62,8 @@ async def test_grant_is_on_flash_before_the_relay_moves():
         hold = "h-" + rig.hub.taps()[0]["id"]
         first = seen[0]
         assert [(e["k"], e["body"], e["units"], e["open"]) for e in first] == [
-            (topics.REPORT, {"hold": hold, "delivered": 0}, 3, True)]
+            (topics.REPORT, {"hold": hold, "delivered": 0}, 3, True)
+        ]
         assert await until(lambda: rig.ctl.counters["reports_acked"] == 1)
         assert on_flash(rig) == []
     finally:
@@ -89,8 +93,10 @@ async def test_a_grant_costs_three_journal_writes_not_one_per_pulse():
 
 
 async def test_power_cut_mid_delivery_is_reported_at_boot_as_the_journal_says():
-    rig = Rig(lambda kind, body, seen: grant_all(kind, body, seen) if kind == topics.TAP else None,
-              base=settings(units=4, pulse_ms=100))
+    rig = Rig(
+        lambda kind, body, seen: grant_all(kind, body, seen) if kind == topics.TAP else None,
+        base=settings(units=4, pulse_ms=100),
+    )
     rig.start()
     rig.board.reader.inject("04A1B2C3")
     assert await until(lambda: relay_on(rig))
@@ -130,6 +136,7 @@ async def test_journal_of_firmware_0_1_is_still_sent():
 
 # --- SUN data --------------------------------------------------------------------------
 
+
 async def test_sun_data_of_the_card_goes_with_its_tap_only():
     rig = Rig(grant_all, base=settings())
     rig.start()
@@ -144,6 +151,7 @@ async def test_sun_data_of_the_card_goes_with_its_tap_only():
 
 
 # --- offline vends ---------------------------------------------------------------------
+
 
 def offline_rig(**limits):
     fields = {"offline_units_card": 2, "offline_units_device": 3}
@@ -170,12 +178,20 @@ async def test_offline_vends_within_the_card_and_device_limits():
         outcomes = []
         for uid in ("04A1B2C3", "04A1B2C3", "04A1B2C3", "04BBBBBB", "04CCCCCC"):
             outcomes.append((await rig.tap_and_wait(uid))[1:3])
-        assert outcomes == [("offline", None), ("offline", None), ("deny", offline.LIMIT),
-                            ("offline", None), ("deny", offline.LIMIT)]
+        assert outcomes == [
+            ("offline", None),
+            ("offline", None),
+            ("deny", offline.LIMIT),
+            ("offline", None),
+            ("deny", offline.LIMIT),
+        ]
         assert rig.board.pulses() == 3 and not relay_on(rig)
         journal = on_flash(rig)
         assert [(e["body"]["card"], e["body"]["delivered"]) for e in journal] == [
-            ("04A1B2C3", 1), ("04A1B2C3", 1), ("04BBBBBB", 1)]
+            ("04A1B2C3", 1),
+            ("04A1B2C3", 1),
+            ("04BBBBBB", 1),
+        ]
         assert len(set(e["body"]["off"] for e in journal)) == 3
         assert rig.ctl.counters["offline"] == 3
     finally:
@@ -271,8 +287,9 @@ async def test_offline_vend_cut_by_the_power_before_anything_came_out_is_dropped
 
 
 async def test_offline_turnstile_passage_not_taken_is_not_journaled():
-    rig = Rig(silent, base=settings("turnstile", pass_timeout_ms=100, offline_units_card=1,
-                                    offline_units_device=1))
+    rig = Rig(
+        silent, base=settings("turnstile", pass_timeout_ms=100, offline_units_card=1, offline_units_device=1)
+    )
     rig.start()
     try:
         assert (await rig.tap_and_wait("04A1B2C3"))[1] == "offline"

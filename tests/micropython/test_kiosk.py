@@ -3,12 +3,13 @@
 # Runs under CPython (pytest) and under the real MicroPython interpreter.
 import json
 
-from protocol import messages, topics
+from test_controller import Rig, silent, until
+
 from firmware import config, hal
 from firmware.hal import sleep_ms
 from firmware.lcd import LCD
 from firmware.profiles import kiosk
-from test_controller import Rig, silent, until
+from protocol import messages, topics
 
 CARD = "04A1B2C3"
 
@@ -33,14 +34,21 @@ class Wallets:
         if body["ev"] not in self.credited:
             self.credited[body["ev"]] = amount
             self.balance += amount + bonus
-        return {"k": "ack", "re": body["id"], "posted": amount, "voided": 0, "bonus": bonus,
-                "balance": self.balance}
+        return {
+            "k": "ack",
+            "re": body["id"],
+            "posted": amount,
+            "voided": 0,
+            "bonus": bonus,
+            "balance": self.balance,
+        }
 
 
 def kiosk_rig(policy, flash=None, **fields):
     profile = config.profile_defaults("kiosk")
-    profile.update({"cooldown_ms": 0, "reply_timeout_ms": 300, "retries": 0, "coin_value": 50,
-                    "idle_ms": 3000})
+    profile.update(
+        {"cooldown_ms": 0, "reply_timeout_ms": 300, "retries": 0, "coin_value": 50, "idle_ms": 3000}
+    )
     profile.update(fields)
     rig = Rig(policy, flash=flash, base=profile)
     rig.ctl.report_retry_ms = 20
@@ -91,8 +99,7 @@ async def test_a_debit_cards_debt_is_shown_as_it_is():
         assert rig.board.display.lines == ("Balance -2.50", "Insert coins")
     finally:
         await rig.stop()
-    assert [kiosk.money(m) for m in (0, 5, -5, 1999, -100)] == [
-        "0.00", "0.05", "-0.05", "19.99", "-1.00"]
+    assert [kiosk.money(m) for m in (0, 5, -5, 1999, -100)] == ["0.00", "0.05", "-0.05", "19.99", "-1.00"]
 
 
 async def test_coins_are_counted_kept_on_flash_and_topped_up_on_the_second_tap():
@@ -251,8 +258,13 @@ async def test_top_up_the_hub_refuses_is_kept_and_sent_again_after_a_reboot():
 async def test_full_journal_takes_no_more_cash():
     rig = kiosk_rig(Wallets(0))
     for i in range(kiosk.MAX_KEPT):
-        rig.ctl.journal.append({"k": topics.TOPUP, "body": {"ev": "1-%d" % (i + 1), "card": CARD,
-                                                             "amount": 50}, "code": "unknown_card"})
+        rig.ctl.journal.append(
+            {
+                "k": topics.TOPUP,
+                "body": {"ev": "1-%d" % (i + 1), "card": CARD, "amount": 50},
+                "code": "unknown_card",
+            }
+        )
     rig.start()
     try:
         assert (await rig.tap_and_wait("04FFFFFF"))[1:3] == ("deny", "journal_full")
@@ -317,9 +329,15 @@ def _with_fake_machine(fake, check):
 
 
 def _kiosk_pins(display):
-    data = {"device": "k1", "site": "park", "key": "5a" * 32, "broker": "mqtt://h:1883",
-            "wifi": {"ssid": "s", "password": "p"}, "profile": {"kind": "kiosk"},
-            "pins": {"sensor": 34, "display": display}}
+    data = {
+        "device": "k1",
+        "site": "park",
+        "key": "5a" * 32,
+        "broker": "mqtt://h:1883",
+        "wifi": {"ssid": "s", "password": "p"},
+        "profile": {"kind": "kiosk"},
+        "pins": {"sensor": 34, "display": display},
+    }
     return config.from_dict(data).pins
 
 

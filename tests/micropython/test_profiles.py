@@ -4,11 +4,12 @@
 import asyncio
 import sys
 
-from protocol import ProtocolError, hub_side, topics
-from firmware import config, hal
-from firmware.hal import sleep_ms, ticks_ms, ticks_diff
 from test_controller import Rig, grant_all, until, widths
 from test_readers import FakeMachine
+
+from firmware import config, hal
+from firmware.hal import sleep_ms, ticks_diff, ticks_ms
+from protocol import ProtocolError, hub_side, topics
 
 
 def settings(kind, **fields):
@@ -48,6 +49,7 @@ def on_ms(rig):
 
 
 # --- dispenser with a flow/coin sensor ------------------------------------------
+
 
 async def test_dispenser_sensor_confirms_fewer_units_than_granted():
     rig = started("dispenser", units=3, pulse_ms=10, gap_ms=10, sensor_pulses=2, sensor_timeout_ms=100)
@@ -92,6 +94,7 @@ async def test_dispenser_sensor_counts_only_pulses_after_the_grant():
 
 # --- slot machine ------------------------------------------------------------------
 
+
 async def test_slot_machine_gives_one_credit_pulse_per_unit():
     rig = started("slot_machine", units=4, pulse_ms=15, gap_ms=10)
     try:
@@ -133,6 +136,7 @@ async def test_slot_machine_crash_mid_credits_leaves_relay_off_and_reboot_report
 
 # --- turnstile ---------------------------------------------------------------------
 
+
 async def test_turnstile_passage_confirms_the_grant_and_locks_again():
     rig = started("turnstile", direction="exit", pass_timeout_ms=2000)
     try:
@@ -166,6 +170,7 @@ async def test_turnstile_unused_grant_is_reported_as_not_delivered():
 
 
 # --- billiard table ------------------------------------------------------------------
+
 
 async def test_billiard_session_runs_the_bought_time_and_warns_before_the_end():
     rig = started("billiard", units=3, unit_ms=400, warn_s=1)
@@ -249,8 +254,13 @@ async def test_billiard_crash_mid_session_leaves_the_table_off():
 
 # --- provisioning and protocol ---------------------------------------------------------
 
-PROVISION = {"device": "t1", "site": "park", "key": "5a" * 32, "broker": "mqtt://h:1883",
-             "wifi": {"ssid": "s", "password": ""}}
+PROVISION = {
+    "device": "t1",
+    "site": "park",
+    "key": "5a" * 32,
+    "broker": "mqtt://h:1883",
+    "wifi": {"ssid": "s", "password": ""},
+}
 
 
 def refused(profile, pins=None):
@@ -308,18 +318,21 @@ def test_kiosk_and_offline_settings_are_checked():
 
 def test_tap_direction_is_optional_and_checked():
     def tap(extra):
-        return hub_side.decode(topics.TAP, ('{"id": "1-1", "card": "04A1B2C3", "units": 1%s}' % extra).encode())
+        return hub_side.decode(
+            topics.TAP, ('{"id": "1-1", "card": "04A1B2C3", "units": 1%s}' % extra).encode()
+        )
 
     assert "dir" not in tap("")
     assert tap(', "dir": "exit"')["dir"] == "exit"
     try:
         tap(', "dir": "up"')
-        assert False, "accepted"
+        raise AssertionError("accepted")
     except ProtocolError as e:
         assert e.code == "bad_field"
 
 
 # --- hal_esp32: inputs counted by IRQ, buzzer with the indicator (machine faked) -----------
+
 
 class FakeIrqMachine(FakeMachine):
     def __init__(self):

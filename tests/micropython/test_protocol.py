@@ -1,13 +1,24 @@
 # Protocol tests that run unchanged under CPython (pytest) and under the real
 # MicroPython interpreter (hil/micropython/runner.mjs): plain asserts, no
 # fixtures, nothing beyond what MicroPython has.
+import asyncio
 import binascii
 import os
 
-import asyncio
-
-from protocol import hub_side, ids, manage, messages, topics
-from protocol import BAD_FIELD, BAD_FRAME, BAD_JSON, BAD_TAG, BAD_TOPIC, TOO_LARGE, ProtocolError
+from protocol import (
+    BAD_FIELD,
+    BAD_FRAME,
+    BAD_JSON,
+    BAD_TAG,
+    BAD_TOPIC,
+    TOO_LARGE,
+    ProtocolError,
+    hub_side,
+    ids,
+    manage,
+    messages,
+    topics,
+)
 from protocol.signing import Signer, split
 
 KEY = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
@@ -38,6 +49,7 @@ def _hex(b):
 
 
 # --- HMAC-SHA256: RFC 4231 test vectors -------------------------------------
+
 
 def test_hmac_rfc4231_case1():
     mac = Signer(b"\x0b" * 20).mac(b"Hi There")
@@ -75,6 +87,7 @@ def test_tag_is_hmac_of_topic_newline_body():
 
 
 # --- seal / open -------------------------------------------------------------
+
 
 def test_seal_open_round_trip():
     s = Signer(KEY)
@@ -122,6 +135,7 @@ def test_truncated_frames_are_bad_frames():
 
 # --- topics ------------------------------------------------------------------
 
+
 def test_topics_build_and_parse():
     assert topics.up("park1", "dev1", topics.TAP) == TOPIC
     assert topics.down("park1", "dev1") == "tg/park1/dev1/dn/reply"
@@ -155,6 +169,7 @@ def test_bad_topics_do_not_parse():
 
 
 # --- message validation -----------------------------------------------------
+
 
 def _decode(kind, body):
     """A controller decodes replies (messages); the hub what controllers send (hub_side)."""
@@ -198,12 +213,21 @@ def test_tap_missing_fields():
 def test_tap_wrong_types():
     assert _field_error(topics.TAP, b'{"id": 11, "card": "04A1B2C3", "units": 1}') == "id has the wrong type"
     assert _field_error(topics.TAP, b'{"id": "1-1", "card": 1234, "units": 1}') == "card has the wrong type"
-    assert _field_error(topics.TAP, b'{"id": "1-1", "card": "04A1B2C3", "units": "1"}') == "units must be an integer"
-    assert _field_error(topics.TAP, b'{"id": "1-1", "card": "04A1B2C3", "units": 1.0}') == "units must be an integer"
+    assert (
+        _field_error(topics.TAP, b'{"id": "1-1", "card": "04A1B2C3", "units": "1"}')
+        == "units must be an integer"
+    )
+    assert (
+        _field_error(topics.TAP, b'{"id": "1-1", "card": "04A1B2C3", "units": 1.0}')
+        == "units must be an integer"
+    )
 
 
 def test_bool_is_not_an_int():
-    assert _field_error(topics.TAP, b'{"id": "1-1", "card": "04A1B2C3", "units": true}') == "units must be an integer"
+    assert (
+        _field_error(topics.TAP, b'{"id": "1-1", "card": "04A1B2C3", "units": true}')
+        == "units must be an integer"
+    )
     report = b'{"id": "1-1", "hold": "h-1", "delivered": false}'
     assert _field_error(topics.REPORT, report) == "delivered must be an integer"
 
@@ -212,12 +236,19 @@ def test_out_of_range():
     for units in (b"-1", b"1001"):
         body = b'{"id": "1-1", "card": "04A1B2C3", "units": ' + units + b"}"
         assert _field_error(topics.TAP, body) == "units out of range", units
-    assert _field_error(topics.REPORT, b'{"id": "1-1", "hold": "h", "delivered": -1}') == "delivered out of range"
-    assert hub_side.decode(topics.REPORT, b'{"id": "1-1", "hold": "h", "delivered": 1000}')["delivered"] == 1000
+    assert (
+        _field_error(topics.REPORT, b'{"id": "1-1", "hold": "h", "delivered": -1}')
+        == "delivered out of range"
+    )
+    assert (
+        hub_side.decode(topics.REPORT, b'{"id": "1-1", "hold": "h", "delivered": 1000}')["delivered"] == 1000
+    )
 
 
 def test_bad_request_ids_cards_holds_states():
-    assert _field_error(topics.TAP, b'{"id": "abc", "card": "04A1B2C3", "units": 1}') == "id is not a request id"
+    assert (
+        _field_error(topics.TAP, b'{"id": "abc", "card": "04A1B2C3", "units": 1}') == "id is not a request id"
+    )
     assert _field_error(topics.TAP, b'{"id": "1-1", "card": "04A", "units": 1}') == "card length"
     assert _field_error(topics.TAP, b'{"id": "1-1", "card": "04 A1 B2", "units": 1}') == "card characters"
     assert _field_error(topics.REPORT, b'{"id": "1-1", "hold": "", "delivered": 1}') == "hold"
@@ -230,7 +261,9 @@ def test_replies():
     assert _field_error(topics.REPLY, b'{"k": "deny", "re": "x", "code": "x"}') == "re is not a request id"
     grant = b'{"k": "grant", "re": "1-1", "hold": "h", "units": 1}'
     assert _field_error(topics.REPLY, grant) == "missing amount"
-    assert _field_error(topics.REPLY, b'{"k": "ack", "re": "1-1", "posted": "5"}') == "posted must be an integer"
+    assert (
+        _field_error(topics.REPLY, b'{"k": "ack", "re": "1-1", "posted": "5"}') == "posted must be an integer"
+    )
     assert _field_error(topics.REPLY, b'{"k": "error", "re": "1-1"}') == "missing code"
 
 
@@ -351,15 +384,30 @@ def test_each_decoder_checks_only_its_own_kinds():
     # A controller decodes replies (messages) and commands (manage); the hub
     # what controllers send (hub_side, health and cmdack through manage).
     tap = messages.encode({"id": "1-1", "card": "04A1B2C3", "units": 1})
-    for kind in (topics.TAP, topics.REPORT, topics.TOPUP, topics.STATUS, topics.HEALTH,
-                 topics.CMD, topics.CMDACK, "bogus"):
+    for kind in (
+        topics.TAP,
+        topics.REPORT,
+        topics.TOPUP,
+        topics.STATUS,
+        topics.HEALTH,
+        topics.CMD,
+        topics.CMDACK,
+        "bogus",
+    ):
         assert _code(messages.decode, kind, tap) == BAD_TOPIC, kind
     for kind in (topics.TAP, topics.REPLY, topics.STATUS, "bogus"):
         assert _code(manage.decode, kind, tap) == BAD_TOPIC, kind
     for kind in (topics.REPLY, topics.CMD):
         assert _code(hub_side.decode, kind, tap) == BAD_FIELD, kind
-    health = {"uptime_seconds": 5, "free_heap_bytes": None, "rssi": -60, "reconnects": 0,
-              "reader_resets": 0, "journal_depth": 0, "fw": "0.1.0"}
+    health = {
+        "uptime_seconds": 5,
+        "free_heap_bytes": None,
+        "rssi": -60,
+        "reconnects": 0,
+        "reader_resets": 0,
+        "journal_depth": 0,
+        "fw": "0.1.0",
+    }
     assert hub_side.decode(topics.HEALTH, messages.encode(health)) == health
     assert manage.decode(topics.HEALTH, messages.encode(health)) == health
     assert hub_side.decode(topics.CMDACK, b'{"seq": 7, "ok": true}')["ok"] is True
@@ -394,7 +442,7 @@ def test_non_json_is_refused():
 def test_malformed_json_is_refused_by_both_parsers():
     # MicroPython's json is lenient (b'{"id": }' parses as {}, trailing commas
     # pass), so such bodies are refused by validation there, by the parser in CPython.
-    for body in (b'{"id": }', b'{"id": "1-1", "card": "04A1B2C3",}', b'{,}'):
+    for body in (b'{"id": }', b'{"id": "1-1", "card": "04A1B2C3",}', b"{,}"):
         assert _code(hub_side.decode, topics.TAP, body) in (BAD_JSON, BAD_FIELD), body
 
 
@@ -420,6 +468,7 @@ def test_receive_verifies_then_decodes():
 
 
 # --- request ids ---------------------------------------------------------------
+
 
 def _temp_dir():
     try:
@@ -478,6 +527,7 @@ def test_request_id_syntax():
 
 
 # --- async: proves awaiting works in both runners --------------------------------
+
 
 async def test_seal_and_open_across_tasks():
     s = Signer(KEY)

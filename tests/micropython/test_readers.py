@@ -7,11 +7,10 @@ import asyncio
 import sys
 
 from firmware import config
-from firmware.hal import sleep_ms, ticks_ms, ticks_diff
+from firmware.hal import sleep_ms, ticks_diff, ticks_ms
+from firmware.readers import ntag424, pn532
 from firmware.readers.base import ReaderError
 from firmware.readers.mfrc522 import MFRC522
-from firmware.readers import ntag424
-from firmware.readers import pn532
 from firmware.readers.pn532 import PN532, I2CBus, UARTBus
 from firmware.readers.qr import QRScanner
 
@@ -151,7 +150,7 @@ class FakeCard:
             return b"\x90\x00"
         if a[:2] == b"\x00\xb0" and self.file:
             offset = (a[2] << 8) | a[3]
-            return self.ndef[offset:offset + a[4]] + b"\x90\x00"
+            return self.ndef[offset : offset + a[4]] + b"\x90\x00"
         return b"\x6a\x82"
 
 
@@ -327,6 +326,7 @@ async def test_a_dead_reader_never_blocks_the_event_loop():
 
 # --- PN532 over I2C and UART ----------------------------------------------------------
 
+
 def chip_frame(data):
     n = len(data)
     return b"\x00\x00\xff" + bytes((n, (256 - n) & 0xFF)) + data + bytes(((256 - sum(data)) & 0xFF, 0))
@@ -357,7 +357,7 @@ class FakePN532:
         if n == 0 and lcs == 0xFF:
             self.out = []  # ACK from the host: abort
             return
-        body = data[i + 5:i + 5 + n]
+        body = data[i + 5 : i + 5 + n]
         assert (n + lcs) & 0xFF == 0 and (sum(body) + data[i + 5 + n]) & 0xFF == 0 and body[0] == 0xD4
         cmd = body[1]
         self.commands.append(cmd)
@@ -440,11 +440,13 @@ def test_pn532_frames_and_checksums():
     assert f == b"\x00\x00\xff\x02\xfe\xd4\x02\x2a\x00"
     assert pn532.parse(b"\x01" + f) == b"\xd4\x02"
     assert pn532.parse(pn532.ACK) == b""
-    for bad in (f[:4] + b"\xff" + f[5:],  # LCS
-                f[:7] + b"\x2b\x00",  # DCS
-                f[:6],  # cut short
-                b"\x00\x00\xff\xff\x00\x00",  # NACK
-                b"\x01\x00\x00\x00"):  # no start code
+    for bad in (
+        f[:4] + b"\xff" + f[5:],  # LCS
+        f[:7] + b"\x2b\x00",  # DCS
+        f[:6],  # cut short
+        b"\x00\x00\xff\xff\x00\x00",  # NACK
+        b"\x01\x00\x00\x00",
+    ):  # no start code
         try:
             pn532.parse(bad)
         except ReaderError:
@@ -509,9 +511,12 @@ async def test_pn532_periodic_version_check():
 
 # --- NDEF / SUN parsing ---------------------------------------------------------------
 
+
 def test_sun_from_url_variants():
-    assert ntag424.sun_from_url(b"x.io/?p=" + PICC.lower().encode() + b"&c=" + CMAC.encode()) == \
-        {"picc_data": PICC, "cmac": CMAC}
+    assert ntag424.sun_from_url(b"x.io/?p=" + PICC.lower().encode() + b"&c=" + CMAC.encode()) == {
+        "picc_data": PICC,
+        "cmac": CMAC,
+    }
     plain = ntag424.sun_from_url(b"x.io/?uid=04A1B2C3D4E5F6&ctr=00002A&cmac=" + CMAC.encode())
     assert plain == {"uid": "04A1B2C3D4E5F6", "ctr": "00002A", "cmac": CMAC}
     assert ntag424.sun_from_url(b"x.io/?picc_data=" + PICC.encode()) is None  # no CMAC
@@ -522,6 +527,7 @@ def test_sun_from_url_variants():
 
 
 # --- QR scanner on UART -----------------------------------------------------------------
+
 
 class FakeScannerUART:
     def __init__(self, *pieces):
@@ -583,8 +589,13 @@ async def test_qr_drops_a_stale_fragment():
 
 # --- provisioning chooses the reader ----------------------------------------------------
 
-BASE = {"device": "d17", "site": "aqua", "key": "5a" * 32, "broker": "mqtt://10.0.0.2",
-        "wifi": {"ssid": "park", "password": "x"}}
+BASE = {
+    "device": "d17",
+    "site": "aqua",
+    "key": "5a" * 32,
+    "broker": "mqtt://10.0.0.2",
+    "wifi": {"ssid": "park", "password": "x"},
+}
 
 
 def provision(reader=None, **pins):
@@ -604,22 +615,29 @@ def config_error(reader, **pins):
 
 
 def test_config_reader_defaults_and_old_files():
-    assert provision().pins["reader"] == {"type": "mfrc522", "spi": 2, "sck": 18, "mosi": 23,
-                                          "miso": 19, "cs": 5, "rst": 22}
+    assert provision().pins["reader"] == {
+        "type": "mfrc522",
+        "spi": 2,
+        "sck": 18,
+        "mosi": 23,
+        "miso": 19,
+        "cs": 5,
+        "rst": 22,
+    }
     # provisioning files from before the reader type: an MFRC522
     old = provision({"spi": 1, "sck": 14, "mosi": 13, "miso": 12, "cs": 15, "rst": 4})
     assert old.pins["reader"]["type"] == "mfrc522" and old.pins["reader"]["cs"] == 15
     i2c = provision({"type": "pn532_i2c", "rst": 4})
-    assert i2c.pins["reader"] == {"type": "pn532_i2c", "i2c": 0, "scl": 22, "sda": 21,
-                                  "addr": 0x24, "rst": 4}
+    assert i2c.pins["reader"] == {"type": "pn532_i2c", "i2c": 0, "scl": 22, "sda": 21, "addr": 0x24, "rst": 4}
     assert provision({"type": "pn532_uart"}).pins["reader"]["baud"] == 115200
     assert provision({"type": "qr_uart", "uart": 1, "tx": 10, "rx": 9}).pins["reader"]["rx"] == 9
     assert provision({"type": "mfrc522", "rst": None}).pins["reader"]["rst"] is None
 
 
 def test_config_reader_errors_are_clear():
-    assert "pins.reader.type must be one of mfrc522, pn532_i2c, pn532_uart, qr_uart" in \
-        config_error({"type": "rc522"})
+    assert "pins.reader.type must be one of mfrc522, pn532_i2c, pn532_uart, qr_uart" in config_error(
+        {"type": "rc522"}
+    )
     msg = config_error({"type": "pn532_i2c", "cs": 5})
     assert "unknown field pins.reader.cs" in msg and "addr, i2c, rst, scl, sda" in msg
     assert "pins.reader.uart must be an integer in 1..2" in config_error({"type": "qr_uart", "uart": 0})
@@ -631,6 +649,7 @@ def test_config_reader_errors_are_clear():
 
 
 # --- hal_esp32.Board builds the provisioned reader (machine faked) ------------------------
+
 
 class FakeMachine:
     def __init__(self):
@@ -653,6 +672,7 @@ class FakeMachine:
             def make(*args, **kw):
                 machine.made.append((kind, args, kw))
                 return kind
+
             return make
 
         self.Pin = Pin
