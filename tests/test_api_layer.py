@@ -127,3 +127,25 @@ def test_a_write_retries_once_after_a_unique_key_race():
     with pytest.raises(IntegrityError):
         db.write(book, "k")
     assert calls == ["k"]
+
+
+def test_every_operation_of_the_previous_release_is_still_served(tmp_path):
+    """The layers moved every route: a till integrated against 0.1.0 finds each operation and
+    each status code the document listed then (tests/data/openapi_0.1.0.txt)."""
+    from pathlib import Path
+
+    from hub.migrations import open_database
+
+    engine = open_database(f"sqlite:///{tmp_path / 'hub.db'}")
+    paths = create_app(engine).openapi()["paths"]
+    engine.dispose()
+    golden = Path(__file__).parent / "data" / "openapi_0.1.0.txt"
+    missing = []
+    for line in golden.read_text().splitlines():
+        if not line or line.startswith("#"):
+            continue
+        method, path, *codes = line.split()
+        operation = paths.get(path, {}).get(method.lower())
+        if operation is None or not set(codes) <= set(operation["responses"]):
+            missing.append(line)
+    assert missing == []
