@@ -22,6 +22,8 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Column, ForeignKey, Integer, MetaData, String, Table, event, inspect, select
+from sqlalchemy import column as sa_column
+from sqlalchemy import table as sa_table
 from typer.testing import CliRunner
 
 from hub import migrations, tables
@@ -74,12 +76,22 @@ def load_previous_release(url: str) -> dict:
     return facts
 
 
-def every_row(engine) -> dict[str, list]:
+# Tables a later migration renamed: today's name -> the name the release before migrations used.
+RENAMED_SINCE_BASELINE = {"device_loyalty": "machine_settings", "device_loyalty_holds": "machine_holds"}
+
+
+def every_row(engine, names_of_the_previous_release: bool = False) -> dict[str, list]:
+    """Every row of every table, by today's table name (read under the old name from a database
+    of the previous release)."""
     with engine.connect() as conn:
-        return {
-            t.name: [tuple(r) for r in conn.execute(select(t).order_by(*t.primary_key.columns))]
-            for t in tables.metadata.sorted_tables
-        }
+        return {t.name: _rows(conn, t, names_of_the_previous_release) for t in tables.metadata.sorted_tables}
+
+
+def _rows(conn, table, old_names: bool) -> list[tuple]:
+    name = RENAMED_SINCE_BASELINE.get(table.name, table.name) if old_names else table.name
+    stored = sa_table(name, *(sa_column(c.name) for c in table.columns))
+    order = [stored.c[c.name] for c in table.primary_key.columns]
+    return [tuple(r) for r in conn.execute(select(*stored.c).order_by(*order))]
 
 
 def statements_during(engine, action) -> list[str]:
@@ -142,7 +154,7 @@ def test_a_database_of_the_previous_release_upgrades_with_its_data(db_url):
     facts = load_previous_release(db_url)
     plain = make_engine(db_url)
     assert revision_of(plain) is None and table_names(plain) == migrations.baseline_tables()
-    before = every_row(plain)
+    before = every_row(plain, names_of_the_previous_release=True)
     plain.dispose()
     assert sum(map(len, before.values())) > 30  # cards, accounts, transfers, holds, a basket...
 
@@ -348,10 +360,15 @@ def downgrade():
 """
 
 
+def after_head(text: str) -> str:
+    """A test migration's script, made to follow the newest shipped migration."""
+    return text.replace('down_revision = "0001_baseline"', f"down_revision = {migrations.head()!r}")
+
+
 def later_migration(tmp_path, text: str) -> Path:
     folder = tmp_path / "versions"
     folder.mkdir()
-    (folder / "0002.py").write_text(text)
+    (folder / "0002.py").write_text(after_head(text))
     return folder
 
 
@@ -359,7 +376,7 @@ def test_two_migrations_from_one_parent_are_refused_with_what_to_do(tmp_path):
     """Two branches each added a migration after 0001: the second to merge must follow the
     first."""
     folder = later_migration(tmp_path, ORPHANS)
-    (folder / "0002b.py").write_text(FAILING)
+    (folder / "0002b.py").write_text(after_head(FAILING))
     with pytest.raises(SchemaError, match=r"2 heads \(0002_fails, 0002_orphans\).*down_revision"):
         migrations.head([folder])
 
@@ -373,7 +390,7 @@ def test_a_failing_migration_changes_nothing(db_url, tmp_path):
     try:
         with pytest.raises(Exception, match="no_such_table"):
             migrations.upgrade(engine, version_locations=extra)
-        assert revision_of(engine) == migrations.BASELINE
+        assert revision_of(engine) == migrations.head()
         assert "half_done" not in table_names(engine)
         assert every_row(engine) == before
     finally:
@@ -471,12 +488,18 @@ def versions_copy(tmp_path, monkeypatch):
     migrations._installed_script.cache_clear()
 
 
+def new_migration(versions_copy, shipped: set) -> Path:
+    [made] = set(versions_copy.glob("0*.py")) - shipped
+    return made
+
+
 def test_db_revision_writes_an_empty_migration_when_nothing_changed(tapgift, versions_copy):
+    shipped, parent = set(versions_copy.glob("0*.py")), migrations.head()
     out = tapgift("db", "revision", "-m", "Nothing, really!")
     assert "the migration is empty" in out
-    [made] = versions_copy.glob("0002_*.py")
-    assert made.name == "0002_nothing_really.py"
-    assert re.search(r"down_revision = [\"']0001_baseline[\"']", made.read_text())
+    made = new_migration(versions_copy, shipped)
+    assert made.name == f"{len(shipped) + 1:04d}_nothing_really.py"
+    assert re.search(rf"down_revision = [\"']{parent}[\"']", made.read_text())
 
 
 def test_db_revision_makes_a_migration_for_a_new_table(tapgift, versions_copy, monkeypatch, tmp_path):
@@ -494,9 +517,10 @@ def test_db_revision_makes_a_migration_for_a_new_table(tapgift, versions_copy, m
     )
     monkeypatch.setattr(tables, "metadata", metadata)
 
+    shipped = set(versions_copy.glob("0*.py"))
     out = tapgift("db", "revision", "-m", "vouchers")
     assert "empty" not in out
-    [made] = versions_copy.glob("0002_*.py")
+    made = new_migration(versions_copy, shipped)
     text = made.read_text()
     assert re.search(r"op\.create_table\(\s*[\"']vouchers[\"']", text)
     assert "sa.DateTime(timezone=True)" in text and "sa.String()" in text
@@ -504,7 +528,7 @@ def test_db_revision_makes_a_migration_for_a_new_table(tapgift, versions_copy, m
 
     engine = open_database(f"sqlite:///{tmp_path / 'new.db'}")
     try:
-        assert revision_of(engine) == "0002_vouchers"
+        assert revision_of(engine) == made.stem
         assert differences(engine, metadata) == []
     finally:
         engine.dispose()

@@ -24,7 +24,7 @@ from hub.ledger import Book, new_id, system_account
 from hub.loyalty import outlets, points
 from hub.tables.gifts import ExitReset
 from hub.tables.sales import Basket
-from hub.tables.taps import MachineHold
+from hub.tables.taps import DeviceLoyaltyHold
 from hub.wallets.cards import get_card
 
 EXITS = ExitReset.__table__
@@ -100,7 +100,7 @@ def _reset_points(conn: Connection, book: Book, uid: str, site_id: str, key: str
         return 0
     book.account(account)  # locks the points wallet before its lots are read
     site_outlets = select(outlets.OUTLETS.c.id).where(outlets.OUTLETS.c.site_id == site_id)
-    baskets, holds = Basket.__table__, MachineHold.__table__
+    baskets, holds = Basket.__table__, DeviceLoyaltyHold.__table__
     sources = (
         select(baskets.c.id)
         .where(baskets.c.outlet_id.in_(site_outlets))

@@ -44,11 +44,11 @@ class DeviceRequest(SQLModel, table=True):
     created_at: datetime = created()
 
 
-class MachineSetting(SQLModel, table=True):
-    """A controller taking part in the loyalty engine: the outlet it sells for, the catalogue article
+class DeviceLoyalty(SQLModel, table=True):
+    """A device taking part in the loyalty engine: the outlet it sells for, the catalogue article
     its taps are (for card discounts and bonus rules) and the gift item it may hand out for a gift."""
 
-    __tablename__ = "machine_settings"
+    __tablename__ = "device_loyalty"
     device_id: str = Field(sa_column=Column(String, ForeignKey("devices.id"), primary_key=True))
     outlet_id: str = Field(foreign_key="outlets.id")
     article_id: str = Field(foreign_key="articles.id")
@@ -56,12 +56,12 @@ class MachineSetting(SQLModel, table=True):
     updated_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
 
-class MachineHold(SQLModel, table=True):
-    """What a hold at a machine with settings needs at its report, fixed at the tap: the outlet and
-    article, the price before and after the card's discount, a gift held instead of money, and
-    whether the tap was a turnstile's exit."""
+class DeviceLoyaltyHold(SQLModel, table=True):
+    """What a hold at a device in the loyalty engine needs at its report, fixed at the tap: the
+    outlet and article, the price before and after the card's discount, a gift held instead of
+    money, and whether the tap was a turnstile's exit."""
 
-    __tablename__ = "machine_holds"
+    __tablename__ = "device_loyalty_holds"
     hold_id: str = Field(primary_key=True)
     card_uid: str
     outlet_id: str

@@ -1,9 +1,9 @@
-"""Machines in the loyalty engine: a controller's tap is priced, discounted, earns points and gifts or
-redeems a gift like a one-line basket at the machine's outlet — inside the one batched authorisation
-of hub.authorize (one transaction per batch).
+"""Devices in the loyalty engine: a controller's tap is priced, discounted, earns points and gifts or
+redeems a gift like a one-line basket at the device's outlet — inside the one batched authorisation
+of hub.taps.authorize (one transaction per batch).
 
-A device with a row in machine_settings sells one catalogue article at one outlet:
-  * price: the device's unit price less the card's discount for that article (hub.discounts). The
+A device with a row in device_loyalty sells one catalogue article at one outlet:
+  * price: the device's unit price less the card's discount for that article (hub.loyalty.discounts). The
     discount is rounded on the unit price, so that the hold keeps the net unit price and a partial
     delivery posts exactly delivered × that price (a basket rounds once per line instead);
   * gift: a device with a gift item and a card holding that gift holds one unit of the gift instead
@@ -21,9 +21,9 @@ Hot path: machine settings, their articles, the outlets (time zone, holidays), t
 gift items and chain rules (hub.gifts.Chain) and which outlets an active chain rule counts at are
 cached per database for TTL seconds (`forget()` drops them at once after a change made here, and a
 gift item or chain rule changed in this process through hub.gifts is seen at once; one made by
-another process applies to machines within TTL). Per batch, with one query each: the cards' owners
+another process applies to devices within TTL). Per batch, with one query each: the cards' owners
 and discounts, the batch's machine holds and gift holds, the gift wallets (locked) and open gift
-lots of the cards at gift machines, the point wallets; the batch's activities are counted together
+lots of the cards at gift-handing devices, the point wallets; the batch's activities are counted together
 (hub.gifts.count_activities) before its ledger is flushed, and before an exit in the batch so the
 order holds. Only exits go through hub.gifts one at a time. CHOICE: activities are counted only at
 outlets some active chain rule counts (activity reports count a card's first use from them).
@@ -47,20 +47,20 @@ from hub.loyalty import catalogue, discounts, outlets, points
 from hub.loyalty import point_rules as br
 from hub.tables.devices import Device
 from hub.tables.gifts import GiftItem
-from hub.tables.taps import MachineHold, MachineSetting
+from hub.tables.taps import DeviceLoyalty, DeviceLoyaltyHold
 from protocol import topics
 
 TTL = 30.0
 CHANNEL_IN = br.ChannelIn.MACHINE
 CHANNEL_OUT = br.ChannelOut.COUNTER
 
-SETTINGS = MachineSetting.__table__
-MACHINE_HOLDS = MachineHold.__table__
+SETTINGS = DeviceLoyalty.__table__
+LOYALTY_HOLDS = DeviceLoyaltyHold.__table__
 DEVICES = Device.__table__
 GIFT_ITEMS = GiftItem.__table__
 
 _NO_DISCOUNT = {"group": None, "rates": [], "group_rates": []}
-_HOLD_COLUMNS = tuple(c.name for c in MACHINE_HOLDS.columns)
+_HOLD_COLUMNS = tuple(c.name for c in LOYALTY_HOLDS.columns)
 _LOT_COLUMNS = (
     "id",
     "card_uid",
@@ -125,7 +125,7 @@ def clear_settings(conn: Connection, device_id: str) -> None:
 
 @dataclass(frozen=True)
 class Static:
-    machines: dict[str, dict]  # device id -> settings with "article"
+    devices: dict[str, dict]  # device id -> its loyalty settings with "article"
     articles: dict[str, dict]
     outlets: dict[str, dict]  # with "holidays" (a frozenset)
     rules: br.RuleBook
@@ -164,7 +164,7 @@ def _load_static(conn: Connection) -> Static:
     outlet_rows = {
         o["id"]: {**o, "holidays": frozenset(days.get(o["id"], ()))} for o in outlets.list_outlets(conn)
     }
-    machines = {s["device_id"]: {**s, "article": articles[s["article_id"]]} for s in settings}
+    devices = {s["device_id"]: {**s, "article": articles[s["article_id"]]} for s in settings}
     chain = gifts.Chain(outlet_rows, gifts.active_rules(conn), {i["id"]: i for i in gifts.list_items(conn)})
     counting = frozenset(
         o["id"]
@@ -176,7 +176,7 @@ def _load_static(conn: Connection) -> Static:
             ACCOUNTS.c.ledger == points.LEDGER, ACCOUNTS.c.kind == "points", ACCOUNTS.c.name == points.ISSUED
         )
     ).scalar()
-    return Static(machines, articles, outlet_rows, points.rule_book(conn)[0], counting, issued, chain)
+    return Static(devices, articles, outlet_rows, points.rule_book(conn)[0], counting, issued, chain)
 
 
 # -- one batch ---------------------------------------------------------------------------------------
@@ -192,7 +192,7 @@ class Batch:
         self.new_holds: dict[str, dict] = {}
         self.lots: list[tuple] = []
         self.activities: list[tuple[str, str, str]] = []
-        taps = [i for i in batch if i.kind == topics.TAP and i.device.id in self.static.machines]
+        taps = [i for i in batch if i.kind == topics.TAP and i.device.id in self.static.devices]
         self.owners, self.active = self._load_owners({i.body["card"] for i in taps})
         self.profiles = self._load_profiles(set(self.owners.values()))
         self.holds = self._load_holds(
@@ -212,7 +212,7 @@ class Batch:
             self.raw, [h for h, f in self.holds.items() if f["gift_item"]]
         )
         gift_taps = {
-            (self.owner(i.body["card"]), self.static.machines[i.device.id]["gift_item"])
+            (self.owner(i.body["card"]), self.static.devices[i.device.id]["gift_item"])
             for i in taps
             if i.body.get("dir") != "exit"
         }
@@ -298,7 +298,7 @@ class Batch:
             return {}
         marks, params = self._in(hold_ids)
         rows = self.raw.rows(
-            f"SELECT {', '.join(_HOLD_COLUMNS)} FROM machine_holds WHERE hold_id IN {marks}", params
+            f"SELECT {', '.join(_HOLD_COLUMNS)} FROM device_loyalty_holds WHERE hold_id IN {marks}", params
         )
         return {r[0]: dict(zip(_HOLD_COLUMNS, r, strict=True)) for r in rows}
 
@@ -308,23 +308,23 @@ class Batch:
         """(units, unit price) of a tap: the card's discount applied, or (1, 0) when a gift
         is held instead of money. Remembers the hold's loyalty facts for its report."""
         body, device = item.body, item.device
-        machine = self.static.machines.get(device.id)
-        if machine is None:
+        settings = self.static.devices.get(device.id)
+        if settings is None:
             return body["units"], device.unit_price
-        outlet = self.static.outlets[machine["outlet_id"]]
+        outlet = self.static.outlets[settings["outlet_id"]]
         uid, leaving = self.owner(body["card"]), body.get("dir") == "exit"
         facts = {
             "hold_id": hold_id,
             "card_uid": uid,
             "outlet_id": outlet["id"],
             "site_id": outlet["site_id"],
-            "article_id": machine["article_id"],
+            "article_id": settings["article_id"],
             "gross_unit_price": device.unit_price,
             "discount_percent": "0",
             "gift_item": None,
             "exit": leaving,
         }
-        item_id = machine["gift_item"]
+        item_id = settings["gift_item"]
         lots, gift = self.gift_lots.get((uid, item_id)), self.static.chain.items.get(item_id)
         if (
             lots
@@ -337,7 +337,7 @@ class Batch:
         ):
             self.new_holds[hold_id] = {**facts, "gift_item": item_id}
             return 1, 0
-        percent, _ = discounts.percent_for(self.profiles.get(uid, _NO_DISCOUNT), machine["article"])
+        percent, _ = discounts.percent_for(self.profiles.get(uid, _NO_DISCOUNT), settings["article"])
         self.new_holds[hold_id] = {**facts, "discount_percent": str(percent)}
         return body["units"], device.unit_price - discounts.line_discount(device.unit_price, percent)
 
@@ -424,7 +424,7 @@ class Batch:
         self._count()
         if self.new_holds:
             self.raw.many(
-                f"INSERT INTO machine_holds ({', '.join(_HOLD_COLUMNS)}) "
+                f"INSERT INTO device_loyalty_holds ({', '.join(_HOLD_COLUMNS)}) "
                 f"VALUES ({self.raw.marks(len(_HOLD_COLUMNS))})",
                 [tuple(h[c] for c in _HOLD_COLUMNS) for h in self.new_holds.values()],
             )
@@ -476,7 +476,7 @@ def release_expired(book: Book, hold_ids: list[str]) -> None:
     raw = book.raw
     rows = (
         raw.rows(
-            f"SELECT hold_id FROM machine_holds WHERE gift_item IS NOT NULL "
+            f"SELECT hold_id FROM device_loyalty_holds WHERE gift_item IS NOT NULL "
             f"AND hold_id IN ({raw.marks(len(hold_ids))})",
             hold_ids,
         )

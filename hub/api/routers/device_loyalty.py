@@ -14,7 +14,7 @@ from hub.taps import device_loyalty
 router = APIRouter(tags=["devices"])
 
 
-class MachineLoyaltyIn(BaseModel):
+class DeviceLoyaltyIn(BaseModel):
     outlet_id: Slug = Field(
         description="the outlet the machine sells for: the store of the bonus "
         "rules, where its activities count"
@@ -28,13 +28,13 @@ class MachineLoyaltyIn(BaseModel):
     )
 
 
-class MachineLoyaltyOut(MachineLoyaltyIn):
+class DeviceLoyaltyOut(DeviceLoyaltyIn):
     device_id: str
     updated_at: dt.datetime
 
 
-@router.put("/devices/{device_id}/loyalty", response_model=MachineLoyaltyOut)
-def set_loyalty(device_id: str, body: MachineLoyaltyIn, db: DbDep):
+@router.put("/devices/{device_id}/loyalty", response_model=DeviceLoyaltyOut)
+def set_loyalty(device_id: str, body: DeviceLoyaltyIn, db: DbDep):
     """Make the device's taps go through the loyalty engine: priced with the card's discount
     for the article, earning points on what was delivered and activities at the outlet, and —
     with a gift item — handing out a gift the card holds instead of charging."""
@@ -46,7 +46,7 @@ def set_loyalty(device_id: str, body: MachineLoyaltyIn, db: DbDep):
         device_loyalty.forget()
 
 
-@router.get("/devices/{device_id}/loyalty", response_model=MachineLoyaltyOut)
+@router.get("/devices/{device_id}/loyalty", response_model=DeviceLoyaltyOut)
 def get_loyalty(device_id: str, db: DbDep):
     return db.read(device_loyalty.get_settings, device_id)
 
