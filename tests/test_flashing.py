@@ -502,7 +502,7 @@ def _device_modules() -> set[str]:
 
 def test_package_json_lists_exactly_the_modules_that_exist():
     package = json.loads(flashing.PACKAGE_JSON.read_text())
-    hint = "regenerate it: python -m hub.flashing package-json"
+    hint = "regenerate it: python -m hil.flashing package-json"
     assert {dest for dest, _ in package["urls"]} == _device_modules(), hint
     for dest, src in package["urls"]:
         assert (flashing.PACKAGE_JSON.parent / src).resolve() == REPO / dest, (dest, src)

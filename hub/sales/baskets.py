@@ -10,7 +10,7 @@ earned by the bonus rules (seed 003), booked as dated lots.
   * gift vouchers (seed 001: a voucher for an article): a voucher covers its whole line; the card's
     gift units leave its gift wallet and the settlement node owes the outlet their value (hub.gifts).
 `refund` undoes a paid basket once: the money goes back to the wallet, the redeemed points go back
-into the lots they came from, the earned points are clawed back (see hub.points), the gift vouchers
+into the lots they came from, the earned points are clawed back (see hub.loyalty.points), the gift vouchers
 go back to the card and the outlet's redemption obligation is reversed.
 
 Choices:

@@ -3,9 +3,9 @@
 A tap becomes a hold (wallet -> machine, pending) and a grant; a delivery
 report posts what was delivered and voids the rest. A tap of no units asks
 for the balance; a report with "off" replays a vend made offline
-(hub/offline.py); a kiosk's top-up credits counted cash (hub/kiosk.py); a
+(hub/taps/offline_vends.py); a kiosk's top-up credits counted cash (hub/taps/kiosk_topups.py); a
 card registered for SUN must prove itself with a fresh SUN message
-(hub/sun.py). Every answer is stored
+(hub/taps/sun.py). Every answer is stored
 with the device's request id in the same transaction, so a repeated request
 (QoS 1 redelivery, a retry after a power cut) gets the original answer and
 books nothing new. Nothing is answered before the transaction commits.

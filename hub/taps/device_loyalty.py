@@ -11,7 +11,7 @@ A device with a row in device_loyalty sells one catalogue article at one outlet:
     nothing was delivered;
   * points: earned on what was delivered, at the report, through the bonus rules (order-in channel
     "machine", order-out "counter": handed out on the spot), as dated lots with the rule's reason.
-    As in hub.baskets, a tap at 100 % discount earns nothing; neither does a gift;
+    As in hub.sales.baskets, a tap at 100 % discount earns nothing; neither does a gift;
   * activity: a delivered tap counts one activity at the outlet (hub.gifts), which may grant a
     chain gift; a delivered exit through a turnstile (tap "dir": "exit") resets the site's unused
     gifts instead (at the passage, not the tap: a turnstile not passed takes nothing away).
@@ -183,7 +183,7 @@ def _load_static(conn: Connection) -> Static:
 
 
 class Batch:
-    """The loyalty side of one authorisation batch (hub.authorize._Run): `price` at a tap,
+    """The loyalty side of one authorisation batch (hub.taps.authorize._Run): `price` at a tap,
     `report` at a delivery report, `write` before the batch's ledger is flushed."""
 
     def __init__(self, book: Book, batch: list, now: datetime):
@@ -198,7 +198,7 @@ class Batch:
         self.holds = self._load_holds(
             {i.body["hold"] for i in batch if i.kind == topics.REPORT and "hold" in i.body}
         )
-        # Locks in the order every transaction takes them: money wallets (hub.authorize), the
+        # Locks in the order every transaction takes them: money wallets (hub.taps.authorize), the
         # cards counting activities (hub.gifts.count_activities), then gift wallets.
         gifts.lock_cards(
             self.raw,
@@ -224,7 +224,7 @@ class Batch:
 
     def _load_owners(self, uids: set[str]) -> tuple[dict[str, str], set[str]]:
         """Each card -> the card whose wallet, discounts, points and gifts it uses (a linked RFID
-        card uses its digital card's, hub/cards.py); and which of those are active."""
+        card uses its digital card's, hub/cards/links.py); and which of those are active."""
         if not uids:
             return {}, set()
         marks, params = self._in(uids)

@@ -109,7 +109,7 @@ def check(sun: dict | None, card_uid: str, keys: SunKeys) -> int:
     return counter
 
 
-# --- the batched booking path (hub/authorize.py) -------------------------------------------
+# --- the batched booking path (hub/taps/authorize.py) -------------------------------------------
 
 
 def load(raw: Raw, uids) -> dict[str, SunKeys]:
