@@ -41,6 +41,10 @@ def valid(request_id):
     if len(parts) != 2:
         return False
     for p in parts:
-        if not p.isdigit():  # False for "" as well
+        if not p:
             return False
+        for ch in p:
+            # ASCII only: str.isdigit also takes "\u0661" and "\u00b3" in CPython.
+            if not "0" <= ch <= "9":
+                return False
     return True

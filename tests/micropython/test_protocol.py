@@ -526,6 +526,14 @@ def test_request_id_syntax():
         assert not ids.valid(bad), bad
 
 
+def test_request_ids_are_ascii_digits_only():
+    # str.isdigit is true for Arabic-Indic digits and superscripts in CPython.
+    for bad in ("\u0661-\u0662", "1-\u00b3", "\uff11-1", "1-\u0967", "+1-1", "1-1 "):
+        assert not ids.valid(bad), bad
+    tap = '{"id": "\u0661-\u0662", "card": "04A1B2C3", "units": 1}'.encode()
+    assert _field_error(topics.TAP, tap) == "id is not a request id"
+
+
 # --- async: proves awaiting works in both runners --------------------------------
 
 
