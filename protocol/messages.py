@@ -101,7 +101,9 @@ def parse(data):
         raise ProtocolError(TOO_LARGE, "%d bytes" % len(data))
     try:
         body = json.loads(data)
-    except (ValueError, TypeError, UnicodeError):
+    except (ValueError, TypeError, UnicodeError, RuntimeError):
+        # RuntimeError: CPython's RecursionError (deep nesting; about 1,000 "["
+        # fit in MAX_BODY). MicroPython's json parses nesting without recursing.
         raise ProtocolError(BAD_JSON, "not JSON")
     if not isinstance(body, dict):
         raise ProtocolError(BAD_JSON, "not an object")

@@ -143,6 +143,12 @@ class Bridge:
         except ProtocolError as err:
             self._refuse(topic, str(err))
             return
+        except Exception as err:  # input from the network must never crash the callback
+            # Anything else the checks did not foresee: refused and counted like
+            # the rest, one line in the log (a traceback per message would let a
+            # device flood the log).
+            self._refuse(topic, f"cannot handle: {type(err).__name__}: {err}")
+            return
         if kind == topics.STATUS:
             self.status[device_id] = body["state"]
             if body["state"] == "online":

@@ -446,6 +446,22 @@ def test_malformed_json_is_refused_by_both_parsers():
         assert _code(hub_side.decode, topics.TAP, body) in (BAD_JSON, BAD_FIELD), body
 
 
+def test_deeply_nested_json_is_refused_as_bad_json():
+    # CPython's json raises RecursionError near 1,000 levels; MicroPython's
+    # parses iteratively. Either way the decoder answers with a ProtocolError.
+    for body in (
+        b"[" * 1000,
+        b"[" * 512 + b"]" * 512,
+        b'{"a":' * 170 + b"1" + b"}" * 170,
+        b'{"id": "1-1", "card": "04A1B2C3", "units": 1, "x": ' + b"[" * 970,
+    ):
+        assert len(body) <= messages.MAX_BODY
+        assert _code(hub_side.decode, topics.TAP, body) in (BAD_JSON, BAD_FIELD), body[:20]
+        assert _code(messages.decode, topics.REPLY, body) in (BAD_JSON, BAD_FIELD), body[:20]
+        assert _code(manage.decode, topics.CMD, body) in (BAD_JSON, BAD_FIELD), body[:20]
+    assert _code(messages.parse, b"[" * 1000) == BAD_JSON
+
+
 def test_too_large_is_refused_before_parsing():
     head = b'{"id": "1-1", "card": "04A1B2C3", "units": 1}'
     at_limit = head[:-1] + b" " * (messages.MAX_BODY - len(head)) + b"}"
