@@ -95,6 +95,32 @@ def bench(
     _emit(run_bench(devices, rate, duration, db, echo_count, loyalty), as_json)
 
 
+@app.command()
+def chaos(
+    db: str = typer.Option("sqlite", help="'sqlite' (a temp file) or a postgresql:// admin URL (scratch db)"),
+    devices: int = typer.Option(20, min=1),
+    kills: int = typer.Option(2, min=0, help="times the hub is killed with SIGKILL and started again"),
+    broker_restarts: int = typer.Option(1, min=0),
+    duration: float = typer.Option(20.0, min=1, help="seconds of tapping (at least; faults may extend it)"),
+    seed: int = typer.Option(1, help="chooses the fault moments: the same seed, the same plan"),
+    rate: float | None = typer.Option(None, min=0.1, help="taps/s over the fleet (default 5 per device)"),
+    hold_ttl: int = typer.Option(30, min=1, help="seconds before the hub voids an unreported hold"),
+    as_json: bool = typer.Option(False, "--json"),
+):
+    """Tap through a real broker and hub while the hub is killed and the broker restarted, then
+    check the bank's invariants; exits 1 if one is broken."""
+    import tempfile
+
+    from hil.chaos import Plan, run_on
+
+    plan = Plan(devices, kills, broker_restarts, duration, seed, rate, hold_ttl)
+    with tempfile.TemporaryDirectory(prefix="tapgift-chaos-") as work:
+        summary = run_on(db, plan, Path(work))
+    _emit(summary, as_json)
+    if not summary["ok"]:
+        raise typer.Exit(1)
+
+
 @app.command("bench-ledger")
 def bench_ledger(
     db: str = typer.Option(
