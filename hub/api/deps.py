@@ -14,16 +14,18 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import uuid
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import Depends, Request
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from hub.core.clock import utcnow
 from hub.core.engine import reader
 from hub.devices.registry import DeviceDirectory
+from hub.ledger import requests
 
 T = TypeVar("T")
 
@@ -73,6 +75,24 @@ class Db:
             if not retry:
                 raise
             return self._transaction(fn, args, kw)
+
+    def write_keyed(
+        self, prefix: str, key: str | None, request: Any, fn: Callable[[Connection, str], T]
+    ) -> T:
+        """A money write under the caller's Idempotency-Key `key` (a new random key without
+        one): fn(conn, stored_key) in one transaction, retried once on a unique-key race.
+        The key is stored in the route's namespace `prefix` (hub.ledger.requests.store_key)
+        with a fingerprint of `request` (the path parameters and body): the same key with
+        another request is a 409."""
+
+        def run(conn: Connection) -> T:
+            if key is None:
+                return fn(conn, prefix + uuid.uuid4().hex)
+            stored = requests.store_key(conn, prefix, key)
+            requests.claim(conn, stored, request)
+            return fn(conn, stored)
+
+        return self.write(run, retry=True)
 
     def read(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
         """fn(conn, *args, **kw) on a read-only connection; nothing is committed."""

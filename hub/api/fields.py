@@ -16,7 +16,16 @@ CardUid = Annotated[
     str, Field(pattern=r"^[0-9A-Za-z_:.-]{4,64}$", description="a card's uid (protocol.messages.check_card)")
 ]
 Minor = Annotated[int, Field(ge=0, le=MAX_AMOUNT, strict=True)]
-Key = Annotated[str | None, Header(max_length=100)]  # an Idempotency-Key header
+# An Idempotency-Key header: visible ASCII but "|", which stands for "/" in the keys the hub
+# stores, so that no key a caller sends is one the hub derives (hub.ledger.requests).
+Key = Annotated[
+    str | None,
+    Header(
+        pattern=r"^[!-{}~]{1,100}$",
+        description="once per request: a retry with the same key and request books nothing new; "
+        "the same key with another request is a 409. 1-100 visible ASCII characters but '|'.",
+    ),
+]
 ItemId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]  # a gift item (hub.gifts)
 
 

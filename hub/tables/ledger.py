@@ -43,3 +43,14 @@ class Transfer(SQLModel, table=True):
     code: str
     reason: str
     created_at: datetime = created()
+
+
+class RequestKey(SQLModel, table=True):
+    """The Idempotency-Key of a REST money write (in its route's namespace, e.g. "topup/K") and
+    a fingerprint of the request it first came with: the same key with another request is a
+    409, never the first request's answer."""
+
+    __tablename__ = "request_keys"
+    key: str = Field(primary_key=True)
+    fingerprint: str
+    created_at: datetime = created()

@@ -151,8 +151,10 @@ def pay(basket: BasketIn, db: DbDep, now: Now, idempotency_key: Key = None):
     header: a retry books nothing new and returns the first answer with repeated=true.
     Not enough balance, points or gift units: 409, nothing booked."""
     basket_id = uuid.uuid4().hex
-    key = "basket/" + (idempotency_key or basket_id)
-    return db.write(_pay, basket.model_dump(mode="json"), basket_id, key, now, retry=True)
+    body = basket.model_dump(mode="json")
+    return db.write_keyed(
+        "basket/", idempotency_key or basket_id, body, lambda conn, key: _pay(conn, body, basket_id, key, now)
+    )
 
 
 @router.get("/baskets/{basket_id}", response_model=PaidOut)

@@ -5,7 +5,6 @@ unused gifts; and booking out expired gift units. hub.gifts."""
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
@@ -144,39 +143,59 @@ def gift_choices(uid: str, db: DbDep, now: Now):
 def choose(uid: str, body: ChooseIn, db: DbDep, now: Now, idempotency_key: Key = None):
     """Choose a gift and pay for it with points (taken from the lots that expire first).
     Below the gift's points level or too few points: 409, nothing booked."""
-    key = "gift-choice/" + (idempotency_key or uuid.uuid4().hex)
-    return db.write(gifts.choose_with_points, uid, body.item_id, body.outlet_id, key, now, retry=True)
+    return db.write_keyed(
+        "gift-choice/",
+        idempotency_key,
+        {"uid": uid, **body.model_dump(mode="json")},
+        lambda conn, key: gifts.choose_with_points(conn, uid, body.item_id, body.outlet_id, key, now),
+    )
 
 
 @router.post("/cards/{uid}/gifts/give", response_model=GivenOut, status_code=201)
 def give(uid: str, body: GiveIn, db: DbDep, idempotency_key: Key = None):
     """Hand out gift units at an outlet (it owes the settlement node their value)."""
-    key = "gift-give/" + (idempotency_key or uuid.uuid4().hex)
-    return db.write(gifts.give, uid, body.item_id, body.units, body.outlet_id, key, body.reason, retry=True)
+    return db.write_keyed(
+        "gift-give/",
+        idempotency_key,
+        {"uid": uid, **body.model_dump(mode="json")},
+        lambda conn, key: gifts.give(conn, uid, body.item_id, body.units, body.outlet_id, key, body.reason),
+    )
 
 
 @router.post("/cards/{uid}/gifts/redeem", response_model=RedeemOut)
 def redeem(uid: str, body: RedeemIn, db: DbDep, idempotency_key: Key = None):
     """Redeem gift units at an outlet's till (the settlement node owes the outlet their value).
     Not held, or not redeemable there: 409, nothing booked."""
-    key = "gift-redeem/" + (idempotency_key or uuid.uuid4().hex)
-    return db.write(gifts.redeem_at_till, uid, body.item_id, body.units, body.outlet_id, key, retry=True)
+    return db.write_keyed(
+        "gift-redeem/",
+        idempotency_key,
+        {"uid": uid, **body.model_dump(mode="json")},
+        lambda conn, key: gifts.redeem_at_till(conn, uid, body.item_id, body.units, body.outlet_id, key),
+    )
 
 
 @router.post("/cards/{uid}/activities", response_model=list[GrantOut])
 def activity(uid: str, body: ActivityIn, db: DbDep, now: Now, idempotency_key: Key = None):
     """Count one activity of the card at an outlet (a ride, a visit); returns the gifts the
     chain rules grant for it. A repeated Idempotency-Key counts nothing and answers the same."""
-    key = "activity/" + (idempotency_key or uuid.uuid4().hex)
-    return db.write(_count_activity, uid, body.outlet_id, now, key, retry=True)
+    return db.write_keyed(
+        "activity/",
+        idempotency_key,
+        {"uid": uid, **body.model_dump(mode="json")},
+        lambda conn, key: _count_activity(conn, uid, body.outlet_id, now, key),
+    )
 
 
 @router.post("/cards/{uid}/exit", response_model=ExitOut)
 def leave(uid: str, body: ExitIn, db: DbDep, now: Now, idempotency_key: Key = None):
     """The card leaves the site: unused gifts are reset as the site's settings say (expiry
     transfers, never deleted) and the visit ends."""
-    key = "exit/" + (idempotency_key or uuid.uuid4().hex)
-    return db.write(gifts.reset_at_exit, uid, body.site_id, now, key, retry=True)
+    return db.write_keyed(
+        "exit/",
+        idempotency_key,
+        {"uid": uid, **body.model_dump(mode="json")},
+        lambda conn, key: gifts.reset_at_exit(conn, uid, body.site_id, now, key),
+    )
 
 
 @router.post("/gifts/expire", response_model=GiftExpiryOut)

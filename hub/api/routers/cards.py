@@ -5,7 +5,6 @@ linking are in card_kinds.py; a debit card's statement and settlement in debit_c
 from __future__ import annotations
 
 import logging
-import uuid
 
 from fastapi import APIRouter, BackgroundTasks
 from pydantic import BaseModel, Field
@@ -109,15 +108,21 @@ def unblock_card(uid: CardUid, db: DbDep, background: BackgroundTasks, bridge: B
 def top_up(uid: CardUid, body: TopUpIn, db: DbDep, idempotency_key: Key = None):
     """Credit the card's wallet. Send an Idempotency-Key header so that a retried
     request books once: the repeat returns the first answer with repeated=true."""
-    key = "topup/" + (idempotency_key or uuid.uuid4().hex)
-    return db.write(cash_desk.top_up, uid, body.amount, key, body.reason, retry=True)
+    return db.write_keyed(
+        "topup/",
+        idempotency_key,
+        {"uid": uid, **body.model_dump(mode="json")},
+        lambda conn, key: cash_desk.top_up(conn, uid, body.amount, key, body.reason),
+    )
 
 
 @router.post("/cards/{uid}/refund", response_model=RefundOut)
 def refund(uid: CardUid, db: DbDep, idempotency_key: Key = None):
     """Pay back the card's own money (the visitor's top-ups less what was spent);
     unspent top-up bonus is not paid back. Refused while taps wait for their report."""
-    return db.write(cash_desk.refund, uid, "refund/" + (idempotency_key or uuid.uuid4().hex))
+    return db.write_keyed(
+        "refund/", idempotency_key, {"uid": uid}, lambda conn, key: cash_desk.refund(conn, uid, key)
+    )
 
 
 @router.post("/cards/{uid}/replace", response_model=ReplaceOut, status_code=201)

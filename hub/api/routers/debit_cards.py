@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
@@ -65,5 +64,9 @@ def owed(db: DbDep):
 def settle(uid: CardUid, body: SettleIn, db: DbDep, idempotency_key: Key = None):
     """The holder pays what the debit card owes (all by default, never more) at the cash desk.
     Send an Idempotency-Key header: a retry books nothing new and answers repeated=true."""
-    key = "settle/" + (idempotency_key or uuid.uuid4().hex)
-    return db.write(cash_desk.settle, uid, key, body.amount, retry=True)
+    return db.write_keyed(
+        "settle/",
+        idempotency_key,
+        {"uid": uid, **body.model_dump(mode="json")},
+        lambda conn, key: cash_desk.settle(conn, uid, key, body.amount),
+    )

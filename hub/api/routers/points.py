@@ -4,7 +4,6 @@ buying points, the registration award, booking out expired lots. hub.loyalty.poi
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
@@ -78,8 +77,12 @@ def card_points(uid: str, db: DbDep, now: Now):
 @router.post("/cards/{uid}/points/purchase", response_model=BuyPointsOut, status_code=201)
 def buy_points(uid: str, body: BuyPointsIn, db: DbDep, now: Now, idempotency_key: Key = None):
     """Buy points with wallet money at point_value each (seed 001: points as a means of payment)."""
-    key = "points-purchase/" + (idempotency_key or uuid.uuid4().hex)
-    return db.write(baskets.buy_points, uid, body.outlet_id, body.points, key, now, retry=True)
+    return db.write_keyed(
+        "points-purchase/",
+        idempotency_key,
+        {"uid": uid, **body.model_dump(mode="json")},
+        lambda conn, key: baskets.buy_points(conn, uid, body.outlet_id, body.points, key, now),
+    )
 
 
 @router.post("/cards/{uid}/registration", response_model=RegisterOut)

@@ -1,0 +1,82 @@
+"""The Idempotency-Key of a REST money write: its place in the keys the hub stores, and the
+request it first came with.
+
+Keys in their own namespace. A route books under `<route>/<caller's key>` (e.g. `topup/K`) and
+the hub derives further keys from it by appending `/<what>` (`topup/K/bonus`, `…/post`,
+`…/void`, `…/pay`, `…/redeem`, `…/gift/<line>`, `…/obligation`, …). A caller's key therefore
+must never contain the `/` that starts a derived suffix: `store_key` writes each `/` of a
+caller's key as `|`, a character a caller's key may not contain (hub/api/fields.py, `Key`), so
+`K/bonus` is stored as `topup/K|bonus` and can never be the bonus of `K`. Keys without a `/` —
+nearly all of them — are stored as before; a key with a `/` that a database already holds from
+before this rule (stored as sent) keeps meaning its own request, so its repeat is still
+recognised.
+
+The same key with another request. `claim` records a fingerprint of the request under its key,
+in the transaction that books it; a later request under the key with another fingerprint is a
+409 that says so, whatever the domain would have answered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from hub.core.clock import utcnow
+from hub.core.errors import Conflict
+from hub.ledger.accounts import TRANSFERS
+from hub.tables.gifts import Activity, ExitReset
+from hub.tables.ledger import RequestKey
+from hub.tables.sales import Basket
+
+REQUEST_KEYS = RequestKey.__table__
+ESCAPE = "|"  # stands for "/" in a caller's key; a caller's key never holds it
+
+# Where a booking's key is stored, by the route that books it.
+_STORED = (
+    (TRANSFERS, TRANSFERS.c.idempotency_key),
+    (Basket.__table__, Basket.__table__.c.idempotency_key),
+    (Activity.__table__, Activity.__table__.c.key),
+    (ExitReset.__table__, ExitReset.__table__.c.key),
+    (REQUEST_KEYS, REQUEST_KEYS.c.key),
+)
+
+
+def _stored(conn: Connection, key: str) -> bool:
+    return any(conn.execute(select(column).where(column == key).limit(1)).first() for _, column in _STORED)
+
+
+def store_key(conn: Connection, prefix: str, key: str) -> str:
+    """The key a request with the caller's `key` books under, on the route of `prefix`
+    (e.g. "topup/"). A `/` in the caller's key is stored as `|` — unless the database
+    already holds the key as sent from before that rule, and it is not a key the hub
+    derived from a shorter key of the caller (`K/bonus` of `K`): then it is that old request."""
+    if "/" not in key:
+        return prefix + key
+    legacy = prefix + key
+    heads = [prefix + key[:i] for i, ch in enumerate(key) if ch == "/"]
+    if _stored(conn, legacy) and not any(_stored(conn, head) for head in heads):
+        return legacy
+    return prefix + key.replace("/", ESCAPE)
+
+
+def fingerprint(request: Any) -> str:
+    """A digest of what a request asks (its path parameters and body, as JSON)."""
+    text = json.dumps(request, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def claim(conn: Connection, key: str, request: Any) -> None:
+    """Record the request under its key, or check it is the one the key first came with;
+    another request under a used key is a Conflict (409)."""
+    digest = fingerprint(request)
+    known = conn.execute(select(REQUEST_KEYS.c.fingerprint).where(REQUEST_KEYS.c.key == key)).scalar()
+    if known is None:
+        conn.execute(REQUEST_KEYS.insert().values(key=key, fingerprint=digest, created_at=utcnow()))
+    elif known != digest:
+        raise Conflict(
+            f"Idempotency-Key {key.split('/', 1)[-1]!r} was used for a different request; "
+            "send a new key for a new request"
+        )
