@@ -5,6 +5,9 @@
   {"detail": message}, a message a cash register's programmer can act on.
 - protocol.ProtocolError: a device command that breaks the protocol (a config value the
   device would refuse, a deny list too long): 422.
+- fastapi's RequestValidationError: 422 with FastAPI's list of errors, each value it quotes
+  made fit for JSON (NaN and Infinity, which Python's JSON parser accepts in a body, become
+  strings; the default handler failed to serialise them and answered 500).
 
 Nothing else. A library's ValueError (or any other exception) is a bug: it answers 500 and is
 logged, and its internal message never reaches a client. Routes do not catch these errors
@@ -13,7 +16,12 @@ themselves.
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from hub.core.errors import DomainError
@@ -29,6 +37,23 @@ async def protocol_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=422)
 
 
+def _json_safe(value: Any) -> Any:
+    """value with every float JSON cannot carry (NaN, Infinity) as its string."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return JSONResponse({"detail": _json_safe(jsonable_encoder(exc.errors()))}, status_code=422)
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, domain_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(ProtocolError, protocol_error)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Header
+from fastapi import Header, Path
 from pydantic import BaseModel, Field
 
 MAX_AMOUNT = 100_000_000  # one million in minor units: a typo guard, not a business limit
@@ -26,6 +26,10 @@ Key = Annotated[
         "the same key with another request is a 409. 1-100 visible ASCII characters but '|'.",
     ),
 ]
+# A row id in a path: what the tables' INTEGER keys hold on every database (32 bits on
+# PostgreSQL); a larger number answered 500 (an OverflowError in the driver).
+MAX_ROW_ID = 2**31 - 1
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 ItemId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]  # a gift item (hub.gifts)
 
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from hub import gifts
 from hub.api.deps import DbDep
-from hub.api.fields import ItemId, Slug
+from hub.api.fields import ItemId, RowId, Slug
 
 router = APIRouter(tags=["gifts"])
 
@@ -68,17 +68,17 @@ def list_rules(db: DbDep, site_id: str | None = None):
 
 
 @router.get("/gift-rules/{rule_id}", response_model=ChainRuleOut)
-def get_rule(rule_id: int, db: DbDep):
+def get_rule(rule_id: RowId, db: DbDep):
     return db.read(gifts.get_rule, rule_id)
 
 
 @router.post("/gift-rules/{rule_id}/activate", response_model=ChainRuleOut)
-def activate(rule_id: int, db: DbDep):
+def activate(rule_id: RowId, db: DbDep):
     return db.write(gifts.set_rule_active, rule_id, True)
 
 
 @router.post("/gift-rules/{rule_id}/deactivate", response_model=ChainRuleOut)
-def deactivate(rule_id: int, db: DbDep):
+def deactivate(rule_id: RowId, db: DbDep):
     return db.write(gifts.set_rule_active, rule_id, False)
 
 

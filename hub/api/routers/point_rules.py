@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from hub.api.deps import DbDep
-from hub.api.fields import Minor
+from hub.api.fields import Minor, RowId
 from hub.loyalty import outlets, points
 from hub.loyalty.point_rules import ChannelIn, ChannelOut, ExpiryKind, RuleKind
 
@@ -74,17 +74,17 @@ def list_rules(db: DbDep):
 
 
 @router.get("/bonus-rules/{rule_id}", response_model=RuleOut)
-def get_rule(rule_id: int, db: DbDep):
+def get_rule(rule_id: RowId, db: DbDep):
     return db.read(points.get_rule, rule_id)
 
 
 @router.post("/bonus-rules/{rule_id}/activate", response_model=RuleOut)
-def activate(rule_id: int, db: DbDep):
+def activate(rule_id: RowId, db: DbDep):
     return db.write(points.set_active, rule_id, True)
 
 
 @router.post("/bonus-rules/{rule_id}/deactivate", response_model=RuleOut)
-def deactivate(rule_id: int, db: DbDep):
+def deactivate(rule_id: RowId, db: DbDep):
     return db.write(points.set_active, rule_id, False)
 
 
