@@ -51,6 +51,7 @@ RECOVERY_LIMIT_S = 30.0  # a restart after which no tap is booked for this long 
 MIN_TAIL_S = 1.0  # tapping goes on at least this long after the last fault recovered
 DRAIN_LIMIT_S = 60.0  # for the devices' journals to empty after tapping stops
 SWEEP_S = 1.0
+SWEEP_GRACE = timedelta(seconds=2 * SWEEP_S + 2)  # a hold may wait this long for the sweep
 HUB_DEAD_MAX_S = 4.0  # plus the time it takes to start again
 BROKER_DOWN_MAX_S = 3.0
 PROBLEMS_SHOWN = 10
@@ -308,6 +309,7 @@ async def run_fleet(plan: Plan, engine: Engine, db_url: str, work: Path) -> dict
             undrained = await drain(fleet)
             await asyncio.sleep(SWEEP_S + 0.5)  # one more sweep of the hub's
         finally:
+            hub_stopped = utcnow()
             hub.stop()
             await fleet.stop()
     results = [r for d in fleet.devices for r in d.results]
@@ -315,6 +317,7 @@ async def run_fleet(plan: Plan, engine: Engine, db_url: str, work: Path) -> dict
         "witness": witness,
         "faults": faults,
         "hub_errors": hub.errors(),
+        "hub_stopped": hub_stopped,
         "undrained_reports": undrained,
         "tapped_s": round(tapped_s, 1),
         "taps": len(results),
@@ -548,8 +551,11 @@ def run_chaos(plan: Plan, db_url: str, work: Path) -> dict:
         run = asyncio.run(run_fleet(plan, engine, db_url, work))
         pending_at_end = hold_counts(engine).get("holds_pending", 0)
         expired_by_hub = hold_counts(engine).get("holds_expired", 0)
+        # What the hub's own sweep should have voided before it stopped, then the rest.
+        unswept = no_hold_pending_past_expiry(engine, run["hub_stopped"] - SWEEP_GRACE)
         expired_after, now = expire_leftovers(engine, plan.hold_ttl_s)
         found = check_invariants(engine, run["witness"], now, plan.probe)
+        found["no_hold_pending_past_expiry"][:0] = [f"the hub did not sweep: {p}" for p in unswept]
         faults = fault_summary(engine, run["faults"])
         counts = hold_counts(engine)
     finally:
@@ -594,3 +600,16 @@ def run_on(db: str, plan: Plan, work: Path) -> dict:
         with scratch_database(db) as url:
             return run_chaos(plan, url, work)
     return run_chaos(plan, db, work)
+
+
+def for_table(summary: dict) -> dict:
+    """The summary with one row per fault, invariant and problem, for the terminal."""
+    rows = {k: v for k, v in summary.items() if k not in ("faults", "invariants", "problems")}
+    for i, f in enumerate(summary["faults"], 1):
+        rows[f"fault {i}"] = ", ".join(f"{k} {v}" for k, v in f.items())
+    for name, verdict in summary["invariants"].items():
+        rows[f"invariant {name}"] = verdict
+    for name, found in summary["problems"].items():
+        for j, problem in enumerate(found, 1):
+            rows[f"{name} #{j}"] = problem
+    return rows

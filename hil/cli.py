@@ -105,18 +105,24 @@ def chaos(
     seed: int = typer.Option(1, help="chooses the fault moments: the same seed, the same plan"),
     rate: float | None = typer.Option(None, min=0.1, help="taps/s over the fleet (default 5 per device)"),
     hold_ttl: int = typer.Option(30, min=1, help="seconds before the hub voids an unreported hold"),
+    work: Path | None = typer.Option(
+        None, help="keep the hub's log, the broker's and the devices' flash here"
+    ),
     as_json: bool = typer.Option(False, "--json"),
 ):
     """Tap through a real broker and hub while the hub is killed and the broker restarted, then
     check the bank's invariants; exits 1 if one is broken."""
     import tempfile
 
-    from hil.chaos import Plan, run_on
+    from hil.chaos import Plan, for_table, run_on
 
     plan = Plan(devices, kills, broker_restarts, duration, seed, rate, hold_ttl)
-    with tempfile.TemporaryDirectory(prefix="tapgift-chaos-") as work:
-        summary = run_on(db, plan, Path(work))
-    _emit(summary, as_json)
+    if work is not None:
+        summary = run_on(db, plan, work)
+    else:
+        with tempfile.TemporaryDirectory(prefix="tapgift-chaos-") as tmp:
+            summary = run_on(db, plan, Path(tmp))
+    _emit(summary if as_json else for_table(summary), as_json)
     if not summary["ok"]:
         raise typer.Exit(1)
 

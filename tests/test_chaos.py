@@ -178,3 +178,16 @@ def test_an_answer_stored_twice_is_found(booked):
 def test_repeated_requests_book_nothing_new(booked):
     engine, witness, _ = booked
     assert chaos.repeats_get_stored_answer(engine, witness.answers, 10) == []
+
+
+def test_the_command_exits_non_zero_when_an_invariant_is_broken(monkeypatch, tmp_path):
+    from typer.testing import CliRunner
+
+    from hil.cli import app
+
+    broken = {"ok": False, "faults": [], "invariants": {"ledgers_sum_to_zero": "BROKEN (1)"}, "problems": {}}
+    monkeypatch.setattr(chaos, "run_on", lambda db, plan, work: {**broken, "seed": plan.seed})
+    result = CliRunner().invoke(app, ["chaos", "--seed", "9", "--work", str(tmp_path), "--json"])
+    assert result.exit_code == 1 and json.loads(result.stdout)["seed"] == 9
+    monkeypatch.setattr(chaos, "run_on", lambda db, plan, work: {**broken, "ok": True})
+    assert CliRunner().invoke(app, ["chaos"]).exit_code == 0
