@@ -39,6 +39,8 @@ def owing(conn: Connection) -> list[dict]:
     rows = conn.execute(
         select(
             CARDS.c.uid,
+            CARDS.c.medium,
+            CARDS.c.label,
             CARDS.c.holder_name,
             CARDS.c.holder_email,
             ACCOUNTS.c.credit_limit,
@@ -48,4 +50,20 @@ def owing(conn: Connection) -> list[dict]:
         .where(CARDS.c.kind == "debit", CARDS.c.linked_to.is_(None), balance < 0)
         .order_by(balance, CARDS.c.uid)
     ).mappings()
-    return [dict(r) for r in rows]
+    return [_listed(dict(r)) for r in rows]
+
+
+def masked(token: str) -> str:
+    """A digital card's token as a list may show it: its last four characters."""
+    return "…" + token[-4:]
+
+
+def _listed(row: dict) -> dict:
+    """A row of the owed list. An RFID card is named by its uid. A digital card's uid is its
+    credential (its QR code opens the wallet): it is never listed, only its label, its
+    holder and the token's last four characters (the holder shows the card to settle)."""
+    medium = row.pop("medium")
+    label = row.pop("label")
+    if medium == "digital":
+        return {**row, "uid": None, "masked_token": masked(row["uid"]), "label": label}
+    return row

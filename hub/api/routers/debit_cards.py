@@ -26,7 +26,13 @@ class StatementOut(BaseModel):
 
 
 class OwedOut(BaseModel):
-    uid: str
+    uid: str | None = Field(
+        None,
+        description="an RFID card's uid; a digital card's (its credential: its QR code) is never "
+        "listed, masked_token and label name it instead",
+    )
+    masked_token: str | None = Field(None, description="a digital card: the token's last four characters")
+    label: str | None = Field(None, description="a digital card: its label")
     holder_name: str
     holder_email: str
     credit_limit: int
@@ -54,7 +60,7 @@ def statement(uid: CardUid, db: DbDep):
     return db.read(debit.statement, uid)
 
 
-@router.get("/debit-cards/owed", response_model=list[OwedOut])
+@router.get("/debit-cards/owed", response_model=list[OwedOut], response_model_exclude_none=True)
 def owed(db: DbDep):
     """Every debit card that owes money, the largest debt first (what to invoice)."""
     return db.read(debit.owing)
