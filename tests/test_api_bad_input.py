@@ -48,3 +48,45 @@ def test_row_ids_beyond_the_database_are_refused(api, method, path):
         r = getattr(api, method)(V1 + path.format(rule_id))
         assert r.status_code in (404, 422), r.text
     assert getattr(api, method)(V1 + path.format(2**31 - 1)).status_code == 404
+
+
+def test_every_operation_documents_its_refusals_as_they_are_answered(api):
+    """400/404/409 carry {"detail": message}; 422 a message (the domain's Invalid) or FastAPI's
+    list of validation issues."""
+    doc = api.get("/openapi.json").json()
+    schemas = doc["components"]["schemas"]
+    assert schemas["Message"]["properties"]["detail"]["type"] == "string"
+    detail = schemas["InvalidRequest"]["properties"]["detail"]["anyOf"]
+    assert {"type": "string"} in detail and any(d.get("type") == "array" for d in detail)
+    for path, operations in doc["paths"].items():
+        if not path.startswith(V1):
+            continue
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            for status in ("400", "404", "409", "422"):
+                assert status in responses, (method, path, status)
+            ref = responses["422"]["content"]["application/json"]["schema"]["$ref"]
+            assert ref.endswith("/InvalidRequest"), (method, path)
+
+
+@pytest.mark.parametrize("report", ["/gift-settlement", "/gift-activities"])
+@pytest.mark.parametrize("value", ["0.5", "0", "1700000000", "2025-01-01T00:00:00", "2025-01-01", "tomorrow"])
+def test_report_times_are_iso_8601_with_a_zone(api, report, value):
+    for name in ("since", "until"):
+        r = api.get(V1 + report, params={name: value})
+        assert r.status_code == 422, (name, value, r.text)
+    assert api.get(V1 + report, params={"until": "2025-01-01T00:00:00Z"}).status_code == 200
+    assert api.get(V1 + report, params={"since": "2025-01-01T00:00:00+02:00"}).status_code == 200
+
+
+def test_flags_and_days_are_strict(api):
+    assert api.post(f"{V1}/sites", json={"id": "park"}).status_code == 201
+    assert api.post(f"{V1}/outlets", json={"id": "bar", "site_id": "park"}).status_code == 201
+    assert api.post(f"{V1}/gift-items", json={"id": "DRINK", "value": 300}).status_code == 201
+    rule = {"name": "r", "site_id": "park", "activities": 3, "item_id": "DRINK"}
+    for flag in ({"repeat": 0}, {"repeat": 1}, {"repeat": "yes"}, {"active": 0}):
+        assert api.post(f"{V1}/gift-rules", json={**rule, **flag}).status_code == 422, flag
+    assert api.post(f"{V1}/gift-rules", json={**rule, "repeat": True}).status_code == 201
+    for days in ([0], [20250716], ["16.07.2025"], ["2025-07-16T00:00:00Z"]):
+        assert api.put(f"{V1}/outlets/bar/holidays", json=days).status_code == 422, days
+    assert api.put(f"{V1}/outlets/bar/holidays", json=["2025-07-16"]).json() == ["2025-07-16"]

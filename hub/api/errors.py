@@ -23,6 +23,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from hub.core.errors import DomainError
 from protocol import ProtocolError
@@ -35,6 +36,43 @@ async def domain_error(_request: Request, exc: Exception) -> JSONResponse:
 
 async def protocol_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=422)
+
+
+class Message(BaseModel):
+    """A refusal the domain explains (hub.core.errors)."""
+
+    detail: str = Field(description="what is wrong, for a cash register's programmer")
+
+
+class ValidationIssue(BaseModel):
+    """One way the request does not fit the schema (FastAPI's validation error)."""
+
+    model_config = ConfigDict(extra="allow")
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class InvalidRequest(BaseModel):
+    """422: the request does not fit the schema (a list of issues) or the domain refuses a
+    value (a message)."""
+
+    detail: str | list[ValidationIssue]
+
+
+# What every operation may answer besides its success, documented once (api_router).
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": Message, "description": "A request the domain refuses"},
+    404: {"model": Message, "description": "Something named in the request does not exist"},
+    409: {
+        "model": Message,
+        "description": "A conflict with the current state (a used key, too little balance)",
+    },
+    422: {
+        "model": InvalidRequest,
+        "description": "A request that does not fit the schema, or a value refused",
+    },
+}
 
 
 def _json_safe(value: Any) -> Any:

@@ -3,11 +3,13 @@ is checked the same way on every route."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
+import re
+from datetime import date, datetime
+from typing import Annotated, Any
 
 from fastapi import Header, Path
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field
+from pydantic_core import PydanticCustomError
 
 MAX_AMOUNT = 100_000_000  # one million in minor units: a typo guard, not a business limit
 
@@ -43,3 +45,27 @@ class HistoryItem(BaseModel):
     kind: str
     pending_id: str | None
     amount: int
+
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?([Zz]|[+-]\d{2}:\d{2})")
+
+
+def _iso(pattern: re.Pattern, what: str):
+    def check(value: Any) -> Any:
+        if isinstance(value, str) and pattern.fullmatch(value):
+            return value
+        if not isinstance(value, str) and isinstance(value, date):
+            return value  # from Python: already a date or datetime
+        raise PydanticCustomError("iso_format", "{what} in ISO 8601", {"what": what})
+
+    return BeforeValidator(check)
+
+
+# A day in a body ("2025-08-01"): a number is not a day (pydantic took 0 for 1970-01-01).
+Day = Annotated[date, _iso(_ISO_DATE, "a date YYYY-MM-DD")]
+# A moment in a query or body: ISO 8601 with its zone ("2025-08-01T00:00:00Z"); a number is not
+# one (pydantic took 0.5 for half a second after 1970).
+Moment = Annotated[AwareDatetime, _iso(_ISO_DATETIME, "a date-time YYYY-MM-DDTHH:MM[:SS] with a zone")]
+# A yes/no in a body: true or false, not 0 or 1 or "yes".
+Flag = Annotated[bool, Field(strict=True)]

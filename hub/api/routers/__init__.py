@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from hub.api.errors import RESPONSES
 from hub.api.routers import (
     baskets,
     card_gifts,
@@ -33,7 +34,7 @@ from hub.api.routers import (
     topup_tiers,
 )
 
-api_router = APIRouter(prefix="/api/v1")
+api_router = APIRouter(prefix="/api/v1", responses=RESPONSES)
 for module in (
     # cards and wallets
     cards,

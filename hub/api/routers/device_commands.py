@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Connection
 
 from hub.api.deps import BridgeDep, DbDep, EngineDep
+from hub.api.fields import Flag
 from hub.core.errors import NotFound
 from hub.devices import management
 
@@ -24,7 +25,7 @@ class CommandIn(BaseModel):
     )
     add: list[str] = Field([], description="deny: cards to refuse on the device")
     remove: list[str] = Field([], description="deny: cards to take off its list")
-    clear: bool = Field(False, description="deny: start the list afresh (then add)")
+    clear: Flag = Field(False, description="deny: start the list afresh (then add)")
 
     def body(self) -> dict:
         if self.k == "config":

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from hub import gifts
 from hub.api.deps import Currency, DbDep
-from hub.core.errors import Invalid
+from hub.api.fields import Moment
 
 router = APIRouter(tags=["gifts"])
 
@@ -45,20 +45,17 @@ class ActivityReportOut(BaseModel):
 def settlement(
     db: DbDep,
     currency: Currency,
-    since: dt.datetime | None = None,
-    until: dt.datetime | None = None,
+    since: Moment | None = None,
+    until: Moment | None = None,
     ledger: Annotated[str | None, Query(max_length=40, description="default: the hub's currency")] = None,
 ):
     """Who owes whom for gifts over [since, until) (seed 004): from the obligation transfers —
     granting outlet → settlement node at the grant, node → redeeming outlet at the redemption."""
-    for name, when in (("since", since), ("until", until)):
-        if when is not None and when.tzinfo is None:
-            raise Invalid(f"{name} needs a time zone")
     return db.read(gifts.settlement, ledger or currency, since, until)
 
 
 @router.get("/gift-activities", response_model=ActivityReportOut)
-def activities(db: DbDep, since: dt.datetime | None = None, until: dt.datetime | None = None):
+def activities(db: DbDep, since: Moment | None = None, until: Moment | None = None):
     """Activities as seed 000 counts them: first uses of cards and collected gifts; collecting
     points is none. 16 activities are one campaign."""
     return db.read(gifts.activity_report, since, until)

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from hub import gifts
 from hub.api.deps import DbDep
-from hub.api.fields import ItemId, RowId, Slug
+from hub.api.fields import Flag, ItemId, RowId, Slug
 
 router = APIRouter(tags=["gifts"])
 
@@ -18,7 +18,7 @@ router = APIRouter(tags=["gifts"])
 class ChainRuleIn(BaseModel):
     name: str = Field(max_length=100)
     site_id: Slug
-    active: bool = True
+    active: Flag = True
     activities: int = Field(
         ge=1, le=1000, strict=True, description="activities within one visit that earn the gift"
     )
@@ -26,7 +26,7 @@ class ChainRuleIn(BaseModel):
     outlet_ids: list[str] = Field([], description="… and at these outlets; both empty: every outlet")
     item_id: ItemId
     units: int = Field(1, ge=1, le=1000, strict=True)
-    repeat: bool = Field(False, description="grant again every `activities` activities")
+    repeat: Flag = Field(False, description="grant again every `activities` activities")
     max_per_visit: int | None = Field(None, ge=1, strict=True)
 
 
@@ -35,11 +35,11 @@ class ChainRuleOut(ChainRuleIn):
 
 
 class SiteGiftSettingsIn(BaseModel):
-    reset_gifts: bool = Field(
+    reset_gifts: Flag = Field(
         False, description="reset unused gifts granted at the site (by rules or handed out) at its exit"
     )
-    reset_bought_gifts: bool = Field(False, description="reset unused gifts chosen with points there too")
-    reset_points: bool = Field(
+    reset_bought_gifts: Flag = Field(False, description="reset unused gifts chosen with points there too")
+    reset_points: Flag = Field(
         False,
         description="reset the unused bonus points earned at the site's "
         "outlets (baskets, machines); bought points stay",

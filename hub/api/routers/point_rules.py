@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from hub.api.deps import DbDep
-from hub.api.fields import Minor, RowId
+from hub.api.fields import Day, Flag, Minor, RowId
 from hub.loyalty import outlets, points
 from hub.loyalty.point_rules import ChannelIn, ChannelOut, ExpiryKind, RuleKind
 
@@ -21,30 +21,30 @@ class TargetIn(BaseModel):
     id: str = Field(max_length=40, description="article / product group / topping / topping group id")
     points: int = Field(ge=0, le=1_000_000, strict=True)
     exclusive_voucher_types: list[str] = []
-    exclude_menu_contents: bool = False
+    exclude_menu_contents: Flag = False
 
 
 class RuleIn(BaseModel):
     name: str = Field(max_length=100)
     kind: RuleKind
-    active: bool = True
+    active: Flag = True
     stores: list[str] = Field([], description="outlet ids; none: the rule acts as disabled")
     channels_in: list[ChannelIn] = list(ChannelIn)
     channels_out: list[ChannelOut] = list(ChannelOut)
     valid_from: dt.datetime | None = None
     valid_to: dt.datetime | None = None
     weekdays: list[int] = Field(list(range(7)), description="0 = Monday … 6 = Sunday")
-    on_holidays: bool = True
+    on_holidays: Flag = True
     targets: list[TargetIn] = []
     amount_per_point: Minor = Field(0, description="basket value rules: minor units per point")
-    include_redeemed: bool = False
-    include_small_quantity_surcharge: bool = False
-    include_delivery_fee: bool = False
+    include_redeemed: Flag = False
+    include_small_quantity_surcharge: Flag = False
+    include_delivery_fee: Flag = False
     points: int = Field(0, ge=0, strict=True, description="registration rules")
-    immediately_redeemable: bool = False
+    immediately_redeemable: Flag = False
     expiry: ExpiryKind = ExpiryKind.STANDARD
     expiry_days: int | None = Field(None, ge=0)
-    expiry_date: dt.date | None = None
+    expiry_date: Day | None = None
 
 
 class RuleOut(RuleIn):
@@ -102,7 +102,7 @@ def set_settings(settings: SettingsIn, db: DbDep):
 
 
 @router.put("/outlets/{outlet_id}/holidays", response_model=list[dt.date])
-def set_holidays(outlet_id: str, days: list[dt.date], db: DbDep):
+def set_holidays(outlet_id: str, days: list[Day], db: DbDep):
     """Replace the outlet's holiday calendar (read by the bonus rules' holiday condition)."""
     return db.write(outlets.set_holidays, outlet_id, days)
 
