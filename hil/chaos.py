@@ -22,6 +22,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -62,6 +63,8 @@ PROBLEMS_SHOWN = 10
 
 @dataclass
 class Plan:
+    """What a run does; the same seed gives the same faults at the same moments."""
+
     devices: int = 10
     kills: int = 2
     broker_restarts: int = 1
@@ -85,9 +88,11 @@ class Plan:
         return self.devices / rate
 
 
-def provision(engine: Engine, plan: Plan, prefix: str) -> tuple[list, list[str]]:
+def provision(engine: Engine, plan: Plan) -> tuple[list, list[str]]:
     """The plan's devices; rich cards, cards that run dry, and debit cards that may go
-    down to minus their credit limit (so the limits are reached, not just respected)."""
+    down to minus their credit limit (so the limits are reached, not just respected).
+    Names are new each run, so runs can share a database."""
+    prefix = uuid.uuid4().hex[:6]
     fleet = Fleetplan(
         plan.devices,
         cards=max(plan.devices * 2, 10),
@@ -286,7 +291,7 @@ async def drain(fleet: Fleet) -> int:
 
 async def run_fleet(plan: Plan, engine: Engine, db_url: str, work: Path) -> dict:
     """Broker, hub process and fleet: tap through the faults, stop, and say what happened."""
-    devices, cards = await asyncio.to_thread(provision, engine, plan, f"c{plan.seed % 1000:03d}")
+    devices, cards = await asyncio.to_thread(provision, engine, plan)
     witness = Witness()
     with Broker(workdir=work / "broker") as broker:
         hub = HubProcess(db_url, broker.url, work / "hub.log", plan.hold_ttl_s)
@@ -317,6 +322,7 @@ async def run_fleet(plan: Plan, engine: Engine, db_url: str, work: Path) -> dict
         "witness": witness,
         "faults": faults,
         "hub_errors": hub.errors(),
+        "hub_starts": hub.starts,
         "hub_stopped": hub_stopped,
         "undrained_reports": undrained,
         "tapped_s": round(tapped_s, 1),
@@ -448,15 +454,12 @@ def _delivered_hold(hold, hold_id: str, deliveries: list, posts: dict, post_sums
 
 
 def answers_stored_once(engine: Engine, answers: list[Answer]) -> list[str]:
-    """device_requests keeps one answer per (device, request id) under a unique constraint, and
-    each answer a device acted on is the stored one."""
+    """device_requests keeps one answer per (device, request id) under a unique constraint, each
+    answer a device acted on is the stored one, and no request made two holds."""
     problems = [] if _unique_answers(engine) else ["device_requests has no unique (device_id, request_id)"]
     with engine.connect() as conn:
-        twice = conn.execute(
-            select(ANSWERS.c.device_id, ANSWERS.c.request_id, func.count())
-            .group_by(ANSWERS.c.device_id, ANSWERS.c.request_id)
-            .having(func.count() > 1)
-        ).all()
+        twice = [(d, r, n, "stored") for d, r, n in _repeated(conn, ANSWERS)]
+        twice += [(d, r, n, "held") for d, r, n in _repeated(conn, HOLDS)]
         devices = {a.device for a in answers}
         stored = {}
         if devices:
@@ -466,12 +469,18 @@ def answers_stored_once(engine: Engine, answers: list[Answer]) -> list[str]:
                 )
             ).all()
             stored = {(d, r): json.loads(bytes(reply)) for d, r, reply in rows}
-    problems += [f"{d} request {r} stored {n} times" for d, r, n in twice]
+    problems += [f"{d} request {r} {what} {n} times" for d, r, n, what in twice]
     for a in answers:
         kept = stored.get((a.device, a.body["id"]))
         if kept != a.reply:
             problems.append(f"{a.device} request {a.body['id']}: device got {a.reply}, stored {kept}")
     return problems
+
+
+def _repeated(conn, table) -> list[tuple]:
+    """(device, request id, rows) of the requests with more than one row in table."""
+    key = (table.c.device_id, table.c.request_id)
+    return conn.execute(select(*key, func.count()).group_by(*key).having(func.count() > 1)).all()
 
 
 def _unique_answers(engine: Engine) -> bool:
@@ -581,6 +590,7 @@ def run_chaos(plan: Plan, db_url: str, work: Path) -> dict:
         "holds_expired_by_hub": expired_by_hub,
         "holds_expired_after_run": expired_after,
         "undrained_reports": run["undrained_reports"],
+        "hub_starts": run["hub_starts"],
         "hub_tracebacks": len(run["hub_errors"]),
         "hub_errors": sorted(set(run["hub_errors"]))[:PROBLEMS_SHOWN],
         "invariants": {name: "held" if not p else f"BROKEN ({len(p)})" for name, p in found.items()},

@@ -11,7 +11,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from hil import chaos
-from hil.chaos import Answer, Plan, Witness
+from hil.chaos import HOLDS, Answer, Plan, Witness
 from hub.core.clock import utcnow
 from hub.devices.registry import DeviceDirectory, add_device
 from hub.ledger import ACCOUNTS, TRANSFERS
@@ -176,8 +176,13 @@ def test_an_answer_stored_twice_is_found(booked):
 
 
 def test_repeated_requests_book_nothing_new(booked):
-    engine, witness, _ = booked
+    engine, witness, hold = booked
     assert chaos.repeats_get_stored_answer(engine, witness.answers, 10) == []
+    with engine.begin() as conn:  # a second hold for the same tap request
+        row = conn.execute(select(HOLDS).where(HOLDS.c.id == hold)).mappings().one()
+        conn.execute(HOLDS.insert().values({**row, "id": "second", "status": "expired", "posted": 0}))
+    (found,) = chaos.answers_stored_once(engine, witness.answers)
+    assert "request 1-1 held 2 times" in found
 
 
 def test_the_command_exits_non_zero_when_an_invariant_is_broken(monkeypatch, tmp_path):
