@@ -90,3 +90,15 @@ def test_flags_and_days_are_strict(api):
     for days in ([0], [20250716], ["16.07.2025"], ["2025-07-16T00:00:00Z"]):
         assert api.put(f"{V1}/outlets/bar/holidays", json=days).status_code == 422, days
     assert api.put(f"{V1}/outlets/bar/holidays", json=["2025-07-16"]).json() == ["2025-07-16"]
+
+
+def test_a_bonus_rules_validity_is_an_iso_date_time_with_a_zone(api):
+    rule = {"name": "r", "kind": "registration", "points": 5}
+    for bound in (0, 1.5, "1700000000", "2025-07-01T00:00:00", "2025-07-01"):
+        for name in ("valid_from", "valid_to"):
+            r = api.post(f"{V1}/bonus-rules", json={**rule, name: bound})
+            assert r.status_code == 422, (name, bound, r.text)
+    r = api.post(f"{V1}/bonus-rules", json={**rule, "valid_from": "2025-07-01T00:00:00+02:00"})
+    assert r.status_code == 201, r.text
+    assert api.get(f"{V1}/bonus-rules/{r.json()['id']}").json()["valid_from"].startswith("2025-06-30T22:00")
+    assert api.post(f"{V1}/bonus-rules", json={**rule, "expiry_date": 0}).status_code == 422

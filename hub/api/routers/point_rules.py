@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from hub.api.deps import DbDep
-from hub.api.fields import Day, Flag, Minor, RowId
+from hub.api.fields import Day, Flag, Minor, Moment, RowId
 from hub.loyalty import outlets, points
 from hub.loyalty.point_rules import ChannelIn, ChannelOut, ExpiryKind, RuleKind
 
@@ -31,8 +31,8 @@ class RuleIn(BaseModel):
     stores: list[str] = Field([], description="outlet ids; none: the rule acts as disabled")
     channels_in: list[ChannelIn] = list(ChannelIn)
     channels_out: list[ChannelOut] = list(ChannelOut)
-    valid_from: dt.datetime | None = None
-    valid_to: dt.datetime | None = None
+    valid_from: Moment | None = None
+    valid_to: Moment | None = None
     weekdays: list[int] = Field(list(range(7)), description="0 = Monday … 6 = Sunday")
     on_holidays: Flag = True
     targets: list[TargetIn] = []
