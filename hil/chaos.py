@@ -429,7 +429,8 @@ def grants_posted_once(
     for hold_id, hold in holds.items():
         if hold_id not in delivered and (hold["posted"] or hold["status"] == "posted" or posts.get(hold_id)):
             problems.append(
-                f"hold {hold_id} posted {hold['posted']} ({hold['status']}), no device delivered on it"
+                f"hold {hold_id} ({hold['status']}, {hold['posted']} posted, {posts.get(hold_id, 0)} post "
+                "transfers): no device delivered on it"
             )
     return problems
 
