@@ -102,3 +102,20 @@ def test_a_bonus_rules_validity_is_an_iso_date_time_with_a_zone(api):
     assert r.status_code == 201, r.text
     assert api.get(f"{V1}/bonus-rules/{r.json()['id']}").json()["valid_from"].startswith("2025-06-30T22:00")
     assert api.post(f"{V1}/bonus-rules", json={**rule, "expiry_date": 0}).status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("put", "/bonus-settings", {"default_validity_days": 2**63}),
+        ("put", "/bonus-settings", {"hours_until_available": 2**63}),
+        ("post", "/bonus-rules", {"name": "r", "kind": "registration", "points": 2**63}),
+        ("post", "/bonus-rules", {"name": "r", "kind": "registration", "expiry_days": 2**63}),
+        ("post", "/bonus-rules", {"name": "r", "kind": "registration", "weekdays": [2**63]}),
+        ("post", "/gift-items", {"id": "DRINK", "value": 300, "points_price": 2**63}),
+        ("post", "/gift-items", {"id": "DRINK", "value": 300, "points_level": 2**63}),
+    ],
+)
+def test_numbers_beyond_what_is_stored_are_a_422(api, method, path, body):
+    r = getattr(api, method)(V1 + path, json=body)
+    assert r.status_code == 422, r.text

@@ -12,6 +12,8 @@ from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
 MAX_AMOUNT = 100_000_000  # one million in minor units: a typo guard, not a business limit
+MAX_POINTS = 100_000_000  # points, likewise
+MAX_DAYS = 36_600  # a validity or an expiry in days: a century (dates stay far from year 9999)
 
 Slug = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")]
 CardUid = Annotated[

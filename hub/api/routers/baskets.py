@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Connection
 
 from hub.api.deps import DbDep, Now
-from hub.api.fields import CardUid, ItemId, Key, Minor, Slug
+from hub.api.fields import MAX_POINTS, CardUid, ItemId, Key, Minor, Slug
 from hub.loyalty import outlets
 from hub.loyalty.point_rules import ChannelIn, ChannelOut, LineKind
 from hub.sales import baskets
@@ -43,7 +43,7 @@ class BasketIn(BaseModel):
     channel_in: ChannelIn = ChannelIn.TILL
     channel_out: ChannelOut = ChannelOut.COUNTER
     lines: list[LineIn] = Field(min_length=1, max_length=500)
-    redeem_points: int = Field(0, ge=0, strict=True, description="points to pay with")
+    redeem_points: int = Field(0, ge=0, le=MAX_POINTS, strict=True, description="points to pay with")
     small_quantity_surcharge: Minor = 0
     delivery_fee: Minor = 0
     vouchers: list[VoucherIn] = Field(

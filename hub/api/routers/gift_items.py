@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from hub import gifts
 from hub.api.deps import Currency, DbDep
-from hub.api.fields import ItemId, Minor, Slug
+from hub.api.fields import MAX_POINTS, ItemId, Minor, Slug
 
 router = APIRouter(tags=["gifts"])
 
@@ -29,10 +29,14 @@ class GiftItemIn(BaseModel):
         "goods", description="seed 001 voucher type; bonus rules may exclude it (exclusive voucher types)"
     )
     points_price: int | None = Field(
-        None, ge=0, strict=True, description="points it costs when chosen; null: not for points"
+        None,
+        ge=0,
+        le=MAX_POINTS,
+        strict=True,
+        description="points it costs when chosen; null: not for points",
     )
     points_level: int | None = Field(
-        None, ge=0, strict=True, description="points the card must have available to choose it"
+        None, ge=0, le=MAX_POINTS, strict=True, description="points the card must have available to choose it"
     )
     valid_days: int | None = Field(
         None,

@@ -27,7 +27,7 @@ class ChainRuleIn(BaseModel):
     item_id: ItemId
     units: int = Field(1, ge=1, le=1000, strict=True)
     repeat: Flag = Field(False, description="grant again every `activities` activities")
-    max_per_visit: int | None = Field(None, ge=1, strict=True)
+    max_per_visit: int | None = Field(None, ge=1, le=1_000_000, strict=True)
 
 
 class ChainRuleOut(ChainRuleIn):

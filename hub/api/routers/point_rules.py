@@ -5,12 +5,13 @@ hub.loyalty.points (tables) and hub.loyalty.point_rules (the engine)."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from hub.api.deps import DbDep
-from hub.api.fields import Day, Flag, Minor, Moment, RowId
+from hub.api.fields import MAX_DAYS, MAX_POINTS, Day, Flag, Minor, Moment, RowId
 from hub.loyalty import outlets, points
 from hub.loyalty.point_rules import ChannelIn, ChannelOut, ExpiryKind, RuleKind
 
@@ -33,17 +34,19 @@ class RuleIn(BaseModel):
     channels_out: list[ChannelOut] = list(ChannelOut)
     valid_from: Moment | None = None
     valid_to: Moment | None = None
-    weekdays: list[int] = Field(list(range(7)), description="0 = Monday … 6 = Sunday")
+    weekdays: list[Annotated[int, Field(ge=0, le=6, strict=True)]] = Field(
+        list(range(7)), description="0 = Monday … 6 = Sunday"
+    )
     on_holidays: Flag = True
     targets: list[TargetIn] = []
     amount_per_point: Minor = Field(0, description="basket value rules: minor units per point")
     include_redeemed: Flag = False
     include_small_quantity_surcharge: Flag = False
     include_delivery_fee: Flag = False
-    points: int = Field(0, ge=0, strict=True, description="registration rules")
+    points: int = Field(0, ge=0, le=MAX_POINTS, strict=True, description="registration rules")
     immediately_redeemable: Flag = False
     expiry: ExpiryKind = ExpiryKind.STANDARD
-    expiry_days: int | None = Field(None, ge=0)
+    expiry_days: int | None = Field(None, ge=0, le=MAX_DAYS)
     expiry_date: Day | None = None
 
 
@@ -52,8 +55,10 @@ class RuleOut(RuleIn):
 
 
 class SettingsIn(BaseModel):
-    hours_until_available: int = Field(0, ge=0, strict=True)
-    default_validity_days: int | None = Field(None, ge=0, description="null: points never expire")
+    hours_until_available: int = Field(0, ge=0, le=24 * MAX_DAYS, strict=True)
+    default_validity_days: int | None = Field(
+        None, ge=0, le=MAX_DAYS, description="null: points never expire"
+    )
     enabled_stores: list[str] = Field([], description="outlets where the bonus system is on")
     point_value: Minor = Field(0, description="minor units a point is worth as payment; 0: off")
 
