@@ -33,8 +33,9 @@ class MQTTError(Exception):
     pass
 
 
-# What a broken link or a refusing broker raises; anything else is a bug.
-_LINK_ERRORS = (OSError, EOFError, asyncio.TimeoutError, MQTTError)
+# What a broken link, a refusing broker or a malformed packet (ValueError: a
+# topic not UTF-8) raises; each closes the link. Anything else is a bug.
+_LINK_ERRORS = (OSError, EOFError, asyncio.TimeoutError, MQTTError, ValueError)
 
 
 def _alloc(first, n):
@@ -119,11 +120,6 @@ def _connect_packet(client_id, user, password, keepalive, will):
     return pkt
 
 
-def _check_qos(qos):
-    if qos not in (0, 1):
-        raise ValueError("qos must be 0 or 1")
-
-
 class MQTTClient:
     def __init__(
         self,
@@ -193,7 +189,8 @@ class MQTTClient:
                 await sleep_ms(delay // 2 + getrandbits(16) % (delay // 2 + 1))
 
     async def publish(self, topic, payload, qos=0, retain=False):
-        _check_qos(qos)
+        if qos not in (0, 1):
+            raise ValueError("qos must be 0 or 1")
         if not qos:
             if self._w is not None:
                 await self._send(_publish_packet(topic, payload, 0, retain, 0))
@@ -215,7 +212,8 @@ class MQTTClient:
             raise
 
     async def subscribe(self, topic, qos=1):
-        _check_qos(qos)
+        if qos not in (0, 1):
+            raise ValueError("qos must be 0 or 1")
         self._subs[topic] = qos
         if self._w is None:
             return  # subscribed on connect
@@ -339,23 +337,30 @@ class MQTTClient:
             dead.set()
 
     async def _handle(self, first, body):
+        # A malformed packet raises MQTTError, or ValueError for a topic that is
+        # not UTF-8: _LINK_ERRORS, which close the link.
         kind = first >> 4
+        # PUBLISH: the topic's length; PUBACK, SUBACK: the packet id (a short
+        # one reads as no packet of ours: slices never raise).
+        word = int.from_bytes(body[:2], "big")
         if kind == _PUBLISH:
-            i = 2 + (body[0] << 8 | body[1])
+            i = 2 + word
             topic = body[2:i].decode()
             qos = first >> 1 & 3
             if qos:
                 i += 2
+            if i > len(body):
+                raise MQTTError("short publish")
             if self.on_message:
                 self.on_message(topic, body[i:], bool(first & 1))
             if qos:
                 await self._send(b"\x40\x02" + body[i - 2 : i])  # PUBACK
         elif kind == _PUBACK:
-            e = self._pending.pop(body[0] << 8 | body[1], None)
+            e = self._pending.pop(word, None)
             if e:
                 e[_EV].set()
         elif kind == _SUBACK:
-            waiter = self._subw.pop(body[0] << 8 | body[1], None)
+            waiter = self._subw.pop(word, None)
             if waiter:
                 waiter[1] = body[2:]
                 waiter[0].set()
