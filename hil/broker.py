@@ -18,6 +18,8 @@ import threading
 import time
 from pathlib import Path
 
+from hub.devices.registry import HUB_USER, reserved_device_id
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -52,22 +54,27 @@ log_type warning
 
 
 OPEN_ACCESS = "allow_anonymous true"
+# use_username_as_clientid: a client's id is its user name, whatever it asked
+# for, so a device cannot connect as another device (or as the hub) and so
+# disconnect it. Each hub process therefore has a user of its own (add_hub).
 SECURE_ACCESS = """\
+use_username_as_clientid true
 allow_anonymous false
 password_file {passwords}
 acl_file {acl}"""
 
 # DESIGN.md decision 6: a device (username = its id) may publish only under its
 # own "up" topics and read only its own "dn" topics; the hub reads and writes all.
-ACL = """\
+# Hub users (HUB_USER, HUB_USER-2, ...: names no device may have) each get HUB_ACL.
+HUB_ACL = """\
 user {hub_user}
 topic readwrite tg/#
-
+"""
+ACL = """\
+{hubs}
 pattern write tg/+/%u/up/#
 pattern read tg/+/%u/dn/#
 """
-
-HUB_USER = "tapgift-hub"
 
 
 class Broker:
@@ -93,6 +100,7 @@ class Broker:
             raise ValueError("a secure broker needs Mosquitto (mosquitto_passwd, ACL file)")
         self.secure = secure
         self.hub_password = secrets.token_hex(16) if secure else None
+        self._hubs: dict[str, str] = {HUB_USER: self.hub_password} if secure else {}
         self._users: dict[str, str] = {}
         self._proc: subprocess.Popen | None = None
         self._thread: threading.Thread | None = None
@@ -117,14 +125,16 @@ class Broker:
         access = OPEN_ACCESS
         if self.secure:
             self._write_passwords()
-            (self.workdir / "acl").write_text(ACL.format(hub_user=HUB_USER))
             access = SECURE_ACCESS.format(passwords=self.workdir / "passwords", acl=self.workdir / "acl")
         conf = self.workdir / "mosquitto.conf"
         # `user` = who we are: Mosquitto started as root would otherwise switch
         # to its own user and could no longer read our files when it reloads.
         conf.write_text(
             MOSQUITTO_CONF.format(
-                port=self.port, user=getpass.getuser(), access=access, log=self.workdir / "mosquitto.log"
+                port=self.port,
+                user=getpass.getuser(),
+                access=access,
+                log=self.workdir / "mosquitto.log",
             )
         )
         self._proc = subprocess.Popen(
@@ -161,8 +171,28 @@ class Broker:
         self._thread.start()
         ready.wait(10)
 
+    def add_hub(self, user: str) -> str:
+        """One more hub process's user (a name reserved for hubs, e.g. tapgift-hub-2),
+        allowed all of tg/#; returns its mqtt:// URL. With a client id bound to the user
+        name, two hub processes sharing one user would disconnect each other."""
+        if not self.secure:
+            return self.url
+        if not reserved_device_id(user):
+            raise ValueError(f"a hub's user must be named {HUB_USER}[-...]: {user!r}")
+        password = self._hubs.setdefault(user, secrets.token_hex(16))
+        if self._proc is not None:
+            self._write_passwords()
+            self._proc.send_signal(signal.SIGHUP)
+            self._wait_admitted(user, password)
+        return f"mqtt://{user}:{password}@{self.host}:{self.port}"
+
     def allow(self, users: dict[str, str]) -> None:
-        """Admit these (username, password) pairs; a running broker reloads them."""
+        """Admit these device (username, password) pairs; a running broker reloads them.
+        The hubs' names are refused: admitting one would hand a device the hub's
+        password and its right to all of tg/#."""
+        for user in users:
+            if reserved_device_id(user):
+                raise ValueError(f"{user!r} is reserved for the hub; a device cannot have it")
         if not self.secure:
             return
         self._users.update(users)
@@ -176,7 +206,9 @@ class Broker:
 
     def _write_passwords(self) -> None:
         path = self.workdir / "passwords"
-        users = {HUB_USER: self.hub_password, **self._users}
+        users = {**self._users, **self._hubs}
+        hubs = "\n".join(HUB_ACL.format(hub_user=u) for u in self._hubs)
+        (self.workdir / "acl").write_text(ACL.format(hubs=hubs))
         path.write_text("".join(f"{u}:{p}\n" for u, p in users.items()))
         path.chmod(0o600)
         # Mosquitto keeps only salted PBKDF2 hashes: let its own tool make them.

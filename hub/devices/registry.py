@@ -12,13 +12,23 @@ from sqlalchemy import Connection, Engine, select
 
 from hub.core.clock import utcnow
 from hub.core.engine import reader
-from hub.core.errors import Invalid, NotFound
+from hub.core.errors import Conflict, Invalid, NotFound
 from hub.ledger import create_account
 from hub.tables.devices import Device
 from protocol import hub_side, topics
 from protocol.signing import Signer
 
 DEVICES = Device.__table__
+
+# The hub's own MQTT user (and client id: brokers bind one to the other). Every
+# hub process has a user named so (tapgift-hub, tapgift-hub-2, ...), allowed all
+# of tg/#; a device with such an id would get the hub's rights at the broker.
+HUB_USER = "tapgift-hub"
+
+
+def reserved_device_id(device_id: str) -> bool:
+    """True for the names kept for the hub's own broker users (any case)."""
+    return device_id.lower().startswith(HUB_USER)
 
 
 @dataclass(frozen=True)
@@ -44,6 +54,8 @@ def add_device(
     """Register a controller with its own machine account; returns its secret key (hex)."""
     if not topics.valid_id(device_id) or not topics.valid_id(site):
         raise Invalid("device and site ids: letters, digits, '_', '-', '.'; at most 40")
+    if reserved_device_id(device_id):
+        raise Conflict(f"device ids starting with {HUB_USER!r} are reserved for the hub")
     if unit_price <= 0:
         raise Invalid("unit_price must be positive")
     key_hex = key_hex or hub_side.new_key_hex()

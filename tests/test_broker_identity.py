@@ -1,0 +1,102 @@
+"""The broker binds each client id to its user name and keeps the hub's identity
+for the hub."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from hil.broker import HUB_USER, Broker
+from hub.core.errors import Conflict
+from hub.devices.registry import add_device, reserved_device_id
+
+
+class Client:
+    """A paho client on its own thread that counts how often it lost the link."""
+
+    def __init__(self, broker, user, password, client_id):
+        self.lost = 0
+        self.messages = []
+        self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
+        self.c.username_pw_set(user, password)
+        self.c.on_disconnect = lambda *a: setattr(self, "lost", self.lost + 1)
+        self.c.on_message = lambda c, u, m: self.messages.append((m.topic, m.payload))
+        self.subscribed = threading.Event()
+        self.c.on_subscribe = lambda *a: self.subscribed.set()
+        self.c.connect(broker.host, broker.port)
+        self.c.loop_start()
+        _until(self.c.is_connected)
+
+    def close(self):
+        self.c.disconnect()
+        self.c.loop_stop()
+
+
+def _until(cond, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise TimeoutError
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def secure(tmp_path):
+    with Broker(workdir=tmp_path, secure=True) as broker:
+        broker.allow({"dev-a": "pa", "dev-b": "pb"})
+        yield broker
+
+
+def test_a_device_cannot_take_over_another_devices_or_the_hubs_client_id(secure):
+    hub = Client(secure, HUB_USER, secure.hub_password, "tapgift-hub")
+    victim = Client(secure, "dev-b", "pb", "dev-b")
+    try:
+        for stolen in ("dev-b", "tapgift-hub", "hub-1234"):
+            thief = Client(secure, "dev-a", "pa", stolen)
+            time.sleep(0.3)
+            thief.close()
+        time.sleep(0.3)
+        assert (victim.lost, hub.lost) == (0, 0)
+        assert victim.c.is_connected() and hub.c.is_connected()
+    finally:
+        victim.close()
+        hub.close()
+
+
+def test_each_hub_process_has_a_user_of_its_own(secure):
+    url = secure.add_hub(HUB_USER + "-2")
+    user, password = url.split("//")[1].split("@")[0].split(":")
+    first = Client(secure, HUB_USER, secure.hub_password, "hub-a")
+    second = Client(secure, user, password, "hub-b")
+    try:
+        second.c.subscribe("tg/+/+/up/+", qos=1)
+        assert second.subscribed.wait(5)
+        dev = Client(secure, "dev-a", "pa", "dev-a")
+        dev.c.publish("tg/park/dev-a/up/tap", b"x", qos=1).wait_for_publish(5)
+        _until(lambda: second.messages)
+        dev.close()
+        assert (first.lost, second.lost) == (0, 0)
+    finally:
+        first.close()
+        second.close()
+    with pytest.raises(ValueError):
+        secure.add_hub("not-a-hub-name")
+
+
+def test_the_hubs_user_cannot_be_admitted_as_a_device(secure):
+    for name in (HUB_USER, HUB_USER + "-2", "Tapgift-Hub"):
+        with pytest.raises(ValueError, match="reserved"):
+            secure.allow({name: "device-password"})
+    hub = Client(secure, HUB_USER, secure.hub_password, HUB_USER)
+    hub.close()
+
+
+def test_the_hubs_identity_is_no_device_id(engine):
+    for name in ("tapgift-hub", "tapgift-hub-2", "TAPGIFT-HUB"):
+        assert reserved_device_id(name)
+        with engine.begin() as conn, pytest.raises(Conflict):
+            add_device(conn, name, "park", 100, "CHF")
+    assert not reserved_device_id("slide-3")
