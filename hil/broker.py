@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 
 from hub.devices.registry import HUB_USER, reserved_device_id
+from protocol import messages, topics
+from protocol.signing import _SUFFIX_LEN
 
 
 def free_port() -> int:
@@ -39,11 +41,26 @@ def wait_for_port(host: str, port: int, timeout: float = 10.0) -> None:
             time.sleep(0.05)
 
 
+# The largest message the protocol allows: a body of MAX_BODY bytes and its
+# tag, on the longest topic (two 40-character ids, the longest kind). Anything
+# larger is refused by the broker, before the hub spends an HMAC on it.
+MAX_PAYLOAD = messages.MAX_BODY + _SUFFIX_LEN
+MAX_TOPIC = len(topics.up("s", "d", topics.CMDACK)) - 2 + 2 * topics._MAX_ID_LEN
+# A whole PUBLISH packet: fixed header (1 + up to 4 bytes of length), topic
+# length (2), topic, packet id (2), payload, and room for MQTT 5 properties.
+# CONNECT and SUBSCRIBE packets are far smaller.
+MAX_PACKET = 1 + 4 + 2 + MAX_TOPIC + 2 + MAX_PAYLOAD + 64
+
+SIZE_LIMITS = f"""\
+max_packet_size {MAX_PACKET}
+message_size_limit {MAX_PAYLOAD}"""
+
 MOSQUITTO_CONF = """\
 listener {port} 127.0.0.1
 user {user}
 {access}
 set_tcp_nodelay true
+{size_limits}
 persistence false
 max_inflight_messages 0
 max_queued_messages 100000
@@ -89,6 +106,7 @@ class Broker:
         workdir: Path | None = None,
         kind: str | None = None,
         secure: bool | None = False,
+        size_limit: bool = True,
     ):
         self.port = port or free_port()
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="tapgift-broker-"))
@@ -99,6 +117,7 @@ class Broker:
         if secure and self.kind != "mosquitto":
             raise ValueError("a secure broker needs Mosquitto (mosquitto_passwd, ACL file)")
         self.secure = secure
+        self.size_limit = size_limit  # False: no limit (tests of MQTT clients with large packets)
         self.hub_password = secrets.token_hex(16) if secure else None
         self._hubs: dict[str, str] = {HUB_USER: self.hub_password} if secure else {}
         self._users: dict[str, str] = {}
@@ -135,6 +154,7 @@ class Broker:
                 user=getpass.getuser(),
                 access=access,
                 log=self.workdir / "mosquitto.log",
+                size_limits=SIZE_LIMITS if self.size_limit else "",
             )
         )
         self._proc = subprocess.Popen(

@@ -1,17 +1,20 @@
-"""The broker binds each client id to its user name and keeps the hub's identity
-for the hub."""
+"""The broker binds each client id to its user name, keeps the hub's identity
+for the hub, and refuses messages larger than the protocol allows."""
 
 from __future__ import annotations
 
 import threading
 import time
+import uuid
 
 import paho.mqtt.client as mqtt
 import pytest
 
-from hil.broker import HUB_USER, Broker
+from hil.broker import HUB_USER, MAX_PAYLOAD, Broker
 from hub.core.errors import Conflict
 from hub.devices.registry import add_device, reserved_device_id
+from protocol import messages, topics
+from protocol.signing import Signer
 
 
 class Client:
@@ -100,3 +103,30 @@ def test_the_hubs_identity_is_no_device_id(engine):
         with engine.begin() as conn, pytest.raises(Conflict):
             add_device(conn, name, "park", 100, "CHF")
     assert not reserved_device_id("slide-3")
+
+
+# --- message size -----------------------------------------------------------------
+
+
+def test_the_largest_message_the_protocol_allows_passes_and_a_larger_one_never_arrives(broker):
+    site, device = "s" * 32 + uuid.uuid4().hex[:8], "d" * 40  # the session's broker: a site of our own
+    topic = topics.up(site, device, topics.CMDACK)  # the longest topic a device publishes
+    biggest = Signer("ab" * 32).seal(topic, b"{" + b" " * (messages.MAX_BODY - 2) + b"}")
+    assert len(biggest) == MAX_PAYLOAD
+    watcher = Client(broker, None, None, "watch-" + str(time.monotonic_ns()))
+    sender = Client(broker, None, None, "send-" + str(time.monotonic_ns()))
+    try:
+        watcher.c.subscribe(f"tg/{site}/#", qos=1)
+        assert watcher.subscribed.wait(5)
+        sender.c.publish(topic, biggest, qos=1).wait_for_publish(5)
+        _until(lambda: watcher.messages)
+        assert watcher.messages == [(topic, biggest)]
+        sender.c.publish(topic, biggest + b" ", qos=1)
+        sender.c.publish(topic, b"x" * (20 * 1024 * 1024), qos=0)
+        _until(lambda: sender.lost)  # the broker hangs up on the sender
+        time.sleep(0.5)
+        assert watcher.messages == [(topic, biggest)]
+        assert watcher.lost == 0
+    finally:
+        watcher.close()
+        sender.close()
