@@ -35,16 +35,10 @@ class RequestIds:
 
 
 def valid(request_id):
-    if not isinstance(request_id, str) or len(request_id) > 24:
+    # "<boot>-<seq>" as next() writes it: ASCII digits (str.isdigit and int()
+    # also take "\u0661" and "\u00b3" in CPython), no sign, no leading zero.
+    try:
+        boot, seq = request_id.split("-")
+        return len(request_id) <= 24 and "%d-%d" % (int(boot), int(seq)) == request_id
+    except (AttributeError, TypeError, ValueError):  # not a str; not two numbers
         return False
-    parts = request_id.split("-")
-    if len(parts) != 2:
-        return False
-    for p in parts:
-        if not p:
-            return False
-        for ch in p:
-            # ASCII only: str.isdigit also takes "\u0661" and "\u00b3" in CPython.
-            if not "0" <= ch <= "9":
-                return False
-    return True

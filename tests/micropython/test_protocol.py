@@ -544,8 +544,10 @@ def test_request_id_syntax():
 
 def test_request_ids_are_ascii_digits_only():
     # str.isdigit is true for Arabic-Indic digits and superscripts in CPython.
-    for bad in ("\u0661-\u0662", "1-\u00b3", "\uff11-1", "1-\u0967", "+1-1", "1-1 "):
+    for bad in ("\u0661-\u0662", "1-\u00b3", "\uff11-1", "1-\u0967", "+1-1", "1-1 ", "1_0-1", "01-1"):
         assert not ids.valid(bad), bad
+    for good in ("0-0", "1-2147483647", "12345678901-123456789012"):
+        assert ids.valid(good), good
     tap = '{"id": "\u0661-\u0662", "card": "04A1B2C3", "units": 1}'.encode()
     assert _field_error(topics.TAP, tap) == "id is not a request id"
 
