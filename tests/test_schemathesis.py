@@ -1,0 +1,78 @@
+"""schemathesis against the hub's OpenAPI document (issue 10), in-process (ASGI) on a SQLite
+file: every operation with generated valid and invalid requests, then sequences of calls that
+follow the links schemathesis infers between operations (a card made by POST /cards, then
+topped up, blocked, paid with...). Checks: no server error, every status code documented, the
+content type and the body as the document says.
+
+Bounded for CI (about a minute on two cores): a fixed number of examples, derandomized so a run
+is reproducible. A longer search on demand:
+
+    TAPGIFT_SCHEMATHESIS_EXAMPLES=500 TAPGIFT_SCHEMATHESIS_SCENARIOS=300 \\
+        .venv/bin/python -m pytest tests/test_schemathesis.py
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from hub.api.app import create_app
+from hub.api.deps import Db
+from hub.migrations import open_database
+
+EXAMPLES = int(os.environ.get("TAPGIFT_SCHEMATHESIS_EXAMPLES", "40"))
+SCENARIOS = int(os.environ.get("TAPGIFT_SCHEMATHESIS_SCENARIOS", "100"))
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+
+# The schema is loaded when pytest collects this module. The single operations share one
+# database; each stateful scenario starts on a fresh copy of an empty one, so that a scenario
+# replays the same (hypothesis replays and shrinks what it finds).
+_dir = Path(tempfile.mkdtemp(prefix="tapgift-schemathesis-"))
+_empty = _dir / "empty.db"
+open_database(f"sqlite:///{_empty}").dispose()
+app = create_app(open_database(f"sqlite:///{_dir / 'hub.db'}"))
+schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+_scenarios = itertools.count()
+
+BOUNDED = settings(
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+
+
+@schema.parametrize()
+@settings(BOUNDED, max_examples=EXAMPLES)
+def test_every_operation_answers_as_documented(case):
+    case.call_and_validate(checks=CHECKS)
+
+
+class Workflow(schema.as_state_machine()):
+    def setup(self):
+        path = _dir / f"scenario-{next(_scenarios)}.db"
+        shutil.copyfile(_empty, path)
+        self.engine = open_database(f"sqlite:///{path}")
+        app.state.engine, app.state.db = self.engine, Db(self.engine)
+
+    def teardown(self):
+        self.engine.dispose()
+
+    def validate_response(self, response, case, additional_checks=None, **kwargs):
+        case.validate_response(response, checks=CHECKS)
+
+
+TestWorkflows = Workflow.TestCase
+TestWorkflows.settings = settings(BOUNDED, max_examples=SCENARIOS, stateful_step_count=8)
