@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import os
 import secrets
 import shutil
 import signal
@@ -92,6 +93,52 @@ ACL = """\
 pattern write tg/+/%u/up/#
 pattern read tg/+/%u/dn/#
 """
+
+
+def admit_to_password_file(path: Path, users: dict[str, str], broker_pid: int | None = None) -> None:
+    """Add (or replace) device users in the password file a Mosquitto broker reads
+    (its password_file), as the salted hashes mosquitto_passwd makes; other users stay.
+    Given the broker's pid, make it reload the file (SIGHUP). The hubs' names are refused."""
+    for user in users:
+        if reserved_device_id(user) or not user or ":" in user:
+            raise ValueError(f"{user!r} cannot be admitted as a device")
+    path = Path(path)
+    lines = path.read_text().splitlines() if path.exists() else []
+    kept = [line for line in lines if line.split(":", 1)[0] not in users]
+    with tempfile.TemporaryDirectory(prefix="tapgift-passwd-") as tmp:
+        plain = Path(tmp) / "passwords"
+        plain.touch(0o600)
+        plain.write_text("".join(f"{u}:{p}\n" for u, p in users.items()))
+        # Hashed in the private copy: the passwords never appear on a command line.
+        subprocess.run(["mosquitto_passwd", "-U", str(plain)], check=True, capture_output=True)
+        hashed = plain.read_text()
+    # Rewritten in place, so the file keeps its owner and mode (the broker's user
+    # must still read it); Mosquitto reads it only when it reloads, after this.
+    path.touch(0o600)
+    path.write_text("".join(line + "\n" for line in kept) + hashed)
+    if broker_pid:
+        os.kill(broker_pid, signal.SIGHUP)
+
+
+def wait_admitted(host: str, port: int, user: str, password: str, timeout: float = 10.0) -> None:
+    """Mosquitto reloads on SIGHUP without telling: log in until it works."""
+    import paho.mqtt.client as mqtt
+
+    deadline = time.monotonic() + timeout
+    while True:
+        probe = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+        probe.username_pw_set(user, password)
+        try:
+            if probe.connect(host, port) == 0:
+                probe.loop(timeout=1.0)
+                if probe.is_connected():
+                    probe.disconnect()
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"broker did not admit {user}")
+        time.sleep(0.05)
 
 
 class Broker:
@@ -240,24 +287,7 @@ class Broker:
         )
 
     def _wait_admitted(self, user: str, password: str, timeout: float = 10.0) -> None:
-        """Mosquitto reloads on SIGHUP without telling: log in until it works."""
-        import paho.mqtt.client as mqtt
-
-        deadline = time.monotonic() + timeout
-        while True:
-            probe = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
-            probe.username_pw_set(user, password)
-            try:
-                if probe.connect(self.host, self.port) == 0:
-                    probe.loop(timeout=1.0)
-                    if probe.is_connected():
-                        probe.disconnect()
-                        return
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"broker did not admit {user}")
-            time.sleep(0.05)
+        wait_admitted(self.host, self.port, user, password, timeout)
 
     def stop(self) -> None:
         if self._proc is not None:

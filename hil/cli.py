@@ -69,11 +69,17 @@ def sim(
     cards: int = typer.Option(100, min=1),
     site: str = typer.Option("sim-park"),
     as_json: bool = typer.Option(False, "--json"),
+    passwords: Path | None = typer.Option(
+        None, help="a secured Mosquitto's password file: admit the simulated devices to it"
+    ),
+    broker_pid: int | None = typer.Option(
+        None, help="with --passwords: the broker's pid, signalled to reload (else reload it yourself)"
+    ),
 ):
     """Drive simulated controllers against a running hub and summarise what they saw."""
     from hil.demo import run_sim
 
-    summary = asyncio.run(run_sim(mqtt, api, devices, rate, duration, cards, site))
+    summary = asyncio.run(run_sim(mqtt, api, devices, rate, duration, cards, site, passwords, broker_pid))
     _emit(summary, as_json)
 
 

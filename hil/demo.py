@@ -8,7 +8,7 @@ import signal
 import time
 from pathlib import Path
 
-from hil.broker import Broker
+from hil.broker import Broker, admit_to_password_file
 from hil.fleet import Fleet, percentile
 from hil.fleet_setup import Fleetplan, provision_db, provision_http
 from hub.core.settings import Settings
@@ -121,14 +121,34 @@ async def _watch(run: asyncio.Task, fleet: Fleet, hub: Hub, api: str, started: f
 
 
 async def run_sim(
-    mqtt: str, api: str, devices: int, rate: float, duration: float, cards: int, site: str
+    mqtt: str,
+    api: str,
+    devices: int,
+    rate: float,
+    duration: float,
+    cards: int,
+    site: str,
+    passwords: Path | None = None,
+    broker_pid: int | None = None,
 ) -> dict:
+    """passwords: the secured broker's password file, to admit the devices to
+    (the broker reloads it on SIGHUP: broker_pid, or whoever runs it)."""
+    import sys
     import tempfile
     from urllib.parse import urlsplit
 
     parts = urlsplit(mqtt)
     plan = Fleetplan(devices, cards, balance=100_000, site=site)
     provisioned, uids = await provision_http(api, plan)
+    if passwords is not None:
+        admit_to_password_file(
+            passwords, dict(mqtt_credentials(d, key) for d, key in provisioned), broker_pid
+        )
+        if not broker_pid:
+            print(
+                f"tapgift sim: added {len(provisioned)} devices to {passwords}; reload the broker",
+                file=sys.stderr,
+            )
     with tempfile.TemporaryDirectory(prefix="tapgift-sim-") as flash:
         fleet = Fleet(
             provisioned,
