@@ -145,3 +145,54 @@ def test_a_basket_paid_again_under_its_key_with_other_lines_is_a_409(park):
     other = {**basket, "lines": [{"article_id": "cola", "quantity": 2}]}
     r = park.post(f"{V1}/baskets/pay", json=other, headers=headers)
     assert r.status_code == 409, r.text
+
+
+def test_a_key_with_a_colon_does_not_collide_with_the_points_of_another_basket(park):
+    """Points earned by a basket are keyed `<basket key>:line:<line id>` and `<basket key>:basket`:
+    basket `X` with a line `basket` and basket `X:line` earned under the same key."""
+    ok(
+        park.post(
+            f"{V1}/bonus-rules",
+            json={
+                "name": "a",
+                "kind": "article",
+                "stores": ["bar"],
+                "targets": [{"id": "cola", "points": 2}],
+            },
+        )
+    )
+    ok(
+        park.post(
+            f"{V1}/bonus-rules",
+            json={"name": "v", "kind": "basket_value", "stores": ["bar"], "amount_per_point": 100},
+        )
+    )
+    line = {"article_id": "cola", "quantity": 1}
+    first = {"card_uid": CARD, "outlet_id": "bar", "lines": [{**line, "line_id": "basket"}]}
+    second = {"card_uid": CARD, "outlet_id": "bar", "lines": [line]}
+    a = ok(park.post(f"{V1}/baskets/pay", json=first, headers={"Idempotency-Key": "X"}))
+    b = ok(park.post(f"{V1}/baskets/pay", json=second, headers={"Idempotency-Key": "X:line"}))
+    assert (a["repeated"], b["repeated"]) == (False, False)
+    assert a["points_earned"] == b["points_earned"] == 2 + 4
+
+
+def test_a_baskets_line_ids_cannot_be_a_derived_suffix(park):
+    """A voucher line's gift is keyed `…/gift/<line id>` and its obligation `…/gift/<line id>/obligation`:
+    a line `a/obligation` was the obligation of line `a`."""
+    basket = {"card_uid": CARD, "outlet_id": "bar"}
+    for line_id in ("a/obligation", "x:basket", "a b", ""):
+        body = {**basket, "lines": [{"article_id": "cola", "line_id": line_id}]}
+        assert park.post(f"{V1}/baskets/quote", json=body).status_code == 422, line_id
+    voucher = {
+        **basket,
+        "lines": [{"article_id": "cola"}],
+        "vouchers": [{"line_id": "1/x", "item_id": "DRINK"}],
+    }
+    assert park.post(f"{V1}/baskets/quote", json=voucher).status_code == 422
+
+
+def test_a_key_with_a_colon_stored_before_keeps_meaning_its_request(card, engine):
+    with engine.begin() as conn:
+        cash_desk.top_up(conn, CARD, 1000, "topup/till-1:42")
+    again = ok(top_up(card, "till-1:42"))
+    assert (again["repeated"], again["balance"]) == (True, 1100)

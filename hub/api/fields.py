@@ -20,8 +20,8 @@ CardUid = Annotated[
     str, Field(pattern=r"^[0-9A-Za-z_:.-]{4,64}$", description="a card's uid (protocol.messages.check_card)")
 ]
 Minor = Annotated[int, Field(ge=0, le=MAX_AMOUNT, strict=True)]
-# An Idempotency-Key header: visible ASCII but "|", which stands for "/" in the keys the hub
-# stores, so that no key a caller sends is one the hub derives (hub.ledger.requests).
+# An Idempotency-Key header: visible ASCII but "|", which escapes "/" and ":" in the keys the
+# hub stores, so that no key a caller sends is one the hub derives (hub.ledger.requests).
 Key = Annotated[
     str | None,
     Header(

@@ -3,13 +3,13 @@ request it first came with.
 
 Keys in their own namespace. A route books under `<route>/<caller's key>` (e.g. `topup/K`) and
 the hub derives further keys from it by appending `/<what>` (`topup/K/bonus`, `…/post`,
-`…/void`, `…/pay`, `…/redeem`, `…/gift/<line>`, `…/obligation`, …). A caller's key therefore
-must never contain the `/` that starts a derived suffix: `store_key` writes each `/` of a
-caller's key as `|`, a character a caller's key may not contain (hub/api/fields.py, `Key`), so
-`K/bonus` is stored as `topup/K|bonus` and can never be the bonus of `K`. Keys without a `/` —
-nearly all of them — are stored as before; a key with a `/` that a database already holds from
-before this rule (stored as sent) keeps meaning its own request, so its repeat is still
-recognised.
+`…/void`, `…/pay`, `…/redeem`, `…/gift/<line>`, `…/obligation`, …) or `:<what>` (points earned:
+`basket/K:line:<line>`, `basket/K:basket`). A caller's key therefore must never contain the `/`
+or `:` that starts a derived suffix: `store_key` writes them as `|2f` and `|3a` (percent-encoding
+with `|`, a character a caller's key may not hold: hub/api/fields.py, `Key`), so `K/bonus` is
+stored as `topup/K|2fbonus` and can never be the bonus of `K`. Keys without `/` or `:` — nearly
+all of them — are stored as before; a key with them that a database already holds from before
+this rule (stored as sent) keeps meaning its own request, so its repeat is still recognised.
 
 The same key with another request. `claim` records a fingerprint of the request under its key,
 in the transaction that books it; a later request under the key with another fingerprint is a
@@ -32,7 +32,8 @@ from hub.tables.ledger import RequestKey
 from hub.tables.sales import Basket
 
 REQUEST_KEYS = RequestKey.__table__
-ESCAPE = "|"  # stands for "/" in a caller's key; a caller's key never holds it
+ESCAPE = "|"  # a caller's key never holds it: it escapes the separators below
+_SEPARATORS = {"/": ESCAPE + "2f", ":": ESCAPE + "3a"}  # what derived keys append after
 
 # Where a booking's key is stored, by the route that books it.
 _STORED = (
@@ -50,16 +51,16 @@ def _stored(conn: Connection, key: str) -> bool:
 
 def store_key(conn: Connection, prefix: str, key: str) -> str:
     """The key a request with the caller's `key` books under, on the route of `prefix`
-    (e.g. "topup/"). A `/` in the caller's key is stored as `|` — unless the database
+    (e.g. "topup/"). A `/` or `:` in the caller's key is escaped — unless the database
     already holds the key as sent from before that rule, and it is not a key the hub
     derived from a shorter key of the caller (`K/bonus` of `K`): then it is that old request."""
-    if "/" not in key:
+    if not any(sep in key for sep in _SEPARATORS):
         return prefix + key
     legacy = prefix + key
-    heads = [prefix + key[:i] for i, ch in enumerate(key) if ch == "/"]
+    heads = [prefix + key[:i] for i, ch in enumerate(key) if ch in _SEPARATORS]
     if _stored(conn, legacy) and not any(_stored(conn, head) for head in heads):
         return legacy
-    return prefix + key.replace("/", ESCAPE)
+    return prefix + "".join(_SEPARATORS.get(ch, ch) for ch in key)
 
 
 def fingerprint(request: Any) -> str:

@@ -22,15 +22,15 @@ router = APIRouter(tags=["baskets"])
 
 
 class LineIn(BaseModel):
-    line_id: str | None = Field(None, max_length=40, description="default: the line's position, 1-based")
+    line_id: Slug | None = Field(None, description="default: the line's position, 1-based")
     article_id: Slug
     quantity: int = Field(1, ge=1, le=10_000, strict=True)
     kind: LineKind = LineKind.ARTICLE
-    parent_line_id: str | None = Field(None, description="component → its menu line; topping → its line")
+    parent_line_id: Slug | None = Field(None, description="component → its menu line; topping → its line")
 
 
 class VoucherIn(BaseModel):
-    line_id: str = Field(max_length=40, description="the line the voucher pays (its whole quantity)")
+    line_id: Slug = Field(description="the line the voucher pays (its whole quantity)")
     item_id: ItemId = Field(
         description="the card's gift item: a voucher for the line's article, redeemable at the outlet"
     )
