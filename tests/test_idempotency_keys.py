@@ -196,3 +196,16 @@ def test_a_key_with_a_colon_stored_before_keeps_meaning_its_request(card, engine
         cash_desk.top_up(conn, CARD, 1000, "topup/till-1:42")
     again = ok(top_up(card, "till-1:42"))
     assert (again["repeated"], again["balance"]) == (True, 1100)
+
+
+@pytest.mark.parametrize("device_id", ["topup", "basket", "gift-redeem", "Exit", "kiosk"])
+def test_a_device_cannot_take_a_name_the_hub_keys_its_bookings_by(api, device_id):
+    """A tap is keyed `<device id>/<request id>`: device `topup` tapping request 1-5 would book
+    under `topup/1-5`, the key of a till's top-up with Idempotency-Key `1-5`."""
+    r = api.post(f"{V1}/devices", json={"id": device_id, "site": "park", "unit_price": 100})
+    assert r.status_code == 422, r.text
+    assert "reserved" in r.json()["detail"]
+    assert (
+        api.post(f"{V1}/devices", json={"id": "topup-1", "site": "park", "unit_price": 100}).status_code
+        == 201
+    )

@@ -35,6 +35,21 @@ REQUEST_KEYS = RequestKey.__table__
 ESCAPE = "|"  # a caller's key never holds it: it escapes the separators below
 _SEPARATORS = {"/": ESCAPE + "2f", ":": ESCAPE + "3a"}  # what derived keys append after
 
+# The first segment of the keys the hub books under: the REST routes' namespaces and its own.
+# A controller's taps are keyed `<device id>/<request id>`, so no device may take one of these
+# names as its id (hub/api/routers/devices.py): device `topup` tapping request `1-5` would book
+# under `topup/1-5`, a till's top-up with Idempotency-Key `1-5`.
+NAMESPACES = frozenset(
+    {
+        # REST money writes (hub/api/routers)
+        "topup", "refund", "settle", "points-purchase", "basket", "gift-choice", "gift-give",
+        "gift-redeem", "activity", "exit",
+        # the hub's own bookings
+        "expire", "expiry", "gift-expiry", "kiosk", "offline", "link", "replace", "registration",
+        "machine",
+    }
+)  # fmt: skip
+
 # Where a booking's key is stored, by the route that books it.
 _STORED = (
     (TRANSFERS, TRANSFERS.c.idempotency_key),

@@ -10,15 +10,16 @@ from sqlalchemy import Connection, select
 
 from hub.api.deps import Currency, DbDep, DirectoryDep
 from hub.api.fields import MAX_AMOUNT
-from hub.core.errors import Conflict
+from hub.core.errors import Conflict, Invalid
 from hub.devices import registry
 from hub.devices.registry import DEVICES
+from hub.ledger import requests
 
 router = APIRouter(tags=["devices"])
 
 
 class DeviceIn(BaseModel):
-    id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")
+    id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$", description="not a name the hub keys its bookings by")
     site: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")
     unit_price: int = Field(gt=0, le=MAX_AMOUNT, strict=True)
     name: str = Field("", max_length=100)
@@ -45,6 +46,8 @@ class DeviceCreated(DeviceOut):
 
 
 def _add(conn: Connection, device: DeviceIn, currency: str) -> dict:
+    if device.id.lower() in requests.NAMESPACES:
+        raise Invalid(f"device id {device.id!r} is reserved: the hub keys its own bookings by it")
     if conn.execute(select(DEVICES.c.id).where(DEVICES.c.id == device.id)).first():
         raise Conflict(f"device {device.id} exists")
     key = registry.add_device(
