@@ -11,6 +11,7 @@ from pathlib import Path
 import typer
 
 from hub import cli as hub_cli
+from hub.core.errors import DomainError
 from hub.core.settings import Settings
 
 app = typer.Typer(
@@ -283,7 +284,7 @@ def device_add(
             name,
             then=write_file if out is not None else None,
         )
-    except (provisioning.ProvisioningError, OSError, SQLAlchemyError) as e:
+    except (provisioning.ProvisioningError, DomainError, OSError, SQLAlchemyError) as e:
         raise _fail(str(e)) from e
     user, password = mqtt_credentials(device_id, key)
     typer.echo(
@@ -376,6 +377,7 @@ def fw_flash(
             provisioning.ProvisioningError,
             flashing.FlashError,
             micropython.MpyCrossError,
+            DomainError,
             OSError,
             SQLAlchemyError,
         ) as e:

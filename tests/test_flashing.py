@@ -437,6 +437,8 @@ def test_device_add_without_out_prints_credentials_only(tmp_path):
         (["--id", "bad/id", "--price", "100"], "device id 'bad/id'"),
         (["--id", "x" * 41, "--price", "100"], "1 to 40"),
         (["--id", "d1", "--price", "100", "--kind", "rocket"], "kind 'rocket'"),
+        (["--id", "topup", "--price", "100"], "the hub keys its own bookings by it"),
+        (["--id", "tapgift-hub", "--price", "100"], "reserved for the hub"),
         (["--id", "d1", "--price", "100", "--out", "f.json", *BROKER], "Wi-Fi SSID missing"),
         (["--id", "d1", "--price", "100", "--out", "f.json", *WIFI], "--broker missing"),
         (

@@ -14,6 +14,7 @@ from hub.core.clock import utcnow
 from hub.core.engine import reader
 from hub.core.errors import Conflict, Invalid, NotFound
 from hub.ledger import create_account
+from hub.ledger.requests import NAMESPACES
 from hub.tables.devices import Device
 from protocol import hub_side, topics
 from protocol.signing import Signer
@@ -29,6 +30,18 @@ HUB_USER = "tapgift-hub"
 def reserved_device_id(device_id: str) -> bool:
     """True for the names kept for the hub's own broker users (any case)."""
     return device_id.lower().startswith(HUB_USER)
+
+
+def check_new_device_id(conn: Connection, device_id: str) -> None:
+    """A new device's id: free, not the hub's broker identity, not a namespace the hub keys its
+    own bookings by (a tap is keyed `<device id>/<request id>`: device `topup` tapping request
+    `1-5` would book under a till's top-up with Idempotency-Key `1-5`)."""
+    if reserved_device_id(device_id):
+        raise Conflict(f"device ids starting with {HUB_USER!r} are reserved for the hub")
+    if device_id.lower() in NAMESPACES:
+        raise Invalid(f"device id {device_id!r} is reserved: the hub keys its own bookings by it")
+    if conn.execute(select(DEVICES.c.id).where(DEVICES.c.id == device_id)).first():
+        raise Conflict(f"device {device_id} exists")
 
 
 @dataclass(frozen=True)
@@ -54,8 +67,7 @@ def add_device(
     """Register a controller with its own machine account; returns its secret key (hex)."""
     if not topics.valid_id(device_id) or not topics.valid_id(site):
         raise Invalid("device and site ids: letters, digits, '_', '-', '.'; at most 40")
-    if reserved_device_id(device_id):
-        raise Conflict(f"device ids starting with {HUB_USER!r} are reserved for the hub")
+    check_new_device_id(conn, device_id)
     if unit_price <= 0:
         raise Invalid("unit_price must be positive")
     key_hex = key_hex or hub_side.new_key_hex()

@@ -10,10 +10,8 @@ from sqlalchemy import Connection, select
 
 from hub.api.deps import Currency, DbDep, DirectoryDep
 from hub.api.fields import MAX_AMOUNT
-from hub.core.errors import Conflict, Invalid
 from hub.devices import registry
 from hub.devices.registry import DEVICES
-from hub.ledger import requests
 
 router = APIRouter(tags=["devices"])
 
@@ -46,10 +44,6 @@ class DeviceCreated(DeviceOut):
 
 
 def _add(conn: Connection, device: DeviceIn, currency: str) -> dict:
-    if device.id.lower() in requests.NAMESPACES:
-        raise Invalid(f"device id {device.id!r} is reserved: the hub keys its own bookings by it")
-    if conn.execute(select(DEVICES.c.id).where(DEVICES.c.id == device.id)).first():
-        raise Conflict(f"device {device.id} exists")
     key = registry.add_device(
         conn, device.id, device.site, device.unit_price, currency, device.name, device.kind
     )
@@ -62,8 +56,9 @@ def _all(conn: Connection) -> list[dict]:
 
 @router.post("/devices", response_model=DeviceCreated, status_code=201)
 def register_device(device: DeviceIn, db: DbDep, currency: Currency, directory: DirectoryDep):
-    """Register a controller; the answer carries its secret key for provisioning."""
-    created = db.write(_add, device, currency)
+    """Register a controller; the answer carries its secret key for provisioning. Two requests
+    for one new id at once: one is registered, the other answers 409 (retried after the race)."""
+    created = db.write(_add, device, currency, retry=True)
     if directory is not None:
         directory.forget(device.id)
     return created
