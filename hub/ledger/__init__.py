@@ -10,6 +10,7 @@ from hub.ledger.accounts import (
     balance_from_log,
     create_account,
     ledger_totals,
+    net_flow,
     system_account,
 )
 from hub.ledger.book import AccountState, Book, new_id
@@ -25,6 +26,7 @@ __all__ = [
     "balance_from_log",
     "create_account",
     "ledger_totals",
+    "net_flow",
     "new_id",
     "system_account",
 ]

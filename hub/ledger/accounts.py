@@ -63,17 +63,16 @@ def ledger_totals(conn: Connection) -> dict[str, dict[str, int]]:
     return totals
 
 
+def net_flow(conn: Connection, account_id: int, *where) -> int:
+    """What the transfers matching `where` brought into the account: its credits less its debits."""
+
+    def total(side) -> int:
+        query = select(func.coalesce(func.sum(TRANSFERS.c.amount), 0)).where(side == account_id, *where)
+        return int(conn.execute(query).scalar())
+
+    return total(TRANSFERS.c.credit_account_id) - total(TRANSFERS.c.debit_account_id)
+
+
 def balance_from_log(conn: Connection, account_id: int) -> int:
     """An account's posted balance recomputed from its transfers."""
-    posted = ("posted", "post")
-    credit = conn.execute(
-        select(func.coalesce(func.sum(TRANSFERS.c.amount), 0)).where(
-            TRANSFERS.c.credit_account_id == account_id, TRANSFERS.c.flags.in_(posted)
-        )
-    ).scalar()
-    debit = conn.execute(
-        select(func.coalesce(func.sum(TRANSFERS.c.amount), 0)).where(
-            TRANSFERS.c.debit_account_id == account_id, TRANSFERS.c.flags.in_(posted)
-        )
-    ).scalar()
-    return int(credit) - int(debit)
+    return net_flow(conn, account_id, TRANSFERS.c.flags.in_(("posted", "post")))

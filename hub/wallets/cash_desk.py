@@ -3,10 +3,10 @@ booking is once per idempotency key."""
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 
 from hub.core.errors import Conflict
-from hub.ledger import ACCOUNTS, TRANSFERS, Book, system_account
+from hub.ledger import ACCOUNTS, TRANSFERS, Book, net_flow, system_account
 from hub.wallets import topup_bonus
 from hub.wallets.cards import CardRef, card_view, get_card
 
@@ -69,17 +69,7 @@ def unspent_bonus(conn: Connection, account_id: int, available: int) -> int:
     """Bonus credit still in the wallet. The visitor's own money counts as spent
     first, so what is left is bonus as far as the bonus credited reaches."""
     codes = (topup_bonus.BONUS_CODE, topup_bonus.FORFEIT_CODE)
-    credited = conn.execute(
-        select(func.coalesce(func.sum(TRANSFERS.c.amount), 0)).where(
-            TRANSFERS.c.credit_account_id == account_id, TRANSFERS.c.code.in_(codes)
-        )
-    ).scalar()
-    taken = conn.execute(
-        select(func.coalesce(func.sum(TRANSFERS.c.amount), 0)).where(
-            TRANSFERS.c.debit_account_id == account_id, TRANSFERS.c.code.in_(codes)
-        )
-    ).scalar()
-    return max(0, min(available, int(credited) - int(taken)))
+    return max(0, min(available, net_flow(conn, account_id, TRANSFERS.c.code.in_(codes))))
 
 
 def settled_card(conn: Connection, uid: str) -> tuple[CardRef, dict]:
