@@ -8,25 +8,34 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import Header, Path
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, Field
 from pydantic_core import PydanticCustomError
+
+from hub.wallets.cards import canonical_uid
 
 MAX_AMOUNT = 100_000_000  # one million in minor units: a typo guard, not a business limit
 MAX_POINTS = 100_000_000  # points, likewise
 MAX_DAYS = 36_600  # a validity or an expiry in days: a century (dates stay far from year 9999)
 
 Slug = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")]
+# A card's uid in any case, read as the hub keeps it (hub.wallets.cards.canonical_uid), so that a
+# route gets the same card for "04a1b2c3" as for "04A1B2C3", as a device's tap does.
 CardUid = Annotated[
-    str, Field(pattern=r"^[0-9A-Za-z_:.-]{4,64}$", description="a card's uid (protocol.messages.check_card)")
+    str,
+    Field(
+        pattern=r"^[0-9A-Za-z_:.-]{4,64}$",
+        description="a card's uid (protocol.messages.check_card), in either case",
+    ),
+    AfterValidator(canonical_uid),
 ]
 Minor = Annotated[int, Field(ge=0, le=MAX_AMOUNT, strict=True)]
 # An Idempotency-Key header: visible ASCII but "|", which escapes "/" and ":" in the keys the
 # hub stores, so that no key a caller sends is one the hub derives (hub.ledger.requests).
 Key = Annotated[
-    str | None,
+    str,
     Header(
         pattern=r"^[!-{}~]{1,100}$",
-        description="once per request: a retry with the same key and request books nothing new; "
+        description="required on every money write, once per request: a retry with the same key and request books nothing new; "
         "the same key with another request is a 409. 1-100 visible ASCII characters but '|'.",
     ),
 ]

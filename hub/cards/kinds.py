@@ -7,7 +7,7 @@ from sqlalchemy import Connection, select, update
 
 from hub.core.errors import Invalid, NotFound
 from hub.loyalty import discounts
-from hub.wallets.cards import CARDS, card_view, get_card, issue_card
+from hub.wallets.cards import CARDS, canonical_uid, card_view, get_card, issue_card
 
 EMPLOYEE_GROUP = "employee"
 
@@ -77,5 +77,7 @@ def set_holder(conn: Connection, uid: str, name: str, email: str) -> dict:
     if email and not name:
         raise Invalid("an anonymous card has no holder's e-mail")
     get_card(conn, uid)
-    conn.execute(update(CARDS).where(CARDS.c.uid == uid.upper()).values(holder_name=name, holder_email=email))
+    conn.execute(
+        update(CARDS).where(CARDS.c.uid == canonical_uid(uid)).values(holder_name=name, holder_email=email)
+    )
     return details(conn, uid)

@@ -13,6 +13,7 @@ from hub.tables.cards import CardLink
 from hub.wallets.cards import (
     CARDS,
     CardRef,
+    canonical_uid,
     card_view,
     get_card,
     insert_card,
@@ -75,7 +76,7 @@ def replace(conn: Connection, uid: str, new_uid: str | None = None, label: str =
 
 
 def _replace_linked(conn: Connection, card: CardRef, new_uid: str | None, label: str) -> dict:
-    new_uid = (new_uid or new_card_uid()).upper()
+    new_uid = canonical_uid(new_uid or new_card_uid())
     if conn.execute(select(CARDS.c.uid).where(CARDS.c.uid == new_uid)).first():
         raise Conflict(f"card {new_uid} exists")
     insert_card(

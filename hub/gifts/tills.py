@@ -24,7 +24,7 @@ from hub.gifts.lots import (
 )
 from hub.ledger import TRANSFERS, Book
 from hub.loyalty import outlets, points
-from hub.wallets.cards import get_card
+from hub.wallets.cards import canonical_uid, get_card
 
 
 def choices(conn: Connection, uid: str, now: dt.datetime) -> list[dict]:
@@ -139,7 +139,7 @@ def redeem_at_till(conn: Connection, uid: str, item_id: str, units: int, outlet_
             )
         ).scalar()
         return {
-            "uid": uid.upper(),
+            "uid": canonical_uid(uid),
             "item_id": item_id,
             "units": int(taken),
             "outlet_id": outlet_id,

@@ -27,6 +27,7 @@ from hub.tables.taps import Hold
 from hub.taps import device_loyalty, sun
 from hub.taps.kiosk_topups import TopUps
 from hub.taps.offline_vends import Replays
+from hub.wallets.cards import canonical_uid
 from protocol import messages as m
 from protocol import topics
 
@@ -40,6 +41,13 @@ class Incoming:
     device: DeviceInfo
     kind: str  # topics.TAP, topics.REPORT or topics.TOPUP
     body: dict
+
+    def __post_init__(self) -> None:
+        # The card as the hub keeps it (hub.wallets.cards.canonical_uid), for every look-up of
+        # it below: wallet, SUN keys, loyalty, offline vend, kiosk top-up, the fingerprint.
+        card = self.body.get("card")
+        if isinstance(card, str) and card != (canonical := canonical_uid(card)):
+            self.body = {**self.body, "card": canonical}
 
     @property
     def key(self) -> tuple[str, str]:

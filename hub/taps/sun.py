@@ -24,7 +24,7 @@ from hub.core.clock import utcnow
 from hub.core.errors import Invalid, NotFound
 from hub.core.raw import Raw
 from hub.tables.cards import CardSun
-from hub.wallets.cards import get_card
+from hub.wallets.cards import canonical_uid, get_card
 
 CARD_SUN = CardSun.__table__
 
@@ -145,7 +145,7 @@ def register(
     counter accepted so far, so old messages stay refused. A card the hub does not know:
     NotFound."""
     get_card(conn, uid)
-    uid = uid.upper()
+    uid = canonical_uid(uid)
     row = conn.execute(select(CARD_SUN.c.last_counter).where(CARD_SUN.c.uid == uid)).first()
     values = {"meta_key_hex": meta_key.upper() if meta_key else None, "file_key_hex": file_key.upper()}
     if last_counter is not None or row is None:
@@ -167,7 +167,7 @@ def view(conn: Connection, uid: str) -> dict:
                 CARD_SUN.c.last_counter,
                 CARD_SUN.c.registered_at,
                 CARD_SUN.c.last_seen_at,
-            ).where(CARD_SUN.c.uid == uid.upper())
+            ).where(CARD_SUN.c.uid == canonical_uid(uid))
         )
         .mappings()
         .first()
@@ -185,7 +185,7 @@ def view(conn: Connection, uid: str) -> dict:
 
 def unregister(conn: Connection, uid: str) -> None:
     """The card works on its UID alone again."""
-    if conn.execute(delete(CARD_SUN).where(CARD_SUN.c.uid == uid.upper())).rowcount == 0:
+    if conn.execute(delete(CARD_SUN).where(CARD_SUN.c.uid == canonical_uid(uid))).rowcount == 0:
         raise _not_registered(uid)
 
 

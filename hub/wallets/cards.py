@@ -44,6 +44,17 @@ class CardRef:
         return self.status == "active"
 
 
+def canonical_uid(uid: str) -> str:
+    """A card's uid as the hub stores and compares it, whichever way it came (REST or MQTT): upper
+    case. An RFID UID is hex, which readers and people write in either case (our firmware sends
+    upper case: firmware/readers/base.py); a digital card's token is upper-case base32 behind
+    "QR-" (new_digital_uid). So case never tells two cards apart, and the protocol's card alphabet
+    (protocol.messages.check_card) is ASCII, where upper() changes nothing but the case. Called
+    where a uid enters the hub: the REST field type (hub.api.fields.CardUid), a device's request
+    (hub.taps.authorize.Incoming), and here on issue and look-up."""
+    return uid.upper()
+
+
 def new_card_uid() -> str:
     """A random 7-byte UID, the size of an NTAG/DESFire UID, for cards made by the hub."""
     return secrets.token_hex(7).upper()
@@ -75,7 +86,7 @@ def issue_card(
         raise Invalid("a debit card needs a credit limit above 0; other cards have none")
     if medium == "digital" and uid:
         raise Invalid("a digital card's uid is a token the hub makes")
-    uid = (uid or (new_digital_uid() if medium == "digital" else new_card_uid())).upper()
+    uid = canonical_uid(uid or (new_digital_uid() if medium == "digital" else new_card_uid()))
     if conn.execute(select(CARDS.c.uid).where(CARDS.c.uid == uid)).first():
         raise Conflict(f"card {uid} exists")
     account_id = create_account(conn, ledger, "wallet", f"card {uid}", credit_limit=credit_limit)
@@ -101,7 +112,7 @@ def insert_card(conn: Connection, uid: str, account_id: int, **columns) -> None:
 def get_card(conn: Connection, uid: str) -> CardRef:
     """The card presented and the wallet it uses. Points, discounts and baskets are kept under
     `uid`, so a linked card and its digital card share them as they share `account_id`."""
-    row = conn.execute(select(CARDS).where(CARDS.c.uid == uid.upper())).mappings().first()
+    row = conn.execute(select(CARDS).where(CARDS.c.uid == canonical_uid(uid))).mappings().first()
     if row is None:
         raise NotFound(f"no card {uid}")
     return CardRef(
@@ -152,5 +163,5 @@ def card_view(conn: Connection, uid: str) -> dict:
 
 def set_status(conn: Connection, uid: str, status: str) -> dict:
     get_card(conn, uid)
-    conn.execute(update(CARDS).where(CARDS.c.uid == uid.upper()).values(status=status))
+    conn.execute(update(CARDS).where(CARDS.c.uid == canonical_uid(uid)).values(status=status))
     return card_view(conn, uid)
