@@ -1,12 +1,19 @@
 """`tapgift bench`: figures from one run, side by side.
 
 1. echo: the plain MQTT request/reply round trip between two of our own
-   clients through the same Mosquitto — the transport's limit;
-2. taps: simulated controllers (the real firmware code) tapping through the
-   real hub (its own process, so hub and devices each get a core) at the
-   offered rate: tap -> grant round trip as the device saw it, what was
-   sustained, and the hub's CPU time per tap (so what one hub core can carry,
-   whatever else the machine was busy with).
+   clients through the same Mosquitto — the transport's limit, in this run;
+2. taps: the lean load generator (hil/loadgen.py: protocol-level devices in
+   worker processes of their own, signing and request ids as the firmware
+   does) tapping through the real hub — one or several hub processes sharing
+   the devices' topics as one MQTT shared-subscription group — at the offered
+   rate: the rate reached, tap -> grant round trip as the devices saw it, and
+   the CPU time per tap of each part: the hubs, the broker and the generator,
+   so a figure says whether it describes the hub or its load generator;
+3. the exactly-once check of the run: every grant the generator saw delivered
+   is one posted hold, every ledger sums to zero.
+
+`--fleet firmware` taps with the full firmware stacks of hil/fleet.py instead
+(one process; its cost per tap is many times the hub's).
 """
 
 from __future__ import annotations
@@ -57,7 +64,12 @@ async def echo_round_trips(host: str, port: int, count: int) -> list[float]:
             t.cancel()
 
 
-def start_hub_process(db: str, mqtt_url: str, api_port: int, log: Path) -> subprocess.Popen:
+SHARE_GROUP = "bench"
+
+
+def start_hub_process(
+    db: str, mqtt_url: str, api_port: int, log: Path, client_id: str = "bench-hub", share_group: str = ""
+) -> subprocess.Popen:
     cmd = [
         sys.executable,
         "-m",
@@ -70,12 +82,13 @@ def start_hub_process(db: str, mqtt_url: str, api_port: int, log: Path) -> subpr
         "--api-port",
         str(api_port),
         "--client-id",
-        "bench-hub",
+        client_id,
         "--log-level",
         "WARNING",
     ]
-    proc = subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT)
-    wait_for_port("127.0.0.1", api_port, timeout=30)
+    env = {**os.environ, "TAPGIFT_SHARE_GROUP": share_group}
+    proc = subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env)
+    wait_for_port("127.0.0.1", api_port, timeout=60)
     return proc
 
 
@@ -88,21 +101,29 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def tap_load(
+def _cpu(pids: list[int]) -> float | None:
+    seconds = [cpu_seconds(p) for p in pids]
+    return None if any(s is None for s in seconds) else sum(seconds)
+
+
+def _per_tap(before: float | None, after: float | None, taps: int) -> float | None:
+    if before is None or after is None or not taps:
+        return None
+    return round((after - before) * 1000 / taps, 3)
+
+
+async def fleet_load(
     broker: Broker,
     api_url: str,
-    devices: int,
+    plan: Fleetplan,
+    provisioned: list,
+    cards: list[str],
     rate: float,
     duration: float,
-    hub_pid: int | None = None,
-    loyalty: bool = False,
 ) -> dict:
+    """Taps from the firmware-stack fleet (hil/fleet.py), in this process."""
     from hil.fleet import Fleet
 
-    plan = Fleetplan(devices=devices, cards=max(devices * 5, 100), balance=1_000_000, site="bench-park")
-    provisioned, cards = await provision_http(api_url, plan)
-    if loyalty:
-        await provision_loyalty(api_url, plan)
     with tempfile.TemporaryDirectory(prefix="tapgift-fleet-") as flash:
         fleet = Fleet(
             provisioned,
@@ -114,56 +135,147 @@ async def tap_load(
         )
         await fleet.start()
         try:
-            before = cpu_seconds(hub_pid) if hub_pid else None
+            cpu0 = time.process_time()
             result = await fleet.run(cards, rate, duration)
-            after = cpu_seconds(hub_pid) if hub_pid else None
+            result["cpu_s"] = time.process_time() - cpu0
         finally:
             await fleet.stop()
-    if loyalty:
-        result["points_earned"] = await points_held(api_url, cards)
-    answered = result["granted"] + result["denied"]
-    if before is not None and after is not None and answered:
-        # A tap is two requests (tap, delivery report) and four messages at the hub.
-        result["hub_cpu_ms_per_tap"] = round((after - before) * 1000 / answered, 3)
     return result
 
 
 def run_bench(
-    devices: int, rate: float, duration: float, db: str, echo_count: int, loyalty: bool = False
+    devices: int,
+    rate: float,
+    duration: float,
+    db: str,
+    echo_count: int,
+    loyalty: bool = False,
+    hubs: int = 1,
+    generators: int = 1,
+    fleet: str = "lean",
 ) -> dict:
+    from hil.loadgen import Workers, merge
+
     work = Path(tempfile.mkdtemp(prefix="tapgift-bench-"))
     db_url = f"sqlite:///{work / 'bench.db'}" if db == "sqlite" else db
+    hub_procs: list[subprocess.Popen] = []
     with Broker(workdir=work) as broker:
         echo = asyncio.run(echo_round_trips(broker.host, broker.port, echo_count))
-        api_port = free_port()
-        hub = start_hub_process(db_url, broker.url, api_port, work / "hub.log")
         try:
-            taps = asyncio.run(
-                tap_load(broker, f"http://127.0.0.1:{api_port}", devices, rate, duration, hub.pid, loyalty)
+            ports = []
+            for i in range(hubs):
+                ports.append(free_port())
+                hub_procs.append(
+                    start_hub_process(
+                        db_url,
+                        broker.url,
+                        ports[-1],
+                        work / f"hub-{i + 1}.log",
+                        client_id=f"bench-hub-{i + 1}",
+                        share_group=SHARE_GROUP if hubs > 1 else "",
+                    )
+                )
+            api_url = f"http://127.0.0.1:{ports[0]}"
+            plan = Fleetplan(
+                devices=devices, cards=max(devices * 5, 100), balance=1_000_000, site="bench-park"
             )
+            provisioned, cards = asyncio.run(provision_http(api_url, plan))
+            if loyalty:
+                asyncio.run(provision_loyalty(api_url, plan))
+            hub_pids = [p.pid for p in hub_procs]
+            broker_pids = [broker.pid] if broker.pid else []
+            if fleet == "firmware":
+                hub0, broker0 = _cpu(hub_pids), _cpu(broker_pids)
+                taps = asyncio.run(fleet_load(broker, api_url, plan, provisioned, cards, rate, duration))
+                hub1, broker1 = _cpu(hub_pids), _cpu(broker_pids)
+                taps["issued_s"] = taps["duration_s"]
+                taps["latencies"] = None
+                check = None
+            else:
+                workers = Workers(
+                    provisioned,
+                    cards,
+                    plan.site,
+                    broker.host,
+                    broker.port,
+                    rate,
+                    duration,
+                    generators,
+                    str(work),
+                )
+                try:
+                    workers.start()
+                    hub0, broker0 = _cpu(hub_pids), _cpu(broker_pids)
+                    workers.go()
+                    taps = merge(workers.results())
+                    hub1, broker1 = _cpu(hub_pids), _cpu(broker_pids)
+                finally:
+                    workers.stop()
+                taps["p50_ms"] = _round(percentile(taps["latencies"], 0.50))
+                taps["p99_ms"] = _round(percentile(taps["latencies"], 0.99))
+                check = exactly_once(db_url, {d for d, _ in provisioned}, taps["delivered"])
+            points = asyncio.run(points_held(api_url, cards)) if loyalty else None
         finally:
-            hub.terminate()
-            hub.wait(10)
-    return {
-        "echo_p50_ms": round(percentile(echo, 0.50), 3),
-        "echo_p99_ms": round(percentile(echo, 0.99), 3),
+            for proc in hub_procs:
+                proc.terminate()
+            for proc in hub_procs:
+                try:
+                    proc.wait(15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+    answered = taps["granted"] + taps["denied"]
+    hub_ms = _per_tap(hub0, hub1, answered)
+    summary = {
+        "echo_p50_ms": _round(percentile(echo, 0.50)),
+        "echo_p99_ms": _round(percentile(echo, 0.99)),
+        "offered_taps_per_s": rate,
+        "taps_per_s": round(answered / taps["issued_s"], 1) if taps["issued_s"] else None,
         "tap_p50_ms": taps["p50_ms"],
         "tap_p99_ms": taps["p99_ms"],
-        "taps_per_s": round((taps["granted"] + taps["denied"]) / taps["duration_s"], 1),
-        "hub_cpu_ms_per_tap": taps.get("hub_cpu_ms_per_tap"),
-        # What one hub process could answer if it had a core to itself (the
-        # load generator shares this machine and may be the limit instead).
-        "taps_per_hub_core": (
-            round(1000 / taps["hub_cpu_ms_per_tap"]) if taps.get("hub_cpu_ms_per_tap") else None
-        ),
+        "hub_cpu_ms_per_tap": hub_ms,
+        "broker_cpu_ms_per_tap": _per_tap(broker0, broker1, answered),
+        "generator_cpu_ms_per_tap": round(taps["cpu_s"] * 1000 / answered, 3) if answered else None,
+        # What one hub process could answer with a core to itself.
+        "taps_per_hub_core": round(1000 * hubs / hub_ms) if hub_ms else None,
         "taps": taps["taps"],
         "granted": taps["granted"],
+        "denied": taps["denied"],
         "timeouts": taps["timeouts"],
+        "skipped": taps.get("skipped"),
+        "retries": taps.get("retries"),
         "devices": devices,
-        "rate": rate,
+        "hubs": hubs,
+        "generator": "firmware fleet, 1 process"
+        if fleet == "firmware"
+        else f"lean, {generators} process(es)",
         "loyalty": loyalty,
-        "points_earned": taps.get("points_earned"),
+        "points_earned": points,
         "db": "postgresql" if db_url.startswith("postgresql") else "sqlite",
         "broker": broker.kind,
         "cpus": os.cpu_count(),
     }
+    if check is not None:
+        summary["exactly_once"] = not check
+        summary["exactly_once_problems"] = check[:10]
+    return summary
+
+
+def exactly_once(db_url: str, devices: set[str], delivered: list) -> list[str]:
+    """The run's bookings against what the generator saw: every hold a device delivered on
+    is posted once with what it delivered, no other hold of these devices is posted, and
+    every ledger sums to zero. Returns the problems found (none: it holds)."""
+    from hil.chaos import grants_posted_once, ledgers_sum_to_zero
+    from hub.core.engine import make_engine
+
+    engine = make_engine(db_url)
+    try:
+        seen: dict[str, list] = {}
+        for device, hold, units in delivered:
+            seen.setdefault(hold, []).append((device, units))
+        return grants_posted_once(engine, seen, devices) + ledgers_sum_to_zero(engine)
+    finally:
+        engine.dispose()
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)

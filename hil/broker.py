@@ -179,6 +179,11 @@ class Broker:
             return f"mqtt://{HUB_USER}:{self.hub_password}@{self.host}:{self.port}"
         return f"mqtt://{self.host}:{self.port}"
 
+    @property
+    def pid(self) -> int | None:
+        """The Mosquitto process's id (None for amqtt, which runs in this process)."""
+        return self._proc.pid if self._proc is not None else None
+
     def start(self) -> Broker:
         if self.kind == "mosquitto":
             self._start_mosquitto()

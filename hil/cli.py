@@ -94,12 +94,20 @@ def bench(
     loyalty: bool = typer.Option(
         False, "--loyalty", help="taps through the loyalty engine: discounts and points at an outlet"
     ),
+    hubs: int = typer.Option(
+        1, min=1, help="hub processes sharing the devices' topics (a shared subscription)"
+    ),
+    generators: int = typer.Option(1, min=1, help="processes of the lean load generator"),
+    fleet: str = typer.Option("lean", help="'lean' (hil/loadgen.py) or 'firmware' (full firmware stacks)"),
     as_json: bool = typer.Option(False, "--json"),
 ):
-    """Measure: the plain MQTT round trip, then taps through a real hub and Mosquitto."""
+    """Measure: the plain MQTT round trip, then taps through real hubs and Mosquitto, with the CPU
+    per tap of the hubs, the broker and the load generator."""
     from hil.bench import run_bench
 
-    _emit(run_bench(devices, rate, duration, db, echo_count, loyalty), as_json)
+    if fleet not in ("lean", "firmware"):
+        raise typer.BadParameter("--fleet is 'lean' or 'firmware'")
+    _emit(run_bench(devices, rate, duration, db, echo_count, loyalty, hubs, generators, fleet), as_json)
 
 
 @app.command()
