@@ -1,5 +1,6 @@
 """Register simulated controllers and cards with a hub: directly in its database
-(demo, benchmark: they own it) or through its REST API (sim against any hub)."""
+(demo, benchmark: they own it) or through its REST API (sim against any hub), with an API key
+as every caller needs (`admin_key` makes one in a database the tool owns)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ import uuid
 import httpx
 from sqlalchemy import Engine
 
+from hub.access import keys
+from hub.access.callers import SYSTEM
+from hub.core.clock import utcnow
 from hub.devices.registry import add_device
 from hub.wallets import cards as wallets
 from hub.wallets.cash_desk import top_up
@@ -37,6 +41,27 @@ class Fleetplan:
         return [f"{self.prefix.upper()}{i:08X}" for i in range(self.cards)]
 
 
+def admin_key(engine: Engine, name: str = "tapgift tools") -> str:
+    """A new admin API key in the hub's database, as `tapgift key add` makes one."""
+    with engine.begin() as conn:
+        return keys.create_key(conn, SYSTEM, name=name, role="admin", now=utcnow())["key"]
+
+
+def api(api_url: str, api_key: str | None) -> httpx.AsyncClient:
+    """A client of the hub's REST API with the key; every POST carries an Idempotency-Key."""
+
+    async def keyed(request: httpx.Request) -> None:
+        if request.method == "POST" and "idempotency-key" not in request.headers:
+            request.headers["Idempotency-Key"] = uuid.uuid4().hex
+
+    return httpx.AsyncClient(
+        base_url=api_url.rstrip("/") + "/api/v1",
+        timeout=30,
+        headers={"X-API-Key": api_key} if api_key else None,
+        event_hooks={"request": [keyed]},
+    )
+
+
 def provision_db(engine: Engine, plan: Fleetplan, currency: str = "CHF"):
     """Returns ([(device_id, key_hex)], [card uid])."""
     with engine.begin() as conn:
@@ -48,10 +73,10 @@ def provision_db(engine: Engine, plan: Fleetplan, currency: str = "CHF"):
     return devices, plan.card_uids()
 
 
-async def provision_http(api_url: str, plan: Fleetplan, parallel: int = 16):
+async def provision_http(api_url: str, plan: Fleetplan, api_key: str | None = None, parallel: int = 16):
     """The same through the REST API, as a cash register or a script would."""
     sem = asyncio.Semaphore(parallel)
-    async with httpx.AsyncClient(base_url=api_url.rstrip("/") + "/api/v1", timeout=30) as http:
+    async with api(api_url, api_key) as http:
 
         async def post(path, json, headers=None):
             async with sem:
@@ -77,13 +102,15 @@ async def provision_http(api_url: str, plan: Fleetplan, parallel: int = 16):
     return [(c["id"], c["key"]) for c in created], plan.card_uids()
 
 
-async def provision_loyalty(api_url: str, plan: Fleetplan, parallel: int = 16) -> None:
+async def provision_loyalty(
+    api_url: str, plan: Fleetplan, api_key: str | None = None, parallel: int = 16
+) -> None:
     """Put the plan's devices in the loyalty engine, as a site's operator would: all sell a
     cola at one bar that earns points (an article rule and a basket-value rule), and every
     other card has a 10 % discount, so each tap is priced, discounted and earns points."""
     sem = asyncio.Semaphore(parallel)
     bar = f"{plan.prefix}-bar"
-    async with httpx.AsyncClient(base_url=api_url.rstrip("/") + "/api/v1", timeout=30) as http:
+    async with api(api_url, api_key) as http:
 
         async def call(method, path, json):
             async with sem:
@@ -143,10 +170,10 @@ async def provision_loyalty(api_url: str, plan: Fleetplan, parallel: int = 16) -
         )
 
 
-async def points_held(api_url: str, uids: list[str], parallel: int = 16) -> int:
+async def points_held(api_url: str, uids: list[str], api_key: str | None = None, parallel: int = 16) -> int:
     """All points the cards hold, through the API: proof that taps went through the engine."""
     sem = asyncio.Semaphore(parallel)
-    async with httpx.AsyncClient(base_url=api_url.rstrip("/") + "/api/v1", timeout=30) as http:
+    async with api(api_url, api_key) as http:
 
         async def held(uid):
             async with sem:

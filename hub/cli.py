@@ -157,3 +157,78 @@ def db_revision(
 
 if __name__ == "__main__":
     app()
+
+
+user_app = typer.Typer(
+    help="Operators: the people who log in to the API and the console.", no_args_is_help=True
+)
+key_app = typer.Typer(help="API keys for tills, web shops, kiosks and other systems.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+app.add_typer(key_app, name="key")
+
+
+def _with_database(db: str | None, fn, *args, **kw):
+    """fn(conn, *args, **kw) in one transaction on the (upgraded) database; a refusal is
+    printed as an error, without a traceback."""
+    from hub.core.errors import DomainError
+    from hub.migrations import open_database
+
+    try:
+        engine = open_database(_database(db))
+    except Exception as exc:
+        raise _schema_error(exc) from None
+    try:
+        with engine.begin() as conn:
+            return fn(conn, *args, **kw)
+    except DomainError as exc:
+        raise _schema_error(exc) from None
+    finally:
+        engine.dispose()
+
+
+@user_app.command("add")
+def user_add(
+    username: str = typer.Argument(..., help="the login name"),
+    role: str = typer.Option(..., help="admin, manager, cashier, kiosk or auditor"),
+    password: str | None = typer.Option(
+        None,
+        help="at least 10 characters; omitted: a generated one is printed [env TAPGIFT_PASSWORD]",
+        envvar="TAPGIFT_PASSWORD",
+    ),
+    site: str | None = typer.Option(None, help="only this site's outlets"),
+    outlet: str | None = typer.Option(None, help="only this outlet"),
+    db: str | None = typer.Option(None, help=DB_HELP),
+):
+    """Add an operator; on a fresh hub, the first admin: `tapgift user add admin --role admin`."""
+    import secrets
+
+    from hub.access import operators
+
+    generated = password is None
+    password = password or secrets.token_urlsafe(12)
+    made = _with_database(db, operators.add_operator, username, password, role, site, outlet)
+    typer.echo(f"user {made['username']} ({made['role']}) added")
+    if generated:
+        typer.echo(f"password: {password}")
+
+
+@key_app.command("add")
+def key_add(
+    name: str = typer.Option(..., help="what uses it, e.g. 'till 3, bar Lagune'"),
+    role: str = typer.Option(..., help="admin, manager, cashier, kiosk or auditor"),
+    site: str | None = typer.Option(None, help="only this site's outlets"),
+    outlet: str | None = typer.Option(None, help="only this outlet"),
+    db: str | None = typer.Option(None, help=DB_HELP),
+):
+    """Make an API key; it is printed once (send it as the X-API-Key header)."""
+    from hub.access import keys
+    from hub.access.callers import SYSTEM
+    from hub.core.clock import utcnow
+
+    made = _with_database(
+        db,
+        lambda conn: keys.create_key(
+            conn, SYSTEM, name=name, role=role, site_id=site, outlet_id=outlet, now=utcnow()
+        ),
+    )
+    typer.echo(made["key"])

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
+from clients import api_client
 
 from hub.api.app import create_app
 
 
 @pytest.fixture
 def api(engine):
-    with TestClient(create_app(engine)) as client:
+    with api_client(create_app(engine)) as client:
         yield client
 
 

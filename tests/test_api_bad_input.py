@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
+from clients import api_client
 
 from hub.api.app import create_app
 
@@ -12,7 +12,7 @@ V1 = "/api/v1"
 
 @pytest.fixture
 def api(engine):
-    with TestClient(create_app(engine), raise_server_exceptions=False) as client:
+    with api_client(create_app(engine), raise_server_exceptions=False) as client:
         yield client
 
 

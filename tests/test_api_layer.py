@@ -8,6 +8,7 @@ import asyncio
 import json
 
 import pytest
+from clients import make_key
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
 from sqlalchemy.exc import IntegrityError
@@ -28,7 +29,7 @@ from hub.wallets import cards
 from protocol import ProtocolError
 
 
-async def call(app, method: str, path: str, body: dict, on_start) -> list[dict]:
+async def call(app, method: str, path: str, body: dict, on_start, headers=()) -> list[dict]:
     """One raw ASGI request; on_start() runs when the response starts, before any of it is sent."""
     scope = {
         "type": "http",
@@ -40,7 +41,7 @@ async def call(app, method: str, path: str, body: dict, on_start) -> list[dict]:
         "raw_path": path.encode(),
         "query_string": b"",
         "root_path": "",
-        "headers": [(b"content-type", b"application/json")],
+        "headers": [(b"content-type", b"application/json"), *headers],
         "client": ("test", 1),
         "server": ("test", 80),
     }
@@ -68,8 +69,10 @@ def test_a_top_up_is_committed_before_its_response_starts(engine):
         with reader(engine).connect() as conn:
             seen.append(cards.card_view(conn, "A1A2A3A4")["balance"])
 
+    key = make_key(engine).encode()
+    headers = [(b"x-api-key", key), (b"idempotency-key", b"k1")]
     sent = asyncio.run(
-        call(create_app(engine), "POST", "/api/v1/cards/A1A2A3A4/topups", {"amount": 5000}, look)
+        call(create_app(engine), "POST", "/api/v1/cards/A1A2A3A4/topups", {"amount": 5000}, look, headers)
     )
     assert sent[0]["status"] == 201
     assert seen == [5000]

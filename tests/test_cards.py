@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 import cv2
 import numpy as np
 import pytest
-from fastapi.testclient import TestClient
+from clients import api_client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -62,7 +62,7 @@ def assert_books_balance(engine):
 
 @pytest.fixture
 def api(engine):
-    with TestClient(create_app(engine)) as client:
+    with api_client(create_app(engine)) as client:
         yield client
     assert_books_balance(engine)
 
@@ -447,7 +447,7 @@ async def report(raw, request_id, hold, delivered):
 
 
 async def test_a_tap_with_a_linked_rfid_card_debits_the_digital_wallet(hub):
-    with TestClient(create_app(hub.engine)) as api:
+    with api_client(create_app(hub.engine)) as api:
         rfid(api, "04F00001")
         top_up(api, "04F00001", 400)
         wallet = digital(api)["uid"]
@@ -466,7 +466,7 @@ async def test_a_tap_with_a_linked_rfid_card_debits_the_digital_wallet(hub):
 
 
 async def test_a_debit_card_taps_below_zero_within_its_limit_and_is_denied_beyond(hub):
-    with TestClient(create_app(hub.engine)) as api:
+    with api_client(create_app(hub.engine)) as api:
         rfid(api, "0DEBF001", kind="debit", credit_limit=2 * PRICE + 100)
         async with RawDevice(hub) as raw:
             grant = await tap(raw, "2-1", "0DEBF001", units=2)

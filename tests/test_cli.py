@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+from clients import cli_api_key
+
 from hil.broker import Broker, free_port, wait_for_port
 
 TAPGIFT = [sys.executable, "-m", "hil.cli"]
@@ -57,10 +59,13 @@ def test_sim_drives_a_running_hub_through_its_api(tmp_path):
         )
         try:
             wait_for_port("127.0.0.1", port, 30)
+            key = cli_api_key(tmp_path / "hub.db")
             out = subprocess.run(
                 TAPGIFT
                 + [
                     "sim",
+                    "--api-key",
+                    key,
                     "--mqtt",
                     broker.url,
                     "--api",

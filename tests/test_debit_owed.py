@@ -4,7 +4,7 @@ a digital card's uid is its credential, and its QR code is served to whoever kno
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
+from clients import api_client
 
 from hub.api.app import create_app
 
@@ -18,7 +18,7 @@ def ok(response, status=200):
 
 @pytest.fixture
 def api(engine):
-    with TestClient(create_app(engine)) as client:
+    with api_client(create_app(engine)) as client:
         yield client
 
 

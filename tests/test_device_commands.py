@@ -9,6 +9,7 @@ import contextlib
 
 import aiomqtt
 import httpx
+from clients import make_key
 from test_end_to_end import SITE, holds_of, make_card, make_device, until
 
 from hub.wallets import cards as wallets
@@ -19,7 +20,8 @@ from protocol.signing import Signer
 @contextlib.asynccontextmanager
 async def api(hub):
     transport = httpx.ASGITransport(app=hub.app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://hub") as client:
+    headers = {"X-API-Key": make_key(hub.engine)}
+    async with httpx.AsyncClient(transport=transport, base_url="http://hub", headers=headers) as client:
         yield client
 
 

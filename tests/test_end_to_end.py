@@ -9,6 +9,7 @@ import uuid
 from datetime import timedelta
 
 import aiomqtt
+from clients import api_client
 from sqlalchemy import func, select
 
 from hil.device import SimDevice
@@ -282,9 +283,8 @@ async def test_power_cut_between_grant_and_report_the_journal_resolves_the_hold_
 
 
 async def test_a_new_price_applies_from_the_next_tap_and_a_granted_tap_keeps_its_own(hub):
-    from fastapi.testclient import TestClient
 
-    api = TestClient(hub.app)
+    api = api_client(hub.app)
     uid = make_card(hub, 5000)
     async with RawDevice(hub) as raw:
         await raw.send(topics.TAP, {"id": "1-1", "card": uid, "units": 1})

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from fastapi.testclient import TestClient
+from clients import api_client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -393,7 +393,7 @@ class Clock:
 def api(engine):
     app = create_app(engine)
     app.dependency_overrides[booking_clock] = Clock(NOW)
-    with TestClient(app) as client:
+    with api_client(app) as client:
         yield client
     check_books(engine)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from fastapi.testclient import TestClient
+from clients import api_client
 from sqlalchemy import func, select
 
 from hub.api.app import create_app
@@ -24,7 +24,7 @@ NOW = dt.datetime(2025, 7, 16, 10, 0, tzinfo=dt.UTC)
 def api(engine):
     app = create_app(engine)
     app.dependency_overrides[booking_clock] = lambda: NOW
-    with TestClient(app) as client:
+    with api_client(app) as client:
         yield client
         for sums in client.get(f"{V1}/ledgers").json().values():
             assert sums == {"posted": 0, "pending": 0}

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from fastapi.testclient import TestClient
+from clients import api_client
 from sqlalchemy import func, select
 
 from hub.api.app import create_app
@@ -40,7 +40,7 @@ def clock():
 def api(engine, clock):
     app = create_app(engine)
     app.dependency_overrides[booking_clock] = clock
-    with TestClient(app) as client:
+    with api_client(app) as client:
         yield client
     with engine.connect() as conn:
         totals = ledger_totals(conn)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from fastapi.testclient import TestClient
+from clients import api_client
 from sqlalchemy import func, select
 from test_end_to_end import PRICE, SITE, RawDevice, card, holds_of, make_card
 
@@ -22,7 +22,7 @@ DRINK_VALUE = 200
 
 @pytest.fixture
 def api(hub):
-    client = TestClient(hub.app)
+    client = api_client(hub.app)
 
     def ok(response, status=(200, 201, 204)):
         assert response.status_code in status, response.text

@@ -9,7 +9,7 @@ import signal
 import threading
 import types
 
-from fastapi.testclient import TestClient
+from clients import api_client
 from sqlalchemy import func, select
 from test_end_to_end import PRICE, SITE, RawDevice, card, make_card
 from test_hub_restart import start_hub
@@ -57,7 +57,7 @@ async def test_a_covered_offline_vend_is_booked_once_however_often_it_is_replaye
         ack = await replay(raw, "5-1", "4-9", uid, 2, ago=90)
         assert ack == {"k": messages.ACK, "re": "5-1", "posted": 2 * PRICE, "voided": 0, "short": 0}
         # QoS 1 redelivery, then the device rebooted and sent it under a new request id.
-        await raw.send(topics.REPORT, {"id": "5-1", "off": "4-9", "card": uid, "delivered": 2})
+        await raw.send(topics.REPORT, {"id": "5-1", "off": "4-9", "card": uid, "delivered": 2, "ago": 90})
         [same] = await raw.replies(1)
         assert raw.open(same) == ack
         again = await replay(raw, "6-1", "4-9", uid, 2)
@@ -67,7 +67,7 @@ async def test_a_covered_offline_vend_is_booked_once_however_often_it_is_replaye
         assert (other["posted"], other["short"]) == (PRICE, 0)
     assert card(hub, uid)["balance"] == 1000 - 3 * PRICE
     assert offline_transfers(hub.engine, raw.id) == [("offline_vend", PRICE), ("offline_vend", 2 * PRICE)]
-    with TestClient(create_app(hub.engine)) as api:
+    with api_client(create_app(hub.engine)) as api:
         assert api.get("/api/v1/offline-overspends").json() == []
 
 
@@ -90,7 +90,7 @@ async def test_an_overspend_takes_what_the_wallet_has_and_is_flagged(hub):
     assert card(hub, uid)["balance"] == 0
     assert card(hub, blocked)["balance"] == 5000
     assert loss_balance(hub.engine) == -(2 * PRICE - 50 + 3 * PRICE)
-    with TestClient(create_app(hub.engine)) as api:
+    with api_client(create_app(hub.engine)) as api:
         listed = api.get("/api/v1/offline-overspends", params={"site": SITE}).json()
         assert api.get("/api/v1/offline-overspends", params={"site": "elsewhere"}).json() == []
     assert sorted((o["event_id"], o["overspend"], o["posted"], o["short"]) for o in listed) == [

@@ -8,8 +8,8 @@ import os
 import uuid
 
 import pytest
+from clients import api_client
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 from test_end_to_end import PRICE, RawDevice, card, holds_of, make_card, make_device, until
 
@@ -108,7 +108,7 @@ def new_uid(hub, balance):
 
 @pytest.fixture
 def api(hub):
-    with TestClient(create_app(hub.engine)) as client:
+    with api_client(create_app(hub.engine)) as client:
         yield client
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
+from clients import api_client
 
 from hub.api.app import create_app
 from hub.ledger import Book
@@ -12,7 +12,7 @@ from hub.wallets.cards import get_card
 
 @pytest.fixture
 def api(engine):
-    with TestClient(create_app(engine)) as client:
+    with api_client(create_app(engine)) as client:
         yield client
         for sums in client.get("/api/v1/ledgers").json().values():
             assert sums == {"posted": 0, "pending": 0}

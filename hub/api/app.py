@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from hub import __version__
+from hub.access.limits import Ceilings, RateLimiter
 from hub.api import errors
 from hub.api.deps import Bridge, Db
 from hub.api.routers import api_router
@@ -17,10 +18,12 @@ def create_app(
     currency: str = "CHF",
     directory: DeviceDirectory | None = None,
     bridge: Bridge | None = None,
+    ceilings: Ceilings | None = None,
 ) -> FastAPI:
     """The API on `engine`, booking in `currency`. `directory` and `bridge` are the MQTT side's
     (hub.service): the device lookups to drop after a device changes and the bridge that
-    publishes commands; both None when the API runs without MQTT, as in tests."""
+    publishes commands; both None when the API runs without MQTT, as in tests. `ceilings`:
+    the money limits per operator and key (hub.access.limits)."""
     app = FastAPI(
         title="tapgift hub",
         version=__version__,
@@ -32,6 +35,8 @@ def create_app(
     app.state.currency = currency
     app.state.directory = directory
     app.state.bridge = bridge
+    app.state.rate_limiter = RateLimiter()
+    app.state.ceilings = ceilings or Ceilings()
     errors.install(app)
     app.include_router(api_router)
     return app

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Protocol, TypeVar
@@ -22,6 +23,7 @@ from fastapi import Depends, Request
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from hub.access import audit, limits
 from hub.core.clock import utcnow
 from hub.core.engine import reader
 from hub.devices.registry import DeviceDirectory
@@ -84,15 +86,7 @@ class Db:
         The key is stored in the route's namespace `prefix` (hub.ledger.requests.store_key)
         with a fingerprint of `request` (the path parameters and body): the same key with
         another request is a 409."""
-
-        def run(conn: Connection) -> T:
-            if key is None:
-                return fn(conn, prefix + uuid.uuid4().hex)
-            stored = requests.store_key(conn, prefix, key)
-            requests.claim(conn, stored, request)
-            return fn(conn, stored)
-
-        return self.write(run, retry=True)
+        return self.write(keyed(prefix, key, request, fn), retry=True)
 
     def read(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
         """fn(conn, *args, **kw) on a read-only connection; nothing is committed."""
@@ -104,6 +98,91 @@ class Db:
             return fn(conn, *args, **kw)
 
 
+def keyed(
+    prefix: str, key: str | None, request: Any, fn: Callable[[Connection, str], T]
+) -> Callable[[Connection], T]:
+    """fn(conn, stored_key) under the caller's Idempotency-Key, claimed with the request's
+    fingerprint (a new random key without one)."""
+
+    def run(conn: Connection) -> T:
+        if key is None:
+            return fn(conn, prefix + uuid.uuid4().hex)
+        stored = requests.store_key(conn, prefix, key)
+        requests.claim(conn, stored, request)
+        return fn(conn, stored)
+
+    return run
+
+
+class AuditedDb:
+    """A request's `Db`: each write also records who made it in the audit log
+    (hub.access.audit), in the write's own transaction, and checks the caller's money limits
+    there (hub.access.limits), so that a refused booking is rolled back with its entry.
+
+    The caller is the one hub.api.auth found for this request; a write by a route without a
+    caller (the login) is not recorded here."""
+
+    def __init__(self, db: Db, request: Request, body: Any):
+        self.db = db
+        self.engine = db.engine
+        self._request = request
+        self._body = body
+
+    def read(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
+        return self.db.read(fn, *args, **kw)
+
+    def write(
+        self,
+        fn: Callable[..., T],
+        *args: Any,
+        retry: bool = False,
+        before: Callable[[Connection], Any] | None = None,
+        **kw: Any,
+    ) -> T:
+        """As Db.write; `before(conn)` reads what the change replaces, for the audit log."""
+        caller = getattr(self._request.state, "caller", None)
+        if caller is None:
+            return self.db.write(fn, *args, retry=retry, **kw)
+
+        def audited(conn: Connection, *a: Any, **k: Any) -> T:
+            prior = before(conn) if before else None
+            result = fn(conn, *a, **k)
+            self._record(conn, caller, prior, result)
+            return result
+
+        return self.db.write(audited, *args, retry=retry, **kw)
+
+    def write_keyed(
+        self, prefix: str, key: str | None, request: Any, fn: Callable[[Connection, str], T]
+    ) -> T:
+        """As Db.write_keyed, audited."""
+        return self.write(keyed(prefix, key, request, fn), retry=True)
+
+    def _record(self, conn: Connection, caller: Any, prior: Any, result: Any) -> None:
+        request = self._request
+        route = request.scope.get("route")
+        action = getattr(route, "name", request.url.path)
+        now = utcnow()
+        change = audit.Change(
+            caller=caller,
+            action=action,
+            method=request.method,
+            path=request.url.path,
+            source=request.client.host if request.client else "",
+            target=dict(request.path_params),
+            request=self._body,
+            before=prior,
+        )
+        amount = audit.record(conn, change, _plain(result), now)
+        limits.check_money(conn, caller, action, amount, request.app.state.ceilings, now)
+
+
+def _plain(result: Any) -> Any:
+    """A route's result as JSON-like data (a pydantic model becomes its dict)."""
+    dump = getattr(result, "model_dump", None)
+    return dump(mode="json") if dump else result
+
+
 class Bridge(Protocol):
     """What the API uses of the MQTT bridge (hub.mqtt.bridge.Bridge); the API never imports
     it. hub.devices.management publishes commands through it."""
@@ -113,8 +192,15 @@ class Bridge(Protocol):
     directory: DeviceDirectory
 
 
-async def get_db(request: Request) -> Db:
-    return request.app.state.db
+async def get_db(request: Request) -> AuditedDb:
+    body = None
+    if request.method not in ("GET", "HEAD"):
+        raw = await request.body()
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+    return AuditedDb(request.app.state.db, request, body)
 
 
 async def get_engine(request: Request) -> Engine:
@@ -143,7 +229,7 @@ async def booking_clock() -> dt.datetime:
     return utcnow()
 
 
-DbDep = Annotated[Db, Depends(get_db)]
+DbDep = Annotated[AuditedDb, Depends(get_db)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 Currency = Annotated[str, Depends(get_currency)]
 BridgeDep = Annotated[Bridge | None, Depends(get_bridge)]

@@ -25,13 +25,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.core.errors import DomainError
+from hub.core.errors import DomainError, TooMany
 from protocol import ProtocolError
 
 
 async def domain_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
-    return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooMany) else None
+    return JSONResponse({"detail": str(exc)}, status_code=exc.status, headers=headers)
 
 
 async def protocol_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -63,6 +64,8 @@ class InvalidRequest(BaseModel):
 # What every operation may answer besides its success, documented once (api_router).
 RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": Message, "description": "A request the domain refuses"},
+    401: {"model": Message, "description": "No credentials, or credentials not valid"},
+    403: {"model": Message, "description": "The caller lacks the permission, or acts outside their outlet"},
     404: {"model": Message, "description": "Something named in the request does not exist"},
     409: {
         "model": Message,
@@ -72,6 +75,7 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
         "model": InvalidRequest,
         "description": "A request that does not fit the schema, or a value refused",
     },
+    429: {"model": Message, "description": "Too many requests (or wrong passwords): see Retry-After"},
 }
 
 

@@ -13,6 +13,22 @@ class DomainError(Exception):
     status = 400
 
 
+class Forbidden(DomainError):
+    """The caller is known but has no right to this (another outlet, over their limit)."""
+
+    status = 403
+
+
+class TooMany(DomainError):
+    """Too many requests or wrong passwords: try again after `retry_after` seconds."""
+
+    status = 429
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class NotFound(DomainError):
     """Something named in the request does not exist."""
 

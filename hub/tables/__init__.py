@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlmodel import SQLModel
 
 from hub.tables import (  # noqa: F401  (registers the tables)
+    access,
     cards,
     catalogue,
     devices,

@@ -11,6 +11,9 @@ from fastapi import APIRouter
 
 from hub.api.errors import RESPONSES
 from hub.api.routers import (
+    api_keys,
+    audit_log,
+    auth,
     baskets,
     card_gifts,
     card_kinds,
@@ -32,6 +35,7 @@ from hub.api.routers import (
     points,
     sun,
     topup_tiers,
+    users,
 )
 
 api_router = APIRouter(prefix="/api/v1", responses=RESPONSES)
@@ -59,6 +63,11 @@ for module in (
     gift_rules,
     card_gifts,
     gift_reports,
+    # who may do what, and what they did
+    auth,
+    users,
+    api_keys,
+    audit_log,
     # the books and the hub
     ledgers,
     health,

@@ -12,6 +12,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection
 
+from hub.api.auth import Allowed
 from hub.api.deps import DbDep, Now
 from hub.api.fields import MAX_POINTS, CardUid, ItemId, Key, Minor, Slug
 from hub.loyalty import outlets
@@ -139,13 +140,13 @@ def _view(conn: Connection, basket_id: str) -> dict:
 
 
 @router.post("/baskets/quote", response_model=QuoteOut)
-def quote(basket: BasketIn, db: DbDep, now: Now):
+def quote(_caller: Allowed.sales_pay, basket: BasketIn, db: DbDep, now: Now):
     """Every figure of the basket as `pay` would book it; books nothing."""
     return db.read(_quote, basket.model_dump(mode="json"), now)
 
 
 @router.post("/baskets/pay", response_model=PaidOut, status_code=201)
-def pay(basket: BasketIn, db: DbDep, now: Now, idempotency_key: Key = None):
+def pay(_caller: Allowed.sales_pay, basket: BasketIn, db: DbDep, now: Now, idempotency_key: Key):
     """Pay the basket from the card's wallet (and points, and gift vouchers for whole lines: the
     settlement node then owes the outlet their value); earn points. Send an Idempotency-Key
     header: a retry books nothing new and returns the first answer with repeated=true.
@@ -158,12 +159,12 @@ def pay(basket: BasketIn, db: DbDep, now: Now, idempotency_key: Key = None):
 
 
 @router.get("/baskets/{basket_id}", response_model=PaidOut)
-def get_basket(basket_id: str, db: DbDep):
+def get_basket(_caller: Allowed.sales_read, basket_id: str, db: DbDep):
     return db.read(_view, basket_id)
 
 
 @router.post("/baskets/{basket_id}/refund", response_model=BasketRefundOut)
-def refund(basket_id: str, db: DbDep, now: Now):
+def refund(_caller: Allowed.sales_refund, basket_id: str, db: DbDep, now: Now):
     """Undo a paid basket once: money back to the wallet, redeemed points back into the lots
     they came from (their own expiry), earned points clawed back, gift vouchers back to the card
     (the outlet's redemption obligation reversed). Repeats answer repeated=true."""

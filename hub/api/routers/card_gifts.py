@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Connection
 
 from hub import gifts
+from hub.api.auth import Allowed
 from hub.api.deps import DbDep, Now
 from hub.api.fields import ItemId, Key, Slug
 from hub.api.routers.gift_items import GiftItemOut
@@ -128,19 +129,21 @@ def _count_activity(conn: Connection, uid: str, outlet_id: str, now: dt.datetime
 
 
 @router.get("/cards/{uid}/gifts", response_model=CardGiftsOut)
-def card_gifts(uid: str, db: DbDep):
+def card_gifts(_caller: Allowed.cards_read, uid: str, db: DbDep):
     """The card's gift units per item and its open gift lots (redeemed oldest first)."""
     return db.read(gifts.card_gifts, uid)
 
 
 @router.get("/cards/{uid}/gift-choices", response_model=list[GiftItemOut])
-def gift_choices(uid: str, db: DbDep, now: Now):
+def gift_choices(_caller: Allowed.cards_read, uid: str, db: DbDep, now: Now):
     """The gifts the card's available points let it choose now (its points level)."""
     return db.read(gifts.choices, uid, now)
 
 
 @router.post("/cards/{uid}/gifts/choose", response_model=ChosenOut, status_code=201)
-def choose(uid: str, body: ChooseIn, db: DbDep, now: Now, idempotency_key: Key = None):
+def choose(
+    _caller: Allowed.sales_pay, uid: str, body: ChooseIn, db: DbDep, now: Now, idempotency_key: Key
+):
     """Choose a gift and pay for it with points (taken from the lots that expire first).
     Below the gift's points level or too few points: 409, nothing booked."""
     return db.write_keyed(
@@ -152,7 +155,7 @@ def choose(uid: str, body: ChooseIn, db: DbDep, now: Now, idempotency_key: Key =
 
 
 @router.post("/cards/{uid}/gifts/give", response_model=GivenOut, status_code=201)
-def give(uid: str, body: GiveIn, db: DbDep, idempotency_key: Key = None):
+def give(_caller: Allowed.gifts_give, uid: str, body: GiveIn, db: DbDep, idempotency_key: Key):
     """Hand out gift units at an outlet (it owes the settlement node their value)."""
     return db.write_keyed(
         "gift-give/",
@@ -163,7 +166,7 @@ def give(uid: str, body: GiveIn, db: DbDep, idempotency_key: Key = None):
 
 
 @router.post("/cards/{uid}/gifts/redeem", response_model=RedeemOut)
-def redeem(uid: str, body: RedeemIn, db: DbDep, idempotency_key: Key = None):
+def redeem(_caller: Allowed.sales_pay, uid: str, body: RedeemIn, db: DbDep, idempotency_key: Key):
     """Redeem gift units at an outlet's till (the settlement node owes the outlet their value).
     Not held, or not redeemable there: 409, nothing booked."""
     return db.write_keyed(
@@ -175,7 +178,9 @@ def redeem(uid: str, body: RedeemIn, db: DbDep, idempotency_key: Key = None):
 
 
 @router.post("/cards/{uid}/activities", response_model=list[GrantOut])
-def activity(uid: str, body: ActivityIn, db: DbDep, now: Now, idempotency_key: Key = None):
+def activity(
+    _caller: Allowed.sales_pay, uid: str, body: ActivityIn, db: DbDep, now: Now, idempotency_key: Key
+):
     """Count one activity of the card at an outlet (a ride, a visit); returns the gifts the
     chain rules grant for it. A repeated Idempotency-Key counts nothing and answers the same."""
     return db.write_keyed(
@@ -187,7 +192,9 @@ def activity(uid: str, body: ActivityIn, db: DbDep, now: Now, idempotency_key: K
 
 
 @router.post("/cards/{uid}/exit", response_model=ExitOut)
-def leave(uid: str, body: ExitIn, db: DbDep, now: Now, idempotency_key: Key = None):
+def leave(
+    _caller: Allowed.sales_pay, uid: str, body: ExitIn, db: DbDep, now: Now, idempotency_key: Key
+):
     """The card leaves the site: unused gifts are reset as the site's settings say (expiry
     transfers, never deleted) and the visit ends."""
     return db.write_keyed(
@@ -199,6 +206,6 @@ def leave(uid: str, body: ExitIn, db: DbDep, now: Now, idempotency_key: Key = No
 
 
 @router.post("/gifts/expire", response_model=GiftExpiryOut)
-def expire(db: DbDep, now: Now):
+def expire(_caller: Allowed.maintenance_run, db: DbDep, now: Now):
     """Book out the gift units whose validity ended (expiry transfers; lots are kept)."""
     return db.write(gifts.expire, now)

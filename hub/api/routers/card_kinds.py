@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
+from hub.api.auth import Allowed
 from hub.api.deps import Currency, Db, DbDep
 from hub.api.fields import MAX_AMOUNT, CardUid
 from hub.cards import digital, kinds, links
@@ -107,31 +108,31 @@ def _issue(db: Db, currency: str, medium: Medium, body: IssueIn, uid: str | None
 
 
 @router.post("/cards/digital", response_model=CardDetails, status_code=201)
-def issue_digital(body: IssueIn, db: DbDep, currency: Currency):
+def issue_digital(_caller: Allowed.cards_write, body: IssueIn, db: DbDep, currency: Currency):
     """Issue a digital card: its uid is an unguessable token the hub makes, shown as a QR code
     (GET /cards/{uid}/qr.svg or .png) and sent by a QR scanner as the card."""
     return _issue(db, currency, Medium.DIGITAL, body)
 
 
 @router.post("/cards/rfid", response_model=CardDetails, status_code=201)
-def issue_rfid(body: RfidIssueIn, db: DbDep, currency: Currency):
+def issue_rfid(_caller: Allowed.cards_write, body: RfidIssueIn, db: DbDep, currency: Currency):
     """Issue an RFID card or wristband of a kind, personalised or anonymous."""
     return _issue(db, currency, Medium.RFID, body, body.uid)
 
 
 @router.get("/cards/{uid}/details", response_model=CardDetails)
-def details(uid: CardUid, db: DbDep):
+def details(_caller: Allowed.holders_read, uid: CardUid, db: DbDep):
     return db.read(kinds.details, uid)
 
 
 @router.put("/cards/{uid}/holder", response_model=CardDetails)
-def set_holder(uid: CardUid, body: Holder, db: DbDep):
+def set_holder(_caller: Allowed.cards_write, uid: CardUid, body: Holder, db: DbDep):
     """Personalise the card (the holder's name) or make it anonymous (an empty name)."""
     return db.write(kinds.set_holder, uid, body.holder_name, body.holder_email)
 
 
 @router.post("/cards/{uid}/link", response_model=LinkOut)
-def link(uid: CardUid, body: LinkIn, db: DbDep):
+def link(_caller: Allowed.cards_write, uid: CardUid, body: LinkIn, db: DbDep):
     """Link this RFID card to a digital card's wallet: its balance and points move there, and a
     tap with either card debits that one wallet. Refused (409) for a digital card, a digital
     card created before the RFID card (seed 002), cards of different kinds or blocked cards."""
@@ -141,12 +142,12 @@ def link(uid: CardUid, body: LinkIn, db: DbDep):
 @router.get(
     "/cards/{uid}/qr.svg", response_class=Response, responses={200: {"content": {"image/svg+xml": {}}}}
 )
-def qr_svg(uid: CardUid, db: DbDep, scale: QrScale = 4):
+def qr_svg(_caller: Allowed.holders_read, uid: CardUid, db: DbDep, scale: QrScale = 4):
     """The digital card's QR code as SVG (409 for an RFID card)."""
     return Response(db.read(digital.qr_image, uid, "svg", scale), media_type="image/svg+xml")
 
 
 @router.get("/cards/{uid}/qr.png", response_class=Response, responses={200: {"content": {"image/png": {}}}})
-def qr_png(uid: CardUid, db: DbDep, scale: QrScale = 4):
+def qr_png(_caller: Allowed.holders_read, uid: CardUid, db: DbDep, scale: QrScale = 4):
     """The digital card's QR code as PNG (409 for an RFID card)."""
     return Response(db.read(digital.qr_image, uid, "png", scale), media_type="image/png")

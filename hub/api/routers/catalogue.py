@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from hub.api.auth import Allowed
 from hub.api.deps import DbDep
 from hub.api.fields import Minor, Slug
 from hub.loyalty import catalogue
@@ -27,20 +28,20 @@ class ArticleIn(BaseModel):
 
 
 @router.post("/product-groups", response_model=ProductGroupIn, status_code=201)
-def create_group(group: ProductGroupIn, db: DbDep):
+def create_group(_caller: Allowed.loyalty_write, group: ProductGroupIn, db: DbDep):
     return db.write(catalogue.create_group, group.id, group.name)
 
 
 @router.get("/product-groups", response_model=list[ProductGroupIn])
-def list_groups(db: DbDep):
+def list_groups(_caller: Allowed.loyalty_read, db: DbDep):
     return db.read(catalogue.list_groups)
 
 
 @router.post("/articles", response_model=ArticleIn, status_code=201)
-def create_article(article: ArticleIn, db: DbDep):
+def create_article(_caller: Allowed.loyalty_write, article: ArticleIn, db: DbDep):
     return db.write(catalogue.create_article, article.model_dump())
 
 
 @router.get("/articles", response_model=list[ArticleIn])
-def list_articles(db: DbDep):
+def list_articles(_caller: Allowed.loyalty_read, db: DbDep):
     return db.read(catalogue.list_articles)

@@ -7,6 +7,7 @@ import datetime as dt
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from hub.api.auth import Allowed
 from hub.api.deps import DbDep
 from hub.api.fields import MAX_AMOUNT, CardUid, HistoryItem, Key
 from hub.cards import debit
@@ -55,19 +56,21 @@ class SettleOut(BaseModel):
 
 
 @router.get("/cards/{uid}/statement", response_model=StatementOut)
-def statement(uid: CardUid, db: DbDep):
+def statement(_caller: Allowed.holders_read, uid: CardUid, db: DbDep):
     """A debit card's statement: what it owes and its charges since the last settlement."""
     return db.read(debit.statement, uid)
 
 
 @router.get("/debit-cards/owed", response_model=list[OwedOut], response_model_exclude_none=True)
-def owed(db: DbDep):
+def owed(_caller: Allowed.holders_read, db: DbDep):
     """Every debit card that owes money, the largest debt first (what to invoice)."""
     return db.read(debit.owing)
 
 
 @router.post("/cards/{uid}/settle", response_model=SettleOut, status_code=201)
-def settle(uid: CardUid, body: SettleIn, db: DbDep, idempotency_key: Key = None):
+def settle(
+    _caller: Allowed.money_topup, uid: CardUid, body: SettleIn, db: DbDep, idempotency_key: Key
+):
     """The holder pays what the debit card owes (all by default, never more) at the cash desk.
     Send an Idempotency-Key header: a retry books nothing new and answers repeated=true."""
     return db.write_keyed(

@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection
 
+from hub.api.auth import Allowed
 from hub.api.deps import BridgeDep, DbDep, EngineDep
 from hub.api.fields import Flag
 from hub.core.errors import NotFound
@@ -73,7 +74,9 @@ class DeviceHealthOut(BaseModel):
 
 
 @router.post("/devices/{device_id}/commands", response_model=CommandSent, status_code=202)
-async def send_command(device_id: str, command: CommandIn, bridge: BridgeDep, engine: EngineDep):
+async def send_command(
+    _caller: Allowed.devices_write, device_id: str, command: CommandIn, bridge: BridgeDep, engine: EngineDep
+):
     """Send a command; the device acks it (see GET .../commands). One that cannot be
     delivered now is sent again when the device comes online. An unknown device: 404; a
     command the device would refuse (protocol.manage): 422."""
@@ -83,7 +86,7 @@ async def send_command(device_id: str, command: CommandIn, bridge: BridgeDep, en
 
 
 @router.get("/devices/{device_id}/commands", response_model=list[CommandOut])
-def device_commands(device_id: str, db: DbDep, limit: int = 100):
+def device_commands(_caller: Allowed.devices_read, device_id: str, db: DbDep, limit: int = 100):
     return db.read(management.list_commands, device_id, min(max(limit, 1), 1000))
 
 
@@ -95,13 +98,13 @@ def _health(conn: Connection, device_id: str) -> dict:
 
 
 @router.get("/devices/{device_id}/health", response_model=DeviceHealthOut)
-def device_health(device_id: str, db: DbDep):
+def device_health(_caller: Allowed.devices_read, device_id: str, db: DbDep):
     """The device's latest health telemetry."""
     return db.read(_health, device_id)
 
 
 @router.post("/devices/deny-sync", response_model=DenySyncOut)
-async def deny_sync(bridge: BridgeDep, engine: EngineDep):
+async def deny_sync(_caller: Allowed.devices_write, bridge: BridgeDep, engine: EngineDep):
     """Bring every device's cached deny list in line with the blocked cards. Blocking,
     unblocking or replacing a card through this API does it by itself; call it after
     changing cards some other way."""

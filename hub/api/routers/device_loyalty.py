@@ -7,6 +7,7 @@ import datetime as dt
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
+from hub.api.auth import Allowed
 from hub.api.deps import DbDep
 from hub.api.fields import Slug
 from hub.taps import device_loyalty
@@ -34,7 +35,7 @@ class DeviceLoyaltyOut(DeviceLoyaltyIn):
 
 
 @router.put("/devices/{device_id}/loyalty", response_model=DeviceLoyaltyOut)
-def set_loyalty(device_id: str, body: DeviceLoyaltyIn, db: DbDep):
+def set_loyalty(_caller: Allowed.devices_write, device_id: str, body: DeviceLoyaltyIn, db: DbDep):
     """Make the device's taps go through the loyalty engine: priced with the card's discount
     for the article, earning points on what was delivered and activities at the outlet, and —
     with a gift item — handing out a gift the card holds instead of charging."""
@@ -47,12 +48,12 @@ def set_loyalty(device_id: str, body: DeviceLoyaltyIn, db: DbDep):
 
 
 @router.get("/devices/{device_id}/loyalty", response_model=DeviceLoyaltyOut)
-def get_loyalty(device_id: str, db: DbDep):
+def get_loyalty(_caller: Allowed.devices_read, device_id: str, db: DbDep):
     return db.read(device_loyalty.get_settings, device_id)
 
 
 @router.delete("/devices/{device_id}/loyalty", status_code=204, response_class=Response)
-def clear_loyalty(device_id: str, db: DbDep):
+def clear_loyalty(_caller: Allowed.devices_write, device_id: str, db: DbDep):
     """Take the device out of the loyalty engine: its taps are charged its unit price only."""
     try:
         db.write(device_loyalty.clear_settings, device_id)

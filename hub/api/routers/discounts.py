@@ -8,6 +8,7 @@ from decimal import Decimal
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from hub.api.auth import Allowed
 from hub.api.deps import DbDep
 from hub.api.fields import Slug
 from hub.loyalty import discounts
@@ -46,18 +47,18 @@ class CardDiscountsOut(BaseModel):
 
 
 @router.post("/discount-groups", response_model=DiscountGroupOut, status_code=201)
-def create_discount_group(group: DiscountGroupIn, db: DbDep):
+def create_discount_group(_caller: Allowed.loyalty_write, group: DiscountGroupIn, db: DbDep):
     """A discount group (employee, customer, management …); employee consumption is a general 100 %."""
     return db.write(discounts.create_group, group.id, group.name, [r.model_dump() for r in group.rates])
 
 
 @router.get("/discount-groups", response_model=list[DiscountGroupOut])
-def list_discount_groups(db: DbDep):
+def list_discount_groups(_caller: Allowed.loyalty_read, db: DbDep):
     return db.read(discounts.list_groups)
 
 
 @router.put("/cards/{uid}/discounts", response_model=CardDiscountsOut)
-def set_card_discounts(uid: str, body: CardDiscountsIn, db: DbDep):
+def set_card_discounts(_caller: Allowed.loyalty_write, uid: str, body: CardDiscountsIn, db: DbDep):
     """Set the card's group and own rates. Per source the most specific rate applies (article >
     revenue group > general); between the card's own and its group's, the larger. Line discounts
     are rounded half up to the minor unit."""
@@ -65,5 +66,5 @@ def set_card_discounts(uid: str, body: CardDiscountsIn, db: DbDep):
 
 
 @router.get("/cards/{uid}/discounts", response_model=CardDiscountsOut)
-def get_card_discounts(uid: str, db: DbDep):
+def get_card_discounts(_caller: Allowed.cards_read, uid: str, db: DbDep):
     return db.read(discounts.card_discounts, uid)

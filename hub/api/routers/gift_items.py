@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from hub import gifts
+from hub.api.auth import Allowed
 from hub.api.deps import Currency, DbDep
 from hub.api.fields import MAX_POINTS, ItemId, Minor, Slug
 
@@ -53,16 +54,16 @@ class GiftItemOut(GiftItemIn):
 
 
 @router.post("/gift-items", response_model=GiftItemOut, status_code=201)
-def create_item(item: GiftItemIn, db: DbDep, currency: Currency):
+def create_item(_caller: Allowed.loyalty_write, item: GiftItemIn, db: DbDep, currency: Currency):
     """A gift item (a drink, a slide ride) with its own ledger of whole units."""
     return db.write(gifts.create_item, item.model_dump(), currency)
 
 
 @router.get("/gift-items", response_model=list[GiftItemOut])
-def list_items(db: DbDep):
+def list_items(_caller: Allowed.loyalty_read, db: DbDep):
     return db.read(gifts.list_items)
 
 
 @router.get("/gift-items/{item_id}", response_model=GiftItemOut)
-def get_item(item_id: str, db: DbDep):
+def get_item(_caller: Allowed.loyalty_read, item_id: str, db: DbDep):
     return db.read(gifts.get_item, item_id)

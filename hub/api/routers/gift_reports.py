@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from hub import gifts
+from hub.api.auth import Allowed
 from hub.api.deps import Currency, DbDep
 from hub.api.fields import Moment
 
@@ -43,6 +44,7 @@ class ActivityReportOut(BaseModel):
 
 @router.get("/gift-settlement", response_model=SettlementOut)
 def settlement(
+    _caller: Allowed.reports_read,
     db: DbDep,
     currency: Currency,
     since: Moment | None = None,
@@ -55,7 +57,9 @@ def settlement(
 
 
 @router.get("/gift-activities", response_model=ActivityReportOut)
-def activities(db: DbDep, since: Moment | None = None, until: Moment | None = None):
+def activities(
+    _caller: Allowed.reports_read, db: DbDep, since: Moment | None = None, until: Moment | None = None
+):
     """Activities as seed 000 counts them: first uses of cards and collected gifts; collecting
     points is none. 16 activities are one campaign."""
     return db.read(gifts.activity_report, since, until)

@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from hub import gifts
+from hub.api.auth import Allowed
 from hub.api.deps import DbDep
 from hub.api.fields import Flag, ItemId, RowId, Slug
 
@@ -56,38 +57,38 @@ class SiteGiftSettingsOut(SiteGiftSettingsIn):
 
 
 @router.post("/gift-rules", response_model=ChainRuleOut, status_code=201)
-def create_rule(rule: ChainRuleIn, db: DbDep):
+def create_rule(_caller: Allowed.loyalty_write, rule: ChainRuleIn, db: DbDep):
     """A bonus-gift chain rule: after N activities within one visit at outlets of a kind (or
     listed), the outlet completing it grants the gift (and owes the settlement node its value)."""
     return db.write(gifts.create_rule, rule.model_dump())
 
 
 @router.get("/gift-rules", response_model=list[ChainRuleOut])
-def list_rules(db: DbDep, site_id: str | None = None):
+def list_rules(_caller: Allowed.loyalty_read, db: DbDep, site_id: str | None = None):
     return db.read(gifts.list_rules, site_id)
 
 
 @router.get("/gift-rules/{rule_id}", response_model=ChainRuleOut)
-def get_rule(rule_id: RowId, db: DbDep):
+def get_rule(_caller: Allowed.loyalty_read, rule_id: RowId, db: DbDep):
     return db.read(gifts.get_rule, rule_id)
 
 
 @router.post("/gift-rules/{rule_id}/activate", response_model=ChainRuleOut)
-def activate(rule_id: RowId, db: DbDep):
+def activate(_caller: Allowed.loyalty_write, rule_id: RowId, db: DbDep):
     return db.write(gifts.set_rule_active, rule_id, True)
 
 
 @router.post("/gift-rules/{rule_id}/deactivate", response_model=ChainRuleOut)
-def deactivate(rule_id: RowId, db: DbDep):
+def deactivate(_caller: Allowed.loyalty_write, rule_id: RowId, db: DbDep):
     return db.write(gifts.set_rule_active, rule_id, False)
 
 
 @router.get("/sites/{site_id}/gift-settings", response_model=SiteGiftSettingsOut)
-def get_site_settings(site_id: str, db: DbDep):
+def get_site_settings(_caller: Allowed.loyalty_read, site_id: str, db: DbDep):
     return db.read(gifts.get_site_settings, site_id)
 
 
 @router.put("/sites/{site_id}/gift-settings", response_model=SiteGiftSettingsOut)
-def set_site_settings(site_id: str, settings: SiteGiftSettingsIn, db: DbDep):
+def set_site_settings(_caller: Allowed.loyalty_write, site_id: str, settings: SiteGiftSettingsIn, db: DbDep):
     """What the site's exit resets (seed 004: "at the exit from the water park, they are reset")."""
     return db.write(gifts.set_site_settings, site_id, settings.model_dump())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from hub.api.auth import Allowed
 from hub.api.deps import DbDep
 from hub.ledger import ledger_totals
 
@@ -17,6 +18,6 @@ class LedgerSums(BaseModel):
 
 
 @router.get("/ledgers", response_model=dict[str, LedgerSums])
-def ledgers(db: DbDep):
+def ledgers(_caller: Allowed.reports_read, db: DbDep):
     """Per ledger, the sum of all posted and of all pending balances: always zero."""
     return db.read(ledger_totals)

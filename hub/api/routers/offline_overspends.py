@@ -7,6 +7,7 @@ from datetime import datetime
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from hub.api.auth import Allowed
 from hub.api.deps import DbDep
 from hub.taps import offline_vends
 
@@ -29,7 +30,7 @@ class OverspendOut(BaseModel):
 
 
 @router.get("/offline-overspends", response_model=list[OverspendOut])
-def offline_overspends(db: DbDep, site: str | None = None, limit: int = 100):
+def offline_overspends(_caller: Allowed.reports_read, db: DbDep, site: str | None = None, limit: int = 100):
     """Offline vends the card's wallet could not (fully) pay, newest first: the
     shortfall is booked against the site's offline-loss account."""
     return db.read(offline_vends.overspends, site, min(max(limit, 1), 1000))

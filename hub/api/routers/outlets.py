@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from hub.api.auth import Allowed
 from hub.api.deps import Currency, DbDep
 from hub.api.fields import Slug
 from hub.loyalty import outlets
@@ -52,28 +53,28 @@ class CounterOut(BaseModel):
 
 
 @router.post("/sites", response_model=SiteIn, status_code=201)
-def create_site(site: SiteIn, db: DbDep):
+def create_site(_caller: Allowed.sites_write, site: SiteIn, db: DbDep):
     return db.write(outlets.create_site, site.id, site.name, site.tz)
 
 
 @router.get("/sites", response_model=list[SiteIn])
-def list_sites(db: DbDep):
+def list_sites(_caller: Allowed.loyalty_read, db: DbDep):
     return db.read(outlets.list_sites)
 
 
 @router.post("/outlets", response_model=OutletOut, status_code=201)
-def create_outlet(outlet: OutletIn, db: DbDep, currency: Currency):
+def create_outlet(_caller: Allowed.sites_write, outlet: OutletIn, db: DbDep, currency: Currency):
     """An outlet of a site (also the "store" of bonus rules), with its own revenue account."""
     return db.write(outlets.create_outlet, currency, outlet.id, outlet.site_id, outlet.name, outlet.kind)
 
 
 @router.get("/outlets", response_model=list[OutletOut])
-def list_outlets(db: DbDep, site_id: str | None = None):
+def list_outlets(_caller: Allowed.loyalty_read, db: DbDep, site_id: str | None = None):
     return db.read(outlets.list_outlets, site_id)
 
 
 @router.post("/outlets/{outlet_id}/counters", response_model=CounterOut, status_code=201)
-def create_counter(outlet_id: str, counter: CounterIn, db: DbDep):
+def create_counter(_caller: Allowed.loyalty_write, outlet_id: str, counter: CounterIn, db: DbDep):
     """A counter of the outlet (a till, a payment terminal, a kiosk). A cash register is
     configured with its counter id: GET /counters/{id} tells it its outlet and site, and it
     names the counter in the baskets it books."""
@@ -81,21 +82,21 @@ def create_counter(outlet_id: str, counter: CounterIn, db: DbDep):
 
 
 @router.get("/outlets/{outlet_id}/counters", response_model=list[CounterOut])
-def list_counters(outlet_id: str, db: DbDep):
+def list_counters(_caller: Allowed.loyalty_read, outlet_id: str, db: DbDep):
     return db.read(outlets.list_counters, outlet_id)
 
 
 @router.get("/counters/{counter_id}", response_model=CounterOut)
-def get_counter(counter_id: str, db: DbDep):
+def get_counter(_caller: Allowed.loyalty_read, counter_id: str, db: DbDep):
     return db.read(outlets.get_counter, counter_id)
 
 
 @router.post("/counters/{counter_id}/deactivate", response_model=CounterOut)
-def deactivate_counter(counter_id: str, db: DbDep):
+def deactivate_counter(_caller: Allowed.loyalty_write, counter_id: str, db: DbDep):
     """Switch a counter off: baskets naming it are refused (409)."""
     return db.write(outlets.set_counter_active, counter_id, False)
 
 
 @router.post("/counters/{counter_id}/activate", response_model=CounterOut)
-def activate_counter(counter_id: str, db: DbDep):
+def activate_counter(_caller: Allowed.loyalty_write, counter_id: str, db: DbDep):
     return db.write(outlets.set_counter_active, counter_id, True)

@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from hub.api.auth import Allowed
 from hub.api.deps import DbDep
 from hub.api.fields import MAX_DAYS, MAX_POINTS, Day, Flag, Minor, Moment, RowId
 from hub.loyalty import outlets, points
@@ -64,7 +65,7 @@ class SettingsIn(BaseModel):
 
 
 @router.post("/bonus-rules", response_model=RuleOut, status_code=201)
-def create_rule(rule: RuleIn, db: DbDep):
+def create_rule(_caller: Allowed.loyalty_write, rule: RuleIn, db: DbDep):
     """A bonus-point rule (seed 003); the semantics are hub.loyalty.point_rules' docstring."""
     return db.write(
         points.create_rule,
@@ -74,32 +75,32 @@ def create_rule(rule: RuleIn, db: DbDep):
 
 
 @router.get("/bonus-rules", response_model=list[RuleOut])
-def list_rules(db: DbDep):
+def list_rules(_caller: Allowed.loyalty_read, db: DbDep):
     return db.read(points.list_rules)
 
 
 @router.get("/bonus-rules/{rule_id}", response_model=RuleOut)
-def get_rule(rule_id: RowId, db: DbDep):
+def get_rule(_caller: Allowed.loyalty_read, rule_id: RowId, db: DbDep):
     return db.read(points.get_rule, rule_id)
 
 
 @router.post("/bonus-rules/{rule_id}/activate", response_model=RuleOut)
-def activate(rule_id: RowId, db: DbDep):
+def activate(_caller: Allowed.loyalty_write, rule_id: RowId, db: DbDep):
     return db.write(points.set_active, rule_id, True)
 
 
 @router.post("/bonus-rules/{rule_id}/deactivate", response_model=RuleOut)
-def deactivate(rule_id: RowId, db: DbDep):
+def deactivate(_caller: Allowed.loyalty_write, rule_id: RowId, db: DbDep):
     return db.write(points.set_active, rule_id, False)
 
 
 @router.get("/bonus-settings", response_model=SettingsIn)
-def get_settings(db: DbDep):
+def get_settings(_caller: Allowed.loyalty_read, db: DbDep):
     return db.read(points.get_settings)
 
 
 @router.put("/bonus-settings", response_model=SettingsIn)
-def set_settings(settings: SettingsIn, db: DbDep):
+def set_settings(_caller: Allowed.loyalty_write, settings: SettingsIn, db: DbDep):
     """Hours until earned points are available, their default validity, the outlets where the
     bonus system is on (switched off: nothing is earned there, points stay redeemable) and the
     value of a point as payment."""
@@ -107,11 +108,11 @@ def set_settings(settings: SettingsIn, db: DbDep):
 
 
 @router.put("/outlets/{outlet_id}/holidays", response_model=list[dt.date])
-def set_holidays(outlet_id: str, days: list[Day], db: DbDep):
+def set_holidays(_caller: Allowed.loyalty_write, outlet_id: str, days: list[Day], db: DbDep):
     """Replace the outlet's holiday calendar (read by the bonus rules' holiday condition)."""
     return db.write(outlets.set_holidays, outlet_id, days)
 
 
 @router.get("/outlets/{outlet_id}/holidays", response_model=list[dt.date])
-def get_holidays(outlet_id: str, db: DbDep):
+def get_holidays(_caller: Allowed.loyalty_read, outlet_id: str, db: DbDep):
     return db.read(outlets.holidays, outlet_id)

@@ -8,6 +8,7 @@ import datetime as dt
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from hub.api.auth import Allowed
 from hub.api.deps import DbDep, Now
 from hub.api.fields import Key, Slug
 from hub.loyalty import points
@@ -69,13 +70,15 @@ class ExpiryOut(BaseModel):
 
 
 @router.get("/cards/{uid}/points", response_model=PointsOut)
-def card_points(uid: str, db: DbDep, now: Now):
+def card_points(_caller: Allowed.cards_read, uid: str, db: DbDep, now: Now):
     """The card's open point lots, in the order they are spent (expiring first)."""
     return db.read(points.summary, uid, now)
 
 
 @router.post("/cards/{uid}/points/purchase", response_model=BuyPointsOut, status_code=201)
-def buy_points(uid: str, body: BuyPointsIn, db: DbDep, now: Now, idempotency_key: Key = None):
+def buy_points(
+    _caller: Allowed.sales_pay, uid: str, body: BuyPointsIn, db: DbDep, now: Now, idempotency_key: Key
+):
     """Buy points with wallet money at point_value each (seed 001: points as a means of payment)."""
     return db.write_keyed(
         "points-purchase/",
@@ -86,12 +89,12 @@ def buy_points(uid: str, body: BuyPointsIn, db: DbDep, now: Now, idempotency_key
 
 
 @router.post("/cards/{uid}/registration", response_model=RegisterOut)
-def register(uid: str, body: RegisterIn, db: DbDep, now: Now):
+def register(_caller: Allowed.cards_write, uid: str, body: RegisterIn, db: DbDep, now: Now):
     """The card's holder registers (an account): registration rules award their points once."""
     return db.write(points.register, uid, body.outlet_id, body.channel_in.value, now, retry=True)
 
 
 @router.post("/points/expire", response_model=ExpiryOut)
-def expire(db: DbDep, now: Now):
+def expire(_caller: Allowed.maintenance_run, db: DbDep, now: Now):
     """Book out what is left of every expired lot (expiry transfers; lots are kept)."""
     return db.write(points.run_expiry, now)

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from hub.api.auth import Allowed
 from hub.api.deps import DbDep
 from hub.taps import sun
 
@@ -47,7 +48,7 @@ class SunOut(BaseModel):
 
 
 @router.put("/cards/{uid}/sun", response_model=SunOut)
-def register_sun(uid: Uid, keys: SunIn, db: DbDep):
+def register_sun(_caller: Allowed.cards_write, uid: Uid, keys: SunIn, db: DbDep):
     """Register an NTAG 424 DNA card's SDM keys: from now on a tap with it needs a SUN
     message that verifies and is fresher than the last one accepted (clones are
     refused with bad_sun). Registering again re-keys the card."""
@@ -55,11 +56,11 @@ def register_sun(uid: Uid, keys: SunIn, db: DbDep):
 
 
 @router.get("/cards/{uid}/sun", response_model=SunOut)
-def sun_registration(uid: Uid, db: DbDep):
+def sun_registration(_caller: Allowed.cards_read, uid: Uid, db: DbDep):
     return db.read(sun.view, uid)
 
 
 @router.delete("/cards/{uid}/sun", status_code=204)
-def unregister_sun(uid: Uid, db: DbDep) -> None:
+def unregister_sun(_caller: Allowed.cards_write, uid: Uid, db: DbDep) -> None:
     """The card works on its UID alone again."""
     db.write(sun.unregister, uid)

@@ -1,0 +1,74 @@
+"""Who is calling: an operator or an API key, with their rights and the outlets they may see."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, select
+
+from hub.access.roles import ALL
+from hub.core.errors import Forbidden, NotFound
+from hub.tables.outlets import Counter, Outlet
+
+OUTLETS = Outlet.__table__
+COUNTERS = Counter.__table__
+
+
+@dataclass(frozen=True)
+class Caller:
+    kind: str  # operator, key
+    name: str  # the user name or the key id
+    role: str
+    permissions: frozenset[str]
+    site_id: str | None = None  # both None: every site and outlet
+    outlet_id: str | None = None
+    rate_per_minute: int | None = None  # keys only
+
+    @property
+    def scoped(self) -> bool:
+        return self.site_id is not None or self.outlet_id is not None
+
+    def may(self, permission: str) -> bool:
+        return permission in self.permissions
+
+    def sees_site(self, site_id: str | None) -> bool:
+        return self.site_id is None or site_id == self.site_id
+
+    def check_site(self, site_id: str | None) -> None:
+        if not self.sees_site(site_id) or (self.outlet_id is not None and self.site_id is None):
+            raise Forbidden(f"site {site_id} is not one of yours")
+
+    def check_outlet(self, conn: Connection, outlet_id: str | None) -> None:
+        """Refuse an outlet outside the caller's outlet or site."""
+        if not self.scoped:
+            return
+        if outlet_id is None:
+            raise Forbidden("name your outlet: you may act only for your own")
+        if self.outlet_id is not None:
+            if outlet_id != self.outlet_id:
+                raise Forbidden(f"outlet {outlet_id} is not yours")
+            return
+        site = conn.execute(select(OUTLETS.c.site_id).where(OUTLETS.c.id == outlet_id)).scalar()
+        if site != self.site_id:
+            raise Forbidden(f"outlet {outlet_id} is not one of your site's")
+
+    def check_counter(self, conn: Connection, counter_id: str) -> None:
+        if not self.scoped:
+            return
+        outlet = conn.execute(select(COUNTERS.c.outlet_id).where(COUNTERS.c.id == counter_id)).scalar()
+        if outlet is None:
+            raise NotFound(f"no counter {counter_id}")
+        self.check_outlet(conn, outlet)
+
+    def outlet_filter(self, conn: Connection) -> set[str] | None:
+        """The outlets the caller sees; None: all."""
+        if not self.scoped:
+            return None
+        if self.outlet_id is not None:
+            return {self.outlet_id}
+        return set(conn.execute(select(OUTLETS.c.id).where(OUTLETS.c.site_id == self.site_id)).scalars())
+
+
+# The hub's own command line (`tapgift user add`, `tapgift key add`), run by whoever holds the
+# database: it may make the first admin.
+SYSTEM = Caller("system", "cli", "admin", ALL)
