@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 
+from clients import api_client
 from fastapi.testclient import TestClient
 from test_end_to_end import PRICE, RawDevice, card, make_device, until
 
@@ -24,7 +25,7 @@ def test_the_canonical_uid_is_upper_case_and_keeps_a_digital_token():
 
 
 def rest(hub) -> TestClient:
-    return TestClient(create_app(hub.engine))
+    return api_client(create_app(hub.engine))
 
 
 def fresh_uid() -> str:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import Header, Path
+from fastapi import Header, Path, Query
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
+from hub.wallets import history
 from hub.wallets.cards import canonical_uid
 
 MAX_AMOUNT = 100_000_000  # one million in minor units: a typo guard, not a business limit
@@ -46,16 +47,59 @@ RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 ItemId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]  # a gift item (hub.gifts)
 
 
-class HistoryItem(BaseModel):
-    """One transfer of a card's wallet, signed as the card sees it."""
+HistoryKind = Literal[history.KINDS]  # type: ignore[valid-type]
 
-    id: str
-    at: datetime
-    code: str
+
+# The history's filters and pages (GET /cards/{uid}/history).
+HistoryKinds = Annotated[
+    list[HistoryKind] | None, Query(description="only entries of these kinds (repeat it for several)")
+]
+HistoryCursor = Annotated[
+    str | None,
+    Query(
+        pattern=r"^[A-Za-z0-9_-]{1,200}$",
+        description="the cursor of the last entry read: the entries after it (the next page)",
+    ),
+]
+
+
+class HistoryItem(BaseModel):
+    """One entry of a card's history (hub.wallets.history): a tap, a top-up, a sale, points or
+    gifts received or taken. Figures are signed as the card sees them; null: not this entry's."""
+
+    id: str = Field(description="the transfer's id; a tap's: its hold's; an unpaid offline vend's: offline/…")
+    at: datetime = Field(description="when it was booked; a tap's: when the hub answered it")
+    kind: HistoryKind = Field(description="what happened (the `kind` filter takes these)")
+    code: str = Field(description="the booking code it came from (a tap's: tap)")
     reason: str
-    kind: str
-    pending_id: str | None
-    amount: int
+    amount: int = Field(
+        description="money in minor units, + into the card's wallet, - out of it; a tap's: what was "
+        "posted (0 while pending). Over a whole history the amounts add up to the balance."
+    )
+    points: int | None = Field(None, description="points, + earned or returned, - spent, expired or reset")
+    gift_item: str | None = None
+    gift_units: int | None = Field(None, description="units of gift_item, + received, - redeemed or reset")
+    status: Literal["pending", "posted", "voided", "expired"] | None = Field(
+        None, description="a tap's hold: waiting for its report, posted, voided (nothing delivered), expired"
+    )
+    held: int | None = Field(None, description="a tap: the amount held at the tap (positive)")
+    units: int | None = Field(None, description="a tap or offline vend: the units granted or vended")
+    unit_price: int | None = Field(None, description="a tap: the price per unit after the card's discount")
+    discount_percent: str | None = Field(None, description="a tap at a loyalty machine: the card's discount")
+    resolved_at: datetime | None = Field(
+        None, description="a tap: when its hold was posted, voided or expired"
+    )
+    card_uid: str | None = Field(None, description="a tap or offline vend: the card presented")
+    device_id: str | None = None
+    request_id: str | None = Field(None, description="the device's request id of a tap or offline vend")
+    outlet_id: str | None = None
+    counter_id: str | None = None
+    article_id: str | None = None
+    basket_id: str | None = None
+    rule_id: int | None = Field(None, description="the bonus or chain rule that granted points or a gift")
+    transfer_id: str | None = Field(None, description="the ledger transfer (a tap's: its pending transfer)")
+    pending_id: str | None = Field(None, description="the hold a posting or voiding transfer resolves")
+    cursor: str = Field(description="this entry's place: pass it as `before` for the entries after it")
 
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")

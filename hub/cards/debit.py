@@ -8,7 +8,7 @@ from hub.core.errors import Conflict
 from hub.ledger import ACCOUNTS
 from hub.wallets.cards import CARDS, card_view
 from hub.wallets.cash_desk import SETTLEMENT_CODE
-from hub.wallets.history import history
+from hub.wallets.history import MONEY_KINDS, history
 
 
 def statement(conn: Connection, uid: str, limit: int = 1000) -> dict:
@@ -17,7 +17,7 @@ def statement(conn: Connection, uid: str, limit: int = 1000) -> dict:
     if view["kind"] != "debit":
         raise Conflict(f"card {uid} is a {view['kind']} card; only a debit card has a statement")
     entries, settled_at = [], None
-    for entry in history(conn, uid, limit):  # newest first
+    for entry in history(conn, uid, limit, kinds=MONEY_KINDS):  # newest first
         if entry["code"] == SETTLEMENT_CODE:
             settled_at = entry["at"]
             break

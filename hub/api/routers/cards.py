@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
 from hub.api.deps import Bridge, BridgeDep, Currency, DbDep, EngineDep
-from hub.api.fields import MAX_AMOUNT, CardUid, HistoryItem, Key
+from hub.api.fields import MAX_AMOUNT, CardUid, HistoryCursor, HistoryItem, HistoryKinds, Key, Moment
 from hub.cards import replacement
 from hub.devices import management
 from hub.wallets import cards, cash_desk, history
@@ -141,5 +141,25 @@ def replace(
 
 
 @router.get("/cards/{uid}/history", response_model=list[HistoryItem])
-def card_history(uid: CardUid, db: DbDep, limit: int = 100):
-    return db.read(history.history, uid, min(max(limit, 1), 1000))
+def card_history(
+    uid: CardUid,
+    db: DbDep,
+    limit: int = 100,
+    kind: HistoryKinds = None,
+    since: Moment | None = None,
+    until: Moment | None = None,
+    before: HistoryCursor = None,
+):
+    """Everything that happened to the card, newest first (hub/wallets/history.py): taps with
+    what became of their holds (also those at no charge), top-ups, refunds, sales, points and
+    gifts; a linked card's include its wallet's before the link. At most `limit` (1-1000)
+    entries booked in [since, until); the next page: `before` = the last entry's cursor."""
+    return db.read(
+        history.history,
+        uid,
+        min(max(limit, 1), 1000),
+        kinds=kind,
+        since=since,
+        until=until,
+        before=before,
+    )
