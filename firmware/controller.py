@@ -167,7 +167,7 @@ class Controller:
             if entry.get("boot") == self.link.ids.boot:  # an offline vend of this boot
                 body["ago"] = max(0, ticks_diff(ticks_ms(), entry["ms"])) // 1000
             reply, _rtt = await self.link.request(entry["k"], body)
-            if reply is None or reply.get("code") == messages.HUB_BUSY:
+            if reply is None or reply.get("code") in (messages.HUB_BUSY, messages.ID_REUSED):
                 await sleep_ms(self.report_retry_ms)
                 continue
             acked = reply["k"] == messages.ACK

@@ -66,24 +66,32 @@ class Link:
         waiter[_EVENT].set()
 
     async def request(self, kind, body):
-        """Publish body (given a fresh id) and wait for its reply: (reply or None, ms)."""
-        rid = self.ids.next()
-        body["id"] = rid
-        topic, payload = self.seal(kind, body)
-        waiter = [asyncio.Event(), None]
-        self._waiters[rid] = waiter
+        """Publish body (given a fresh id) and wait for its reply: (reply or None, ms).
+        An id the hub has seen with another request (this board's ids started again:
+        erased flash, replaced board) gets ID_REUSED: the ids get a fresh nonce and the
+        request goes once more under a new id."""
         start = ticks_ms()
-        try:
-            for _ in range(1 + self.retries):
-                # A repeat carries the same id: the hub answers it with the first answer.
-                try:
-                    await wait_for_ms(self._attempt(topic, payload, waiter), self.reply_timeout_ms)
-                except asyncio.TimeoutError:
-                    continue
-                return waiter[_REPLY], ticks_diff(ticks_ms(), start)
-            return None, ticks_diff(ticks_ms(), start)
-        finally:
-            del self._waiters[rid]
+        for renewed in (False, True):
+            rid = self.ids.next()
+            body["id"] = rid
+            topic, payload = self.seal(kind, body)
+            waiter = [asyncio.Event(), None]
+            self._waiters[rid] = waiter
+            try:
+                for _ in range(1 + self.retries):
+                    # A repeat carries the same id: the hub answers it with the first answer.
+                    try:
+                        await wait_for_ms(self._attempt(topic, payload, waiter), self.reply_timeout_ms)
+                    except asyncio.TimeoutError:
+                        continue
+                    break
+            finally:
+                del self._waiters[rid]
+            reply = waiter[_REPLY]
+            if renewed or reply is None or reply.get("code") != messages.ID_REUSED:
+                break
+            self.ids.renew()
+        return reply, ticks_diff(ticks_ms(), start)
 
     async def _attempt(self, topic, payload, waiter):
         if waiter[_REPLY] is None:

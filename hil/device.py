@@ -153,6 +153,16 @@ class SimDevice:
     async def power_on(self):
         await self.start()
 
+    def erase_flash(self):
+        """What a replaced board, or esptool erase_flash and a new fw flash, leaves on the
+        flash: the provisioning file and nothing else (no boot counter, journal, deny list).
+        Call it while the power is off."""
+        keep = os.path.basename(self._provisioning)
+        for name in os.listdir(self.board.flash_dir):
+            path = os.path.join(self.board.flash_dir, name)
+            if name != keep and os.path.isfile(path):
+                os.remove(path)
+
     def _reboot(self):
         """board.reboot() (a reboot command): the app starts afresh, as after a power cut."""
 

@@ -35,6 +35,9 @@ UNKNOWN_HOLD = "unknown_hold"
 BAD_REQUEST = "bad_request"
 HUB_BUSY = "hub_busy"
 BAD_SUN = "bad_sun"  # NTAG 424 SUN data missing, forged or replayed
+# The request id names another request the hub answered before (a board replaced or its
+# flash erased, counting its ids again): refused, nothing booked, flagged at the hub.
+ID_REUSED = "id_reused"
 
 _CARD_CHARS = const("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_-:.")
 

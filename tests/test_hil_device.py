@@ -135,8 +135,10 @@ async def test_power_cycle_gives_new_boot_and_ids_never_repeat(broker, tmp_path)
         assert (await device.wait_results(2))[1] == "grant"
         await hub.wait_for(lambda: len(hub.ids(topics.REPORT)) >= 2)
         second_boot_ids = set(hub.ids()) - first_boot_ids
-        assert all(i.startswith("1-") for i in first_boot_ids)
-        assert second_boot_ids and all(i.startswith("2-") for i in second_boot_ids)
+        assert all(i.startswith("1.") for i in first_boot_ids)
+        assert second_boot_ids and all(i.startswith("2.") for i in second_boot_ids)
+        # Each boot draws its own nonce ("<boot>.<nonce>-<seq>").
+        assert len({i.split("-")[0] for i in first_boot_ids | second_boot_ids}) == 2
         assert device.pulses() == 4
 
 

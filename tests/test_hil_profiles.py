@@ -40,7 +40,13 @@ async def resolved(hub, device, n=1, timeout=10.0):
         return len(holds) == n and all(h["status"] != "pending" for h in holds)
 
     await until(done, timeout)
-    return sorted(holds_of(hub, device.id), key=lambda h: [int(n) for n in h["request_id"].split("-")])
+    return sorted(holds_of(hub, device.id), key=lambda h: request_order(h["request_id"]))
+
+
+def request_order(request_id):
+    """(boot, seq) of a request id "<boot>.<nonce>-<seq>": the order a board sent them in."""
+    head, seq = request_id.split("-")
+    return int(head.split(".")[0]), int(seq)
 
 
 def outcome(hold):

@@ -21,7 +21,7 @@ class Hold(SQLModel, table=True):
     device_id: str = Field(index=True)
     request_id: str
     card_uid: str
-    wallet_account_id: int
+    wallet_account_id: int = Field(index=True)  # a card's history reads its wallet's taps
     machine_account_id: int
     units: int
     unit_price: int = money()
@@ -33,7 +33,9 @@ class Hold(SQLModel, table=True):
 
 
 class DeviceRequest(SQLModel, table=True):
-    """The answer given to each device request id, so a repeat gets the same answer."""
+    """The answer given to each device request id, so a repeat gets the same answer, and the
+    fingerprint of the request it answered (kind and body), so that the same id with another
+    request gets no answer but a refusal (None: stored before fingerprints were kept)."""
 
     __tablename__ = "device_requests"
     __table_args__ = (UniqueConstraint("device_id", "request_id"),)
@@ -41,6 +43,20 @@ class DeviceRequest(SQLModel, table=True):
     device_id: str
     request_id: str
     reply: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    fingerprint: str | None = None
+    created_at: datetime = created()
+
+
+class DeviceRequestConflict(SQLModel, table=True):
+    """A request that came under an id the device had used for another request (a replaced
+    board, an erased flash, a forgery with the device's key): refused, booked nothing."""
+
+    __tablename__ = "device_request_conflicts"
+    id: int | None = Field(default=None, primary_key=True)
+    device_id: str = Field(index=True)
+    request_id: str
+    kind: str
+    fingerprint: str
     created_at: datetime = created()
 
 

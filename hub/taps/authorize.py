@@ -6,9 +6,12 @@ for the balance; a report with "off" replays a vend made offline
 (hub/taps/offline_vends.py); a kiosk's top-up credits counted cash (hub/taps/kiosk_topups.py); a
 card registered for SUN must prove itself with a fresh SUN message
 (hub/taps/sun.py). Every answer is stored
-with the device's request id in the same transaction, so a repeated request
-(QoS 1 redelivery, a retry after a power cut) gets the original answer and
-books nothing new. Nothing is answered before the transaction commits.
+with the device's request id and a fingerprint of the request in the same
+transaction, so a repeated request (QoS 1 redelivery, a retry after a power
+cut) gets the original answer and books nothing new; the same id with another
+request (a replaced board or an erased flash counting its ids again) gets no
+stored answer but an error "id_reused", is kept in device_request_conflicts
+and books nothing. Nothing is answered before the transaction commits.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from hub.core.clock import utcnow
 from hub.devices.registry import DeviceInfo
 from hub.ledger import Book, InsufficientFunds, new_id
+from hub.ledger.requests import fingerprint
 from hub.tables.taps import Hold
 from hub.taps import device_loyalty, sun
 from hub.taps.kiosk_topups import TopUps
@@ -52,6 +56,12 @@ class Incoming:
     @property
     def key(self) -> tuple[str, str]:
         return (self.device.id, self.body["id"])
+
+    @property
+    def fingerprint(self) -> str:
+        """What the request asks, whatever the order of its fields: the same id with another
+        fingerprint is another request."""
+        return fingerprint([self.kind, self.body])
 
 
 class Authorizer:
@@ -146,7 +156,13 @@ _HOLD_COLUMNS = (
 )
 _INSERT_HOLD = f"INSERT INTO holds ({', '.join(_HOLD_COLUMNS)}) VALUES ({','.join('?' * len(_HOLD_COLUMNS))})"
 _RESOLVE_HOLD = "UPDATE holds SET status = ?, posted = ?, resolved_at = ? WHERE id = ?"
-_INSERT_ANSWER = "INSERT INTO device_requests (device_id, request_id, reply, created_at) VALUES (?,?,?,?)"
+_INSERT_ANSWER = (
+    "INSERT INTO device_requests (device_id, request_id, reply, fingerprint, created_at) VALUES (?,?,?,?,?)"
+)
+_INSERT_CONFLICT = (
+    "INSERT INTO device_request_conflicts (device_id, request_id, kind, fingerprint, created_at) "
+    "VALUES (?,?,?,?,?)"
+)
 
 
 class _Run:
@@ -158,7 +174,9 @@ class _Run:
         self.hold_ttl = hold_ttl
         self.now = utcnow()
         self.answers: dict[tuple[str, str], bytes] = {}
+        self.fingerprints: dict[tuple[str, str], str | None] = {}
         self.new_answers: list[tuple] = []
+        self.conflicts: list[tuple] = []
         self.new_holds: list[tuple] = []
         self.resolved: dict[str, dict] = {}
         self.sun_counters: dict[str, int] = {}
@@ -181,20 +199,29 @@ class _Run:
             + [h[c] for h in holds.values() for c in ("wallet_account_id", "machine_account_id")],
             lock=False,
         )
+        replies = []
         for item in batch:
+            digest = item.fingerprint
             if item.key not in self.answers:
-                self._remember(item, self._dispatch(item, cards, holds))
+                self._remember(item, digest, self._dispatch(item, cards, holds))
+            elif self.fingerprints[item.key] not in (digest, None):  # None: stored before fingerprints
+                replies.append(self._refuse_reused(item, digest))
+                continue
+            replies.append(self.answers[item.key])
         self._write()
-        return [self.answers[item.key] for item in batch]
+        return replies
 
     def _in(self, values) -> tuple[str, list]:
         values = list(values)
         return f"({self.raw.marks(len(values))})", values
 
     def _load_known_answers(self, batch: list[Incoming]) -> None:
-        rows = self.raw.by_device("device_requests", "request_id", "t.reply", {item.key for item in batch})
-        for device_id, request_id, reply in rows:
+        rows = self.raw.by_device(
+            "device_requests", "request_id", "t.reply, t.fingerprint", {item.key for item in batch}
+        )
+        for device_id, request_id, reply, digest in rows:
             self.answers[(device_id, request_id)] = bytes(reply)
+            self.fingerprints[(device_id, request_id)] = digest
 
     def _load_cards(self, uids: list[str]) -> dict[str, tuple]:
         if not uids:
@@ -338,10 +365,23 @@ class _Run:
         self.loyalty.report(item, hold, delivered)
         return {"k": m.ACK, "re": body["id"], "posted": post, "voided": hold["amount"] - post}
 
-    def _remember(self, item: Incoming, reply: dict) -> None:
+    def _remember(self, item: Incoming, digest: str, reply: dict) -> None:
         encoded = m.encode(reply)
         self.answers[item.key] = encoded
-        self.new_answers.append((item.device.id, item.body["id"], encoded, self.raw.when(self.now)))
+        self.fingerprints[item.key] = digest
+        self.new_answers.append((item.device.id, item.body["id"], encoded, digest, self.raw.when(self.now)))
+
+    def _refuse_reused(self, item: Incoming, digest: str) -> bytes:
+        """Another request under an id already answered: the stored answer is not its answer
+        (a stored grant would move the relay again), so it is refused, kept and books nothing."""
+        log.warning(
+            "request %s of %s refused: the id was used before for another request (%s)",
+            item.body["id"],
+            item.device.id,
+            item.kind,
+        )
+        self.conflicts.append((item.device.id, item.body["id"], item.kind, digest, self.raw.when(self.now)))
+        return m.encode({"k": m.ERROR, "re": item.body["id"], "code": m.ID_REUSED})
 
     def _write(self) -> None:
         self.raw.many(_INSERT_HOLD, self.new_holds)
@@ -355,6 +395,7 @@ class _Run:
         self.offline.write()
         self.kiosk.write()
         self.raw.many(_INSERT_ANSWER, self.new_answers)
+        self.raw.many(_INSERT_CONFLICT, self.conflicts)
 
 
 def _deny(body: dict, code: str, balance: int | None = None) -> dict:

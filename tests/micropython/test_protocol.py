@@ -536,10 +536,52 @@ def test_request_ids_survive_a_leftover_temp_file_and_seq_wrap():
 
 
 def test_request_id_syntax():
-    for good in ("1-1", "3-17", "123456789-2147483647"):
+    for good in ("1-1", "3-17", "123456789-2147483647", "1.0a1b2c3d4e-1", "2147483647.ffffffffff-2147483647"):
         assert ids.valid(good), good
     for bad in ("", "1", "1-", "-1", "a-1", "1-1-1", "1 -1", "1-" + "9" * 30, None, 17):
         assert not ids.valid(bad), bad
+    for bad in (
+        "1.-1",
+        "1.0a1b2c3d4-1",
+        "1.0a1b2c3d4e5-1",
+        "1.0A1B2C3D4E-1",
+        "1.0a1b2c3d4g-1",
+        ".0a1b2c3d4e-1",
+    ):
+        assert not ids.valid(bad), bad
+    for bad in ("1.0a1b2c3d4e.1-1", "01.0a1b2c3d4e-1", "1.0a1b2c3d4e-01"):
+        assert not ids.valid(bad), bad
+
+
+def test_request_ids_never_repeat_after_the_flash_is_erased():
+    """A replaced board or erase_flash: the boot counter is gone, the ids are still new."""
+    path = _temp_dir() + "/boot_counter_erased"
+    seen = set()
+    for _board in range(20):
+        _remove(path)  # the flash erased: the counter starts again at 1
+        rids = ids.RequestIds(path)
+        assert rids.boot == 1
+        for _ in range(5):
+            rid = rids.next()
+            assert ids.valid(rid), rid
+            assert rid not in seen, rid
+            seen.add(rid)
+    assert len(seen) == 100
+    _remove(path)
+
+
+def test_renew_gives_ids_never_handed_out_in_this_boot():
+    path = _temp_dir() + "/boot_counter_renew"
+    _remove(path)
+    rids = ids.RequestIds(path)
+    before = [rids.next() for _ in range(3)]
+    nonce = rids.nonce
+    rids.renew()
+    after = [rids.next() for _ in range(3)]
+    assert rids.nonce != nonce and rids.boot == 1
+    assert not set(before) & set(after)
+    assert after[0].endswith("-1")
+    _remove(path)
 
 
 def test_request_ids_are_ascii_digits_only():
