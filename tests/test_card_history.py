@@ -277,3 +277,19 @@ async def test_offline_vends_paid_or_not_are_in_the_history_once(hub):
     assert (unpaid["kind"], unpaid["amount"], unpaid["device_id"]) == ("offline_vend", 0, raw.id)
     assert (unpaid["units"], unpaid["request_id"], unpaid["card_uid"]) == (1, "2-2", uid)
     assert "not paid by the card: insufficient_funds" in unpaid["reason"]
+
+
+async def test_a_linked_cards_taps_are_in_its_history_and_its_wallets(hub, api):
+    rfid = "04d1e2f3a4"  # issued in lower case, tapped in upper case
+    ok(api.post(f"{V1}/cards", json={"uid": rfid}))
+    ok(api.post(f"{V1}/cards/{rfid}/topups", json={"amount": 1000}))
+    wallet = ok(api.post(f"{V1}/cards/digital", json={}))["uid"]
+    ok(api.post(f"{V1}/cards/{rfid}/link", json={"wallet_uid": wallet}))
+    async with RawDevice(hub) as raw:
+        grant, _ = await Machine(raw).vend(rfid.upper())
+    [tap] = read(api, wallet, kind="tap")
+    assert (tap["id"], tap["card_uid"], tap["amount"]) == (grant["hold"], rfid.upper(), -PRICE)
+    assert read(api, rfid, kind="tap") == [tap]
+    own = read(api, rfid)  # and, as before, its own wallet's top-up and the move to the wallet
+    assert [(e["kind"], e["amount"]) for e in own] == [("tap", -PRICE), ("balance_moved", 0), ("topup", 1000)]
+    assert sum(e["amount"] for e in read(api, wallet)) == card(hub, wallet)["balance"] == 1000 - PRICE
