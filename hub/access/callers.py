@@ -31,12 +31,15 @@ class Caller:
     def may(self, permission: str) -> bool:
         return permission in self.permissions
 
-    def sees_site(self, site_id: str | None) -> bool:
-        return self.site_id is None or site_id == self.site_id
-
-    def check_site(self, site_id: str | None) -> None:
-        if not self.sees_site(site_id) or (self.outlet_id is not None and self.site_id is None):
-            raise Forbidden(f"site {site_id} is not one of yours")
+    def check_site(self, conn: Connection, site_id: str | None) -> None:
+        """Refuse a site other than the caller's (or their outlet's)."""
+        if not self.scoped:
+            return
+        own = self.site_id
+        if own is None:
+            own = conn.execute(select(OUTLETS.c.site_id).where(OUTLETS.c.id == self.outlet_id)).scalar()
+        if site_id != own:
+            raise Forbidden(f"site {site_id} is not yours")
 
     def check_outlet(self, conn: Connection, outlet_id: str | None) -> None:
         """Refuse an outlet outside the caller's outlet or site."""

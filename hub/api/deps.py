@@ -17,6 +17,7 @@ import datetime as dt
 import json
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import Depends, Request
@@ -24,8 +25,10 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from hub.access import audit, limits
+from hub.access.callers import Caller
 from hub.core.clock import utcnow
 from hub.core.engine import reader
+from hub.core.errors import Forbidden
 from hub.devices.registry import DeviceDirectory
 from hub.ledger import requests
 
@@ -114,6 +117,30 @@ def keyed(
     return run
 
 
+@dataclass(frozen=True)
+class Scope:
+    """What a request acts for: an outlet, a counter (its outlet), a site, or every outlet of
+    the coalition (settings and reports that are not one outlet's)."""
+
+    outlet: str | None = None
+    counter: str | None = None
+    site: str | None = None
+    coalition: bool = False
+
+
+def _check_scope(conn: Connection, caller: Caller | None, scope: Scope | None) -> None:
+    if caller is None or scope is None or not caller.scoped:
+        return
+    if scope.coalition:
+        raise Forbidden("this concerns every outlet: only a caller not bound to an outlet or site may")
+    if scope.counter is not None:
+        caller.check_counter(conn, scope.counter)
+    if scope.outlet is not None:
+        caller.check_outlet(conn, scope.outlet)
+    if scope.site is not None:
+        caller.check_site(conn, scope.site)
+
+
 class AuditedDb:
     """A request's `Db`: each write also records who made it in the audit log
     (hub.access.audit), in the write's own transaction, and checks the caller's money limits
@@ -128,8 +155,16 @@ class AuditedDb:
         self._request = request
         self._body = body
 
-    def read(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
-        return self.db.read(fn, *args, **kw)
+    def read(self, fn: Callable[..., T], *args: Any, scope: Scope | None = None, **kw: Any) -> T:
+        """As Db.read; `scope` names the outlet, counter or site the read is for: a caller
+        bound to other outlets is refused (403)."""
+        caller = self._caller()
+
+        def scoped(conn: Connection, *a: Any, **k: Any) -> T:
+            _check_scope(conn, caller, scope)
+            return fn(conn, *a, **k)
+
+        return self.db.read(scoped, *args, **kw)
 
     def write(
         self,
@@ -137,14 +172,17 @@ class AuditedDb:
         *args: Any,
         retry: bool = False,
         before: Callable[[Connection], Any] | None = None,
+        scope: Scope | None = None,
         **kw: Any,
     ) -> T:
-        """As Db.write; `before(conn)` reads what the change replaces, for the audit log."""
-        caller = getattr(self._request.state, "caller", None)
+        """As Db.write; `before(conn)` reads what the change replaces, for the audit log;
+        `scope` as for read, checked in the write's transaction."""
+        caller = self._caller()
         if caller is None:
             return self.db.write(fn, *args, retry=retry, **kw)
 
         def audited(conn: Connection, *a: Any, **k: Any) -> T:
+            _check_scope(conn, caller, scope)
             prior = before(conn) if before else None
             result = fn(conn, *a, **k)
             self._record(conn, caller, prior, result)
@@ -153,10 +191,18 @@ class AuditedDb:
         return self.db.write(audited, *args, retry=retry, **kw)
 
     def write_keyed(
-        self, prefix: str, key: str | None, request: Any, fn: Callable[[Connection, str], T]
+        self,
+        prefix: str,
+        key: str | None,
+        request: Any,
+        fn: Callable[[Connection, str], T],
+        scope: Scope | None = None,
     ) -> T:
-        """As Db.write_keyed, audited."""
-        return self.write(keyed(prefix, key, request, fn), retry=True)
+        """As Db.write_keyed, audited and scoped."""
+        return self.write(keyed(prefix, key, request, fn), retry=True, scope=scope)
+
+    def _caller(self) -> Caller | None:
+        return getattr(self._request.state, "caller", None)
 
     def _record(self, conn: Connection, caller: Any, prior: Any, result: Any) -> None:
         request = self._request
@@ -235,3 +281,6 @@ Currency = Annotated[str, Depends(get_currency)]
 BridgeDep = Annotated[Bridge | None, Depends(get_bridge)]
 DirectoryDep = Annotated[DeviceDirectory | None, Depends(get_directory)]
 Now = Annotated[dt.datetime, Depends(booking_clock)]
+
+
+COALITION = Scope(coalition=True)

@@ -12,8 +12,9 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection
 
+from hub.access.callers import Caller
 from hub.api.auth import Allowed
-from hub.api.deps import DbDep, Now
+from hub.api.deps import DbDep, Now, Scope
 from hub.api.fields import MAX_POINTS, CardUid, ItemId, Key, Minor, Slug
 from hub.loyalty import outlets
 from hub.loyalty.point_rules import ChannelIn, ChannelOut, LineKind
@@ -125,12 +126,18 @@ def _at_counter(fn: Callable[..., dict]) -> Callable[..., dict]:
     return at_counter
 
 
+def _refund(conn: Connection, caller: Caller, basket_id: str, now) -> dict:
+    caller.check_outlet(conn, baskets.get_basket(conn, basket_id)["request"]["outlet_id"])
+    return baskets.refund(conn, basket_id, now)
+
+
 _quote = _at_counter(baskets.quote)
 _pay = _at_counter(baskets.pay)
 
 
-def _view(conn: Connection, basket_id: str) -> dict:
+def _view(conn: Connection, basket_id: str, caller: Caller) -> dict:
     row = baskets.get_basket(conn, basket_id)
+    caller.check_outlet(conn, row["request"]["outlet_id"])
     return {
         **row["result"],
         "counter_id": row["request"].get("counter_id"),
@@ -142,7 +149,9 @@ def _view(conn: Connection, basket_id: str) -> dict:
 @router.post("/baskets/quote", response_model=QuoteOut)
 def quote(_caller: Allowed.sales_pay, basket: BasketIn, db: DbDep, now: Now):
     """Every figure of the basket as `pay` would book it; books nothing."""
-    return db.read(_quote, basket.model_dump(mode="json"), now)
+    return db.read(
+        _quote, basket.model_dump(mode="json"), now, scope=Scope(basket.outlet_id, basket.counter_id)
+    )
 
 
 @router.post("/baskets/pay", response_model=PaidOut, status_code=201)
@@ -154,18 +163,22 @@ def pay(_caller: Allowed.sales_pay, basket: BasketIn, db: DbDep, now: Now, idemp
     basket_id = uuid.uuid4().hex
     body = basket.model_dump(mode="json")
     return db.write_keyed(
-        "basket/", idempotency_key or basket_id, body, lambda conn, key: _pay(conn, body, basket_id, key, now)
+        "basket/",
+        idempotency_key or basket_id,
+        body,
+        lambda conn, key: _pay(conn, body, basket_id, key, now),
+        scope=Scope(basket.outlet_id, basket.counter_id),
     )
 
 
 @router.get("/baskets/{basket_id}", response_model=PaidOut)
-def get_basket(_caller: Allowed.sales_read, basket_id: str, db: DbDep):
-    return db.read(_view, basket_id)
+def get_basket(caller: Allowed.sales_read, basket_id: str, db: DbDep):
+    return db.read(_view, basket_id, caller)
 
 
 @router.post("/baskets/{basket_id}/refund", response_model=BasketRefundOut)
-def refund(_caller: Allowed.sales_refund, basket_id: str, db: DbDep, now: Now):
+def refund(caller: Allowed.sales_refund, basket_id: str, db: DbDep, now: Now):
     """Undo a paid basket once: money back to the wallet, redeemed points back into the lots
     they came from (their own expiry), earned points clawed back, gift vouchers back to the card
     (the outlet's redemption obligation reversed). Repeats answer repeated=true."""
-    return db.write(baskets.refund, basket_id, now)
+    return db.write(_refund, caller, basket_id, now)

@@ -12,7 +12,7 @@ from sqlalchemy import Connection
 
 from hub import gifts
 from hub.api.auth import Allowed
-from hub.api.deps import DbDep, Now
+from hub.api.deps import DbDep, Now, Scope
 from hub.api.fields import ItemId, Key, Slug
 from hub.api.routers.gift_items import GiftItemOut
 from hub.ledger import Book
@@ -141,9 +141,7 @@ def gift_choices(_caller: Allowed.cards_read, uid: str, db: DbDep, now: Now):
 
 
 @router.post("/cards/{uid}/gifts/choose", response_model=ChosenOut, status_code=201)
-def choose(
-    _caller: Allowed.sales_pay, uid: str, body: ChooseIn, db: DbDep, now: Now, idempotency_key: Key
-):
+def choose(_caller: Allowed.sales_pay, uid: str, body: ChooseIn, db: DbDep, now: Now, idempotency_key: Key):
     """Choose a gift and pay for it with points (taken from the lots that expire first).
     Below the gift's points level or too few points: 409, nothing booked."""
     return db.write_keyed(
@@ -151,6 +149,7 @@ def choose(
         idempotency_key,
         {"uid": uid, **body.model_dump(mode="json")},
         lambda conn, key: gifts.choose_with_points(conn, uid, body.item_id, body.outlet_id, key, now),
+        scope=Scope(body.outlet_id),
     )
 
 
@@ -162,6 +161,7 @@ def give(_caller: Allowed.gifts_give, uid: str, body: GiveIn, db: DbDep, idempot
         idempotency_key,
         {"uid": uid, **body.model_dump(mode="json")},
         lambda conn, key: gifts.give(conn, uid, body.item_id, body.units, body.outlet_id, key, body.reason),
+        scope=Scope(body.outlet_id),
     )
 
 
@@ -174,6 +174,7 @@ def redeem(_caller: Allowed.sales_pay, uid: str, body: RedeemIn, db: DbDep, idem
         idempotency_key,
         {"uid": uid, **body.model_dump(mode="json")},
         lambda conn, key: gifts.redeem_at_till(conn, uid, body.item_id, body.units, body.outlet_id, key),
+        scope=Scope(body.outlet_id),
     )
 
 
@@ -188,13 +189,12 @@ def activity(
         idempotency_key,
         {"uid": uid, **body.model_dump(mode="json")},
         lambda conn, key: _count_activity(conn, uid, body.outlet_id, now, key),
+        scope=Scope(body.outlet_id),
     )
 
 
 @router.post("/cards/{uid}/exit", response_model=ExitOut)
-def leave(
-    _caller: Allowed.sales_pay, uid: str, body: ExitIn, db: DbDep, now: Now, idempotency_key: Key
-):
+def leave(_caller: Allowed.sales_pay, uid: str, body: ExitIn, db: DbDep, now: Now, idempotency_key: Key):
     """The card leaves the site: unused gifts are reset as the site's settings say (expiry
     transfers, never deleted) and the visit ends."""
     return db.write_keyed(
@@ -202,6 +202,7 @@ def leave(
         idempotency_key,
         {"uid": uid, **body.model_dump(mode="json")},
         lambda conn, key: gifts.reset_at_exit(conn, uid, body.site_id, now, key),
+        scope=Scope(site=body.site_id),
     )
 
 

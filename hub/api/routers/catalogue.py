@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from hub.api.auth import Allowed
-from hub.api.deps import DbDep
+from hub.api.deps import COALITION, DbDep
 from hub.api.fields import Minor, Slug
 from hub.loyalty import catalogue
 
@@ -29,7 +29,7 @@ class ArticleIn(BaseModel):
 
 @router.post("/product-groups", response_model=ProductGroupIn, status_code=201)
 def create_group(_caller: Allowed.loyalty_write, group: ProductGroupIn, db: DbDep):
-    return db.write(catalogue.create_group, group.id, group.name)
+    return db.write(catalogue.create_group, group.id, group.name, scope=COALITION)
 
 
 @router.get("/product-groups", response_model=list[ProductGroupIn])
@@ -39,7 +39,7 @@ def list_groups(_caller: Allowed.loyalty_read, db: DbDep):
 
 @router.post("/articles", response_model=ArticleIn, status_code=201)
 def create_article(_caller: Allowed.loyalty_write, article: ArticleIn, db: DbDep):
-    return db.write(catalogue.create_article, article.model_dump())
+    return db.write(catalogue.create_article, article.model_dump(), scope=COALITION)
 
 
 @router.get("/articles", response_model=list[ArticleIn])

@@ -8,8 +8,9 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
 from hub.api.auth import Allowed
-from hub.api.deps import DbDep
+from hub.api.deps import DbDep, Scope
 from hub.api.fields import Slug
+from hub.core.errors import NotFound
 from hub.taps import device_loyalty
 
 router = APIRouter(tags=["devices"])
@@ -34,6 +35,14 @@ class DeviceLoyaltyOut(DeviceLoyaltyIn):
     updated_at: dt.datetime
 
 
+def _current(conn, device_id: str) -> dict | None:
+    """The settings a change replaces (None: the device had none), for the audit log."""
+    try:
+        return device_loyalty.get_settings(conn, device_id)
+    except NotFound:
+        return None
+
+
 @router.put("/devices/{device_id}/loyalty", response_model=DeviceLoyaltyOut)
 def set_loyalty(_caller: Allowed.devices_write, device_id: str, body: DeviceLoyaltyIn, db: DbDep):
     """Make the device's taps go through the loyalty engine: priced with the card's discount
@@ -41,7 +50,13 @@ def set_loyalty(_caller: Allowed.devices_write, device_id: str, body: DeviceLoya
     with a gift item — handing out a gift the card holds instead of charging."""
     try:
         return db.write(
-            device_loyalty.set_settings, device_id, body.outlet_id, body.article_id, body.gift_item
+            device_loyalty.set_settings,
+            device_id,
+            body.outlet_id,
+            body.article_id,
+            body.gift_item,
+            before=lambda conn: _current(conn, device_id),
+            scope=Scope(body.outlet_id),
         )
     finally:  # after the commit (or the rollback): the next batch reads the settings anew
         device_loyalty.forget()

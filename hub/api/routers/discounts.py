@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from hub.api.auth import Allowed
-from hub.api.deps import DbDep
+from hub.api.deps import COALITION, DbDep
 from hub.api.fields import Slug
 from hub.loyalty import discounts
 
@@ -49,7 +49,9 @@ class CardDiscountsOut(BaseModel):
 @router.post("/discount-groups", response_model=DiscountGroupOut, status_code=201)
 def create_discount_group(_caller: Allowed.loyalty_write, group: DiscountGroupIn, db: DbDep):
     """A discount group (employee, customer, management …); employee consumption is a general 100 %."""
-    return db.write(discounts.create_group, group.id, group.name, [r.model_dump() for r in group.rates])
+    return db.write(
+        discounts.create_group, group.id, group.name, [r.model_dump() for r in group.rates], scope=COALITION
+    )
 
 
 @router.get("/discount-groups", response_model=list[DiscountGroupOut])
@@ -62,7 +64,14 @@ def set_card_discounts(_caller: Allowed.loyalty_write, uid: str, body: CardDisco
     """Set the card's group and own rates. Per source the most specific rate applies (article >
     revenue group > general); between the card's own and its group's, the larger. Line discounts
     are rounded half up to the minor unit."""
-    return db.write(discounts.set_card_discounts, uid, body.group, [r.model_dump() for r in body.rates])
+    return db.write(
+        discounts.set_card_discounts,
+        uid,
+        body.group,
+        [r.model_dump() for r in body.rates],
+        before=lambda conn: discounts.card_discounts(conn, uid),
+        scope=COALITION,
+    )
 
 
 @router.get("/cards/{uid}/discounts", response_model=CardDiscountsOut)

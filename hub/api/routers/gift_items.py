@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from hub import gifts
 from hub.api.auth import Allowed
-from hub.api.deps import Currency, DbDep
+from hub.api.deps import COALITION, Currency, DbDep
 from hub.api.fields import MAX_POINTS, ItemId, Minor, Slug
 
 router = APIRouter(tags=["gifts"])
@@ -56,7 +56,7 @@ class GiftItemOut(GiftItemIn):
 @router.post("/gift-items", response_model=GiftItemOut, status_code=201)
 def create_item(_caller: Allowed.loyalty_write, item: GiftItemIn, db: DbDep, currency: Currency):
     """A gift item (a drink, a slide ride) with its own ledger of whole units."""
-    return db.write(gifts.create_item, item.model_dump(), currency)
+    return db.write(gifts.create_item, item.model_dump(), currency, scope=COALITION)
 
 
 @router.get("/gift-items", response_model=list[GiftItemOut])

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from hub import gifts
 from hub.api.auth import Allowed
-from hub.api.deps import Currency, DbDep
+from hub.api.deps import COALITION, Currency, DbDep
 from hub.api.fields import Moment
 
 router = APIRouter(tags=["gifts"])
@@ -53,7 +53,7 @@ def settlement(
 ):
     """Who owes whom for gifts over [since, until) (seed 004): from the obligation transfers —
     granting outlet → settlement node at the grant, node → redeeming outlet at the redemption."""
-    return db.read(gifts.settlement, ledger or currency, since, until)
+    return db.read(gifts.settlement, ledger or currency, since, until, scope=COALITION)
 
 
 @router.get("/gift-activities", response_model=ActivityReportOut)
@@ -62,4 +62,4 @@ def activities(
 ):
     """Activities as seed 000 counts them: first uses of cards and collected gifts; collecting
     points is none. 16 activities are one campaign."""
-    return db.read(gifts.activity_report, since, until)
+    return db.read(gifts.activity_report, since, until, scope=COALITION)

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from hub import gifts
 from hub.api.auth import Allowed
-from hub.api.deps import DbDep
+from hub.api.deps import COALITION, DbDep, Scope
 from hub.api.fields import Flag, ItemId, RowId, Slug
 
 router = APIRouter(tags=["gifts"])
@@ -60,7 +60,7 @@ class SiteGiftSettingsOut(SiteGiftSettingsIn):
 def create_rule(_caller: Allowed.loyalty_write, rule: ChainRuleIn, db: DbDep):
     """A bonus-gift chain rule: after N activities within one visit at outlets of a kind (or
     listed), the outlet completing it grants the gift (and owes the settlement node its value)."""
-    return db.write(gifts.create_rule, rule.model_dump())
+    return db.write(gifts.create_rule, rule.model_dump(), scope=COALITION)
 
 
 @router.get("/gift-rules", response_model=list[ChainRuleOut])
@@ -75,12 +75,12 @@ def get_rule(_caller: Allowed.loyalty_read, rule_id: RowId, db: DbDep):
 
 @router.post("/gift-rules/{rule_id}/activate", response_model=ChainRuleOut)
 def activate(_caller: Allowed.loyalty_write, rule_id: RowId, db: DbDep):
-    return db.write(gifts.set_rule_active, rule_id, True)
+    return db.write(gifts.set_rule_active, rule_id, True, scope=COALITION)
 
 
 @router.post("/gift-rules/{rule_id}/deactivate", response_model=ChainRuleOut)
 def deactivate(_caller: Allowed.loyalty_write, rule_id: RowId, db: DbDep):
-    return db.write(gifts.set_rule_active, rule_id, False)
+    return db.write(gifts.set_rule_active, rule_id, False, scope=COALITION)
 
 
 @router.get("/sites/{site_id}/gift-settings", response_model=SiteGiftSettingsOut)
@@ -91,4 +91,4 @@ def get_site_settings(_caller: Allowed.loyalty_read, site_id: str, db: DbDep):
 @router.put("/sites/{site_id}/gift-settings", response_model=SiteGiftSettingsOut)
 def set_site_settings(_caller: Allowed.loyalty_write, site_id: str, settings: SiteGiftSettingsIn, db: DbDep):
     """What the site's exit resets (seed 004: "at the exit from the water park, they are reset")."""
-    return db.write(gifts.set_site_settings, site_id, settings.model_dump())
+    return db.write(gifts.set_site_settings, site_id, settings.model_dump(), scope=Scope(site=site_id))

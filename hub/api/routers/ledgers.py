@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from hub.api.auth import Allowed
-from hub.api.deps import DbDep
+from hub.api.deps import COALITION, DbDep
 from hub.ledger import ledger_totals
 
 router = APIRouter(tags=["ledger"])
@@ -20,4 +20,4 @@ class LedgerSums(BaseModel):
 @router.get("/ledgers", response_model=dict[str, LedgerSums])
 def ledgers(_caller: Allowed.reports_read, db: DbDep):
     """Per ledger, the sum of all posted and of all pending balances: always zero."""
-    return db.read(ledger_totals)
+    return db.read(ledger_totals, scope=COALITION)

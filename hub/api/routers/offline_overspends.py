@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from hub.api.auth import Allowed
-from hub.api.deps import DbDep
+from hub.api.deps import COALITION, DbDep
 from hub.taps import offline_vends
 
 router = APIRouter(tags=["devices"])
@@ -33,4 +33,4 @@ class OverspendOut(BaseModel):
 def offline_overspends(_caller: Allowed.reports_read, db: DbDep, site: str | None = None, limit: int = 100):
     """Offline vends the card's wallet could not (fully) pay, newest first: the
     shortfall is booked against the site's offline-loss account."""
-    return db.read(offline_vends.overspends, site, min(max(limit, 1), 1000))
+    return db.read(offline_vends.overspends, site, min(max(limit, 1), 1000), scope=COALITION)

@@ -11,7 +11,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from hub.api.auth import Allowed
-from hub.api.deps import DbDep
+from hub.api.deps import COALITION, DbDep, Scope
 from hub.api.fields import MAX_DAYS, MAX_POINTS, Day, Flag, Minor, Moment, RowId
 from hub.loyalty import outlets, points
 from hub.loyalty.point_rules import ChannelIn, ChannelOut, ExpiryKind, RuleKind
@@ -71,6 +71,7 @@ def create_rule(_caller: Allowed.loyalty_write, rule: RuleIn, db: DbDep):
         points.create_rule,
         rule.model_dump(mode="json")
         | {"valid_from": rule.valid_from, "valid_to": rule.valid_to, "expiry_date": rule.expiry_date},
+        scope=COALITION,
     )
 
 
@@ -86,12 +87,12 @@ def get_rule(_caller: Allowed.loyalty_read, rule_id: RowId, db: DbDep):
 
 @router.post("/bonus-rules/{rule_id}/activate", response_model=RuleOut)
 def activate(_caller: Allowed.loyalty_write, rule_id: RowId, db: DbDep):
-    return db.write(points.set_active, rule_id, True)
+    return db.write(points.set_active, rule_id, True, scope=COALITION)
 
 
 @router.post("/bonus-rules/{rule_id}/deactivate", response_model=RuleOut)
 def deactivate(_caller: Allowed.loyalty_write, rule_id: RowId, db: DbDep):
-    return db.write(points.set_active, rule_id, False)
+    return db.write(points.set_active, rule_id, False, scope=COALITION)
 
 
 @router.get("/bonus-settings", response_model=SettingsIn)
@@ -104,15 +105,15 @@ def set_settings(_caller: Allowed.loyalty_write, settings: SettingsIn, db: DbDep
     """Hours until earned points are available, their default validity, the outlets where the
     bonus system is on (switched off: nothing is earned there, points stay redeemable) and the
     value of a point as payment."""
-    return db.write(points.set_settings, settings.model_dump())
+    return db.write(points.set_settings, settings.model_dump(), scope=COALITION)
 
 
 @router.put("/outlets/{outlet_id}/holidays", response_model=list[dt.date])
 def set_holidays(_caller: Allowed.loyalty_write, outlet_id: str, days: list[Day], db: DbDep):
     """Replace the outlet's holiday calendar (read by the bonus rules' holiday condition)."""
-    return db.write(outlets.set_holidays, outlet_id, days)
+    return db.write(outlets.set_holidays, outlet_id, days, scope=Scope(outlet_id))
 
 
 @router.get("/outlets/{outlet_id}/holidays", response_model=list[dt.date])
 def get_holidays(_caller: Allowed.loyalty_read, outlet_id: str, db: DbDep):
-    return db.read(outlets.holidays, outlet_id)
+    return db.read(outlets.holidays, outlet_id, scope=Scope(outlet_id))

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from hub.api.auth import Allowed
-from hub.api.deps import DbDep, Now
+from hub.api.deps import DbDep, Now, Scope
 from hub.api.fields import Key, Slug
 from hub.loyalty import points
 from hub.loyalty.point_rules import ChannelIn
@@ -85,13 +85,22 @@ def buy_points(
         idempotency_key,
         {"uid": uid, **body.model_dump(mode="json")},
         lambda conn, key: baskets.buy_points(conn, uid, body.outlet_id, body.points, key, now),
+        scope=Scope(body.outlet_id),
     )
 
 
 @router.post("/cards/{uid}/registration", response_model=RegisterOut)
 def register(_caller: Allowed.cards_write, uid: str, body: RegisterIn, db: DbDep, now: Now):
     """The card's holder registers (an account): registration rules award their points once."""
-    return db.write(points.register, uid, body.outlet_id, body.channel_in.value, now, retry=True)
+    return db.write(
+        points.register,
+        uid,
+        body.outlet_id,
+        body.channel_in.value,
+        now,
+        retry=True,
+        scope=Scope(body.outlet_id),
+    )
 
 
 @router.post("/points/expire", response_model=ExpiryOut)

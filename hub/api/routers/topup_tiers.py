@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from hub.api.auth import Allowed
-from hub.api.deps import Currency, DbDep
+from hub.api.deps import COALITION, Currency, DbDep
 from hub.api.fields import MAX_AMOUNT
 from hub.wallets import topup_bonus
 
@@ -29,4 +29,10 @@ def topup_tiers(_caller: Allowed.loyalty_read, db: DbDep, currency: Currency):
 def set_topup_tiers(_caller: Allowed.loyalty_write, tiers: list[Tier], db: DbDep, currency: Currency):
     """Replace the top-up bonus tiers: the highest tier a top-up reaches gives its
     percentage of the whole top-up as extra balance (rounded down to the minor unit)."""
-    return db.write(topup_bonus.set_tiers, currency, [t.model_dump() for t in tiers])
+    return db.write(
+        topup_bonus.set_tiers,
+        currency,
+        [t.model_dump() for t in tiers],
+        before=lambda conn: topup_bonus.get_tiers(conn, currency),
+        scope=COALITION,
+    )
