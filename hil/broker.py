@@ -2,12 +2,21 @@
 
 Used by the demo, the benchmark and the tests, so that each gets a broker of
 its own with the settings tapgift needs (TCP_NODELAY, no persistence).
+
+A secure broker (Mosquitto) runs its dynamic security plugin: only the hub's users
+log in at first, each an admin of the plugin; the hub (Settings.dynsec) admits every
+device it registers, with its own password, client id and topics
+(hub/devices/admission.py), while the broker runs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import getpass
+import glob
+import hashlib
+import json
 import os
 import secrets
 import shutil
@@ -19,6 +28,7 @@ import threading
 import time
 from pathlib import Path
 
+from hub.devices import admission
 from hub.devices.registry import HUB_USER, reserved_device_id
 from protocol import messages, topics
 from protocol.signing import _SUFFIX_LEN
@@ -72,27 +82,52 @@ log_type warning
 
 
 OPEN_ACCESS = "allow_anonymous true"
-# use_username_as_clientid: a client's id is its user name, whatever it asked
-# for, so a device cannot connect as another device (or as the hub) and so
-# disconnect it. Each hub process therefore has a user of its own (add_hub).
+# The dynamic security plugin holds the users and their rights (DESIGN.md decision 6):
+# a device logs in only with its own client id (= its user name = its id) and may
+# publish only under its own "up" topics and read only its own "dn" topics; the hubs
+# (HUB_USER, HUB_USER-2, ...: names no device may have, nor its client id) read and
+# write all of tg/# and administer the plugin. The plugin keeps them in its file, which
+# it rewrites on every change: a restarted broker still knows them.
 SECURE_ACCESS = """\
-use_username_as_clientid true
 allow_anonymous false
-password_file {passwords}
-acl_file {acl}"""
+plugin {plugin}
+plugin_opt_config_file {dynsec}"""
 
-# DESIGN.md decision 6: a device (username = its id) may publish only under its
-# own "up" topics and read only its own "dn" topics; the hub reads and writes all.
-# Hub users (HUB_USER, HUB_USER-2, ...: names no device may have) each get HUB_ACL.
-HUB_ACL = """\
-user {hub_user}
-topic readwrite tg/#
-"""
-ACL = """\
-{hubs}
-pattern write tg/+/%u/up/#
-pattern read tg/+/%u/dn/#
-"""
+DYNSEC_PLUGIN = "mosquitto_dynamic_security.so"
+
+
+def dynsec_plugin() -> str | None:
+    """Where the dynamic security plugin is installed (TAPGIFT_DYNSEC_PLUGIN, else the
+    usual places); None if nowhere."""
+    candidates = [os.environ.get("TAPGIFT_DYNSEC_PLUGIN", "")]
+    for lib in ("/usr/lib", "/usr/local/lib", "/usr/lib64"):
+        candidates += [f"{lib}/{DYNSEC_PLUGIN}", *sorted(glob.glob(f"{lib}/*/{DYNSEC_PLUGIN}"))]
+    return next((c for c in candidates if c and os.path.exists(c)), None)
+
+
+def dynsec_password(password: str) -> dict:
+    """A password as the plugin stores it: PBKDF2-SHA512 with a random salt (what
+    `mosquitto_ctrl dynsec init` writes), never the password itself."""
+    salt = secrets.token_bytes(12)
+    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, 101)
+    return {
+        "password": base64.b64encode(digest).decode(),
+        "salt": base64.b64encode(salt).decode(),
+        "iterations": 101,
+    }
+
+
+def dynsec_config(hubs: dict[str, str]) -> dict:
+    """The plugin's first configuration: the hubs' users, admins with the hub's role."""
+    return {
+        "defaultACLAccess": admission.DEFAULT_ACL_ACCESS,
+        "clients": [
+            {"username": user, "roles": [{"rolename": admission.HUB_ROLE}], **dynsec_password(password)}
+            for user, password in hubs.items()
+        ],
+        "groups": [],
+        "roles": [{"rolename": admission.HUB_ROLE, "acls": admission.hub_acls()}],
+    }
 
 
 def admit_to_password_file(path: Path, users: dict[str, str], broker_pid: int | None = None) -> None:
@@ -120,30 +155,85 @@ def admit_to_password_file(path: Path, users: dict[str, str], broker_pid: int | 
         os.kill(broker_pid, signal.SIGHUP)
 
 
-def wait_admitted(host: str, port: int, user: str, password: str, timeout: float = 10.0) -> None:
-    """Mosquitto reloads on SIGHUP without telling: log in until it works."""
-    import paho.mqtt.client as mqtt
+class DynsecControl:
+    """A connection to a broker's dynamic security plugin as one of its admins (a hub's
+    user, `url` = mqtt://user:password@host:port) under a client id of its own, so that a
+    hub logged in as the same user stays connected. For tools: Broker.allow and add_hub,
+    `tapgift device add`. The hub itself uses its own connection (hub/devices/admission.py)."""
 
-    deadline = time.monotonic() + timeout
-    while True:
-        probe = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
-        probe.username_pw_set(user, password)
+    def __init__(self, url: str, timeout: float = 10.0):
+        from hub.mqtt.bridge import parse_mqtt_url
+
+        self.mqtt = parse_mqtt_url(url)
+        self.timeout = timeout
+        self._answers: dict[str, list[dict]] = {}
+        self._answered = threading.Condition()
+        self._ready = threading.Event()
+        self._refused: str | None = None
+        self._client = None
+
+    def __enter__(self) -> DynsecControl:
+        import paho.mqtt.client as mqtt
+
+        client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=f"{HUB_USER}-tools-{secrets.token_hex(4)}"
+        )
+        client.username_pw_set(self.mqtt["username"], self.mqtt["password"])
+        client.on_connect = self._on_connect
+        client.on_subscribe = lambda *a: self._ready.set()
+        client.on_message = self._on_message
         try:
-            if probe.connect(host, port) == 0:
-                probe.loop(timeout=1.0)
-                if probe.is_connected():
-                    probe.disconnect()
-                    return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"broker did not admit {user}")
-        time.sleep(0.05)
+            client.connect(self.mqtt["hostname"], self.mqtt["port"])
+        except OSError as exc:
+            raise ConnectionError(f"broker {self.mqtt['hostname']}:{self.mqtt['port']}: {exc}") from None
+        client.loop_start()
+        self._client = client
+        if not self._ready.wait(self.timeout) or self._refused:
+            self.__exit__()
+            raise ConnectionError(
+                f"the broker did not let {self.mqtt['username']} in: {self._refused or 'no answer'}"
+            )
+        return self
+
+    def _on_connect(self, client, _userdata, _flags, reason, _properties) -> None:
+        if reason.is_failure:
+            self._refused = str(reason)
+            client.disconnect()
+            self._ready.set()
+        else:
+            client.subscribe(admission.RESPONSE_TOPIC, qos=1)
+
+    def _on_message(self, _client, _userdata, message) -> None:
+        responses = json.loads(message.payload)["responses"]
+        with self._answered:
+            self._answers[responses[0].get("correlationData")] = responses
+            self._answered.notify_all()
+
+    def run(self, commands: list[dict]) -> list[dict]:
+        """The commands, in order; their answers. RuntimeError if the plugin refuses one."""
+        packed = admission.pack(commands, secrets.token_hex(6))
+        for _, payload in packed:
+            self._client.publish(admission.CONTROL_TOPIC, payload, qos=1)
+        with self._answered:
+            if not self._answered.wait_for(lambda: all(c in self._answers for c, _ in packed), self.timeout):
+                raise TimeoutError("no answer from the broker's dynamic security plugin")
+            responses = [r for c, _ in packed for r in self._answers.pop(c)]
+        errors = admission.failures(commands, responses)
+        if errors:
+            raise RuntimeError("the broker refused: " + "; ".join(errors))
+        return responses
+
+    def __exit__(self, *exc) -> None:
+        if self._client is not None:
+            self._client.disconnect()
+            self._client.loop_stop()
+            self._client = None
 
 
 class Broker:
-    """A running broker; `url` is what clients connect to. A secure broker
-    (Mosquitto only) admits just the users given to allow(), each under the ACL."""
+    """A running broker; `url` is what clients connect to. A secure broker (Mosquitto with
+    its dynamic security plugin) admits the hubs' users, and the devices a hub admits
+    (Settings.dynsec) or allow() is given, each on its own topics."""
 
     host = "127.0.0.1"
 
@@ -159,16 +249,17 @@ class Broker:
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="tapgift-broker-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.kind = kind or ("mosquitto" if shutil.which("mosquitto") else "amqtt")
+        self.plugin = dynsec_plugin() if self.kind == "mosquitto" else None
         if secure is None:  # as secure as the broker at hand allows
-            secure = self.kind == "mosquitto"
-        if secure and self.kind != "mosquitto":
-            raise ValueError("a secure broker needs Mosquitto (mosquitto_passwd, ACL file)")
+            secure = self.plugin is not None
+        if secure and self.plugin is None:
+            raise ValueError("a secure broker needs Mosquitto and its dynamic security plugin")
         self.secure = secure
         self.size_limit = size_limit  # False: no limit (tests of MQTT clients with large packets)
         self.hub_password = secrets.token_hex(16) if secure else None
         self._hubs: dict[str, str] = {HUB_USER: self.hub_password} if secure else {}
-        self._users: dict[str, str] = {}
         self._proc: subprocess.Popen | None = None
+        self._started = False
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -189,17 +280,25 @@ class Broker:
             self._start_mosquitto()
         else:
             self._start_amqtt()
+        self._started = True
         wait_for_port(self.host, self.port)
         return self
+
+    @property
+    def dynsec_file(self) -> Path:
+        return self.workdir / "dynamic-security.json"
 
     def _start_mosquitto(self) -> None:
         access = OPEN_ACCESS
         if self.secure:
-            self._write_passwords()
-            access = SECURE_ACCESS.format(passwords=self.workdir / "passwords", acl=self.workdir / "acl")
+            if not self._started:  # else: a restart, with what the plugin saved
+                self.dynsec_file.unlink(missing_ok=True)
+                self.dynsec_file.touch(0o600)
+                self.dynsec_file.write_text(json.dumps(dynsec_config(self._hubs), indent=1))
+            access = SECURE_ACCESS.format(plugin=self.plugin, dynsec=self.dynsec_file)
         conf = self.workdir / "mosquitto.conf"
         # `user` = who we are: Mosquitto started as root would otherwise switch
-        # to its own user and could no longer read our files when it reloads.
+        # to its own user and could no longer read or save our files.
         conf.write_text(
             MOSQUITTO_CONF.format(
                 port=self.port,
@@ -244,55 +343,47 @@ class Broker:
         ready.wait(10)
 
     def add_hub(self, user: str) -> str:
-        """One more hub process's user (a name reserved for hubs, e.g. tapgift-hub-2),
-        allowed all of tg/#; returns its mqtt:// URL. With a client id bound to the user
-        name, two hub processes sharing one user would disconnect each other."""
+        """One more hub process's user (a name reserved for hubs, e.g. tapgift-hub-2), an
+        admin allowed all of tg/#; returns its mqtt:// URL. Hub processes may share a user,
+        each with a client id of its own (a name reserved for hubs too)."""
         if not self.secure:
             return self.url
         if not reserved_device_id(user):
             raise ValueError(f"a hub's user must be named {HUB_USER}[-...]: {user!r}")
         password = self._hubs.setdefault(user, secrets.token_hex(16))
         if self._proc is not None:
-            self._write_passwords()
-            self._proc.send_signal(signal.SIGHUP)
-            self._wait_admitted(user, password)
+            self.control(
+                [
+                    {"command": "deleteClient", "username": user},
+                    {
+                        "command": "createClient",
+                        "username": user,
+                        "password": password,
+                        "roles": [{"rolename": admission.HUB_ROLE}],
+                    },
+                ]
+            )
         return f"mqtt://{user}:{password}@{self.host}:{self.port}"
 
-    def allow(self, users: dict[str, str]) -> None:
-        """Admit these device (username, password) pairs; a running broker reloads them.
-        The hubs' names are refused: admitting one would hand a device the hub's
-        password and its right to all of tg/#."""
+    def allow(self, users: dict[str, str], site: str = "+") -> None:
+        """Admit these device (username, password) pairs at once, each with its client id
+        bound to its name and only its own topics (at `site`, or any). The hubs' names are
+        refused: admitting one would hand a device the hub's password and all of tg/#.
+        (The hub admits the devices it registers by itself: Settings.dynsec.)"""
         for user in users:
             if reserved_device_id(user):
                 raise ValueError(f"{user!r} is reserved for the hub; a device cannot have it")
-        if not self.secure:
+        if not self.secure or not users:
             return
-        self._users.update(users)
-        if self._proc is None:
-            return
-        self._write_passwords()
-        self._proc.send_signal(signal.SIGHUP)
-        if users:
-            user, password = next(reversed(users.items()))
-            self._wait_admitted(user, password)
+        self.control([c for u, p in users.items() for c in admission.admit_commands(u, site, p)])
 
-    def _write_passwords(self) -> None:
-        path = self.workdir / "passwords"
-        users = {**self._users, **self._hubs}
-        hubs = "\n".join(HUB_ACL.format(hub_user=u) for u in self._hubs)
-        (self.workdir / "acl").write_text(ACL.format(hubs=hubs))
-        path.write_text("".join(f"{u}:{p}\n" for u, p in users.items()))
-        path.chmod(0o600)
-        # Mosquitto keeps only salted PBKDF2 hashes: let its own tool make them.
-        subprocess.run(
-            ["mosquitto_passwd", "-U", str(path)],
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-
-    def _wait_admitted(self, user: str, password: str, timeout: float = 10.0) -> None:
-        wait_admitted(self.host, self.port, user, password, timeout)
+    def control(self, commands: list[dict]) -> list[dict]:
+        """Send commands to the running broker's dynamic security plugin as the hub's user;
+        their answers (RuntimeError if the plugin refuses one)."""
+        if self._proc is None or not self.secure:
+            raise RuntimeError("no running secure broker")
+        with DynsecControl(self.url) as control:
+            return control.run(commands)
 
     def stop(self) -> None:
         if self._proc is not None:

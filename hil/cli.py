@@ -22,6 +22,8 @@ app = typer.Typer(
 fw = typer.Typer(help="Firmware: build for flashing, measure on real MicroPython.", no_args_is_help=True)
 app.command("hub")(hub_cli.hub)
 app.add_typer(hub_cli.db_app, name="db")
+app.add_typer(hub_cli.user_app, name="user")
+app.add_typer(hub_cli.key_app, name="key")
 app.add_typer(fw, name="fw")
 device = typer.Typer(
     help="Controllers: register them, issue their key and MQTT credentials.", no_args_is_help=True
@@ -76,11 +78,18 @@ def sim(
     broker_pid: int | None = typer.Option(
         None, help="with --passwords: the broker's pid, signalled to reload (else reload it yourself)"
     ),
+    api_key: str | None = typer.Option(
+        None,
+        envvar="TAPGIFT_API_KEY",
+        help="an admin API key of the hub (`tapgift key add`) [env TAPGIFT_API_KEY]",
+    ),
 ):
     """Drive simulated controllers against a running hub and summarise what they saw."""
     from hil.demo import run_sim
 
-    summary = asyncio.run(run_sim(mqtt, api, devices, rate, duration, cards, site, passwords, broker_pid))
+    summary = asyncio.run(
+        run_sim(mqtt, api, devices, rate, duration, cards, site, passwords, broker_pid, api_key)
+    )
     _emit(summary, as_json)
 
 
@@ -216,6 +225,11 @@ def _fail(message: str) -> typer.Exit:
 _DB_HELP = hub_cli.DB_HELP
 _BROKER_HELP = "broker as devices reach it, mqtt://host:port (no user:pass)"
 _PROFILE_HELP = "profile fields as a JSON object, e.g. '{\"units\": 2}' (defaults: firmware/config.py)"
+_ADMIN_HELP = "with --dynsec: the broker, as the hub's user: mqtt://user:pass@host:port [env TAPGIFT_MQTT]"
+_DYNSEC_HELP = (
+    "admit the device at the broker at once (Mosquitto's dynamic security plugin), as the hub "
+    "does [env TAPGIFT_DYNSEC]"
+)
 _PINS_HELP = "pin fields as a JSON object, e.g. '{\"relays\": [25]}' (defaults: firmware/config.py)"
 
 
@@ -253,20 +267,35 @@ def device_add(
     wifi_password: str | None = typer.Option(None, envvar="TAPGIFT_WIFI_PASSWORD"),
     profile: str | None = typer.Option(None, help=_PROFILE_HELP),
     pins: str | None = typer.Option(None, help=_PINS_HELP),
+    mqtt: str | None = typer.Option(None, help=_ADMIN_HELP),
+    dynsec: bool | None = typer.Option(None, "--dynsec/--no-dynsec", help=_DYNSEC_HELP),
 ):
-    """Register a controller; print its key and MQTT credentials as JSON (shown only here)."""
+    """Register a controller; print its key and MQTT credentials as JSON (shown only here).
+    With --dynsec (as the hub runs), the broker admits it at once: its user, password and
+    topics; if the broker does not, nothing is registered."""
+    import contextlib
+
     from sqlalchemy.exc import SQLAlchemyError
 
     from hil import provisioning
+    from hil.broker import DynsecControl
+    from hub.devices import admission
     from hub.devices.registry import mqtt_credentials
     from hub.migrations import open_database
 
-    settings = Settings(**({"db": db} if db else {}))
+    given = {"db": db, "mqtt": mqtt, "dynsec": dynsec}
+    settings = Settings(**{k: v for k, v in given.items() if v is not None})
+    control = None
 
-    def write_file(key: str) -> None:
-        provisioning.write(
-            _provision_dict(device_id, site, key, broker, wifi_ssid, wifi_password, kind, profile, pins), out
-        )
+    def write_file_and_admit(key: str) -> None:
+        # Inside the registration's transaction: if either fails, nothing is registered.
+        if out is not None:
+            provisioning.write(
+                _provision_dict(device_id, site, key, broker, wifi_ssid, wifi_password, kind, profile, pins),
+                out,
+            )
+        if control is not None:
+            control.run(admission.admit_commands(device_id, site, mqtt_credentials(device_id, key)[1]))
 
     try:
         provisioning.check_device_input(device_id, site, kind, price)
@@ -282,17 +311,26 @@ def device_add(
                 profile,
                 pins,
             )
-        key = provisioning.register(
-            open_database(settings.db),
-            device_id,
-            site,
-            price,
-            settings.currency,
-            kind,
-            name,
-            then=write_file if out is not None else None,
-        )
-    except (provisioning.ProvisioningError, DomainError, OSError, SQLAlchemyError) as e:
+        with contextlib.ExitStack() as stack:
+            if settings.dynsec:  # connected before registering: an unreachable broker fails first
+                control = stack.enter_context(DynsecControl(settings.mqtt))
+            key = provisioning.register(
+                open_database(settings.db),
+                device_id,
+                site,
+                price,
+                settings.currency,
+                kind,
+                name,
+                then=write_file_and_admit,
+            )
+    except (
+        provisioning.ProvisioningError,
+        DomainError,
+        OSError,
+        SQLAlchemyError,
+        RuntimeError,  # the broker refused to admit it
+    ) as e:
         raise _fail(str(e)) from e
     user, password = mqtt_credentials(device_id, key)
     typer.echo(
@@ -307,6 +345,7 @@ def device_add(
                 "mqtt_username": user,
                 "mqtt_password": password,
                 "provision": str(out) if out else None,
+                "admitted": settings.dynsec,
             }
         )
     )

@@ -11,8 +11,9 @@ from pathlib import Path
 from hil.broker import Broker, admit_to_password_file
 from hil.fleet import Fleet, percentile
 from hil.fleet_setup import Fleetplan, provision_db, provision_http
+from hub.access import operators
 from hub.core.settings import Settings
-from hub.devices.registry import mqtt_credentials
+from hub.devices.registry import HUB_USER, mqtt_credentials
 from hub.service import Hub
 from hub.wallets import cards as wallets
 from hub.wallets.cash_desk import top_up
@@ -35,6 +36,18 @@ def tally(fleet: Fleet) -> dict:
         "p99_ms": percentile(rtts, 0.99),
         "devices": len(fleet.devices),
     }
+
+
+def _demo_admin(hub: Hub) -> str:
+    """The demo hub's first admin, with a generated password (printed: log in at /docs)."""
+    import secrets
+    import sys
+
+    password = secrets.token_urlsafe(12)
+    with hub.engine.begin() as conn:
+        operators.add_operator(conn, "admin", password, "admin")
+    print(f"tapgift demo: log in as admin with password {password}", file=sys.stderr)
+    return password
 
 
 def _demo_cards(hub: Hub, cards: list[str]) -> list[str]:
@@ -69,15 +82,17 @@ async def run_demo(
     for stale in data.glob("demo.db*"):
         stale.unlink()
     shutil.rmtree(data / "flash", ignore_errors=True)
-    settings = Settings(db=f"sqlite:///{data / 'demo.db'}", api_port=api_port, client_id="demo-hub")
+    settings = Settings(db=f"sqlite:///{data / 'demo.db'}", api_port=api_port, client_id=HUB_USER + "-demo")
     with Broker(workdir=data / "broker", secure=None) as broker:
         settings.mqtt = broker.url
+        settings.dynsec = broker.secure  # the hub admits its devices at the broker
         hub = Hub(settings)
+        _demo_admin(hub)
         hub_task = asyncio.create_task(hub.run(api=True))
         await asyncio.wait_for(hub.bridge.connected.wait(), 15)
         plan = Fleetplan(devices, cards=max(devices * 5, 20), balance=5000, site=DEMO_SITE, prefix="demo")
         provisioned, cards = provision_db(hub.engine, plan, settings.currency)
-        broker.allow(dict(mqtt_credentials(d, key) for d, key in provisioned))
+        await hub.admission.admit_many([(d, DEMO_SITE, key) for d, key in provisioned])
         cards = _demo_cards(hub, cards)
         fleet = Fleet(provisioned, DEMO_SITE, broker.host, broker.port, str(data / "flash"), DEMO_PROFILE)
         await fleet.start()
@@ -130,6 +145,7 @@ async def run_sim(
     site: str,
     passwords: Path | None = None,
     broker_pid: int | None = None,
+    api_key: str | None = None,
 ) -> dict:
     """passwords: the secured broker's password file, to admit the devices to
     (the broker reloads it on SIGHUP: broker_pid, or whoever runs it)."""
@@ -139,7 +155,7 @@ async def run_sim(
 
     parts = urlsplit(mqtt)
     plan = Fleetplan(devices, cards, balance=100_000, site=site)
-    provisioned, uids = await provision_http(api, plan)
+    provisioned, uids = await provision_http(api, plan, api_key)
     if passwords is not None:
         admit_to_password_file(
             passwords, dict(mqtt_credentials(d, key) for d, key in provisioned), broker_pid

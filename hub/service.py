@@ -8,9 +8,11 @@ import sys
 
 import uvicorn
 
+from hub.access.limits import Ceilings
 from hub.api.app import create_app
 from hub.core.settings import Settings
-from hub.devices.registry import DeviceDirectory
+from hub.devices.admission import Admission, DynsecAdmission
+from hub.devices.registry import HUB_USER, DeviceDirectory, reserved_device_id
 from hub.migrations import open_database
 from hub.mqtt.bridge import Bridge
 from hub.taps.authorize import Authorizer
@@ -18,6 +20,12 @@ from hub.taps.authorize import Authorizer
 
 class Hub:
     def __init__(self, settings: Settings):
+        if settings.dynsec and not reserved_device_id(settings.client_id):
+            # The broker binds a device's client id to its id; a hub's must be a name no
+            # device can have, or a device could take over the hub's session.
+            raise ValueError(
+                f"with dynsec, the hub's client id starts with {HUB_USER!r}: {settings.client_id!r}"
+            )
         self.settings = settings
         self.engine = open_database(settings.db)
         self.directory = DeviceDirectory(self.engine)
@@ -31,7 +39,12 @@ class Hub:
             batch_max=settings.batch_max,
             sweep_interval_s=settings.sweep_interval_s,
         )
-        self.app = create_app(self.engine, settings.currency, self.directory, self.bridge)
+        self.admission = DynsecAdmission(self.bridge) if settings.dynsec else Admission()
+        ceilings = Ceilings(
+            settings.topup_ceiling_per_day, settings.refund_ceiling_per_day, settings.cashier_refund_limit
+        )
+        self.app = create_app(self.engine, settings.currency, self.directory, self.bridge, ceilings)
+        self.app.state.admission = self.admission
         self._server: uvicorn.Server | None = None
         self._bridge_task: asyncio.Task | None = None
 

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from hil.bench import echo_round_trips
-from hil.broker import Broker
+from hil.broker import HUB_USER, Broker
 
 
 @pytest.mark.parametrize("kind", ["mosquitto", "amqtt"])
@@ -26,10 +26,11 @@ def test_mosquitto_gets_tcp_nodelay(tmp_path):
         assert "set_tcp_nodelay true" in (tmp_path / "mosquitto.conf").read_text()
 
 
-def _login(broker, user, password):
+def _login(broker, user, password, client_id=None):
     import paho.mqtt.client as mqtt
 
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    # A device's client id is its user name (the broker refuses any other).
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or user or "")
     client.username_pw_set(user, password)
     client.connect(broker.host, broker.port)
     client.loop(timeout=1.0)
@@ -44,8 +45,11 @@ def test_a_secure_broker_admits_only_the_users_it_was_given(tmp_path):
         assert _login(broker, "slide-1", "right-password")
         assert not _login(broker, "slide-1", "wrong-password")
         assert not _login(broker, "slide-2", "right-password")
+        assert not _login(broker, "slide-1", "right-password", client_id="slide-2")
         assert not _login(broker, None, None)
-        assert "right-password" not in (tmp_path / "passwords").read_text()
+        assert not _login(broker, None, None, client_id="slide-1")
+        assert "right-password" not in broker.dynsec_file.read_text()
+        assert broker.hub_password not in broker.dynsec_file.read_text()
 
 
 async def test_a_device_may_only_use_its_own_topics(tmp_path):
@@ -57,8 +61,10 @@ async def test_a_device_may_only_use_its_own_topics(tmp_path):
     await asyncio.to_thread(broker.start)
     try:
         await asyncio.to_thread(broker.allow, {"dev-a": "pa", "dev-b": "pb"})
-        hub = aiomqtt.Client(broker.host, broker.port, username=HUB_USER, password=broker.hub_password)
-        dev_a = aiomqtt.Client(broker.host, broker.port, username="dev-a", password="pa")
+        hub = aiomqtt.Client(
+            broker.host, broker.port, username=HUB_USER, password=broker.hub_password, identifier=HUB_USER
+        )
+        dev_a = aiomqtt.Client(broker.host, broker.port, username="dev-a", password="pa", identifier="dev-a")
         async with hub, dev_a:
             await hub.subscribe("tg/+/+/up/+", qos=1)
             await dev_a.subscribe("tg/park/dev-b/dn/reply", qos=1)  # someone else's replies
@@ -74,3 +80,11 @@ async def test_a_device_may_only_use_its_own_topics(tmp_path):
             assert (str(seen_by_a.topic), seen_by_a.payload) == ("tg/park/dev-a/dn/reply", b"for dev-a")
     finally:
         await asyncio.to_thread(broker.stop)
+
+
+def test_a_restarted_secure_broker_still_knows_its_devices_and_hubs(tmp_path):
+    with Broker(workdir=tmp_path, secure=True) as broker:
+        broker.allow({"slide-1": "right-password"})
+        broker.restart()
+        assert _login(broker, "slide-1", "right-password")
+        assert _login(broker, HUB_USER, broker.hub_password, client_id=HUB_USER + "-x")

@@ -1,4 +1,4 @@
-"""The broker binds each client id to its user name, keeps the hub's identity
+"""The broker binds each device's client id to its user name, keeps the hub's identity
 for the hub, and refuses messages larger than the protocol allows."""
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from protocol.signing import Signer
 class Client:
     """A paho client on its own thread that counts how often it lost the link."""
 
-    def __init__(self, broker, user, password, client_id):
+    def __init__(self, broker, user, password, client_id, refused=False):
         self.lost = 0
+        self.refused = 0
         self.messages = []
         self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
         self.c.username_pw_set(user, password)
@@ -29,7 +30,11 @@ class Client:
         self.c.on_message = lambda c, u, m: self.messages.append((m.topic, m.payload))
         self.subscribed = threading.Event()
         self.c.on_subscribe = lambda *a: self.subscribed.set()
+        self.c.on_connect = lambda c, u, f, rc, p: setattr(self, "refused", self.refused + rc.is_failure)
         self.c.connect(broker.host, broker.port)
+        if refused:  # no thread that would try again: just the broker's answer
+            _until(lambda: self.c.loop(0.05) or self.refused)
+            return
         self.c.loop_start()
         _until(self.c.is_connected)
 
@@ -57,13 +62,15 @@ def test_a_device_cannot_take_over_another_devices_or_the_hubs_client_id(secure)
     hub = Client(secure, HUB_USER, secure.hub_password, "tapgift-hub")
     victim = Client(secure, "dev-b", "pb", "dev-b")
     try:
-        for stolen in ("dev-b", "tapgift-hub", "hub-1234"):
-            thief = Client(secure, "dev-a", "pa", stolen)
-            time.sleep(0.3)
+        for stolen in ("dev-b", "tapgift-hub", "tapgift-hub-tools", "hub-1234", ""):
+            thief = Client(secure, "dev-a", "pa", stolen, refused=True)  # its password, not its id
+            assert thief.refused and not thief.c.is_connected()
             thief.close()
         time.sleep(0.3)
         assert (victim.lost, hub.lost) == (0, 0)
         assert victim.c.is_connected() and hub.c.is_connected()
+        own = Client(secure, "dev-a", "pa", "dev-a")
+        own.close()
     finally:
         victim.close()
         hub.close()
@@ -72,8 +79,8 @@ def test_a_device_cannot_take_over_another_devices_or_the_hubs_client_id(secure)
 def test_each_hub_process_has_a_user_of_its_own(secure):
     url = secure.add_hub(HUB_USER + "-2")
     user, password = url.split("//")[1].split("@")[0].split(":")
-    first = Client(secure, HUB_USER, secure.hub_password, "hub-a")
-    second = Client(secure, user, password, "hub-b")
+    first = Client(secure, HUB_USER, secure.hub_password, HUB_USER + "-a")
+    second = Client(secure, user, password, HUB_USER + "-b")
     try:
         second.c.subscribe("tg/+/+/up/+", qos=1)
         assert second.subscribed.wait(5)

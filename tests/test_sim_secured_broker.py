@@ -1,13 +1,16 @@
-"""`tapgift sim` against a secured broker: it admits the devices it registers to
-the broker's password file and makes the broker reload it."""
+"""`tapgift sim` against a secured broker: the hub it registers its devices with admits
+them at the broker at once (Mosquitto's dynamic security plugin, TAPGIFT_DYNSEC). A broker
+with a password file instead: `--passwords` admits them there and makes the broker reload."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
 import pytest
+from clients import cli_api_key
 
 from hil.broker import Broker, admit_to_password_file, free_port, wait_for_port
 
@@ -20,26 +23,24 @@ def test_sim_logs_in_to_a_secured_broker(tmp_path):
         hub = subprocess.Popen(
             TAPGIFT
             + ["hub", "--db", str(tmp_path / "hub.db"), "--mqtt", broker.url]
-            + ["--api-port", str(port), "--log-level", "WARNING"]
+            + ["--api-port", str(port), "--log-level", "WARNING"],
+            env={**os.environ, "TAPGIFT_DYNSEC": "true"},
         )
         try:
             wait_for_port("127.0.0.1", port, 30)
+            key = cli_api_key(tmp_path / "hub.db")
             out = subprocess.run(
                 TAPGIFT
                 + [
                     "sim",
+                    "--api-key",
+                    key,
                     "--mqtt",
                     f"mqtt://{broker.host}:{broker.port}",
                     "--api",
                     f"http://127.0.0.1:{port}",
                 ]
-                + ["--devices", "3", "--rate", "20", "--duration", "2", "--json"]
-                + [
-                    "--passwords",
-                    str(tmp_path / "broker" / "passwords"),
-                    "--broker-pid",
-                    str(broker._proc.pid),
-                ],
+                + ["--devices", "3", "--rate", "20", "--duration", "2", "--json"],
                 capture_output=True,
                 text=True,
                 timeout=120,

@@ -21,3 +21,12 @@ class Settings(BaseSettings):
     # "$share/<group>/..." lets several hub processes split the device traffic.
     share_group: str = ""
     client_id: str = "tapgift-hub"
+    # What one cashier or kiosk (operator or API key) may book per day, and a cashier's largest
+    # refund without a manager; minor units.
+    topup_ceiling_per_day: int | None = 2_000_000
+    refund_ceiling_per_day: int | None = 500_000
+    cashier_refund_limit: int = 10_000
+    # The hub's MQTT user administers Mosquitto's dynamic security plugin: registering a
+    # device admits it at the broker, rotating its key sets its broker password
+    # (hub/devices/admission.py). Off: the broker's users are managed apart.
+    dynsec: bool = False

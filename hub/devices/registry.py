@@ -106,6 +106,15 @@ def change_device(
     return dict(row)
 
 
+def rotate_key(conn: Connection, device_id: str) -> dict:
+    """A new secret key for a controller (its MQTT password derives from it): the device row
+    with the new `key_hex`. The old key signs nothing the hub accepts from then on."""
+    key_hex = hub_side.new_key_hex()
+    if conn.execute(DEVICES.update().where(DEVICES.c.id == device_id).values(key_hex=key_hex)).rowcount == 0:
+        raise NotFound(f"no device {device_id}")
+    return dict(conn.execute(select(DEVICES).where(DEVICES.c.id == device_id)).mappings().one())
+
+
 def mqtt_credentials(device_id: str, key_hex: str) -> tuple[str, str]:
     """The device's MQTT (username, password): its id, and 32 hex digits derived from its key.
     Nothing more is stored; the broker can hold the password without being able to sign."""

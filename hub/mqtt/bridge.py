@@ -18,13 +18,15 @@ import asyncio
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from gmqtt import Client as MQTTClient
+from gmqtt import Subscription
 from gmqtt.mqtt.constants import UNLIMITED_RECONNECTS, MQTTv311
 
 from hub.core.clock import utcnow
-from hub.devices import management
+from hub.devices import management, refusals
 from hub.devices.registry import DeviceDirectory, DeviceInfo
 from hub.taps.authorize import Authorizer, Incoming
 from protocol import ProtocolError, hub_side, topics
@@ -65,6 +67,7 @@ class Bridge:
         self.sweep_interval_s = sweep_interval_s
         self.queue: asyncio.Queue[Incoming] = asyncio.Queue()
         self.stats: Counter = Counter()
+        self.refusals = refusals.Tally()
         self.status: dict[str, str] = {}
         self.connected = asyncio.Event()
         self.client: MQTTClient | None = None
@@ -72,10 +75,15 @@ class Bridge:
         self._health: dict = {}  # device id -> (received at, body): the latest, not yet stored
         self._acks: list[tuple[str, dict]] = []
         self._came_online: set[tuple[str, str]] = set()
+        # Topics of the broker's own APIs the hub also listens to (answers of Mosquitto's
+        # dynamic security plugin: hub.devices.admission), each with its handler.
+        self.control: dict[str, Callable[[bytes], None]] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     async def run(self) -> None:
         """Serve until cancelled. After the first connection gmqtt reconnects by
         itself; the broker keeps the session (and the requests queued for us)."""
+        self.loop = asyncio.get_running_loop()
         client = self._client()
         await self._connect(client)
         self.client = client
@@ -115,7 +123,8 @@ class Bridge:
                 delay = min(delay * 2, 5.0)
 
     def _on_connect(self, client, flags, rc, properties) -> None:
-        client.subscribe(self.filter, qos=1)
+        # One SUBSCRIBE (one SUBACK: _on_subscribe), the control topics with the devices'.
+        client.subscribe([Subscription(t, qos=1) for t in (self.filter, *self.control)])
 
     def _on_subscribe(self, client, mid, qos, properties) -> None:
         # Only now can no request be missed: the subscription is in place.
@@ -130,24 +139,29 @@ class Bridge:
         log.warning("broker connection lost (%s); reconnecting", exc)
 
     def _on_message(self, client, topic, payload, qos, properties) -> int:
+        if topic[0] == "$":
+            handler = self.control.get(topic)
+            if handler is not None:
+                handler(payload)
+            return 0
         self.receive(topic, payload, bool(properties.get("retain")))
         return 0
 
     def receive(self, topic: str, payload: bytes, retain: bool = False) -> None:
         """Verify one message and queue it; refuse anything malformed or unsigned."""
         if retain and not topic.endswith("/" + topics.STATUS):
-            self._refuse(topic, "retained request")
+            self._refuse(topic, "retained_request")
             return
         try:
             site, device_id, kind, body = hub_side.receive(self.directory.signer, topic, payload)
         except ProtocolError as err:
-            self._refuse(topic, str(err))
+            self._refuse(topic, err.code, err.detail)
             return
         except Exception as err:  # input from the network must never crash the callback
             # Anything else the checks did not foresee: refused and counted like
             # the rest, one line in the log (a traceback per message would let a
             # device flood the log).
-            self._refuse(topic, f"cannot handle: {type(err).__name__}: {err}")
+            self._refuse(topic, "cannot_handle", f"{type(err).__name__}: {err}")
             return
         if kind == topics.STATUS:
             self.status[device_id] = body["state"]
@@ -187,13 +201,21 @@ class Bridge:
         health, self._health = self._health, {}
         acks, self._acks = self._acks, []
         online, self._came_online = self._came_online, set()
+        refused = self.refusals.take()
+        if refused:
+            await asyncio.to_thread(refusals.store, self.authorizer.engine, refused)
         if health or acks:
             await asyncio.to_thread(management.store_reports, self.authorizer.engine, health, acks)
         await management.resend_pending(self, self.authorizer.engine, online)
 
-    def _refuse(self, topic: str, why: str) -> None:
+    def _refuse(self, topic: str, reason: str, detail: str = "") -> None:
+        """Count a refused message, per device and reason for operators
+        (hub.devices.refusals), and log it."""
         self.stats["refused"] += 1
-        log.warning("refused message on %s: %s", topic, why)
+        parts = topic.split("/")
+        site, device_id = (parts[1], parts[2]) if len(parts) > 3 else (refusals.UNKNOWN, refusals.UNKNOWN)
+        self.refusals.add(site, device_id, reason, detail, utcnow())
+        log.warning("refused message on %s: %s %s", topic, reason, detail)
 
     async def _worker(self) -> None:
         last_sweep = time.monotonic()

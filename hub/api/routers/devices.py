@@ -4,13 +4,19 @@ part in the loyalty engine in device_loyalty.py."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+import anyio.from_thread
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection, select
 
+from hub.api.auth import Allowed
 from hub.api.deps import Currency, DbDep, DirectoryDep
+from hub.api.errors import Message
 from hub.api.fields import MAX_AMOUNT
 from hub.devices import registry
+from hub.devices.admission import Admission, BrokerUnavailable
 from hub.devices.registry import DEVICES
 
 router = APIRouter(tags=["devices"])
@@ -50,22 +56,71 @@ def _add(conn: Connection, device: DeviceIn, currency: str) -> dict:
     return {**device.model_dump(), "name": device.name or device.id, "key": key}
 
 
+async def _admission(request: Request) -> Admission:
+    """The hub's broker admission (hub.service); one that does nothing without MQTT."""
+    return getattr(request.app.state, "admission", None) or Admission()
+
+
+AdmissionDep = Annotated[Admission, Depends(_admission)]
+BROKER_DOWN = {503: {"model": Message, "description": "The broker did not admit the device (yet)"}}
+
+
 def _all(conn: Connection) -> list[dict]:
     return [dict(r) for r in conn.execute(select(DEVICES).order_by(DEVICES.c.id)).mappings()]
 
 
-@router.post("/devices", response_model=DeviceCreated, status_code=201)
-def register_device(device: DeviceIn, db: DbDep, currency: Currency, directory: DirectoryDep):
+@router.post("/devices", response_model=DeviceCreated, status_code=201, responses=BROKER_DOWN)
+def register_device(
+    _caller: Allowed.devices_write,
+    device: DeviceIn,
+    db: DbDep,
+    currency: Currency,
+    directory: DirectoryDep,
+    admission: AdmissionDep,
+):
     """Register a controller; the answer carries its secret key for provisioning. Two requests
-    for one new id at once: one is registered, the other answers 409 (retried after the race)."""
+    for one new id at once: one is registered, the other answers 409 (retried after the race).
+    With a broker the hub administers, the device can log in with its credentials when this
+    answers (503 if the broker did not admit it: POST .../rotate then admits it anew)."""
     created = db.write(_add, device, currency, retry=True)
     if directory is not None:
         directory.forget(device.id)
+    if admission.enabled:
+        try:
+            anyio.from_thread.run(admission.admit, device.id, device.site, created["key"])
+        except BrokerUnavailable as exc:
+            raise BrokerUnavailable(
+                f"device {device.id} is registered, but not admitted at the broker ({exc}); "
+                f"POST /api/v1/devices/{device.id}/rotate admits it with a new key"
+            ) from None
     return created
 
 
+@router.post("/devices/{device_id}/rotate", response_model=DeviceCreated, responses=BROKER_DOWN)
+def rotate_device_key(
+    _caller: Allowed.devices_write,
+    device_id: str,
+    db: DbDep,
+    directory: DirectoryDep,
+    admission: AdmissionDep,
+):
+    """A new secret key for a controller, shown only here, and the broker password it gives:
+    the old key signs nothing the hub accepts from now on and, with a broker the hub
+    administers, the old password no longer logs in and the device's connection is dropped.
+    Provision the board with the new key. 503: the key is changed, the broker's password not
+    (yet): call again."""
+    row = db.write(registry.rotate_key, device_id)
+    if directory is not None:
+        directory.forget(device_id)
+    if admission.enabled:
+        anyio.from_thread.run(admission.set_password, device_id, row["site"], row["key_hex"])
+    return {**row, "key": row["key_hex"]}
+
+
 @router.patch("/devices/{device_id}", response_model=DeviceOut)
-def change_device(device_id: str, change: DeviceChange, db: DbDep, directory: DirectoryDep):
+def change_device(
+    _caller: Allowed.devices_write, device_id: str, change: DeviceChange, db: DbDep, directory: DirectoryDep
+):
     """Change a controller's price (or name). Taps already granted keep their price; this
     hub applies the new one from the next tap, other hub processes within 30 s."""
     changed = db.write(registry.change_device, device_id, change.unit_price, change.name)
@@ -75,5 +130,5 @@ def change_device(device_id: str, change: DeviceChange, db: DbDep, directory: Di
 
 
 @router.get("/devices", response_model=list[DeviceOut])
-def list_devices(db: DbDep):
+def list_devices(_caller: Allowed.devices_read, db: DbDep):
     return db.read(_all)
