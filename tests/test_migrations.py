@@ -85,6 +85,7 @@ ADDED_SINCE_BASELINE = {
     "operator_sessions",
     "api_keys",
     "audit_log",
+    "device_refusals",  # 0007
 }
 # Columns added to a table of the previous release: read as NULL from its databases.
 COLUMNS_ADDED_SINCE_BASELINE = {"device_requests": {"fingerprint"}}  # by migration 0004

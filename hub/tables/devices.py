@@ -59,3 +59,18 @@ class DeviceDeny(SQLModel, table=True):
     __tablename__ = "device_deny"
     device_id: str = Field(primary_key=True)
     card_uid: str = Field(primary_key=True)
+
+
+class DeviceRefusal(SQLModel, table=True):
+    """Messages the hub refused, counted per device (as its topic names it) and reason: a
+    forged signature, a wrong key, a malformed body. The bridge counts in memory and adds its
+    counts here every few seconds, so a flood costs one row update, not one per message."""
+
+    __tablename__ = "device_refusals"
+    site: str = Field(primary_key=True)
+    device_id: str = Field(primary_key=True)
+    reason: str = Field(primary_key=True)  # the protocol's error code, e.g. bad_signature
+    count: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    detail: str = ""  # the last one's
+    first_at: datetime = created()
+    last_at: datetime = created()

@@ -22,6 +22,7 @@ from hub.api.routers import (
     debit_cards,
     device_commands,
     device_loyalty,
+    device_refusals,
     devices,
     discounts,
     gift_items,
@@ -50,6 +51,7 @@ for module in (
     devices,
     device_commands,
     device_loyalty,
+    device_refusals,
     offline_overspends,
     # loyalty: outlets, catalogue, discounts, bonus points, baskets
     outlets,
