@@ -427,6 +427,7 @@ def fw_flash(
             DomainError,
             OSError,
             SQLAlchemyError,
+            RuntimeError,  # the broker refused to admit the device (TAPGIFT_DYNSEC)
         ) as e:
             raise _fail(str(e)) from e
     typer.echo(f"# flashed {port}")
@@ -450,16 +451,28 @@ def _flash_provision(
             f"# would fetch device {device_id} from the hub's database (or register it) and write {out}"
         )
         return out
+    import contextlib
+
+    from hil.broker import DynsecControl
+    from hub.devices import admission
+    from hub.devices.registry import mqtt_credentials
+
     settings = Settings(**({"db": db} if db else {}))
+    control = None
 
     def write_file(key: str) -> None:
         provisioning.write(
             _provision_dict(device_id, site, key, broker, ssid, password, kind, profile, pins), out
         )
+        if control is not None:  # TAPGIFT_DYNSEC: the broker admits the key the board gets
+            control.run(admission.admit_commands(device_id, site, mqtt_credentials(device_id, key)[1]))
 
-    _, created = provisioning.fetch_or_register(
-        open_database(settings.db), device_id, site, price, settings.currency, kind, name, then=write_file
-    )
+    with contextlib.ExitStack() as stack:
+        if settings.dynsec:
+            control = stack.enter_context(DynsecControl(settings.mqtt))
+        _, created = provisioning.fetch_or_register(
+            open_database(settings.db), device_id, site, price, settings.currency, kind, name, then=write_file
+        )
     typer.echo(
         f"# device {device_id} {'registered' if created else 'found'} at site {site}; provisioning file {out}"
     )

@@ -306,3 +306,15 @@ def test_tapgift_device_add_admits_the_device_at_once(tmp_path, secure_broker):
     assert not asyncio.run(
         logs_in(secure_broker, *mqtt_credentials("cli-2", json.loads(again.stdout)["key"]))
     )
+
+
+def test_flashing_a_new_device_by_id_admits_it_too(tmp_path, secure_broker, monkeypatch):
+    from hil.cli import _flash_provision
+
+    monkeypatch.setenv("TAPGIFT_DYNSEC", "true")
+    monkeypatch.setenv("TAPGIFT_MQTT", secure_broker.url)
+    out = tmp_path / "flash-1.json"
+    args = ("dispenser", "", str(tmp_path / "hub.db"), "mqtt://10.0.0.2:1883", "park", "s3cret", None, None)
+    _flash_provision("flash-1", SITE, 150, *args, out, False)
+    key = json.loads(out.read_text())["key"]
+    assert asyncio.run(logs_in(secure_broker, *mqtt_credentials("flash-1", key)))
