@@ -15,6 +15,7 @@ import uuid
 import paho.mqtt.client as mqtt
 import pytest
 from clients import api_client
+from sqlalchemy import text
 
 from hil.broker import Broker
 from hil.device import SimDevice
@@ -185,6 +186,10 @@ async def test_a_rotated_key_locks_the_old_password_out_and_drops_the_old_connec
         old.close()
     assert not await logs_in(secure_broker, *mqtt_credentials(device_id, old_key))
     assert await logs_in(secure_broker, *mqtt_credentials(device_id, new_key))
+    # The audit log says who rotated it, never the key.
+    with secured_hub.engine.connect() as conn:
+        entries = [str(tuple(r)) for r in conn.execute(text("SELECT * FROM audit_log"))]
+    assert any("rotate" in e for e in entries) and not any(new_key in e or old_key in e for e in entries)
     # The hub signs and checks with the new key from now on.
     signer = secured_hub.directory.signer(SITE, device_id)
     assert signer.tag("t", b"x") == Signer(new_key).tag("t", b"x") != Signer(old_key).tag("t", b"x")
