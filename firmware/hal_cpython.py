@@ -8,6 +8,10 @@ def ticks_ms():
     return int(time.monotonic() * 1000)
 
 
+def ticks_us():
+    return int(time.monotonic() * 1000000)
+
+
 def ticks_diff(a, b):
     return a - b
 

@@ -6,14 +6,25 @@ import asyncio
 import machine
 import network
 
+try:
+    from time import ticks_diff, ticks_us
+except ImportError:  # CPython: the tests' stand-in board
+    from firmware.hal_cpython import ticks_diff, ticks_us
+
 from firmware import hal
 from firmware.hal import sleep_ms
 
 
 class Relay:
-    def __init__(self, number, active_low):
+    """timer: a machine.Timer for pulse(), or None. A pulse's end is armed on the
+    timer when the relay goes on, so it ends on time however busy the event loop
+    is (a DNS lookup, a flash erase, a garbage collection)."""
+
+    def __init__(self, number, active_low, timer=None):
         self._on_level = 0 if active_low else 1
         self._pin = machine.Pin(number, machine.Pin.OUT, value=1 - self._on_level)
+        self._timer = timer
+        self._expire = self._timed_off  # bound once: a hard IRQ must not allocate
 
     def on(self):
         self._pin.value(self._on_level)
@@ -23,6 +34,20 @@ class Relay:
 
     def value(self):
         return self._pin.value() == self._on_level
+
+    def pulse(self, ms):
+        """On now, off after ms by the timer (the caller's off() after its own sleep is a
+        second line of defence, and a no-op when the timer was first)."""
+        timer = self._timer
+        self.on()
+        if timer is not None:
+            try:
+                timer.init(mode=machine.Timer.ONE_SHOT, period=ms, callback=self._expire, hard=True)
+            except (TypeError, ValueError):  # MicroPython < 1.26: no hard timer callbacks
+                timer.init(mode=machine.Timer.ONE_SHOT, period=ms, callback=self._expire)
+
+    def _timed_off(self, _timer):
+        self._pin.value(1 - self._on_level)
 
 
 class Indicator:
@@ -51,27 +76,90 @@ class Indicator:
             pin.value(level)
 
 
-class Input:
-    """A pulse input or button, active low. The IRQ only counts and sets a flag;
-    tasks await the flag, so nothing polls."""
+GLITCH_US = 1000  # edges closer than this to the last counted one are noise (bounce, spikes)
 
-    def __init__(self, number):
+
+class Input:
+    """A pulse input or button, active low, counted on falling edges.
+
+    unit: a hardware pulse counter unit (PCNT) for this pin, or None. With one
+    (machine.Counter of MicroPython >= 1.26, or esp32.PCNT), the chip counts every
+    edge whatever the VM is doing and drops glitches shorter than its filter; wait()
+    looks at the count every _POLL_MS. Without one, an IRQ counts (a soft one on the
+    ESP32: the port has no hard pin IRQs), and takes an edge only while the pin
+    still reads low and GLITCH_US after the last edge it took: bounce and spikes
+    on the acceptor's or flow meter's line make no credit."""
+
+    def __init__(self, number, unit=None):
         Pin = machine.Pin
         # GPIO 34..39 have no internal pull-up: those need one on the board.
         self._pin = Pin(number, Pin.IN, Pin.PULL_UP if number < 34 else None)
-        self.count = 0
-        self._flag = asyncio.ThreadSafeFlag()
-        self._pin.irq(self._edge, Pin.IRQ_FALLING)
+        self._irq_count = 0
+        self._last_us = ticks_us()
+        self._seen = 0  # the count when wait() last returned (hardware counter)
+        self._flag = None
+        self._counter = None if unit is None else _hardware_counter(unit, self._pin)
+        if self._counter is None:
+            self._flag = asyncio.ThreadSafeFlag()
+            self._edge_cb = self._edge  # bound once: a hard IRQ must not allocate
+            try:
+                self._pin.irq(self._edge_cb, Pin.IRQ_FALLING, hard=True)
+            except (TypeError, ValueError):  # no hard pin IRQs on this port (the ESP32)
+                self._pin.irq(self._edge_cb, Pin.IRQ_FALLING)
+        else:
+            self._base = self._counter.value()
 
-    def _edge(self, _pin):
-        self.count += 1
-        self._flag.set()
+    @property
+    def count(self):
+        if self._counter is None:
+            return self._irq_count
+        return self._counter.value() - self._base
+
+    def _edge(self, pin):
+        now = ticks_us()
+        if pin.value() == 0 and ticks_diff(now, self._last_us) >= GLITCH_US:
+            self._last_us = now
+            self._irq_count += 1
+            self._flag.set()
 
     def clear(self):
-        self._flag.clear()
+        if self._flag is None:
+            self._seen = self.count
+        else:
+            self._flag.clear()
 
     async def wait(self):
-        await self._flag.wait()
+        if self._flag is not None:
+            await self._flag.wait()
+            return
+        while self.count == self._seen:
+            await sleep_ms(_POLL_MS)
+        self._seen = self.count
+
+
+_POLL_MS = 10
+_FILTER_NS = 12000  # PCNT's glitch filter: at most 1023 APB cycles (12.8 us)
+
+
+def _hardware_counter(unit, pin):
+    """A pulse counter on pin counting falling edges, or None where the port has none."""
+    Counter = getattr(machine, "Counter", None)
+    if Counter is not None:
+        try:
+            return Counter(unit, pin, edge=Counter.FALLING, filter_ns=_FILTER_NS)
+        except (TypeError, ValueError, OSError):
+            pass
+    try:
+        import esp32
+
+        PCNT = esp32.PCNT
+    except (ImportError, AttributeError):
+        return None
+    try:
+        # filter: in ticks of the 80 MHz clock (12.5 ns), at most 1023.
+        return PCNT(unit, pin=pin, rising=PCNT.IGNORE, falling=PCNT.INCREMENT, filter=_FILTER_NS * 2 // 25)
+    except (TypeError, ValueError, OSError):
+        return None
 
 
 class Watchdog:
@@ -85,9 +173,10 @@ class Watchdog:
 class Board:
     def __init__(self, pins):
         self.flash_dir = ""  # state files sit at the root of the flash
-        self.relays = [Relay(n, pins["relay_active_low"]) for n in pins["relays"]]
+        self.relays = [Relay(n, pins["relay_active_low"], _timer(i)) for i, n in enumerate(pins["relays"])]
         self.indicator = Indicator(pins["indicator"], pins["buzzer"])
-        self.sensor = _input(pins["sensor"])
+        # The pulse input (coins, flow) gets the hardware counter; a button is pressed by hand.
+        self.sensor = _input(pins["sensor"], 0)
         self.button = _input(pins["button"])
         self.reader = make_reader(pins["reader"])
         self.display = make_display(pins["display"])
@@ -106,8 +195,19 @@ class Board:
         machine.reset()
 
 
-def _input(number):
-    return None if number is None else Input(number)
+def _input(number, unit=None):
+    return None if number is None else Input(number, unit)
+
+
+def _timer(index):
+    """Hardware timer index (the ESP32 has 0..3) for relay index, or None."""
+    Timer = getattr(machine, "Timer", None)
+    if Timer is None or index > 3:
+        return None
+    try:
+        return Timer(index)
+    except (TypeError, ValueError, OSError):
+        return None
 
 
 def make_display(spec):

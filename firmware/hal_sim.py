@@ -8,18 +8,32 @@ from firmware.hal import sleep_ms, ticks_diff, ticks_ms
 
 
 class SimRelay:
-    """Records each change as (ms, relay index, on) in the board's timeline."""
+    """Records each change as (ms, relay index, on) in the board's timeline.
+    pulse(ms) ends the pulse from the board's timer (a thread under CPython: it
+    switches the relay off on time even while the event loop is blocked, as the
+    ESP32's hardware timer does); on MicroPython the caller's off() ends it."""
 
     def __init__(self, index, timeline):
         self.index = index
         self._timeline = timeline
         self._on = False
+        self._pulse = 0  # which pulse the timer may end (a later on() is not its business)
 
     def on(self):
+        self._pulse += 1
         self._set(True)
 
     def off(self):
         self._set(False)
+
+    def pulse(self, ms):
+        self.on()
+        if _timer is not None:
+            _timer.arm(ms, self._end, self._pulse)
+
+    def _end(self, pulse):
+        if pulse == self._pulse:
+            self._set(False)
 
     def value(self):
         return self._on
@@ -28,6 +42,43 @@ class SimRelay:
         if on != self._on:
             self._on = on
             self._timeline.append((ticks_ms(), self.index, on))
+
+
+class _TimerThread:
+    """One thread for every simulated board's relay timers: a fleet of boards costs
+    one thread, not one per pulse."""
+
+    def __init__(self, threading):
+        import heapq
+
+        self._heapq = heapq
+        self._due = []
+        self._n = 0
+        self._cv = threading.Condition()
+        threading.Thread(target=self._run, name="sim-relay-timers", daemon=True).start()
+
+    def arm(self, ms, fn, arg):
+        with self._cv:
+            self._n += 1
+            self._heapq.heappush(self._due, (ticks_ms() + ms, self._n, fn, arg))
+            self._cv.notify()
+
+    def _run(self):
+        while True:
+            with self._cv:
+                while not self._due or self._due[0][0] > ticks_ms():
+                    wait = (self._due[0][0] - ticks_ms()) / 1000 if self._due else None
+                    self._cv.wait(wait)
+                _at, _n, fn, arg = self._heapq.heappop(self._due)
+            fn(arg)
+
+
+try:
+    import threading
+
+    _timer = _TimerThread(threading)
+except ImportError:  # MicroPython (the lane): no threads; the caller's off() ends a pulse
+    _timer = None
 
 
 class SimReader:

@@ -47,14 +47,18 @@ class Profile:
         pass
 
     async def pulse(self, units):
-        """units relay pulses of pulse_ms, gap_ms apart; returns how many were given."""
+        """units relay pulses of pulse_ms, gap_ms apart; returns how many were given.
+        relay.pulse() arms the board's timer to end each pulse on time even when the
+        event loop is held up (a DNS lookup, a flash erase, a garbage collection); the
+        off() after the sleep is the second line of defence."""
         relay = self.board.relays[0]
+        ms = self.profile["pulse_ms"]
         delivered = 0
         for i in range(units):
             if i:
                 await sleep_ms(self.profile["gap_ms"])
-            relay.on()
-            await sleep_ms(self.profile["pulse_ms"])
+            relay.pulse(ms)
+            await sleep_ms(ms)
             relay.off()
             delivered += 1
         return delivered

@@ -39,6 +39,7 @@ class Profile(base.Profile):
         self.amount = 0
         self._seen = 0  # the sensor count already added
         self._task = None
+        self.display_errors = 0  # lines the display did not take (I2C errors)
 
     def attach(self, ctl):
         base.Profile.attach(self, ctl)
@@ -52,8 +53,13 @@ class Profile(base.Profile):
         self._forget()
 
     def show(self, line1, line2=""):
+        """A display that stops answering (a loose I2C cable) costs the visitor the text,
+        never the session: the kiosk goes on with the LED and buzzer."""
         if self.board.display is not None:
-            self.board.display.show(line1, line2)
+            try:
+                self.board.display.show(line1, line2)
+            except Exception:
+                self.display_errors += 1
 
     async def serve(self, card):
         if self.card is not None:
@@ -92,10 +98,15 @@ class Profile(base.Profile):
         self._task = asyncio.create_task(self._count())
 
     async def _count(self):
-        while True:
-            edge = await base.wait_edge(self.board.sensor, self.profile["idle_ms"])
-            if not self._take() and not edge:
-                break  # no coin for idle_ms: the visitor has gone
+        try:
+            while True:
+                edge = await base.wait_edge(self.board.sensor, self.profile["idle_ms"])
+                if not self._take() and not edge:
+                    break  # no coin for idle_ms: the visitor has gone
+        except asyncio.CancelledError:
+            raise  # end(): it closes the session
+        except Exception:
+            pass  # whatever broke, the session ends below: the acceptor goes off first
         self._task = None
         self._close()
 
@@ -124,7 +135,10 @@ class Profile(base.Profile):
 
     def _close(self):
         self.board.relays[0].off()
-        self._take()  # pulses that came in before the acceptor went off
+        try:
+            self._take()  # pulses that came in before the acceptor went off
+        except Exception:
+            pass  # what _take could not keep stays in the session kept so far
         if self.amount:
             self._journal(self.ev, self.card, self.amount)
             self.show("Thank you", "Crediting " + money(self.amount))

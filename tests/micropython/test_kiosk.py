@@ -377,3 +377,66 @@ def test_esp32_drives_the_provisioned_lcd_or_goes_without():
     _with_fake_machine(LcdMachine(), with_display)
     _with_fake_machine(LcdMachine(), without)
     _with_fake_machine(LcdMachine(answers=False), dead)
+
+
+class BrokenDisplay:
+    """An LCD that stops answering on its I2C bus (a loose cable) from the n-th line on."""
+
+    def __init__(self, works=0):
+        self.works = works
+        self.lines = ("", "")
+
+    def show(self, line1, line2=""):
+        if self.works <= 0:
+            raise OSError(19)  # ENODEV, as machine.I2C raises it
+        self.works -= 1
+        self.lines = (line1, line2)
+
+
+async def test_a_dead_display_neither_stops_the_kiosk_nor_leaves_the_acceptor_on():
+    rig = kiosk_rig(Wallets(1250), idle_ms=150)
+    rig.board.display = BrokenDisplay()
+    rig.start()
+    try:
+        result = await rig.tap_and_wait(CARD)
+        assert result[1] == "balance" and acceptor_on(rig)
+        await coins(rig, 2, 100)
+        assert await until(lambda: not acceptor_on(rig), 2000)
+        assert await until(lambda: rig.ctl.counters["reports_acked"] == 1)
+        assert [t["amount"] for t in topups(rig)] == [100]
+        assert rig.machine.display_errors > 0
+        assert (await rig.tap_and_wait(CARD))[1] == "balance"  # the next visitor is served
+    finally:
+        await rig.stop()
+
+
+async def test_a_display_that_dies_mid_session_still_ends_it_with_the_acceptor_off():
+    rig = kiosk_rig(Wallets(1250), idle_ms=150)
+    rig.board.display = BrokenDisplay(works=1)  # the balance shows, the first coin's line fails
+    rig.start()
+    try:
+        await rig.tap_and_wait(CARD)
+        assert rig.board.display.lines == ("Balance 12.50", "Insert coins")
+        await coins(rig, 3, 150)
+        assert await until(lambda: not acceptor_on(rig), 2000)
+        assert await until(lambda: rig.ctl.counters["reports_acked"] == 1)
+        assert [t["amount"] for t in topups(rig)] == [150]
+    finally:
+        await rig.stop()
+
+
+async def test_a_counting_task_that_fails_switches_the_acceptor_off():
+    rig = kiosk_rig(Wallets(1250), idle_ms=5000)
+    rig.start()
+    try:
+        await rig.tap_and_wait(CARD)
+        assert acceptor_on(rig)
+
+        def broken():
+            raise OSError(28)  # ENOSPC: the flash is full
+
+        rig.machine._take = broken
+        rig.board.sensor.pulse(1)
+        assert await until(lambda: not acceptor_on(rig), 1000)
+    finally:
+        await rig.stop()

@@ -389,8 +389,11 @@ async def test_esp32_inputs_count_irq_edges_and_the_buzzer_follows_the_indicator
         data["pins"] = {"sensor": 34, "button": 13, "buzzer": 4}
         board = hal_esp32.Board(config.from_dict(data).pins)
         assert (fake.pins[34].pull, fake.pins[13].pull) == (None, fake.Pin.PULL_UP)
+        fake.pins[34].level = 0  # the pulse line is low when the IRQ looks at it
         for _ in range(3):
+            await sleep_ms(2)  # apart by more than hal_esp32.GLITCH_US
             fake.pins[34].handler(fake.pins[34])
+        fake.pins[34].handler(fake.pins[34])  # a bounce right after the last edge
         assert (board.sensor.count, board.button.count) == (3, 0)
         waiting = asyncio.create_task(board.sensor.wait())
         assert await until(waiting.done, 500)  # the edges already came
