@@ -323,3 +323,20 @@ def test_flashing_a_new_device_by_id_admits_it_too(tmp_path, secure_broker, monk
     _flash_provision("flash-1", SITE, 150, *args, out, False)
     key = json.loads(out.read_text())["key"]
     assert asyncio.run(logs_in(secure_broker, *mqtt_credentials("flash-1", key)))
+
+
+async def test_admitting_a_device_the_broker_still_knows_replaces_it(secured_hub, secure_broker):
+    """Left from before (a registration whose answer was lost, a database restored from a
+    backup): the broker's old user and role are replaced, the old password locked out."""
+    await secured_hub.admission.admit("again-1", SITE, "ab" * 32)
+    await secured_hub.admission.admit_many(
+        [("again-1", "other-site", "cd" * 32), ("again-2", SITE, "ef" * 32)]
+    )
+    assert not await logs_in(secure_broker, *mqtt_credentials("again-1", "ab" * 32))
+    assert await logs_in(secure_broker, *mqtt_credentials("again-1", "cd" * 32))
+    assert await logs_in(secure_broker, *mqtt_credentials("again-2", "ef" * 32))
+    role = secure_broker.control([{"command": "getRole", "rolename": admission.device_role("again-1")}])
+    assert {a["topic"] for a in role[0]["data"]["role"]["acls"]} == {
+        "tg/other-site/again-1/up/#",
+        "tg/other-site/again-1/dn/#",
+    }

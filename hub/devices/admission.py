@@ -97,13 +97,11 @@ def remove_commands(device_id: str) -> list[dict]:
     ]
 
 
-def admit_commands(device_id: str, site: str, password: str) -> list[dict]:
-    """The device's client and role made anew (whatever was left of them before is deleted
-    first, which also drops a connection under an old password). `site` may be "+" (any)."""
+def create_commands(device_id: str, site: str, password: str) -> list[dict]:
+    """The device's role and client, new at the broker. `site` may be "+" (any)."""
     _check_device(device_id)
     user, role = device_id, device_role(device_id)
     return [
-        *remove_commands(device_id),
         {"command": "createRole", "rolename": role, "acls": device_acls(site, device_id)},
         {
             "command": "createClient",
@@ -113,6 +111,12 @@ def admit_commands(device_id: str, site: str, password: str) -> list[dict]:
             "roles": [{"rolename": role}],
         },
     ]
+
+
+def admit_commands(device_id: str, site: str, password: str) -> list[dict]:
+    """The device's client and role made anew: whatever was left of them is deleted first,
+    which also drops a connection under an old password."""
+    return [*remove_commands(device_id), *create_commands(device_id, site, password)]
 
 
 def password_commands(device_id: str, password: str) -> list[dict]:
@@ -201,10 +205,30 @@ class DynsecAdmission(Admission):
         link.control[RESPONSE_TOPIC] = self._on_response
 
     async def admit(self, device_id: str, site: str, key_hex: str) -> None:
-        await self.run(admit_commands(device_id, site, _password(device_id, key_hex)))
+        await self.admit_many([(device_id, site, key_hex)])
 
     async def admit_many(self, devices: list[tuple[str, str, str]]) -> None:
-        await self.run([c for d, site, key in devices for c in admit_commands(d, site, _password(d, key))])
+        # New devices: two commands each (the plugin saves its file after every change).
+        commands = [c for d, site, key in devices for c in create_commands(d, site, _password(d, key))]
+        responses = await self._send(commands)
+        errors = failures(commands, responses)
+        if errors and all(e.endswith(" already exists") for e in errors):
+            # Left from before (a failed registration, a device the database lost): anew.
+            stale = {
+                c.get("username") or c["rolename"]
+                for c, r in zip(commands, responses, strict=True)
+                if r.get("error")
+            }
+            await self.run(
+                [
+                    c
+                    for d, site, key in devices
+                    if d in stale or device_role(d) in stale
+                    for c in admit_commands(d, site, _password(d, key))
+                ]
+            )
+            return
+        self._raise(commands, responses)
 
     async def set_password(self, device_id: str, site: str, key_hex: str) -> None:
         commands = password_commands(device_id, _password(device_id, key_hex))
@@ -255,8 +279,10 @@ class DynsecAdmission(Admission):
                 raise BrokerUnavailable("the hub is not connected to the broker")
             for _, payload in packed:
                 client.publish(CONTROL_TOPIC, payload, qos=1)
-            async with asyncio.timeout(self.timeout):
-                answers = await asyncio.gather(*futures)
+            answers = []
+            for future in futures:  # answered in order: the time limit is per message
+                async with asyncio.timeout(self.timeout):
+                    answers.append(await future)
         except TimeoutError:
             raise BrokerUnavailable(
                 f"no answer from the broker's dynamic security plugin within {self.timeout:g} s"
