@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 
 from firmware import config as fwconfig
-from hub.devices.registry import DEVICES, add_device, mqtt_credentials
+from hub.devices.registry import DEVICES, FREE_KINDS, add_device, mqtt_credentials
 from protocol import topics
 
 # Stands in for the real key when inputs are checked before a device exists.
@@ -136,8 +136,10 @@ def check_device_input(device_id: str, site: str, kind: str, price: int | None) 
             raise ProvisioningError(f"{label} {value!r}: letters, digits, '_', '-', '.'; 1 to 40")
     if kind not in fwconfig.PROFILE_KINDS:
         raise ProvisioningError(f"kind {kind!r}: the firmware knows {', '.join(fwconfig.PROFILE_KINDS)}")
-    if price is not None and price <= 0:
-        raise ProvisioningError("price must be a positive number of minor units (cents)")
+    if price is not None and (price < 0 or (price == 0 and kind not in FREE_KINDS)):
+        raise ProvisioningError(
+            "price must be a positive number of minor units (cents); 0 only for a " + " or ".join(FREE_KINDS)
+        )
 
 
 def find_device(engine: Engine, device_id: str) -> dict | None:

@@ -54,6 +54,17 @@ class DeviceInfo:
     signer: Signer
 
 
+# Kinds whose profile may give something for nothing: a passage (the exit turnstile that
+# resets a visit lets a visitor with an empty card out). Every other kind sells, at least
+# one minor unit a unit.
+FREE_KINDS = ("turnstile",)
+
+
+def check_price(kind: str, unit_price: int) -> None:
+    if unit_price < 0 or (unit_price == 0 and kind not in FREE_KINDS):
+        raise Invalid("unit_price must be positive (0 only for a %s)" % " or ".join(FREE_KINDS))
+
+
 def add_device(
     conn: Connection,
     device_id: str,
@@ -68,8 +79,7 @@ def add_device(
     if not topics.valid_id(device_id) or not topics.valid_id(site):
         raise Invalid("device and site ids: letters, digits, '_', '-', '.'; at most 40")
     check_new_device_id(conn, device_id)
-    if unit_price <= 0:
-        raise Invalid("unit_price must be positive")
+    check_price(kind, unit_price)
     key_hex = key_hex or hub_side.new_key_hex()
     account_id = create_account(conn, ledger, "machine", f"machine {site}/{device_id}", allow_negative=True)
     conn.execute(
@@ -93,8 +103,11 @@ def change_device(
     """A new price (or name) for a controller. Holds already granted keep the price they
     were granted at; the next tap is priced anew."""
     values = {k: v for k, v in (("unit_price", unit_price), ("name", name)) if v is not None}
-    if "unit_price" in values and values["unit_price"] <= 0:
-        raise Invalid("unit_price must be positive")
+    if "unit_price" in values:
+        kind = conn.execute(select(DEVICES.c.kind).where(DEVICES.c.id == device_id)).scalar()
+        if kind is None:
+            raise NotFound(f"no device {device_id}")
+        check_price(kind, values["unit_price"])
     if (
         values
         and conn.execute(DEVICES.update().where(DEVICES.c.id == device_id).values(**values)).rowcount == 0

@@ -25,14 +25,20 @@ router = APIRouter(tags=["devices"])
 class DeviceIn(BaseModel):
     id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$", description="not a name the hub keys its bookings by")
     site: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")
-    unit_price: int = Field(gt=0, le=MAX_AMOUNT, strict=True)
+    unit_price: int = Field(
+        ge=0, le=MAX_AMOUNT, strict=True, description="minor units per unit; 0 only for a turnstile"
+    )
     name: str = Field("", max_length=100)
     kind: str = Field("dispenser", pattern=r"^[a-z_]{1,20}$")
 
 
 class DeviceChange(BaseModel):
     unit_price: int | None = Field(
-        None, gt=0, le=MAX_AMOUNT, strict=True, description="minor units per unit, from the next tap on"
+        None,
+        ge=0,
+        le=MAX_AMOUNT,
+        strict=True,
+        description="minor units per unit, from the next tap on; 0 only for a turnstile",
     )
     name: str | None = Field(None, max_length=100)
 
