@@ -215,8 +215,9 @@ class DynsecControl:
         for _, payload in packed:
             self._client.publish(admission.CONTROL_TOPIC, payload, qos=1)
         with self._answered:
-            if not self._answered.wait_for(lambda: all(c in self._answers for c, _ in packed), self.timeout):
-                raise TimeoutError("no answer from the broker's dynamic security plugin")
+            for correlation, _ in packed:  # answered in order: the time limit is per message
+                if not self._answered.wait_for(lambda c=correlation: c in self._answers, self.timeout):
+                    raise TimeoutError("no answer from the broker's dynamic security plugin")
             responses = [r for c, _ in packed for r in self._answers.pop(c)]
         errors = admission.failures(commands, responses)
         if errors:

@@ -351,6 +351,51 @@ def device_add(
     )
 
 
+@device.command("admit")
+def device_admit(
+    ids: list[str] | None = typer.Argument(None, help="device ids (default: with --all, every one)"),
+    all_devices: bool = typer.Option(False, "--all", help="every registered device"),
+    db: str | None = typer.Option(None, help=_DB_HELP),
+    mqtt: str | None = typer.Option(None, help=_ADMIN_HELP.replace("with --dynsec: ", "")),
+):
+    """Admit registered devices at the broker (Mosquitto's dynamic security plugin) with the keys
+    they have, so their boards log in as they are: after moving a site's broker to the plugin, or
+    to repair one. New devices are admitted when they are registered (the hub's TAPGIFT_DYNSEC)."""
+    from sqlalchemy import select
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from hil.broker import DynsecControl
+    from hub.devices import admission
+    from hub.devices.registry import DEVICES, mqtt_credentials
+    from hub.migrations import open_database
+
+    if bool(ids) == all_devices:
+        raise _fail("give device ids or --all")
+    settings = Settings(**{k: v for k, v in {"db": db, "mqtt": mqtt}.items() if v is not None})
+    try:
+        engine = open_database(settings.db)
+        with engine.connect() as conn:
+            query = select(DEVICES.c.id, DEVICES.c.site, DEVICES.c.key_hex).order_by(DEVICES.c.id)
+            rows = conn.execute(query if all_devices else query.where(DEVICES.c.id.in_(ids))).all()
+    except (OSError, SQLAlchemyError) as e:
+        raise _fail(str(e)) from e
+    missing = sorted(set(ids or ()) - {r.id for r in rows})
+    if missing:
+        raise _fail(f"not registered: {', '.join(missing)}")
+    try:
+        commands = [
+            c
+            for r in rows
+            for c in admission.admit_commands(r.id, r.site, mqtt_credentials(r.id, r.key_hex)[1])
+        ]
+        if commands:
+            with DynsecControl(settings.mqtt, timeout=30) as control:
+                control.run(commands)
+    except (DomainError, OSError, SQLAlchemyError, RuntimeError) as e:
+        raise _fail(str(e)) from e
+    typer.echo(json.dumps({"admitted": [r.id for r in rows]}))
+
+
 @fw.command("flash")
 def fw_flash(
     port: str = typer.Option(..., help="serial port: /dev/ttyUSB0, COM3, auto, id:SERIAL"),

@@ -24,6 +24,7 @@ from hub.core.errors import Conflict
 from hub.core.settings import Settings
 from hub.devices import admission
 from hub.devices.registry import HUB_USER, add_device, mqtt_credentials
+from hub.migrations import open_database
 from hub.service import Hub
 from hub.wallets import cards as wallets
 from hub.wallets import cash_desk
@@ -340,3 +341,27 @@ async def test_admitting_a_device_the_broker_still_knows_replaces_it(secured_hub
         "tg/other-site/again-1/up/#",
         "tg/other-site/again-1/dn/#",
     }
+
+
+def test_tapgift_device_admit_lets_registered_boards_in_with_the_keys_they_have(tmp_path, secure_broker):
+    """A site moving its broker to the plugin: the devices it has keep their keys and boards."""
+    from typer.testing import CliRunner
+
+    from hil.cli import app
+
+    db = f"sqlite:///{tmp_path / 'hub.db'}"
+    engine = open_database(db)
+    with engine.begin() as conn:
+        keys = {d: add_device(conn, d, SITE, 100, "CHF") for d in ("old-1", "old-2", "old-3")}
+    engine.dispose()
+    run = CliRunner().invoke
+    admitted = run(app, ["device", "admit", "old-1", "old-2", "--db", db, "--mqtt", secure_broker.url])
+    assert admitted.exit_code == 0, admitted.output
+    assert json.loads(admitted.output) == {"admitted": ["old-1", "old-2"]}
+    assert asyncio.run(logs_in(secure_broker, *mqtt_credentials("old-2", keys["old-2"])))
+    assert not asyncio.run(logs_in(secure_broker, *mqtt_credentials("old-3", keys["old-3"])))
+    every = run(app, ["device", "admit", "--all", "--db", db, "--mqtt", secure_broker.url])
+    assert json.loads(every.output) == {"admitted": ["old-1", "old-2", "old-3"]}
+    assert asyncio.run(logs_in(secure_broker, *mqtt_credentials("old-3", keys["old-3"])))
+    unknown = run(app, ["device", "admit", "nope", "--db", db, "--mqtt", secure_broker.url])
+    assert unknown.exit_code == 1 and "not registered: nope" in unknown.output
