@@ -137,3 +137,21 @@ def test_the_largest_message_the_protocol_allows_passes_and_a_larger_one_never_a
     finally:
         watcher.close()
         sender.close()
+
+
+def test_hubs_sharing_the_devices_topics_get_them_from_a_secure_broker(secure):
+    """Several hub processes behind a shared subscription (Settings.share_group): Mosquitto
+    checks `$share/<group>/...` as written, so the hubs' role allows it too."""
+    hubs = [Client(secure, HUB_USER, secure.hub_password, f"{HUB_USER}-{i}") for i in range(2)]
+    try:
+        for hub in hubs:
+            hub.c.subscribe("$share/hubs/" + topics.HUB_FILTER, qos=1)
+            assert hub.subscribed.wait(5)
+        dev = Client(secure, "dev-a", "pa", "dev-a")
+        for i in range(4):
+            dev.c.publish(f"tg/park/dev-a/up/tap{i}", b"x", qos=1).wait_for_publish(5)
+        _until(lambda: sum(len(h.messages) for h in hubs) == 4)
+        dev.close()
+    finally:
+        for hub in hubs:
+            hub.close()

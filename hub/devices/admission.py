@@ -68,11 +68,14 @@ def device_acls(site: str, device_id: str) -> list[dict]:
 
 
 def hub_acls() -> list[dict]:
-    """A hub's rights: read and write all of tg/#, and administer the plugin."""
+    """A hub's rights: read and write all of tg/#, also through a shared subscription
+    (Settings.share_group: Mosquitto 2.0 checks `$share/<group>/tg/...` as it is written),
+    and administer the plugin."""
     acls = []
     for topic in ("tg/#", "$CONTROL/dynamic-security/#"):
         for acltype in ("publishClientSend", "publishClientReceive", "subscribePattern"):
             acls.append(_acl(acltype, topic))
+    acls.append(_acl("subscribePattern", "$share/+/tg/#"))
     return acls
 
 
