@@ -10,6 +10,7 @@ from fastapi import APIRouter, BackgroundTasks
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
+from hub.api.auth import Allowed
 from hub.api.deps import Bridge, BridgeDep, Currency, DbDep, EngineDep
 from hub.api.fields import MAX_AMOUNT, CardUid, HistoryCursor, HistoryItem, HistoryKinds, Key, Moment
 from hub.cards import replacement
@@ -67,13 +68,13 @@ class ReplaceOut(BaseModel):
 
 
 @router.post("/cards", response_model=CardOut, status_code=201)
-def issue_card(card: CardIn, db: DbDep, currency: Currency):
+def issue_card(_caller: Allowed.cards_write, card: CardIn, db: DbDep, currency: Currency):
     """Issue a card (wristband) with an empty wallet."""
     return db.write(cards.issue_card, currency, card.uid, card.label)
 
 
 @router.get("/cards/{uid}", response_model=CardOut)
-def get_card(uid: CardUid, db: DbDep):
+def get_card(_caller: Allowed.cards_read, uid: CardUid, db: DbDep):
     return db.read(cards.card_view, uid)
 
 
@@ -89,7 +90,14 @@ async def sync_deny_lists(bridge: Bridge | None, engine: Engine) -> None:
 
 
 @router.post("/cards/{uid}/block", response_model=CardOut)
-def block_card(uid: CardUid, db: DbDep, background: BackgroundTasks, bridge: BridgeDep, engine: EngineDep):
+def block_card(
+    _caller: Allowed.cards_write,
+    uid: CardUid,
+    db: DbDep,
+    background: BackgroundTasks,
+    bridge: BridgeDep,
+    engine: EngineDep,
+):
     """Block a lost card: every tap with it is denied from now on, and the controllers'
     deny lists are brought up to date."""
     card = db.write(cards.set_status, uid, "blocked")
@@ -98,14 +106,21 @@ def block_card(uid: CardUid, db: DbDep, background: BackgroundTasks, bridge: Bri
 
 
 @router.post("/cards/{uid}/unblock", response_model=CardOut)
-def unblock_card(uid: CardUid, db: DbDep, background: BackgroundTasks, bridge: BridgeDep, engine: EngineDep):
+def unblock_card(
+    _caller: Allowed.cards_write,
+    uid: CardUid,
+    db: DbDep,
+    background: BackgroundTasks,
+    bridge: BridgeDep,
+    engine: EngineDep,
+):
     card = db.write(cards.set_status, uid, "active")
     background.add_task(sync_deny_lists, bridge, engine)
     return card
 
 
 @router.post("/cards/{uid}/topups", response_model=TopUpOut, status_code=201)
-def top_up(uid: CardUid, body: TopUpIn, db: DbDep, idempotency_key: Key = None):
+def top_up(_caller: Allowed.money_topup, uid: CardUid, body: TopUpIn, db: DbDep, idempotency_key: Key):
     """Credit the card's wallet. Send an Idempotency-Key header so that a retried
     request books once: the repeat returns the first answer with repeated=true."""
     return db.write_keyed(
@@ -117,7 +132,7 @@ def top_up(uid: CardUid, body: TopUpIn, db: DbDep, idempotency_key: Key = None):
 
 
 @router.post("/cards/{uid}/refund", response_model=RefundOut)
-def refund(uid: CardUid, db: DbDep, idempotency_key: Key = None):
+def refund(_caller: Allowed.money_refund, uid: CardUid, db: DbDep, idempotency_key: Key):
     """Pay back the card's own money (the visitor's top-ups less what was spent);
     unspent top-up bonus is not paid back. Refused while taps wait for their report."""
     return db.write_keyed(
@@ -127,6 +142,7 @@ def refund(uid: CardUid, db: DbDep, idempotency_key: Key = None):
 
 @router.post("/cards/{uid}/replace", response_model=ReplaceOut, status_code=201)
 def replace(
+    _caller: Allowed.cards_write,
     uid: CardUid,
     body: ReplaceIn,
     db: DbDep,
@@ -142,6 +158,7 @@ def replace(
 
 @router.get("/cards/{uid}/history", response_model=list[HistoryItem])
 def card_history(
+    _caller: Allowed.cards_read,
     uid: CardUid,
     db: DbDep,
     limit: int = 100,

@@ -68,9 +68,7 @@ def owed(_caller: Allowed.holders_read, db: DbDep):
 
 
 @router.post("/cards/{uid}/settle", response_model=SettleOut, status_code=201)
-def settle(
-    _caller: Allowed.money_topup, uid: CardUid, body: SettleIn, db: DbDep, idempotency_key: Key
-):
+def settle(_caller: Allowed.money_topup, uid: CardUid, body: SettleIn, db: DbDep, idempotency_key: Key):
     """The holder pays what the debit card owes (all by default, never more) at the cash desk.
     Send an Idempotency-Key header: a retry books nothing new and answers repeated=true."""
     return db.write_keyed(
