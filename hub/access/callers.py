@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, select
 
 from hub.access.roles import ALL
-from hub.core.errors import Forbidden, NotFound
-from hub.tables.outlets import Counter, Outlet
+from hub.core.errors import Forbidden, Invalid, NotFound
+from hub.tables.outlets import Counter, Outlet, Site
 
 OUTLETS = Outlet.__table__
 COUNTERS = Counter.__table__
+SITES = Site.__table__
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,18 @@ class Caller:
         if self.outlet_id is not None:
             return {self.outlet_id}
         return set(conn.execute(select(OUTLETS.c.id).where(OUTLETS.c.site_id == self.site_id)).scalars())
+
+
+def check_scope_exists(conn: Connection, site_id: str | None, outlet_id: str | None) -> None:
+    """A key or an operator bound to a site or outlet that exists (and the outlet of that site)."""
+    if outlet_id is not None:
+        site = conn.execute(select(OUTLETS.c.site_id).where(OUTLETS.c.id == outlet_id)).first()
+        if site is None:
+            raise NotFound(f"no outlet {outlet_id}")
+        if site_id is not None and site[0] != site_id:
+            raise Invalid(f"outlet {outlet_id} is not of site {site_id}")
+    if site_id is not None and not conn.execute(select(SITES.c.id).where(SITES.c.id == site_id)).first():
+        raise NotFound(f"no site {site_id}")
 
 
 # The hub's own command line (`tapgift user add`, `tapgift key add`), run by whoever holds the

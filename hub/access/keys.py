@@ -11,7 +11,7 @@ import secrets
 
 from sqlalchemy import Connection, select, update
 
-from hub.access.callers import Caller
+from hub.access.callers import Caller, check_scope_exists
 from hub.access.roles import ROLES, role_permissions
 from hub.core.errors import Forbidden, Invalid, NotFound
 from hub.tables.access import ApiKey
@@ -45,6 +45,7 @@ def create_key(
         raise Invalid(f"role {role} does not hold {', '.join(sorted(wanted - allowed))}")
     if not wanted <= actor.permissions:
         raise Forbidden("a key cannot hold rights its maker lacks")
+    check_scope_exists(conn, site_id, outlet_id)
     if expires_at is not None and expires_at <= now:
         raise Invalid("expires_at is in the past")
     key_id = "tk_" + secrets.token_hex(6)

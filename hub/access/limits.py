@@ -41,7 +41,11 @@ def check_money(
             f"a refund of {amount} is over your limit of {limits.refund_limit}: a manager books it"
         )
     ceiling = {"top_up": limits.topup_per_day, "refund": limits.refund_per_day}.get(action)
-    if ceiling is not None and caller.role in limits.roles and audit.moved_today(conn, caller.name, action, now) > ceiling:
+    if (
+        ceiling is not None
+        and caller.role in limits.roles
+        and audit.moved_today(conn, caller.name, action, now) > ceiling
+    ):
         raise Forbidden(f"{action} would take you over your daily ceiling of {ceiling}")
 
 

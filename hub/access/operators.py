@@ -14,7 +14,7 @@ import secrets
 from pwdlib import PasswordHash
 from sqlalchemy import Connection, select, update
 
-from hub.access.callers import Caller
+from hub.access.callers import Caller, check_scope_exists
 from hub.access.roles import ROLES, role_permissions
 from hub.core.clock import utcnow
 from hub.core.errors import Conflict, Forbidden, Invalid, NotFound, TooMany
@@ -57,6 +57,7 @@ def add_operator(
         raise Invalid(f"unknown role {role!r}: one of {', '.join(ROLES)}")
     if conn.execute(select(OPERATORS.c.id).where(OPERATORS.c.username == username)).first():
         raise Conflict(f"user {username} exists")
+    check_scope_exists(conn, site_id, outlet_id)
     conn.execute(
         OPERATORS.insert().values(
             username=username,
