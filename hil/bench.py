@@ -29,7 +29,7 @@ from pathlib import Path
 from firmware.mqtt import MQTTClient
 from hil.broker import Broker, free_port, wait_for_port
 from hil.fleet import percentile
-from hil.fleet_setup import Fleetplan, points_held, provision_http, provision_loyalty
+from hil.fleet_setup import Fleetplan, admin_key, points_held, provision_http, provision_loyalty
 
 
 async def echo_round_trips(host: str, port: int, count: int) -> list[float]:
@@ -99,6 +99,18 @@ def cpu_seconds(pid: int) -> float | None:
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _admin_key(db_url: str) -> str:
+    """An admin API key for the bench's own calls, made in the database it owns (the hub
+    has upgraded its schema by the time it serves)."""
+    from hub.core.engine import make_engine
+
+    engine = make_engine(db_url)
+    try:
+        return admin_key(engine, "tapgift bench")
+    finally:
+        engine.dispose()
 
 
 def _cpu(pids: list[int]) -> float | None:
@@ -179,9 +191,10 @@ def run_bench(
             plan = Fleetplan(
                 devices=devices, cards=max(devices * 5, 100), balance=1_000_000, site="bench-park"
             )
-            provisioned, cards = asyncio.run(provision_http(api_url, plan))
+            api_key = _admin_key(db_url)
+            provisioned, cards = asyncio.run(provision_http(api_url, plan, api_key))
             if loyalty:
-                asyncio.run(provision_loyalty(api_url, plan))
+                asyncio.run(provision_loyalty(api_url, plan, api_key))
             hub_pids = [p.pid for p in hub_procs]
             broker_pids = [broker.pid] if broker.pid else []
             if fleet == "firmware":
@@ -207,14 +220,17 @@ def run_bench(
                     workers.start()
                     hub0, broker0 = _cpu(hub_pids), _cpu(broker_pids)
                     workers.go()
+                    spy = _profile(hub_pids[0], duration, work)
                     taps = merge(workers.results())
+                    if spy is not None:
+                        spy.wait(duration + 30)
                     hub1, broker1 = _cpu(hub_pids), _cpu(broker_pids)
                 finally:
                     workers.stop()
                 taps["p50_ms"] = _round(percentile(taps["latencies"], 0.50))
                 taps["p99_ms"] = _round(percentile(taps["latencies"], 0.99))
                 check = exactly_once(db_url, {d for d, _ in provisioned}, taps["delivered"])
-            points = asyncio.run(points_held(api_url, cards)) if loyalty else None
+            points = asyncio.run(points_held(api_url, cards, api_key)) if loyalty else None
         finally:
             for proc in hub_procs:
                 proc.terminate()
@@ -275,6 +291,18 @@ def exactly_once(db_url: str, devices: set[str], delivered: list) -> list[str]:
         return grants_posted_once(engine, seen, devices) + ledgers_sum_to_zero(engine)
     finally:
         engine.dispose()
+
+
+def _profile(pid: int, duration: float, work: Path) -> subprocess.Popen | None:
+    """With TAPGIFT_BENCH_PYSPY=/path/to/py-spy: sample the (first) hub while the load runs,
+    collapsed stacks per thread into TAPGIFT_BENCH_PROFILE (default: the run's folder)."""
+    spy = os.environ.get("TAPGIFT_BENCH_PYSPY")
+    if not spy:
+        return None
+    out = os.environ.get("TAPGIFT_BENCH_PROFILE") or str(work / "hub-profile.txt")
+    cmd = [spy, "record", "--pid", str(pid), "--duration", str(max(1, int(duration) - 1))]
+    cmd += ["--rate", "250", "--format", "raw", "--threads", "--gil", "--nonblocking", "-o", out]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def _round(value: float | None) -> float | None:
