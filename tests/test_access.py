@@ -286,3 +286,21 @@ def test_a_refused_booking_leaves_no_audit_entry(app, park):
     cashier = api_client(app, "cashier", outlet_id="A")
     assert cashier.post(f"{V1}/cards/C0FFEE01/refund").status_code == 403
     assert not [e for e in ok(park.get(f"{V1}/audit")) if e["action"] == "refund"]
+
+
+def test_a_manager_of_outlet_a_changes_only_the_machines_selling_for_it(app, park):
+    for device, outlet in (("tap-a", "A"), ("tap-b", "B")):
+        ok(park.post(f"{V1}/devices", json={"id": device, "site": "park", "unit_price": 300}), 201)
+        ok(park.put(f"{V1}/devices/{device}/loyalty", json={"outlet_id": outlet, "article_id": "cola"}))
+    manager = api_client(app, "manager", outlet_id="A")
+    assert [d["id"] for d in ok(manager.get(f"{V1}/devices"))] == ["tap-a"]
+    assert manager.patch(f"{V1}/devices/tap-b", json={"unit_price": 1}).status_code == 403
+    assert manager.post(f"{V1}/devices/tap-b/commands", json={"k": "reboot"}).status_code == 403
+    assert (
+        manager.post(f"{V1}/devices", json={"id": "x", "site": "elsewhere", "unit_price": 1}).status_code
+        == 403
+    )
+    ok(manager.patch(f"{V1}/devices/tap-a", json={"unit_price": 350}))
+    change = next(e for e in ok(park.get(f"{V1}/audit", params={"action": "change_device"})))
+    assert change["before"]["unit_price"] == 300 and change["after"]["unit_price"] == 350
+    assert "key_hex" not in change["before"]

@@ -8,11 +8,15 @@ from sqlalchemy import Connection, select
 
 from hub.access.roles import ALL
 from hub.core.errors import Forbidden, Invalid, NotFound
+from hub.tables.devices import Device
 from hub.tables.outlets import Counter, Outlet, Site
+from hub.tables.taps import DeviceLoyalty
 
 OUTLETS = Outlet.__table__
 COUNTERS = Counter.__table__
 SITES = Site.__table__
+DEVICES = Device.__table__
+DEVICE_LOYALTY = DeviceLoyalty.__table__
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,23 @@ class Caller:
         if outlet is None:
             raise NotFound(f"no counter {counter_id}")
         self.check_outlet(conn, outlet)
+
+    def check_device(self, conn: Connection, device_id: str) -> None:
+        """A device is a site's; bound to an outlet, a caller may act on the machines selling
+        for it (their loyalty outlet)."""
+        if not self.scoped:
+            return
+        if self.outlet_id is not None:
+            outlet = conn.execute(
+                select(DEVICE_LOYALTY.c.outlet_id).where(DEVICE_LOYALTY.c.device_id == device_id)
+            ).scalar()
+            if outlet != self.outlet_id:
+                raise Forbidden(f"device {device_id} does not sell for your outlet")
+            return
+        site = conn.execute(select(DEVICES.c.site).where(DEVICES.c.id == device_id)).scalar()
+        if site is None:
+            raise NotFound(f"no device {device_id}")
+        self.check_site(conn, site)
 
     def outlet_filter(self, conn: Connection) -> set[str] | None:
         """The outlets the caller sees; None: all."""

@@ -125,6 +125,7 @@ class Scope:
     outlet: str | None = None
     counter: str | None = None
     site: str | None = None
+    device: str | None = None
     coalition: bool = False
 
 
@@ -139,6 +140,8 @@ def _check_scope(conn: Connection, caller: Caller | None, scope: Scope | None) -
         caller.check_outlet(conn, scope.outlet)
     if scope.site is not None:
         caller.check_site(conn, scope.site)
+    if scope.device is not None:
+        caller.check_device(conn, scope.device)
 
 
 class AuditedDb:

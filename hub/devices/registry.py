@@ -113,10 +113,15 @@ def change_device(
         and conn.execute(DEVICES.update().where(DEVICES.c.id == device_id).values(**values)).rowcount == 0
     ):
         raise NotFound(f"no device {device_id}")
+    return device_row(conn, device_id)
+
+
+def device_row(conn: Connection, device_id: str) -> dict:
+    """The device's row, its key left out."""
     row = conn.execute(select(DEVICES).where(DEVICES.c.id == device_id)).mappings().first()
     if row is None:
         raise NotFound(f"no device {device_id}")
-    return dict(row)
+    return {k: v for k, v in row.items() if k != "key_hex"}
 
 
 def rotate_key(conn: Connection, device_id: str) -> dict:

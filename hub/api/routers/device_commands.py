@@ -6,12 +6,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
+import anyio.to_thread
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection
 
 from hub.api.auth import Allowed
-from hub.api.deps import BridgeDep, DbDep, EngineDep
+from hub.api.deps import BridgeDep, DbDep, EngineDep, Scope
 from hub.api.fields import Flag
 from hub.core.errors import NotFound
 from hub.devices import management
@@ -75,19 +76,29 @@ class DeviceHealthOut(BaseModel):
 
 @router.post("/devices/{device_id}/commands", response_model=CommandSent, status_code=202)
 async def send_command(
-    _caller: Allowed.devices_write, device_id: str, command: CommandIn, bridge: BridgeDep, engine: EngineDep
+    _caller: Allowed.devices_write,
+    device_id: str,
+    command: CommandIn,
+    bridge: BridgeDep,
+    engine: EngineDep,
+    db: DbDep,
 ):
     """Send a command; the device acks it (see GET .../commands). One that cannot be
     delivered now is sent again when the device comes online. An unknown device: 404; a
     command the device would refuse (protocol.manage): 422."""
-    # management.send stores the command in its own committed transaction, then publishes it.
+    await anyio.to_thread.run_sync(lambda: db.read(lambda conn: None, scope=Scope(device=device_id)))
+    # management.send stores the command in its own committed transaction, then publishes it;
+    # the audit entry follows in a transaction of its own.
     seq = await management.send(bridge, engine, device_id, command.body())
+    await anyio.to_thread.run_sync(lambda: db.write(lambda conn: {"seq": seq}))
     return {"seq": seq}
 
 
 @router.get("/devices/{device_id}/commands", response_model=list[CommandOut])
 def device_commands(_caller: Allowed.devices_read, device_id: str, db: DbDep, limit: int = 100):
-    return db.read(management.list_commands, device_id, min(max(limit, 1), 1000))
+    return db.read(
+        management.list_commands, device_id, min(max(limit, 1), 1000), scope=Scope(device=device_id)
+    )
 
 
 def _health(conn: Connection, device_id: str) -> dict:
@@ -100,7 +111,7 @@ def _health(conn: Connection, device_id: str) -> dict:
 @router.get("/devices/{device_id}/health", response_model=DeviceHealthOut)
 def device_health(_caller: Allowed.devices_read, device_id: str, db: DbDep):
     """The device's latest health telemetry."""
-    return db.read(_health, device_id)
+    return db.read(_health, device_id, scope=Scope(device=device_id))
 
 
 @router.post("/devices/deny-sync", response_model=DenySyncOut)

@@ -11,10 +11,12 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection, select
 
+from hub.access.callers import Caller
 from hub.api.auth import Allowed
-from hub.api.deps import Currency, DbDep, DirectoryDep
+from hub.api.deps import Currency, DbDep, DirectoryDep, Scope
 from hub.api.errors import Message
 from hub.api.fields import MAX_AMOUNT
+from hub.core.errors import Forbidden
 from hub.devices import registry
 from hub.devices.admission import Admission, BrokerUnavailable
 from hub.devices.registry import DEVICES
@@ -71,6 +73,20 @@ AdmissionDep = Annotated[Admission, Depends(_admission)]
 BROKER_DOWN = {503: {"model": Message, "description": "The broker did not admit the device (yet)"}}
 
 
+def _visible(conn: Connection, caller: Caller) -> list[dict]:
+    devices = _all(conn)
+    if not caller.scoped:
+        return devices
+    seen = []
+    for device in devices:
+        try:
+            caller.check_device(conn, device["id"])
+        except Forbidden:
+            continue
+        seen.append(device)
+    return seen
+
+
 def _all(conn: Connection) -> list[dict]:
     return [dict(r) for r in conn.execute(select(DEVICES).order_by(DEVICES.c.id)).mappings()]
 
@@ -88,7 +104,7 @@ def register_device(
     for one new id at once: one is registered, the other answers 409 (retried after the race).
     With a broker the hub administers, the device can log in with its credentials when this
     answers (503 if the broker did not admit it: POST .../rotate then admits it anew)."""
-    created = db.write(_add, device, currency, retry=True)
+    created = db.write(_add, device, currency, retry=True, scope=Scope(site=device.site))
     if directory is not None:
         directory.forget(device.id)
     if admission.enabled:
@@ -115,7 +131,7 @@ def rotate_device_key(
     administers, the old password no longer logs in and the device's connection is dropped.
     Provision the board with the new key. 503: the key is changed, the broker's password not
     (yet): call again."""
-    row = db.write(registry.rotate_key, device_id)
+    row = db.write(registry.rotate_key, device_id, scope=Scope(device=device_id))
     if directory is not None:
         directory.forget(device_id)
     if admission.enabled:
@@ -129,12 +145,21 @@ def change_device(
 ):
     """Change a controller's price (or name). Taps already granted keep their price; this
     hub applies the new one from the next tap, other hub processes within 30 s."""
-    changed = db.write(registry.change_device, device_id, change.unit_price, change.name)
+    changed = db.write(
+        registry.change_device,
+        device_id,
+        change.unit_price,
+        change.name,
+        before=lambda conn: registry.device_row(conn, device_id),
+        scope=Scope(device=device_id),
+    )
     if directory is not None:
         directory.forget(device_id)
     return changed
 
 
 @router.get("/devices", response_model=list[DeviceOut])
-def list_devices(_caller: Allowed.devices_read, db: DbDep):
-    return db.read(_all)
+def list_devices(caller: Allowed.devices_read, db: DbDep):
+    """Every controller; a caller bound to a site sees its site's, to an outlet the machines
+    selling for it."""
+    return db.read(_visible, caller)
