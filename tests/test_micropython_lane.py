@@ -54,6 +54,22 @@ def test_compiles_with_mpy_cross(rel, tmp_path):
     assert out.read_bytes()[:1] == b"M"
 
 
+def test_the_guide_asks_for_a_release_that_loads_and_runs_our_mpy_files(built):
+    """docs/technicians.md names the .mpy version mpy-cross writes, the oldest MicroPython that
+    loads it, and the oldest release the firmware's tests passed under: an mpy-cross that moves
+    to another .mpy version fails here until the guide follows."""
+    out, files = built
+    major = lane.emitted_mpy_version().split(".")[0]
+    for f in files:
+        if f.suffix == ".mpy":
+            header = f.read_bytes()[:3]
+            # Bytecode only: no architecture, no sub-version, so any 6.x interpreter loads it.
+            assert header == b"M" + bytes([int(major)]) + b"\x00", (f, header)
+    guide = " ".join((lane.REPO / "docs" / "technicians.md").read_text().split())
+    assert f"Use MicroPython {lane.OLDEST_TESTED_RELEASE} or newer" in guide
+    assert f"`.mpy` version {major} files, which MicroPython loads from {lane.minimum_micropython()}" in guide
+
+
 def test_mpy_cross_failure_names_the_file(tmp_path):
     bad = tmp_path / "broken_module.py"
     bad.write_text("def f(:\n    pass\n")
