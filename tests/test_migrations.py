@@ -86,9 +86,16 @@ ADDED_SINCE_BASELINE = {
     "api_keys",
     "audit_log",
     "device_refusals",  # 0007
+    "vouchers",  # 0008
+    "voucher_redemptions",
+    "voucher_deliveries",
+    "voucher_secrets",
 }
 # Columns added to a table of the previous release: read as NULL from its databases.
-COLUMNS_ADDED_SINCE_BASELINE = {"device_requests": {"fingerprint"}}  # by migration 0004
+COLUMNS_ADDED_SINCE_BASELINE = {
+    "device_requests": {"fingerprint"},  # 0004
+    "device_health": {"heap_alloc_bytes", "reset_cause", "last_traceback"},  # 0009
+}
 
 
 def every_row(engine, names_of_the_previous_release: bool = False) -> dict[str, list]:
@@ -524,7 +531,7 @@ def test_db_revision_makes_a_migration_for_a_new_table(tapgift, versions_copy, m
     for table in tables.metadata.tables.values():
         table.to_metadata(metadata)
     Table(
-        "vouchers",
+        "parking_passes",
         metadata,
         Column("id", String, primary_key=True),
         Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False, index=True),
@@ -533,11 +540,11 @@ def test_db_revision_makes_a_migration_for_a_new_table(tapgift, versions_copy, m
     monkeypatch.setattr(tables, "metadata", metadata)
 
     shipped = set(versions_copy.glob("0*.py"))
-    out = tapgift("db", "revision", "-m", "vouchers")
+    out = tapgift("db", "revision", "-m", "parking passes")
     assert "empty" not in out
     made = new_migration(versions_copy, shipped)
     text = made.read_text()
-    assert re.search(r"op\.create_table\(\s*[\"']vouchers[\"']", text)
+    assert re.search(r"op\.create_table\(\s*[\"']parking_passes[\"']", text)
     assert "sa.DateTime(timezone=True)" in text and "sa.String()" in text
     assert imported_modules(text) <= {"__future__", "alembic", "sqlalchemy"}
 

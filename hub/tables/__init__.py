@@ -19,6 +19,7 @@ from hub.tables import (  # noqa: F401  (registers the tables)
     outlets,
     sales,
     taps,
+    vouchers,
     wallets,
 )
 
