@@ -7,7 +7,7 @@ from sqlalchemy import Engine
 
 from hub import __version__
 from hub.access.limits import Ceilings, RateLimiter
-from hub.api import errors
+from hub.api import docs, errors
 from hub.api.deps import Bridge, Db
 from hub.api.routers import api_router
 from hub.devices.registry import DeviceDirectory
@@ -29,6 +29,8 @@ def create_app(
         version=__version__,
         description="Cards, wallets and controllers of a tapgift site. "
         "Amounts are integers in minor units (cents).",
+        docs_url=None,  # /docs and /redoc with assets served here (hub/api/docs.py)
+        redoc_url=None,
     )
     app.state.engine = engine
     app.state.db = Db(engine)
@@ -39,4 +41,5 @@ def create_app(
     app.state.ceilings = ceilings or Ceilings()
     errors.install(app)
     app.include_router(api_router)
+    docs.install(app)
     return app
