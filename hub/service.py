@@ -8,6 +8,7 @@ import sys
 
 import uvicorn
 
+from hub import console
 from hub.access.limits import Ceilings
 from hub.api.app import create_app
 from hub.core.settings import Settings
@@ -45,6 +46,7 @@ class Hub:
         )
         self.app = create_app(self.engine, settings.currency, self.directory, self.bridge, ceilings)
         self.app.state.admission = self.admission
+        console.install(self.app)  # the operator console at /
         self._server: uvicorn.Server | None = None
         self._bridge_task: asyncio.Task | None = None
 

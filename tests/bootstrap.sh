@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what tapgift needs on a Debian machine, each step only if missing:
-#   - Debian packages: python3 + venv, Mosquitto (broker), Node.js + npm (MicroPython lane)
+#   - Debian packages: python3 + venv, Mosquitto (broker), Node.js + npm (MicroPython lane),
+#     Chromium (the console's browser tests drive it with Playwright; no `playwright install`)
 #   - a virtualenv in .venv with tapgift and its test tools (pip install -e '.[test]')
 #   - the MicroPython WebAssembly interpreter from npm (hil/micropython/node_modules)
 #   - starts the local PostgreSQL cluster if one is installed but down
@@ -17,6 +18,7 @@ python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 command -v mosquitto >/dev/null || missing+=(mosquitto)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
+command -v chromium >/dev/null || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing Debian packages: ${missing[*]}"
   as_root apt-get update -qq

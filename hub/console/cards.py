@@ -1,0 +1,330 @@
+"""The Cards pages: look a card up by its UID; its balance, held and available money, points,
+gifts and history; top up (the tier's bonus shown before the operator confirms), block and
+unblock, pay back.
+
+A top-up or refund form carries an idempotency key made when the form is rendered, and books
+through the REST API's namespace for it ("topup/", "refund/", hub.ledger.requests): the same
+form sent twice (a double click, a reload) books once. After a booking the browser is sent on
+to the card's page (303), which reads what was booked under the form's key."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, Depends, Request
+from fastapi.responses import RedirectResponse
+from sqlalchemy import Connection, select
+
+from hub.api.fields import MAX_AMOUNT
+from hub.api.routers.cards import sync_deny_lists
+from hub.console import i18n
+from hub.console.web import Needs, Page, form_data, same_origin
+from hub.core.clock import utcnow
+from hub.core.errors import DomainError, NotFound
+from hub.gifts import card_gifts
+from hub.ledger import TRANSFERS
+from hub.loyalty import points
+from hub.wallets import cards, cash_desk, history, topup_bonus
+
+router = APIRouter()
+
+UID = re.compile(r"[0-9A-Za-z_:.-]{4,64}")  # hub.api.fields.CardUid
+FORM_KEY = re.compile(r"[0-9a-f]{32}")  # the keys this console makes: uuid4().hex
+HISTORY_PAGE = 50
+
+CardsPage = Annotated[Page, Needs("cards.read")]
+TopUpPage = Annotated[Page, Needs("money.topup")]
+RefundPage = Annotated[Page, Needs("money.refund")]
+WritePage = Annotated[Page, Needs("cards.write")]
+
+
+def _uid(raw: str) -> str | None:
+    raw = (raw or "").strip()
+    return cards.canonical_uid(raw) if UID.fullmatch(raw) else None
+
+
+def _card_path(uid: str) -> str:
+    return f"/cards/{uid}"
+
+
+@router.get("/cards")
+def lookup(page: CardsPage, uid: str | None = None):
+    """The look-up form; with `uid`, the card's page (or the form saying what is wrong)."""
+    if uid is None:
+        return page.render("cards.html", title=page._("Look up a card"), errors={}, uid="")
+    found = _uid(uid)
+    if found is None:
+        error = page._("Enter a card UID (4-64 letters, digits, _ : . -).")
+    else:
+        try:
+            page.db().read(cards.get_card, found)
+            return RedirectResponse(_card_path(found), status_code=303)
+        except NotFound:
+            error = page._("No card {uid}.", uid=found)
+    return page.render("cards.html", 422, title=page._("Look up a card"), errors={"uid": error}, uid=uid)
+
+
+def _booked(conn: Connection, account_id: int, stored_key: str) -> dict | None:
+    """What was booked under a form's key on this card's wallet (top-up or refund and its
+    bonus); None if nothing was."""
+    rows = conn.execute(
+        select(TRANSFERS.c.idempotency_key, TRANSFERS.c.amount, TRANSFERS.c.code).where(
+            TRANSFERS.c.idempotency_key.in_([stored_key, stored_key + "/bonus"]),
+            (TRANSFERS.c.credit_account_id == account_id) | (TRANSFERS.c.debit_account_id == account_id),
+        )
+    ).all()
+    if not rows:
+        return None
+    found = {"amount": 0, "bonus": 0}
+    for key, amount, _code in rows:
+        found["bonus" if key.endswith("/bonus") else "amount"] = amount
+    return found
+
+
+def _card_data(conn: Connection, uid: str, before: str | None) -> dict:
+    card = cards.get_card(conn, uid)
+    return {
+        "card": cards.card_view(conn, uid),
+        "points": points.summary(conn, uid, utcnow()),
+        "gifts": card_gifts(conn, uid),
+        "history": history.history(conn, uid, HISTORY_PAGE + 1, before=before),
+        "account_id": card.account_id,
+    }
+
+
+def _show_card(
+    page: Page,
+    uid: str,
+    status: int = 200,
+    before: str | None = None,
+    errors: dict | None = None,
+    amount: str = "",
+):
+    try:
+        data = page.db().read(_card_data, uid, before)
+    except NotFound:
+        page.messages.append(("error", page._("No card {uid}.", uid=uid)))
+        return page.render("cards.html", 404, title=page._("Look up a card"), errors={}, uid=uid)
+    entries = data["history"]
+    more = len(entries) > HISTORY_PAGE
+    return page.render(
+        "card.html",
+        status,
+        title=page._("Card {uid}", uid=data["card"]["uid"]),
+        card=data["card"],
+        points=data["points"],
+        gifts=data["gifts"],
+        entries=entries[:HISTORY_PAGE],
+        next_cursor=entries[HISTORY_PAGE - 1]["cursor"] if more else None,
+        paged=before is not None,
+        errors=errors or {},
+        amount=amount,
+    )
+
+
+@router.get("/cards/{uid}")
+def card_page(
+    page: CardsPage,
+    uid: str,
+    before: str | None = None,
+    topup: str | None = None,
+    refund: str | None = None,
+    done: str | None = None,
+):
+    """The card; `topup`/`refund`: the form key of a booking just made, to say what it booked."""
+    found = _uid(uid)
+    if found is None:
+        return lookup(page, uid)
+    if before is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,200}", before):
+        before = None
+    for prefix, key in (("topup/", topup), ("refund/", refund)):
+        if key and FORM_KEY.fullmatch(key):
+            _note_booking(page, found, prefix, key)
+    if done == "blocked":
+        page.messages.append(("ok", page._("Card blocked: every tap with it is denied.")))
+    elif done == "unblocked":
+        page.messages.append(("ok", page._("Card unblocked.")))
+    return _show_card(page, found, before=before)
+
+
+def _note_booking(page: Page, uid: str, prefix: str, key: str) -> None:
+    def read(conn: Connection) -> dict | None:
+        return _booked(conn, cards.get_card(conn, uid).account_id, prefix + key)
+
+    try:
+        booked = page.db().read(read)
+    except NotFound:
+        return
+    if booked is None:
+        if prefix == "refund/":
+            page.messages.append(("ok", page._("Nothing to pay back.")))
+        return
+    if prefix == "topup/":
+        text = page._(
+            "Topped up {amount}, bonus {bonus}.",
+            amount=page.money(booked["amount"]),
+            bonus=page.money(booked["bonus"]),
+        )
+    else:
+        text = page._("Refunded {amount}.", amount=page.money(booked["amount"]))
+    page.messages.append(("ok", text))
+
+
+def _amount_error(page: Page, cents: int | None) -> str | None:
+    if cents is None:
+        return page._("Enter an amount such as 50 or 50.00.")
+    if cents <= 0:
+        return page._("The amount must be above 0.")
+    if cents > MAX_AMOUNT:
+        return page._("The amount is too large.")
+    return None
+
+
+def _preview(conn: Connection, uid: str, amount: int) -> dict:
+    view = cards.card_view(conn, uid)
+    bonus = topup_bonus.bonus_for(conn, view["ledger"], amount)
+    return {"card": view, "bonus": bonus, "new_balance": view["balance"] + amount + bonus}
+
+
+@router.get("/cards/{uid}/topup")
+def topup_confirm(page: TopUpPage, uid: str, amount: str = ""):
+    """The second step of a top-up: the amount, the tier's bonus and the new balance, and the
+    button that books it. The form's idempotency key is made here."""
+    found = _uid(uid)
+    if found is None:
+        return lookup(page, uid)
+    cents = i18n.parse_amount(amount, page.currency)
+    error = _amount_error(page, cents)
+    if error:
+        return _show_card(page, found, 422, errors={"amount": error}, amount=amount)
+    try:
+        preview = page.db().read(_preview, found, cents)
+    except NotFound:
+        return _show_card(page, found)
+    return page.render(
+        "topup_confirm.html",
+        title=page._("Confirm the top-up"),
+        card=preview["card"],
+        amount=cents,
+        bonus=preview["bonus"],
+        new_balance=preview["new_balance"],
+        key=uuid.uuid4().hex,
+    )
+
+
+@router.get("/cards/{uid}/topup/bonus")
+def topup_bonus_hint(page: TopUpPage, uid: str, amount: str = ""):
+    """The tier's bonus for the amount being typed (an htmx fragment beside the field)."""
+    found = _uid(uid)
+    cents = i18n.parse_amount(amount, page.currency)
+    text = ""
+    if found and cents and _amount_error(page, cents) is None:
+        try:
+            bonus = page.db().read(_preview, found, cents)["bonus"]
+        except DomainError:
+            bonus = 0
+        text = (
+            page._("Bonus for this amount: {bonus}", bonus=page.money(bonus))
+            if bonus
+            else page._("No bonus for this amount.")
+        )
+    return page.render("fragment_text.html", text=text)
+
+
+@router.post("/cards/{uid}/topup", name="top_up", dependencies=[Depends(same_origin)])
+async def top_up(request: Request, page: TopUpPage, uid: str):
+    """Book the confirmed top-up once per form key."""
+    form = await form_data(request)
+    found = _uid(uid)
+    key = form.get("key", "")
+    amount = form.get("amount", "")
+    if found is None or not FORM_KEY.fullmatch(key) or not amount.isdigit():
+        return _show_card(page, found or "", 422) if found else lookup(page, uid)
+    cents = int(amount)
+    error = _amount_error(page, cents)
+    if error:
+        return _show_card(page, found, 422, errors={"amount": error})
+    body = {"amount": cents, "reason": ""}
+    try:
+        page.db(body).write_keyed(
+            "topup/",
+            key,
+            {"uid": found, **body},
+            lambda conn, stored: cash_desk.top_up(conn, found, cents, stored),
+        )
+    except DomainError as exc:
+        page.messages.append(("error", page._("The top-up was not booked: {reason}", reason=str(exc))))
+        return _show_card(page, found, exc.status)
+    return RedirectResponse(f"{_card_path(found)}?topup={key}", status_code=303)
+
+
+def _refund_preview(conn: Connection, uid: str) -> dict:
+    card, view = cash_desk.settled_card(conn, uid)
+    bonus = cash_desk.unspent_bonus(conn, card.account_id, view["available"]) if view["available"] > 0 else 0
+    return {"card": view, "paid_back": view["available"] - bonus, "bonus": bonus}
+
+
+@router.get("/cards/{uid}/refund")
+def refund_confirm(page: RefundPage, uid: str):
+    """What a refund would pay back (the unspent bonus lapses), and the button that books it."""
+    found = _uid(uid)
+    if found is None:
+        return lookup(page, uid)
+    try:
+        preview = page.db().read(_refund_preview, found)
+    except DomainError as exc:
+        page.messages.append(("error", page._("Not done: {reason}", reason=str(exc))))
+        return _show_card(page, found, exc.status)
+    return page.render(
+        "refund_confirm.html",
+        title=page._("Confirm the refund"),
+        card=preview["card"],
+        paid_back=preview["paid_back"],
+        bonus=preview["bonus"],
+        key=uuid.uuid4().hex,
+    )
+
+
+@router.post("/cards/{uid}/refund", name="refund", dependencies=[Depends(same_origin)])
+async def refund(request: Request, page: RefundPage, uid: str):
+    form = await form_data(request)
+    found = _uid(uid)
+    key = form.get("key", "")
+    if found is None or not FORM_KEY.fullmatch(key):
+        return lookup(page, uid)
+    try:
+        page.db({}).write_keyed(
+            "refund/", key, {"uid": found}, lambda conn, stored: cash_desk.refund(conn, found, stored)
+        )
+    except DomainError as exc:
+        page.messages.append(("error", page._("Not done: {reason}", reason=str(exc))))
+        return _show_card(page, found, exc.status)
+    return RedirectResponse(f"{_card_path(found)}?refund={key}", status_code=303)
+
+
+def _set_status(page: Page, uid: str, status: str, background: BackgroundTasks):
+    found = _uid(uid)
+    if found is None:
+        return lookup(page, uid)
+    try:
+        page.db({}).write(cards.set_status, found, status)
+    except DomainError as exc:
+        page.messages.append(("error", page._("Not done: {reason}", reason=str(exc))))
+        return _show_card(page, found, exc.status)
+    app = page.request.app
+    background.add_task(sync_deny_lists, app.state.bridge, app.state.engine)
+    done = "blocked" if status == "blocked" else "unblocked"
+    return RedirectResponse(f"{_card_path(found)}?done={done}", status_code=303)
+
+
+@router.post("/cards/{uid}/block", name="block_card", dependencies=[Depends(same_origin)])
+def block(page: WritePage, uid: str, background: BackgroundTasks):
+    """Block a lost card; the controllers' deny lists follow (as POST /api/v1/cards/{uid}/block)."""
+    return _set_status(page, uid, "blocked", background)
+
+
+@router.post("/cards/{uid}/unblock", name="unblock_card", dependencies=[Depends(same_origin)])
+def unblock(page: WritePage, uid: str, background: BackgroundTasks):
+    return _set_status(page, uid, "active", background)

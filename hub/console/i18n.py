@@ -1,0 +1,296 @@
+"""The console's two languages and how it writes amounts and times.
+
+Texts are written in English in the templates and the routes (`_("Top up")`); GERMAN maps each
+to its German. tests/test_console.py checks that every text the templates and routes use has a
+German one. Messages of the domain (hub.core.errors, e.g. "no card 04A1") are shown as the
+domain words them, in English.
+
+Amounts are minor units (cents) of the site's currency, written with the currency's decimals;
+times are shown in the site's time zone (sites.tz)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from zoneinfo import ZoneInfo
+
+LOCALES = ("en", "de")
+LANGUAGE_NAMES = {"en": "English", "de": "Deutsch"}
+
+# Currencies without minor units; every other has two decimals (CHF, EUR, …).
+_NO_DECIMALS = frozenset({"JPY", "KRW", "ISK", "CLP", "VND", "XAF", "XOF"})
+
+GERMAN: dict[str, str] = {
+    # frame and navigation
+    "tapgift console": "tapgift Konsole",
+    "Cards": "Karten",
+    "Live": "Live",
+    "Machines": "Maschinen",
+    "Admin": "Verwaltung",
+    "Log out": "Abmelden",
+    "Language": "Sprache",
+    "Save": "Speichern",
+    "Signed in as {name} ({role})": "Angemeldet als {name} ({role})",
+    "Skip to content": "Zum Inhalt springen",
+    # login
+    "Log in": "Anmelden",
+    "User name": "Benutzername",
+    "Password": "Passwort",
+    "Wrong user name or password.": "Benutzername oder Passwort falsch.",
+    "Too many wrong passwords: try again in {seconds} s.": "Zu viele falsche Passwörter: erneut versuchen in {seconds} s.",
+    "Enter your user name.": "Benutzernamen eingeben.",
+    "Enter your password.": "Passwort eingeben.",
+    "You are logged out.": "Sie sind abgemeldet.",
+    # errors
+    "Not allowed": "Nicht erlaubt",
+    "Your role ({role}) may not open this page.": "Ihre Rolle ({role}) darf diese Seite nicht öffnen.",
+    "Not found": "Nicht gefunden",
+    "This form came from another site: it was not sent.": "Dieses Formular kam von einer anderen Seite: es wurde nicht gesendet.",
+    # cards
+    "Look up a card": "Karte suchen",
+    "Card UID": "Karten-UID",
+    "Look up": "Suchen",
+    "Enter a card UID (4-64 letters, digits, _ : . -).": "Karten-UID eingeben (4-64 Buchstaben, Ziffern, _ : . -).",
+    "No card {uid}.": "Keine Karte {uid}.",
+    "Card {uid}": "Karte {uid}",
+    "Status": "Status",
+    "active": "aktiv",
+    "blocked": "gesperrt",
+    "replaced": "ersetzt",
+    "Label": "Bezeichnung",
+    "Kind": "Art",
+    "Holder": "Inhaber",
+    "Balance": "Saldo",
+    "Held": "Reserviert",
+    "Available": "Verfügbar",
+    "Credit limit": "Kreditlimit",
+    "Points": "Punkte",
+    "Points available": "Verfügbare Punkte",
+    "Expires": "Verfällt",
+    "never": "nie",
+    "Gifts": "Geschenke",
+    "Gift": "Geschenk",
+    "Units": "Einheiten",
+    "No points.": "Keine Punkte.",
+    "No gifts.": "Keine Geschenke.",
+    "History": "Verlauf",
+    "When": "Wann",
+    "What": "Was",
+    "Amount": "Betrag",
+    "Device": "Gerät",
+    "Outlet": "Verkaufsstelle",
+    "Nothing yet.": "Noch nichts.",
+    "Older entries": "Ältere Einträge",
+    "Newest entries": "Neueste Einträge",
+    "Top up": "Aufladen",
+    "Continue": "Weiter",
+    "Cancel": "Abbrechen",
+    "Confirm the top-up": "Aufladung bestätigen",
+    "Top-up": "Aufladung",
+    "Bonus": "Bonus",
+    "New balance": "Neuer Saldo",
+    "Bonus for this amount: {bonus}": "Bonus für diesen Betrag: {bonus}",
+    "No bonus for this amount.": "Kein Bonus für diesen Betrag.",
+    "Top up {amount}": "{amount} aufladen",
+    "Topped up {amount}, bonus {bonus}.": "{amount} aufgeladen, Bonus {bonus}.",
+    "Enter an amount such as 50 or 50.00.": "Betrag wie 50 oder 50.00 eingeben.",
+    "The amount must be above 0.": "Der Betrag muss über 0 liegen.",
+    "The amount is too large.": "Der Betrag ist zu gross.",
+    "Block": "Sperren",
+    "Unblock": "Entsperren",
+    "Card blocked: every tap with it is denied.": "Karte gesperrt: jede Buchung damit wird abgelehnt.",
+    "Card unblocked.": "Karte entsperrt.",
+    "Refund": "Auszahlen",
+    "Confirm the refund": "Auszahlung bestätigen",
+    "Paid back": "Ausbezahlt",
+    "Bonus that lapses": "Verfallender Bonus",
+    "Pay back {amount}": "{amount} auszahlen",
+    "Refunded {amount}.": "{amount} ausbezahlt.",
+    "Nothing to pay back.": "Nichts auszuzahlen.",
+    "The top-up was not booked: {reason}": "Die Aufladung wurde nicht gebucht: {reason}",
+    "Not done: {reason}": "Nicht ausgeführt: {reason}",
+    # history kinds
+    "tap": "Bezug",
+    "offline_vend": "Offline-Bezug",
+    "topup": "Aufladung",
+    "topup_bonus": "Aufladebonus",
+    "refund": "Auszahlung",
+    "bonus_forfeit": "Bonus verfallen",
+    "sale": "Verkauf",
+    "sale_refund": "Rückerstattung",
+    "settlement": "Begleichung",
+    "balance_moved": "Saldo übertragen",
+    "points_earned": "Punkte erhalten",
+    "points_bought": "Punkte gekauft",
+    "points_spent": "Punkte eingelöst",
+    "points_returned": "Punkte zurück",
+    "points_clawback": "Punkte zurückgebucht",
+    "points_expired": "Punkte verfallen",
+    "points_reset": "Punkte zurückgesetzt",
+    "points_moved": "Punkte übertragen",
+    "gift_received": "Geschenk erhalten",
+    "gift_redeemed": "Geschenk eingelöst",
+    "gift_returned": "Geschenk zurück",
+    "gift_expired": "Geschenk verfallen",
+    "gift_reset": "Geschenk zurückgesetzt",
+    "gifts_moved": "Geschenke übertragen",
+    "other": "Sonstiges",
+    "pending": "offen",
+    "posted": "gebucht",
+    "voided": "storniert",
+    "expired": "abgelaufen",
+    # live
+    "Controllers": "Steuerungen",
+    "online": "online",
+    "offline": "offline",
+    "unknown": "unbekannt",
+    "Last seen": "Zuletzt gesehen",
+    "Free heap": "Freier Speicher",
+    "RSSI": "RSSI",
+    "Reader resets": "Leser-Neustarts",
+    "Journal": "Journal",
+    "Firmware": "Firmware",
+    "Taps/min": "Bezüge/min",
+    "Denials/min": "Ablehnungen/min",
+    "Refused messages": "Abgewiesene Nachrichten",
+    "Reason": "Grund",
+    "Count": "Anzahl",
+    "Last": "Zuletzt",
+    "None.": "Keine.",
+    "No controllers.": "Keine Steuerungen.",
+    "Updated {time}": "Aktualisiert {time}",
+    "Hub: {received} messages, {refused} refused; broker {broker}.": "Hub: {received} Nachrichten, {refused} abgewiesen; Broker {broker}.",
+    "connected": "verbunden",
+    "not connected": "nicht verbunden",
+    "no MQTT": "kein MQTT",
+    # machines
+    "Name": "Name",
+    "Site": "Standort",
+    "Price": "Preis",
+    "Change price": "Preis ändern",
+    "Price of {device} is now {price}.": "Preis von {device} ist jetzt {price}.",
+    "The price may be 0 only for a turnstile.": "Der Preis darf nur bei einem Drehkreuz 0 sein.",
+    "Enter a price such as 2.50.": "Preis wie 2.50 eingeben.",
+    # admin
+    "Users": "Benutzer",
+    "API keys": "API-Schlüssel",
+    "Audit log": "Protokoll",
+    "Role": "Rolle",
+    "Scope": "Bereich",
+    "everything": "alles",
+    "Disabled": "Deaktiviert",
+    "yes": "ja",
+    "no": "nein",
+    "Add a user": "Benutzer hinzufügen",
+    "Add": "Hinzufügen",
+    "Outlet (optional)": "Verkaufsstelle (optional)",
+    "Site (optional)": "Standort (optional)",
+    "Disable": "Deaktivieren",
+    "Enable": "Aktivieren",
+    "New password": "Neues Passwort",
+    "Set password": "Passwort setzen",
+    "User {name} added.": "Benutzer {name} hinzugefügt.",
+    "User {name} changed.": "Benutzer {name} geändert.",
+    "A user name is 1-64 letters, digits or _ . @ -.": "Ein Benutzername hat 1-64 Buchstaben, Ziffern oder _ . @ -.",
+    "A password has at least {n} characters.": "Ein Passwort hat mindestens {n} Zeichen.",
+    "Choose a role.": "Rolle wählen.",
+    "Create a key": "Schlüssel erstellen",
+    "Create": "Erstellen",
+    "What uses it": "Wofür",
+    "Rate per minute": "Anfragen pro Minute",
+    "Revoke": "Widerrufen",
+    "Revoked": "Widerrufen",
+    "Created": "Erstellt",
+    "By": "Von",
+    "Expires at": "Läuft ab",
+    "Name what uses the key (1-100 characters).": "Angeben, wofür der Schlüssel ist (1-100 Zeichen).",
+    "A rate is a whole number from 1 to 100000.": "Eine Rate ist eine ganze Zahl von 1 bis 100000.",
+    "The new key, shown only now: copy it into the till.": "Der neue Schlüssel, nur jetzt sichtbar: in die Kasse kopieren.",
+    "Key {id} revoked.": "Schlüssel {id} widerrufen.",
+    "Actor": "Wer",
+    "Action": "Aktion",
+    "From": "Von wo",
+    "Path": "Pfad",
+    "Filter": "Filtern",
+    "Download CSV": "Als CSV herunterladen",
+    "Transfers": "Buchungen",
+}
+
+
+def translator(locale: str):
+    """`_(text, **values)` in `locale`: the German of `text` for "de" (the English where a text
+    has none), with `values` filled in."""
+    table = GERMAN if locale == "de" else {}
+
+    def _(text: str, **values) -> str:
+        out = table.get(text, text)
+        return out.format(**values) if values else out
+
+    return _
+
+
+def pick_locale(value: str | None, accept_language: str = "") -> str:
+    """The operator's locale if it is one of ours, else the browser's first language we have."""
+    if value in LOCALES:
+        return value
+    for part in accept_language.split(","):
+        lang = part.split(";")[0].strip().lower()[:2]
+        if lang in LOCALES:
+            return lang
+    return "en"
+
+
+def decimals(currency: str) -> int:
+    return 0 if currency.upper() in _NO_DECIMALS else 2
+
+
+def money(cents: int | None, currency: str, locale: str) -> str:
+    """12345 CHF → "CHF 123.45" (en) or "123,45 CHF" (de)."""
+    if cents is None:
+        return ""
+    places = decimals(currency)
+    sign = "-" if cents < 0 else ""
+    whole, frac = divmod(abs(cents), 10**places)
+    grouped = f"{whole:,}"
+    if locale == "de":
+        grouped = grouped.replace(",", ".")
+        number = f"{grouped},{frac:0{places}d}" if places else grouped
+        return f"{sign}{number} {currency}"
+    number = f"{grouped}.{frac:0{places}d}" if places else grouped
+    return f"{currency} {sign}{number}"
+
+
+def plain_amount(cents: int, currency: str) -> str:
+    """12345 → "123.45": what an amount field shows, as parse_amount reads it back."""
+    places = decimals(currency)
+    whole, frac = divmod(cents, 10**places)
+    return f"{whole}.{frac:0{places}d}" if places else str(whole)
+
+
+_AMOUNT = re.compile(r"(\d{1,12})(?:[.,](\d{1,2}))?")
+
+
+def parse_amount(text: str, currency: str) -> int | None:
+    """ "50", "50.5", "50,50", "1'000.00" → minor units; None if it is not an amount. Grouping
+    marks (spaces, apostrophes) are ignored; a decimal point or comma takes the currency's
+    decimals at most."""
+    cleaned = re.sub(r"[\s'’_]", "", text or "")
+    match = _AMOUNT.fullmatch(cleaned)
+    if match is None:
+        return None
+    places = decimals(currency)
+    whole, frac = match.group(1), match.group(2) or ""
+    if len(frac) > places:
+        return None
+    return int(whole) * 10**places + int(frac.ljust(places, "0") or 0)
+
+
+def local_time(moment: dt.datetime | None, tz: ZoneInfo, locale: str, seconds: bool = False) -> str:
+    """A UTC moment in the site's time zone: "30.11.2026 14:05" (de), "2026-11-30 14:05" (en)."""
+    if moment is None:
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    local = moment.astimezone(tz)
+    clock = "%H:%M:%S" if seconds else "%H:%M"
+    return local.strftime(("%d.%m.%Y " if locale == "de" else "%Y-%m-%d ") + clock)

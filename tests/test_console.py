@@ -1,0 +1,363 @@
+"""The operator console over HTTP (no browser; tests/test_console_browser.py drives Chromium):
+the login and its cookie, pages by permission, forms that say what is wrong, top-ups once per
+form, the same-origin check, the audit log and the money limits as on the REST API, German,
+and the API's own docs pages without a CDN."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from console_site import PASSWORD, copy_site, login_session, make_site
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from hub.access.audit import AUDIT
+from hub.access.limits import Ceilings
+from hub.console import i18n
+from hub.ledger import TRANSFERS
+
+BASE = "https://hub.test"
+SAME = {"origin": BASE}
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    path = tmp_path_factory.mktemp("site") / "hub.db"
+    make_site(f"sqlite:///{path}").state.engine.dispose()
+    return path
+
+
+@pytest.fixture
+def app(template, tmp_path):
+    app = copy_site(template, tmp_path)
+    yield app
+    app.state.engine.dispose()
+
+
+def client(app, username: str | None = None) -> TestClient:
+    c = TestClient(app, base_url=BASE, follow_redirects=False)
+    if username:
+        c.cookies.set("tapgift_session", login_session(app, username))
+    return c
+
+
+def messages(html: str) -> list[str]:
+    return re.findall(r'class="msg [a-z]+"[^>]*>([^<]*)<', html)
+
+
+def field_errors(html: str) -> dict[str, str]:
+    return dict(re.findall(r'class="field-error" id="([a-z0-9_-]+)-error">([^<]*)<', html))
+
+
+def form_key(html: str) -> str:
+    return re.search(r'name="key" value="([0-9a-f]{32})"', html).group(1)
+
+
+def balance(html: str) -> str:
+    return re.search(r'id="balance">([^<]*)<', html).group(1)
+
+
+def test_without_a_session_a_page_sends_to_the_login(app):
+    c = client(app)
+    answer = c.get("/cards/04A1B2C3D4?before=x")
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/login?next=/cards/04A1B2C3D4%3Fbefore%3Dx"
+    htmx = c.get("/live/table", headers={"HX-Request": "true"})
+    assert htmx.headers["HX-Redirect"].startswith("/login?next=/live/table")
+    # an API key or a bearer token is not a console session
+    assert (
+        c.get("/cards", headers={"Authorization": "Bearer " + login_session(app, "admin")}).status_code == 303
+    )
+
+
+def test_login_sets_the_api_session_cookie_and_logout_ends_it(app):
+    c = client(app)
+    assert c.get("/login").status_code == 200
+    answer = c.post(
+        "/login",
+        data={"username": "cashier", "password": PASSWORD, "next": "/cards/04A1B2C3D4"},
+        headers=SAME,
+    )
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/cards/04A1B2C3D4"
+    cookie = answer.headers["set-cookie"]
+    assert cookie.startswith("tapgift_session=ts_")
+    for attribute in ("HttpOnly", "Secure", "SameSite=strict"):
+        assert attribute.lower() in cookie.lower()
+    assert c.get("/cards/04A1B2C3D4").status_code == 200
+    # the same session answers the REST API (hub.api.auth): one login, not two systems
+    assert c.get("/api/v1/auth/me").json()["name"] == "cashier"
+    out = c.post("/logout", headers=SAME)
+    assert out.headers["location"] == "/login?bye=1"
+    c.cookies.set("tapgift_session", cookie.split(";")[0].split("=", 1)[1])
+    assert c.get("/cards").status_code == 303  # the ended session opens nothing
+
+
+def test_login_errors_are_shown_next_to_the_fields(app):
+    c = client(app)
+    empty = c.post("/login", data={"username": "", "password": ""}, headers=SAME)
+    assert empty.status_code == 422
+    assert field_errors(empty.text) == {
+        "username": "Enter your user name.",
+        "password": "Enter your password.",
+    }
+    wrong = c.post("/login", data={"username": "cashier", "password": "wrong password"}, headers=SAME)
+    assert wrong.status_code == 401
+    assert "Wrong user name or password." in wrong.text
+    assert "tapgift_session" not in wrong.headers.get("set-cookie", "")
+    # a login only leads on within the hub
+    evil = c.post(
+        "/login", data={"username": "cashier", "password": PASSWORD, "next": "//evil.example/"}, headers=SAME
+    )
+    assert evil.headers["location"] == "/"
+
+
+def test_a_cross_origin_form_is_refused_and_books_nothing(app):
+    c = client(app, "admin")
+    for headers in ({"origin": "https://evil.example"}, {"referer": "https://evil.example/x"}, {}):
+        assert c.post("/cards/04A1B2C3D4/block", headers=headers).status_code == 403
+    assert "active" in c.get("/cards/04A1B2C3D4").text
+    assert (
+        c.post("/cards/04A1B2C3D4/block", headers={"referer": BASE + "/cards/04A1B2C3D4"}).status_code == 303
+    )
+    assert "blocked" in c.get("/cards/04A1B2C3D4").text
+    # the login form too
+    assert c.post("/login", data={"username": "admin", "password": PASSWORD}).status_code == 403
+
+
+def test_top_up_shows_the_bonus_before_it_books_and_books_once_per_form(app):
+    c = client(app, "cashier")
+    confirm = c.get("/cards/04a1b2c3d4/topup", params={"amount": "50"})
+    assert confirm.status_code == 200
+    assert re.search(r'id="confirm-bonus">CHF 2.50<', confirm.text)
+    assert re.search(r'id="confirm-new-balance">CHF 52.50<', confirm.text)
+    key = form_key(confirm.text)
+    assert form_key(c.get("/cards/04A1B2C3D4/topup", params={"amount": "50"}).text) != key
+    for _ in range(3):  # a double click, a reload
+        done = c.post("/cards/04A1B2C3D4/topup", data={"amount": "5000", "key": key}, headers=SAME)
+        assert done.status_code == 303
+        assert done.headers["location"] == f"/cards/04A1B2C3D4?topup={key}"
+    page = c.get(done.headers["location"]).text
+    assert balance(page) == "CHF 52.50"
+    assert messages(page) == ["Topped up CHF 50.00, bonus CHF 2.50."]
+    with app.state.engine.connect() as conn:
+        assert conn.execute(select(func.count()).where(TRANSFERS.c.code == "topup")).scalar() == 1
+    # the same form key with another amount is not a new booking
+    other = c.post("/cards/04A1B2C3D4/topup", data={"amount": "6000", "key": key}, headers=SAME)
+    assert other.status_code == 409
+    assert "different request" in messages(other.text)[0]
+    hint = c.get("/cards/04A1B2C3D4/topup/bonus", params={"amount": "100"})
+    assert hint.text.strip() == "Bonus for this amount: CHF 5.00"
+    assert c.get("/cards/04A1B2C3D4/topup/bonus", params={"amount": "10"}).text.strip() == (
+        "No bonus for this amount."
+    )
+
+
+@pytest.mark.parametrize(
+    ("amount", "error"),
+    [
+        ("", "Enter an amount such as 50 or 50.00."),
+        ("fifty", "Enter an amount such as 50 or 50.00."),
+        ("5.001", "Enter an amount such as 50 or 50.00."),
+        ("0", "The amount must be above 0."),
+        ("99999999", "The amount is too large."),
+    ],
+)
+def test_a_wrong_amount_is_named_next_to_the_field(app, amount, error):
+    answer = client(app, "cashier").get("/cards/04A1B2C3D4/topup", params={"amount": amount})
+    assert answer.status_code == 422
+    assert field_errors(answer.text) == {"amount": error}
+    assert 'aria-invalid="true"' in answer.text
+
+
+def test_look_up_says_what_is_wrong(app):
+    c = client(app, "cashier")
+    assert c.get("/cards", params={"uid": "04a1b2c3d4"}).headers["location"] == "/cards/04A1B2C3D4"
+    assert field_errors(c.get("/cards", params={"uid": "x"}).text) == {
+        "uid": "Enter a card UID (4-64 letters, digits, _ : . -)."
+    }
+    assert field_errors(c.get("/cards", params={"uid": "FFFFFFFF"}).text) == {"uid": "No card FFFFFFFF."}
+
+
+def test_console_writes_are_audited_and_held_to_the_operators_limits(app):
+    app.state.ceilings = Ceilings(topup_per_day=6000)
+    c = client(app, "cashier")
+    key = form_key(c.get("/cards/04A1B2C3D4/topup", params={"amount": "50"}).text)
+    assert (
+        c.post("/cards/04A1B2C3D4/topup", data={"amount": "5000", "key": key}, headers=SAME).status_code
+        == 303
+    )
+    key = form_key(c.get("/cards/04A1B2C3D5/topup", params={"amount": "20"}).text)
+    over = c.post("/cards/04A1B2C3D5/topup", data={"amount": "2000", "key": key}, headers=SAME)
+    assert over.status_code == 403
+    assert "daily ceiling" in messages(over.text)[0]
+    assert balance(over.text) == "CHF 0.00"
+    with app.state.engine.connect() as conn:
+        entries = conn.execute(select(AUDIT.c.actor, AUDIT.c.action, AUDIT.c.amount, AUDIT.c.path)).all()
+    assert entries == [("cashier", "top_up", 5000, "/cards/04A1B2C3D4/topup")]
+
+
+def test_pages_follow_the_permissions(app):
+    cashier = client(app, "cashier")
+    page = cashier.get("/cards").text
+    assert 'href="/cards"' in page
+    for path in ("/live", "/machines", "/admin"):
+        assert f'href="{path}"' not in page
+    for path in ("/admin", "/admin/users", "/admin/keys", "/admin/audit", "/live", "/machines"):
+        assert cashier.get(path).status_code == 403, path
+    assert cashier.post("/machines/disp-1/price", data={"unit_price": "1"}, headers=SAME).status_code == 403
+    auditor = client(app, "auditor")
+    assert auditor.get("/admin").headers["location"] == "/admin/audit"
+    assert auditor.get("/admin/keys").status_code == 403
+    assert "Top up" not in auditor.get("/cards/04A1B2C3D4").text  # reads, books nothing
+    admin = client(app, "admin")
+    for path in ("/live", "/live/table", "/machines", "/admin/users", "/admin/keys", "/admin/audit"):
+        assert admin.get(path).status_code == 200, path
+
+
+def test_block_refund_and_history(app):
+    c = client(app, "cashier")
+    key = form_key(c.get("/cards/04A1B2C3D4/topup", params={"amount": "50"}).text)
+    c.post("/cards/04A1B2C3D4/topup", data={"amount": "5000", "key": key}, headers=SAME)
+    blocked = c.post("/cards/04A1B2C3D4/block", headers=SAME)
+    assert messages(c.get(blocked.headers["location"]).text) == ["Card blocked: every tap with it is denied."]
+    confirm = c.get("/cards/04A1B2C3D4/refund")
+    assert re.search(r'id="refund-amount">CHF 50.00<', confirm.text)  # the bonus lapses
+    key = form_key(confirm.text)
+    done = c.post("/cards/04A1B2C3D4/refund", data={"key": key}, headers=SAME)
+    page = c.get(done.headers["location"]).text
+    assert messages(page) == ["Refunded CHF 50.00."]
+    assert balance(page) == "CHF 0.00"
+    history = re.search(r'<table id="history">.*?</table>', page, re.S).group(0)
+    for kind in ("topup", "topup_bonus", "refund", "bonus_forfeit"):
+        assert f"<td>{kind}</td>" in history
+
+
+def test_machines_price_change(app):
+    c = client(app, "tech")
+    changed = c.post("/machines/disp-1/price", data={"unit_price": "3,20"}, headers=SAME)
+    assert changed.headers["location"] == "/machines?changed=disp-1"
+    assert messages(c.get(changed.headers["location"]).text) == ["Price of disp-1 is now CHF 3.20."]
+    wrong = c.post("/machines/disp-1/price", data={"unit_price": "three"}, headers=SAME)
+    assert field_errors(wrong.text) == {"price-disp-1": "Enter a price such as 2.50."}
+    free = c.post("/machines/disp-1/price", data={"unit_price": "0"}, headers=SAME)
+    assert field_errors(free.text) == {"price-disp-1": "The price may be 0 only for a turnstile."}
+    assert c.post("/machines/gate-1/price", data={"unit_price": "0"}, headers=SAME).status_code == 303
+
+
+def test_admin_users_and_keys(app):
+    c = client(app, "admin")
+    short = c.post(
+        "/admin/users", data={"username": "new", "password": "short", "role": "cashier"}, headers=SAME
+    )
+    assert field_errors(short.text) == {"user-password": "A password has at least 10 characters."}
+    added = c.post(
+        "/admin/users",
+        data={
+            "username": "anna",
+            "password": PASSWORD,
+            "role": "cashier",
+            "outlet_id": "bar",
+            "locale": "de",
+        },
+        headers=SAME,
+    )
+    assert added.headers["location"] == "/admin/users?done=added&name=anna"
+    assert c.post("/admin/users/anna", data={"action": "disable"}, headers=SAME).status_code == 303
+    assert ">anna</td><td>cashier</td>" in c.get("/admin/users").text.replace("\n", "").replace("  ", "")
+    made = c.post(
+        "/admin/keys",
+        data={"name": "till 3", "role": "cashier", "outlet_id": "bar", "rate_per_minute": "60"},
+        headers=SAME,
+    )
+    assert made.status_code == 201
+    key = re.search(r'id="new-key">([^<]+)<', made.text).group(1)
+    assert made.headers["cache-control"] == "no-store"
+    till = TestClient(app, base_url=BASE, headers={"X-API-Key": key})
+    assert till.get("/api/v1/cards/04A1B2C3D4").status_code == 200
+    key_id = key.split(".")[0]
+    assert key not in c.get("/admin/keys").text  # shown once
+    assert c.post(f"/admin/keys/{key_id}/revoke", headers=SAME).status_code == 303
+    assert till.get("/api/v1/cards/04A1B2C3D4").status_code == 401
+    audit = c.get("/admin/audit").text
+    for action in ("add_user", "change_user", "create_key", "revoke_key"):
+        assert f"<td>{action}</td>" in audit
+    assert key.split(".")[1] not in audit
+    csv = c.get("/api/v1/audit.csv", params={"action": "create_key"})
+    assert csv.status_code == 200 and "create_key" in csv.text and key.split(".")[1] not in csv.text
+
+
+def test_the_console_speaks_german_per_operator(app):
+    c = client(app, "kassierer")
+    key = form_key(c.get("/cards/04A1B2C3D4/topup", params={"amount": "1234,5"}).text)
+    c.post("/cards/04A1B2C3D4/topup", data={"amount": "123450", "key": key}, headers=SAME)
+    page = c.get("/cards/04A1B2C3D4").text
+    assert '<html lang="de">' in page
+    assert "Karte 04A1B2C3D4" in page
+    assert balance(page) == "1.296,22 CHF"  # 1,234.50 and its 5 % bonus
+    wrong = c.get("/cards/04A1B2C3D4/topup", params={"amount": "x"})
+    assert field_errors(wrong.text) == {"amount": "Betrag wie 50 oder 50.00 eingeben."}
+    # an operator changes their language; the next page follows
+    c.post("/settings/language", data={"locale": "en", "next": "/cards"}, headers=SAME)
+    assert '<html lang="en">' in c.get("/cards").text
+    # before the login: the browser's language
+    assert "Anmelden" in client(app).get("/login", headers={"accept-language": "de-CH,de;q=0.9"}).text
+
+
+def test_times_are_in_the_sites_time_zone():
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    moment = dt.datetime(2026, 7, 1, 12, 0, tzinfo=dt.UTC)
+    assert i18n.local_time(moment, ZoneInfo("Europe/Zurich"), "de") == "01.07.2026 14:00"
+    assert i18n.local_time(moment, ZoneInfo("UTC"), "en") == "2026-07-01 12:00"
+
+
+def test_amounts_are_read_and_written_in_the_currency():
+    assert i18n.parse_amount("50", "CHF") == 5000
+    assert i18n.parse_amount("50,5", "EUR") == 5050
+    assert i18n.parse_amount("1'000.25", "CHF") == 100025
+    assert i18n.parse_amount("1.234", "CHF") is None
+    assert i18n.parse_amount("500", "JPY") == 500
+    assert i18n.parse_amount("5.5", "JPY") is None
+    assert i18n.money(123456, "CHF", "en") == "CHF 1,234.56"
+    assert i18n.money(-5, "EUR", "de") == "-0,05 EUR"
+    assert i18n.money(500, "JPY", "en") == "JPY 500"
+
+
+def test_every_text_of_the_console_has_its_german():
+    folder = Path(i18n.__file__).parent
+    sources = [p.read_text() for p in (folder / "templates").glob("*.html")]
+    sources += [p.read_text() for p in folder.glob("*.py")]
+    texts = set()
+    for source in sources:
+        texts |= set(re.findall(r'_\(\s*"((?:[^"\\]|\\.)+)"', source))
+        texts |= set(re.findall(r"_\(\s*'((?:[^'\\]|\\.)+)'", source))
+    from hub.console.admin import ADMIN_PAGES
+    from hub.console.web import MENU
+
+    texts |= {text for text, *_ in MENU} | {text for text, *_ in ADMIN_PAGES}
+    missing = sorted(t for t in texts if t not in i18n.GERMAN)
+    assert missing == []
+
+
+def test_docs_pages_load_their_assets_from_the_hub(app):
+    c = client(app)
+    for path, assets in (
+        ("/docs", ("/docs-assets/swagger-ui-bundle.js", "/docs-assets/swagger-ui.css")),
+        ("/redoc", ("/docs-assets/redoc.standalone.js",)),
+    ):
+        page = c.get(path)
+        assert page.status_code == 200
+        assert "cdn." not in page.text and "fonts.googleapis" not in page.text
+        assert "default-src 'self'" in page.headers["content-security-policy"]
+        for asset in assets:
+            assert asset in page.text
+            assert c.get(asset).status_code == 200
+
+
+def test_console_routes_are_not_in_the_openapi_document(app):
+    paths = client(app).get("/openapi.json").json()["paths"]
+    assert all(p.startswith("/api/v1/") for p in paths)

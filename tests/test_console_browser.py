@@ -1,0 +1,198 @@
+"""The console in a real browser: headless Chromium (Debian's `chromium`, driven by Playwright
+for Python) against the hub's app served by uvicorn on a free port, on a SQLite file.
+
+One browser and one server for the module; each test gets a fresh browser context (its own
+cookies). Screenshots of the pages go to $TAPGIFT_ARTIFACTS/console (default: pytest's
+temporary directory)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import uvicorn
+from console_site import PASSWORD, make_site
+from sqlalchemy import func, select
+
+from hub.ledger import TRANSFERS
+
+CHROMIUM = os.environ.get("TAPGIFT_CHROMIUM", "/usr/bin/chromium")
+
+pytestmark = pytest.mark.skipif(
+    not (Path(CHROMIUM).exists() or shutil.which("chromium")), reason="Debian's chromium is not installed"
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """The app, served on 127.0.0.1 (a secure context to the browser, so the Secure cookie holds)."""
+    app = make_site(f"sqlite:///{tmp_path_factory.mktemp('console') / 'hub.db'}")
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    yield app, f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+    app.state.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory):
+    base = os.environ.get("TAPGIFT_ARTIFACTS")
+    folder = Path(base) / "console" if base else tmp_path_factory.mktemp("screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+def page(browser, site):
+    _app, base = site
+    context = browser.new_context(base_url=base, locale="en-GB")
+    context.set_default_timeout(5000)
+    pg = context.new_page()
+    yield pg
+    context.close()
+
+
+def log_in(page, username: str, password: str = PASSWORD) -> None:
+    page.goto("/login")
+    page.get_by_label("User name").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+
+
+def test_login_wrong_password_says_so_then_logs_in(page, shots):
+    page.goto("/cards")
+    assert "/login" in page.url  # no session: to the login, then on to the page asked for
+    log_in(page, "cashier", "not the password")
+    assert page.locator("#problem").inner_text() == "Wrong user name or password."
+    page.screenshot(path=shots / "login-error.png")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/cards")
+    assert page.get_by_role("heading", name="Look up a card").is_visible()
+
+
+def test_cashier_tops_up_a_card_and_sees_the_balance(page, shots):
+    log_in(page, "cashier")
+    page.get_by_label("Card UID").fill("04a1b2c3d4")
+    page.get_by_role("button", name="Look up").click()
+    page.wait_for_url("**/cards/04A1B2C3D4")
+    page.get_by_label("Top up (CHF)").fill("50")
+    # the tier's bonus shows while typing (htmx), and again on the confirmation
+    page.locator("#bonus-hint").get_by_text("Bonus for this amount: CHF 2.50").wait_for()
+    page.screenshot(path=shots / "card.png")
+    page.get_by_role("button", name="Continue").click()
+    assert page.locator("#confirm-bonus").inner_text() == "CHF 2.50"
+    assert page.locator("#confirm-new-balance").inner_text() == "CHF 52.50"
+    page.screenshot(path=shots / "topup-confirm.png")
+    page.get_by_role("button", name="Top up CHF 50.00").click()
+    page.wait_for_url("**/cards/04A1B2C3D4?topup=*")
+    assert page.locator("#balance").inner_text() == "CHF 52.50"
+    assert page.get_by_role("status").first.inner_text() == "Topped up CHF 50.00, bonus CHF 2.50."
+    assert (
+        "top-up" in page.locator("#history").inner_text().lower() or page.locator("#history tr").count() == 3
+    )
+
+
+def test_a_double_click_on_top_up_books_once(page, site):
+    app, _ = site
+    log_in(page, "cashier")
+    page.goto("/cards/04A1B2C3D5/topup?amount=20")
+    page.get_by_role("button", name="Top up CHF 20.00").dblclick()
+    page.wait_for_url("**/cards/04A1B2C3D5?topup=*")
+    assert page.locator("#balance").inner_text() == "CHF 20.00"
+    with app.state.engine.connect() as conn:
+        topups = conn.execute(
+            select(func.count()).where(TRANSFERS.c.code == "topup", TRANSFERS.c.amount == 2000)
+        ).scalar()
+    assert topups == 1
+
+
+def test_a_cashier_sees_no_admin_page(page, shots):
+    log_in(page, "cashier")
+    page.wait_for_url("**/cards")
+    nav = page.get_by_role("navigation").first
+    assert nav.get_by_role("link", name="Cards").is_visible()
+    assert nav.get_by_role("link", name="Admin").count() == 0
+    response = page.goto("/admin/users")
+    assert response.status == 403
+    assert page.get_by_role("heading", name="Not allowed").is_visible()
+    page.screenshot(path=shots / "cashier-admin-403.png")
+
+
+def test_an_admin_sees_every_page(page, shots):
+    log_in(page, "admin")
+    for path, heading in (
+        ("/live", "Controllers"),
+        ("/machines", "Machines"),
+        ("/admin/users", "Users"),
+        ("/admin/keys", "API keys"),
+        ("/admin/audit", "Audit log"),
+    ):
+        page.goto(path)
+        assert page.get_by_role("heading", name=heading, exact=True).is_visible()
+        page.screenshot(path=shots / f"{path.strip('/').replace('/', '-')}.png", full_page=True)
+
+
+def test_the_console_in_german(page, shots):
+    log_in(page, "kassierer")
+    page.wait_for_url("**/cards")
+    assert page.get_by_role("heading", name="Karte suchen").is_visible()
+    page.get_by_label("Karten-UID").fill("04A1B2C3D6")
+    page.get_by_role("button", name="Suchen").click()
+    page.get_by_label("Aufladen (CHF)").fill("12,50")
+    page.get_by_role("button", name="Weiter").click()
+    page.get_by_role("button", name="12,50 CHF aufladen").click()
+    page.wait_for_url("**/cards/04A1B2C3D6?topup=*")
+    assert page.locator("#balance").inner_text() == "12,50 CHF"
+    assert page.locator("html").get_attribute("lang") == "de"
+    page.screenshot(path=shots / "card-de.png")
+
+
+def test_docs_render_without_internet(page, site, shots):
+    _app, base = site
+    asked_outside = []
+
+    def only_local(route):
+        if route.request.url.startswith(base):
+            route.continue_()
+        else:
+            asked_outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_local)
+    page.goto("/docs")
+    page.locator(".opblock").first.wait_for()
+    assert page.locator(".opblock").count() > 50
+    page.screenshot(path=shots / "docs.png")
+    page.goto("/redoc")
+    page.get_by_role("heading", name="tapgift hub").first.wait_for()
+    page.screenshot(path=shots / "redoc.png")
+    assert asked_outside == []
