@@ -17,6 +17,8 @@ PERMISSIONS: dict[str, str] = {
     "sales.pay": "quote and pay baskets, buy points, choose and redeem gifts, count activities",
     "sales.refund": "refund a paid basket",
     "gifts.give": "give gifts from staff",
+    "vouchers.issue": "issue, cancel and deliver vouchers (seed 001); the key tills check codes with",
+    "vouchers.read": "vouchers, their status, redemptions and deliveries",
     "devices.read": "controllers, their health, commands and loyalty settings",
     "devices.write": "register controllers, change prices, send commands, rotate keys",
     "loyalty.read": "outlets, counters, articles, discounts, rules, tiers and settings",

@@ -30,3 +30,9 @@ class Settings(BaseSettings):
     # device admits it at the broker, rotating its key sets its broker password
     # (hub/devices/admission.py). Off: the broker's users are managed apart.
     dynsec: bool = False
+    # Vouchers (hub/vouchers): the secret their codes are signed with ("": one is made and stored
+    # in the database on first use); the mail server vouchers are e-mailed through,
+    # smtp://[user:password@]host[:port] or smtps://… ("": no e-mail), and the sender.
+    voucher_secret: str = ""
+    smtp: str = ""
+    mail_from: str = "tapgift@localhost"

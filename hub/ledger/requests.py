@@ -43,7 +43,7 @@ NAMESPACES = frozenset(
     {
         # REST money writes (hub/api/routers)
         "topup", "refund", "settle", "points-purchase", "basket", "gift-choice", "gift-give",
-        "gift-redeem", "activity", "exit",
+        "gift-redeem", "activity", "exit", "voucher", "voucher-redeem", "voucher-cancel", "voucher-deliver",
         # the hub's own bookings
         "expire", "expiry", "gift-expiry", "kiosk", "offline", "link", "replace", "registration",
         "machine",

@@ -37,6 +37,7 @@ from hub.api.routers import (
     sun,
     topup_tiers,
     users,
+    vouchers,
 )
 
 api_router = APIRouter(prefix="/api/v1", responses=RESPONSES)
@@ -65,6 +66,8 @@ for module in (
     gift_rules,
     card_gifts,
     gift_reports,
+    # vouchers (seed 001)
+    vouchers,
     # who may do what, and what they did
     auth,
     users,

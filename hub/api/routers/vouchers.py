@@ -1,0 +1,401 @@
+"""Vouchers (/api/v1/vouchers, seed 001): issue, look up, check a code, redeem at a till or web
+shop, credit to a card, print, e-mail, cancel. hub.vouchers."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query, Request, Response
+from pydantic import BaseModel, Field
+from sqlalchemy import Connection
+
+from hub.access.callers import Caller
+from hub.api.auth import Allowed
+from hub.api.deps import COALITION, Currency, DbDep, Now, Scope
+from hub.api.fields import MAX_POINTS, CardUid, Flag, Key, Minor, Moment, Slug
+from hub.core.errors import Conflict, Invalid
+from hub.core.settings import Settings
+from hub.loyalty.point_rules import ChannelIn
+from hub.vouchers import codes, delivery, redeem, store
+
+router = APIRouter(tags=["vouchers"])
+
+VoucherId = Annotated[
+    str, Path(pattern=r"^[A-Z2-7]{16}$", description="the voucher's id (its code's serial)")
+]
+Code = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z0-9-]{1,80}$",
+        description="the voucher's code as scanned (TGV-K-VALUE-UNTIL-SERIAL-TAG), in either case",
+    ),
+]
+Email = Annotated[str, Field(pattern=r"^[^@\s<>,;]{1,64}@[^@\s<>,;]{1,189}$", max_length=254)]
+Text = Annotated[str, Field(max_length=500)]
+
+
+class VoucherSettings:
+    """What the routes need of the hub's settings: the signing secret and the mail server.
+    `create_app` callers (tests) may set `app.state.voucher_settings`; otherwise they are read
+    once from the TAPGIFT_* environment (hub/core/settings.py)."""
+
+    def __init__(self, secret: str | None, mail: delivery.MailSettings):
+        self.secret = secret or None
+        self.mail = mail
+
+
+def _settings(request: Request) -> VoucherSettings:
+    found = getattr(request.app.state, "voucher_settings", None)
+    if found is None:
+        s = Settings()
+        found = VoucherSettings(s.voucher_secret, delivery.MailSettings(s.smtp, s.mail_from))
+        request.app.state.voucher_settings = found
+    return found
+
+
+class VoucherIn(BaseModel):
+    kind: Literal["money", "points", "goods", "discount"] = Field(
+        description="money or points (a value voucher), goods (an article or a service), discount"
+    )
+    amount: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_POINTS,
+        strict=True,
+        description="money: minor units; points: points; discount: minor units off (or give percent)",
+    )
+    units: int | None = Field(None, ge=1, le=1000, strict=True, description="goods: how many (default 1)")
+    percent: Decimal | None = Field(
+        None,
+        gt=0,
+        le=100,
+        max_digits=5,
+        decimal_places=2,
+        allow_inf_nan=False,
+        description="discount: percent off",
+    )
+    max_discount: Minor | None = Field(None, description="a percent discount's cap, minor units")
+    article_ids: list[Slug] = Field([], max_length=100, description="limited to these articles (goods: buys)")
+    group_ids: list[Slug] = Field([], max_length=100, description="… or these product groups; none: any")
+    valid_from: Moment | None = None
+    valid_to: Moment | None = Field(None, description="redeemable before this moment")
+    online_only: Flag = Field(False, description="redeemable only by a web shop or app (channel_in)")
+    transferable: Flag = Field(True, description="false: redeemable only with card_uid")
+    card_uid: CardUid | None = Field(None, description="the card it is issued to")
+    outlet_id: Slug | None = Field(
+        None, description="the issuing outlet, which pays its value; none: the coalition"
+    )
+    recipient_name: Annotated[str, Field(max_length=100)] = ""
+    recipient_email: Email | None = None
+    conditions: Text = Field("", description="printed on the voucher")
+
+
+class RedemptionView(BaseModel):
+    id: int
+    channel: str
+    outlet_id: str | None
+    counter_id: str | None
+    card_uid: str | None
+    caller: str
+    used: int
+    value: int
+    at: dt.datetime
+    lines: list[dict]
+
+
+class DeliveryView(BaseModel):
+    channel: str
+    recipient: str
+    caller: str
+    at: dt.datetime
+
+
+class VoucherOut(BaseModel):
+    id: str
+    code: str = Field(description="print it as QR (GET /vouchers/{id}/qr) or hand it over")
+    kind: str
+    ledger: str
+    face_value: int = Field(
+        description="money: minor units; points; goods: units; discount: amount (0: percent)"
+    )
+    percent: Decimal | None
+    max_discount: int | None
+    remaining: int = Field(description="what is left: minor units, points, or uses (goods: units)")
+    article_ids: list[str]
+    group_ids: list[str]
+    valid_from: dt.datetime | None
+    valid_to: dt.datetime | None
+    online_only: bool
+    transferable: bool
+    card_uid: str | None
+    outlet_id: str | None
+    recipient_name: str
+    recipient_email: str
+    conditions: str
+    issued_by: str
+    issued_at: dt.datetime
+    cancelled_at: dt.datetime | None
+    status: Literal[store.STATUSES]  # type: ignore[valid-type]
+    redemptions: list[RedemptionView]
+    deliveries: list[DeliveryView]
+    repeated: bool = False
+
+
+class CheckOut(BaseModel):
+    signature: Literal["valid"] = "valid"
+    voucher: VoucherOut
+
+
+class LineIn(BaseModel):
+    line_id: Slug | None = Field(None, description="default: the line's position, 1-based")
+    article_id: Slug
+    quantity: int = Field(1, ge=1, le=10_000, strict=True)
+
+
+class RedeemIn(BaseModel):
+    code: Code
+    outlet_id: Slug
+    counter_id: Slug | None = Field(None, description="the till it is redeemed at")
+    channel_in: ChannelIn = Field(ChannelIn.TILL, description="webshop or app: an online purchase")
+    card_uid: CardUid | None = Field(
+        None, description="the card presented (a non-transferable voucher needs it)"
+    )
+    lines: list[LineIn] = Field(
+        [],
+        max_length=500,
+        description="the basket's lines, priced from the catalogue; a limited voucher needs them",
+    )
+    amount: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_POINTS,
+        strict=True,
+        description="money: what to pay with it; points: what to credit",
+    )
+
+
+class CoveredLine(BaseModel):
+    line_id: str
+    article_id: str
+    units: int | None = None
+    value: int | None = None
+
+
+class RedeemOut(BaseModel):
+    redemption_id: int
+    voucher_id: str
+    kind: str
+    channel: str
+    outlet_id: str | None
+    counter_id: str | None
+    card_uid: str | None
+    used: int = Field(description="taken from the voucher: minor units, points, or uses")
+    value: int = Field(description="money booked to the outlet's revenue, minor units")
+    lines: list[CoveredLine]
+    remaining: int
+    status: str
+    at: dt.datetime
+    repeated: bool
+
+
+class DeliverIn(BaseModel):
+    channel: Literal["card", "email", "print"] = Field(
+        description="card: credited straight to the card (money, points) or bound to it; email: the "
+        "code as image and the PDF over SMTP; print: the PDF (GET /vouchers/{id}/pdf) was handed over"
+    )
+    card_uid: CardUid | None = None
+    email: Email | None = Field(None, description="default: the voucher's recipient_email")
+
+
+class CodeKeyOut(BaseModel):
+    key: str = Field(description="base64 of the HMAC-SHA256 key the codes' tags are made with")
+    format: str
+
+
+@router.post("/vouchers", response_model=VoucherOut, status_code=201)
+def issue_voucher(
+    caller: Allowed.vouchers_issue,
+    voucher: VoucherIn,
+    db: DbDep,
+    now: Now,
+    currency: Currency,
+    request: Request,
+    idempotency_key: Key,
+):
+    """Issue a voucher with a signed code (seed 001). A money voucher is funded from the issuing
+    outlet's (or the coalition's) "vouchers issued" account. A retry with the same key answers
+    the first voucher with repeated=true."""
+    body = voucher.model_dump(mode="json")
+    req = {**body, **voucher.model_dump(include={"valid_from", "valid_to"})}
+    secret = _settings(request).secret
+    return db.write_keyed(
+        "voucher/",
+        idempotency_key,
+        body,
+        lambda conn, key: store.issue(conn, req, currency, secret, key, caller.name, now),
+        scope=Scope(voucher.outlet_id) if voucher.outlet_id else COALITION,
+    )
+
+
+@router.get("/vouchers", response_model=list[VoucherOut])
+def list_vouchers(
+    caller: Allowed.vouchers_read,
+    db: DbDep,
+    now: Now,
+    card_uid: Annotated[str | None, Query(pattern=r"^[0-9A-Za-z_:.-]{4,64}$")] = None,
+    outlet_id: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_.-]{1,40}$")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+):
+    """The newest vouchers, of a card or an issuing outlet."""
+    scope = Scope(outlet_id) if outlet_id else (COALITION if caller.scoped else None)
+    return db.read(store.list_vouchers, now, card_uid, outlet_id, limit, scope=scope)
+
+
+@router.get("/vouchers/code-key", response_model=CodeKeyOut)
+def code_key(_caller: Allowed.vouchers_issue, db: DbDep, request: Request):
+    """The key a till checks codes offline with (hub/vouchers/codes.py: the format, the tag).
+    It can tell a real code from a made-up one; redemption is online."""
+    secret = _settings(request).secret
+    key = db.read(store.signing_key, secret)
+    if key is None:
+        raise Conflict("no voucher has been issued yet: the key is made with the first")
+    return {"key": base64.b64encode(key).decode(), "format": codes.__doc__.split("\n\n")[1]}
+
+
+@router.get("/vouchers/check/{code}", response_model=CheckOut)
+def check_code(
+    _caller: Allowed.cards_read,
+    code: Annotated[str, Path(pattern=r"^[A-Za-z0-9-]{1,80}$")],
+    db: DbDep,
+    now: Now,
+    request: Request,
+):
+    """Check a scanned code: its signature (422 if forged or mistyped), then the voucher as it
+    stands (status, what is left, its conditions). Books nothing."""
+    secret = _settings(request).secret
+    return db.read(lambda conn: {"voucher": store.view(conn, store.by_code(conn, secret, code)["id"], now)})
+
+
+@router.get("/vouchers/{voucher_id}", response_model=VoucherOut)
+def get_voucher(_caller: Allowed.vouchers_read, voucher_id: VoucherId, db: DbDep, now: Now):
+    """A voucher's terms, what is left, its status, and every redemption (where, when, by which
+    till) and delivery."""
+    return db.read(store.view, voucher_id, now)
+
+
+@router.get(
+    "/vouchers/{voucher_id}/pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}, "description": "the printable voucher"}},
+)
+def voucher_pdf(_caller: Allowed.vouchers_read, voucher_id: VoucherId, db: DbDep, currency: Currency):
+    """The voucher to print: the code as QR, the value, the validity and the conditions."""
+    voucher = db.read(store.get_voucher, voucher_id)
+    return Response(delivery.pdf(voucher, currency), media_type="application/pdf")
+
+
+@router.get(
+    "/vouchers/{voucher_id}/qr",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}, "description": "the code as a QR code"}},
+)
+def voucher_qr(_caller: Allowed.vouchers_read, voucher_id: VoucherId, db: DbDep):
+    voucher = db.read(store.get_voucher, voucher_id)
+    return Response(delivery.qr_png(voucher["code"]), media_type="image/png")
+
+
+@router.post("/vouchers/redeem", response_model=RedeemOut, status_code=201)
+def redeem_voucher(
+    caller: Allowed.sales_pay,
+    redemption: RedeemIn,
+    db: DbDep,
+    now: Now,
+    request: Request,
+    idempotency_key: Key,
+):
+    """Redeem a voucher at an outlet's till (or web shop): a money voucher pays `amount` (or as
+    much of the lines as it can; the rest stays on it), a goods voucher covers its units of the
+    matching lines, a discount voucher takes its discount off the matching lines; the value is
+    booked to the outlet's revenue. A points voucher is credited to the card presented. Exactly
+    once: two tills at the same instant — one wins, the other gets 409. A retry with the same
+    key answers the first redemption with repeated=true."""
+    body = redemption.model_dump(mode="json")
+    secret = _settings(request).secret
+    return db.write_keyed(
+        "voucher-redeem/",
+        idempotency_key,
+        body,
+        lambda conn, key: redeem.redeem(conn, body, secret, key, caller.name, now),
+        scope=Scope(redemption.outlet_id, redemption.counter_id),
+    )
+
+
+def _issuer_scope(conn: Connection, caller: Caller, voucher_id: str) -> None:
+    """A caller bound to an outlet acts on the vouchers their outlet issued."""
+    if caller.scoped:
+        caller.check_outlet(conn, store.get_voucher(conn, voucher_id)["issuer_outlet_id"])
+
+
+@router.post("/vouchers/{voucher_id}/cancel", response_model=VoucherOut)
+def cancel_voucher(
+    caller: Allowed.vouchers_issue, voucher_id: VoucherId, db: DbDep, now: Now, idempotency_key: Key
+):
+    """Cancel a voucher: what is left of it goes back to where it came from. Repeats answer
+    repeated=true."""
+
+    def cancel(conn: Connection, key: str) -> dict:
+        _issuer_scope(conn, caller, voucher_id)
+        return store.cancel(conn, voucher_id, key, now)
+
+    return db.write_keyed("voucher-cancel/", idempotency_key, {"voucher_id": voucher_id}, cancel)
+
+
+@router.post(
+    "/vouchers/{voucher_id}/deliver",
+    response_model=VoucherOut,
+    responses={502: {"description": "The mail server could not be reached or refused the message"}},
+)
+def deliver_voucher(
+    caller: Allowed.vouchers_issue,
+    voucher_id: VoucherId,
+    target: DeliverIn,
+    db: DbDep,
+    now: Now,
+    currency: Currency,
+    request: Request,
+    idempotency_key: Key,
+):
+    """Hand a voucher over. card: a money voucher is credited to the card's wallet, a points
+    voucher as points (both redeem it whole), a goods or discount voucher is bound to the card;
+    email: sent over SMTP with the code as an image and the PDF (then recorded); print: the PDF
+    was printed and handed over. Its status becomes delivered."""
+    body = {"voucher_id": voucher_id, **target.model_dump(mode="json")}
+    settings = _settings(request)
+    if target.channel == "card":
+        if target.card_uid is None:
+            raise Invalid("name the card_uid to credit the voucher to")
+
+        def to_card(conn: Connection, key: str) -> dict:
+            _issuer_scope(conn, caller, voucher_id)
+            return redeem.credit_to_card(conn, voucher_id, target.card_uid, key, caller.name, now)
+
+        return db.write_keyed("voucher-deliver/", idempotency_key, body, to_card)
+    voucher = db.read(store.get_voucher, voucher_id)
+    to = target.email or voucher["recipient_email"]
+    if target.channel == "email":
+        if not to:
+            raise Invalid("name the e-mail address: the voucher has no recipient_email")
+        sent = db.read(store.delivered_under, voucher_id, "voucher-deliver/", idempotency_key)
+        left = db.read(store.remaining, voucher)
+        if not sent:
+            store.check_open(voucher, left, now)
+            delivery.send(delivery.message(voucher, currency, to, settings.mail), settings.mail)
+
+    def record(conn: Connection, key: str) -> dict:
+        _issuer_scope(conn, caller, voucher_id)
+        return store.deliver(conn, voucher_id, target.channel, to, caller.name, key, now)
+
+    return db.write_keyed("voucher-deliver/", idempotency_key, body, record)
