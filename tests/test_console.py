@@ -361,3 +361,64 @@ def test_docs_pages_load_their_assets_from_the_hub(app):
 def test_console_routes_are_not_in_the_openapi_document(app):
     paths = client(app).get("/openapi.json").json()["paths"]
     assert all(p.startswith("/api/v1/") for p in paths)
+
+
+def test_live_shows_each_controller_its_health_taps_and_refusals(app):
+    import asyncio
+    import datetime as dt
+    from collections import Counter
+    from types import SimpleNamespace
+
+    from hub.core.clock import utcnow
+    from hub.devices import management, refusals
+    from hub.tables.taps import DeviceRequest
+
+    now = utcnow()
+    health = {
+        "uptime_seconds": 3600,
+        "free_heap_bytes": 41000,
+        "rssi": -61,
+        "reconnects": 2,
+        "reader_resets": 1,
+        "journal_depth": 3,
+        "fw": "1.4.0",
+    }
+    management.store_reports(app.state.engine, {"disp-1": (now, health)}, [])
+    tally = refusals.Tally()
+    tally.add("park", "disp-1", "bad_signature", "tag mismatch", now)
+    refusals.store(app.state.engine, tally.take())
+    old = now - dt.timedelta(minutes=5)
+    replies = [
+        ('{"k": "grant", "re": "1.a-1"}', now),
+        ('{"k": "deny", "re": "1.a-2", "code": "insufficient_funds"}', now),
+        ('{"k": "ack", "re": "1.a-3"}', now),  # a report's answer: not a tap
+        ('{"k": "grant", "re": "1.a-0"}', old),  # not in the last minute
+    ]
+    with app.state.engine.begin() as conn:
+        conn.execute(
+            DeviceRequest.__table__.insert(),
+            [
+                {"device_id": "disp-1", "request_id": f"r{i}", "reply": body.encode(), "created_at": at}
+                for i, (body, at) in enumerate(replies)
+            ],
+        )
+    c = client(app, "tech")
+    page = c.get("/live").text
+    assert 'hx-get="/live/table"' in page  # the table reloads itself
+    assert "no MQTT" in page
+    row = re.search(r'<tr id="device-disp-1">.*?</tr>', page, re.S).group(0)
+    cells = [re.sub(r"<[^>]+>", " ", cell).split() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+    assert cells[1] == ["unknown"]  # no bridge in this process
+    assert cells[3] == ["2"] and cells[4] == ["1", "insufficient_funds:", "1"]
+    assert cells[5:10] == [["41000"], ["-61"], ["1"], ["3"], ["1.4.0"]]
+    assert "bad_signature" in page and "tag mismatch" in page
+    # with the bridge: online/offline as the controllers last said on their status topic
+    connected = asyncio.Event()
+    connected.set()
+    app.state.bridge = SimpleNamespace(
+        status={"disp-1": "online"}, stats=Counter(received=7, refused=1), connected=connected
+    )
+    table = c.get("/live/table").text
+    assert re.search(r'<tr id="device-disp-1">\s*<td>disp-1.*?status-online', table, re.S)
+    assert re.search(r'<tr id="device-gate-1">\s*<td>gate-1.*?status-offline', table, re.S)
+    assert "Hub: 7 messages, 1 refused; broker connected." in table
