@@ -73,6 +73,7 @@ class App:
         """Health telemetry (protocol/manage.py) every profile.health_s, at QoS 0."""
         uptime_ms = 0
         last = ticks_ms()
+        crash = None
         while True:
             # The first one a period after boot: "online" already tells the hub we are up.
             await sleep_ms(self.cfg.profile["health_s"] * 1000)
@@ -84,13 +85,20 @@ class App:
             free = getattr(gc, "mem_free", None)  # MicroPython only
             if free:
                 gc.collect()
+            if crash is None:
+                from firmware import faults  # once: what killed the app before this boot
+
+                crash = faults.last(self.board.flash_dir) or ""
             # Keys of more than 10 characters are not interned at import: the
             # heap target has room for only a few more interned names.
             topic, payload = self.link.seal(
                 topics.HEALTH,
                 {
                     "uptime_seconds": uptime_ms // 1000,
-                    "free_heap_bytes": free() if free else None,
+                    "free_heap_bytes": free() if free else None,  # MicroPython's heap
+                    "heap_alloc_bytes": gc.mem_alloc() if free else None,
+                    "reset_cause": self.board.reset_cause(),
+                    "last_traceback": crash or None,
                     "rssi": self.board.rssi(),
                     "reconnects": self.client.reconnects,
                     "reader_resets": self.board.reader.resets,
@@ -127,11 +135,7 @@ class App:
 
 
 def main():
-    from firmware import config, hal_esp32
+    """On a board (main.py): firmware/faults.py keeps a mistake from leaving it at the REPL."""
+    from firmware import faults
 
-    cfg = config.load()
-    board = hal_esp32.Board(cfg.pins)
-    try:
-        asyncio.run(App(cfg, board).run())
-    finally:
-        hal.all_off(board.relays)
+    faults.main(App)

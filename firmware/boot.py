@@ -30,6 +30,8 @@ def relays_off(pins):
         relays = DEFAULT_RELAYS
     off = 1 if pins.get("relay_active_low") is True else 0
     for number in relays:
+        if not isinstance(number, int) or 6 <= number <= 11 or number in (1, 3):
+            continue  # the flash or the console: driving those would stop the board
         try:
             # value= is applied before the pin becomes an output: no glitch.
             machine.Pin(number, machine.Pin.OUT, value=off)

@@ -135,6 +135,7 @@ DEFAULT_PINS = {
     "button": None,  # billiard release button
     "buzzer": None,  # sounds with the indicator
     "display": None,  # a kiosk's 2-line LCD (I2C), or null
+    "psram": False,  # a WROVER (PSRAM on GPIO 16, 17): no pin of ours may use those
 }
 
 # Pins that are a pin number or null.
@@ -160,6 +161,20 @@ _READER_RANGES = {
     "baud": (1200, 1000000),
 }
 _MAX_GPIO = 48
+
+# What an ESP32 (WROOM; WROVER with psram) allows on its GPIOs. A pin number that breaks
+# one of these rules is refused with the reason: on the board it would not work, or would
+# stop the board from booting or from talking to mpremote.
+_NO_GPIO = (20, 24, 28, 29, 30, 31)  # not on the chip (and nothing above 39)
+_FLASH = (6, 7, 8, 9, 10, 11)  # the SPI flash the firmware runs from
+_REPL = (1, 3)  # UART0 TX/RX: the console mpremote talks to
+_INPUT_ONLY = (34, 35, 36, 37, 38, 39)  # no output driver, no internal pull-up
+# A relay module pulling these at reset changes how the chip boots: 12 high sets the flash
+# to 1.8 V (no boot), 0 low enters the ROM bootloader.
+_RELAY_STRAPPING = (0, 12)
+_PSRAM = (16, 17)  # a WROVER's PSRAM
+# Pins the firmware drives (or that must be able to drive: I2C lines): never input-only.
+_OUTPUT_FIELDS = ("relays", "indicator", "buzzer", "cs", "rst", "sck", "mosi", "tx", "scl", "sda")
 
 
 class ConfigError(Exception):
@@ -329,6 +344,8 @@ def _pins(given):
         raise ConfigError("pins.relays must be a non-empty list of pin numbers")
     if not isinstance(pins["relay_active_low"], bool):
         raise ConfigError("pins.relay_active_low must be true or false")
+    if not isinstance(pins["psram"], bool):
+        raise ConfigError("pins.psram must be true or false")
     for name in _OPTIONAL_PINS:
         if pins[name] is not None and not _is_int(pins[name]):
             raise ConfigError("pins.%s must be a pin number or null" % name)
@@ -351,7 +368,30 @@ def _pins(given):
             if n in used:
                 raise ConfigError("pins.%s.%s: pin %d is also %s" % (part, name, n, used[n]))
             used[n] = "pins.%s.%s" % (part, name)
+    for n in used:
+        where = used[n]
+        _check_gpio(where, n, where.rpartition(".")[2], pins["psram"])
     return pins
+
+
+def _check_gpio(where, n, role, psram):
+    """Refuse GPIO n for `where` (role: its last name, e.g. "relays", "cs") if an ESP32 cannot
+    have it there."""
+    why = None
+    if n < 0 or n > 39 or n in _NO_GPIO:
+        why = "GPIO %d does not exist on an ESP32"
+    elif n in _FLASH:
+        why = "GPIO %d is wired to the flash the firmware runs from"
+    elif n in _REPL:
+        why = "GPIO %d is UART0, the REPL console mpremote uses"
+    elif psram and n in _PSRAM:
+        why = "GPIO %d belongs to the PSRAM of this board (pins.psram)"
+    elif role in _OUTPUT_FIELDS and n in _INPUT_ONLY:
+        why = "GPIO %d is input only (34..39): it cannot drive anything"
+    elif role == "relays" and n in _RELAY_STRAPPING:
+        why = "GPIO %d is a strapping pin: a relay module on it changes how the board boots"
+    if why:
+        raise ConfigError(where + ": " + why % n)
 
 
 def _display(given):

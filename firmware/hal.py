@@ -20,6 +20,9 @@
 #   board.tasks(cfg)    coroutines the board needs running (e.g. keeping Wi-Fi up); they never return
 #   board.rssi()        Wi-Fi signal strength in dBm, or None when not connected
 #   board.reboot()      restart the board (the app starts again from boot.py)
+#   board.reset_cause() why the board last started: "power_on", "hard" (the reset
+#                       button), "watchdog", "deep_sleep", "soft" (a reboot command,
+#                       a crash) or "unknown"
 #
 # A board module is chosen by the caller: firmware.app imports hal_esp32
 # lazily and only on a board; the HIL passes a hal_sim board in.

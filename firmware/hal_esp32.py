@@ -194,6 +194,49 @@ class Board:
     def reboot(self):
         machine.reset()
 
+    def reset_cause(self):
+        cause = machine.reset_cause()
+        for name, label in _RESET_CAUSES:
+            if getattr(machine, name, None) == cause:
+                return label
+        return "unknown"
+
+
+_RESET_CAUSES = (
+    ("PWRON_RESET", "power_on"),
+    ("HARD_RESET", "hard"),
+    ("WDT_RESET", "watchdog"),
+    ("DEEPSLEEP_RESET", "deep_sleep"),
+    ("SOFT_RESET", "soft"),
+)
+_FAULT_MS = 10000  # between two attempts at starting
+
+
+def fault(err, attempt):
+    """A board that cannot start (firmware/faults.py): the indicator LED (the provisioned one
+    if the file says, else GPIO 2) blinks fast for _FAULT_MS, then the next attempt."""
+    import json
+    import time
+
+    number = 2
+    try:
+        with open("/provision.json") as f:
+            number = json.loads(f.read())["pins"]["indicator"]
+    except Exception:
+        pass
+    led = None
+    try:
+        if isinstance(number, int) and 0 <= number < 34:
+            led = machine.Pin(number, machine.Pin.OUT, value=0)
+    except Exception:
+        pass
+    for i in range(_FAULT_MS // 100):
+        if led is not None:
+            led.value(i % 2)
+        time.sleep_ms(100)
+    if led is not None:
+        led.value(0)
+
 
 def _input(number, unit=None):
     return None if number is None else Input(number, unit)

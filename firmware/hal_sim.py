@@ -240,13 +240,18 @@ class SimBoard:
         self.watchdog_resets = 0
         self.rssi_dbm = -55
         self.reboots = 0
+        self.last_reset = "power_on"  # reset_cause(): what started the running app
         self.on_reboot = None  # what the simulation does on reboot(), e.g. restart the app
 
     def rssi(self):
         return self.rssi_dbm
 
+    def reset_cause(self):
+        return self.last_reset
+
     def reboot(self):
         self.reboots += 1
+        self.last_reset = "soft"
         if self.on_reboot is not None:
             self.on_reboot()
 
@@ -260,6 +265,7 @@ class SimBoard:
     def _bite(self):
         self.watchdog_resets += 1
         self.reboot()
+        self.last_reset = "watchdog"
 
     def tasks(self, cfg):
         return []

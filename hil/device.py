@@ -12,7 +12,7 @@ import asyncio
 import json
 import os
 
-from firmware import config, hal
+from firmware import config, faults, hal
 from firmware.app import App
 from firmware.hal_sim import SimBoard, hanging_reader
 
@@ -115,7 +115,16 @@ class SimDevice:
             open_connection=self._open_connection,
             **CLIENT_OPTIONS,
         )
-        self._task = asyncio.create_task(self.app.run())
+        self._task = asyncio.create_task(self._run(self.app))
+
+    async def _run(self, app):
+        """The app, as firmware.app.main runs it: what kills it is kept on flash for the next
+        boot's health telemetry (the simulated watchdog then reboots the board)."""
+        try:
+            await app.run()
+        except Exception as err:
+            faults.keep(err, self.board.flash_dir)
+            raise
 
     async def wait_connected(self, timeout=10.0):
         """Connected, subscribed to replies and "online" published. After a reboot (the

@@ -4,9 +4,13 @@
 # (manage -> messages, never the reverse); the hub decodes health and cmdack
 # through protocol/hub_side.py, which uses this module.
 #
-#   up/health  {"uptime_seconds": 3600, "free_heap_bytes": 61234, "rssi": -61,
-#               "reconnects": 1, "reader_resets": 0, "journal_depth": 0, "fw": "0.1.0"}
-#              free_heap_bytes, rssi: null where the platform cannot tell (rssi in dBm);
+#   up/health  {"uptime_seconds": 3600, "free_heap_bytes": 61234, "heap_alloc_bytes": 40102,
+#               "rssi": -61, "reconnects": 1, "reader_resets": 0, "journal_depth": 0,
+#               "fw": "0.1.0", "reset_cause": "watchdog", "last_traceback": "Traceback ..."}
+#              free_heap_bytes, heap_alloc_bytes: MicroPython's heap (gc.mem_free, gc.mem_alloc);
+#              rssi: dBm; each null where the platform cannot tell. reset_cause: why the
+#              board last started; last_traceback: the end (<= 300 characters) of what
+#              last killed the app or kept it from starting, or null (both optional);
 #              journal_depth: delivery reports waiting on flash. Sent every
 #              profile.health_s, at QoS 0 (the next one follows soon).
 #   dn/cmd     {"seq": 7, "k": "config", "set": {"pulse_ms": 80, "gap_ms": 60}}
@@ -66,9 +70,12 @@ def _check_health(body):
     for name in _HEALTH_COUNTS:
         if _field(body, name, int) < 0:
             raise ProtocolError(BAD_FIELD, name + " is negative")
-    for name in ("free_heap_bytes", "rssi"):
+    for name in ("free_heap_bytes", "rssi", "heap_alloc_bytes"):
         if body.get(name) is not None:
             _field(body, name, int)
+    for name, longest in (("reset_cause", 16), ("last_traceback", 300)):
+        if body.get(name) is not None and len(_field(body, name, str)) > longest:
+            raise ProtocolError(BAD_FIELD, name + " length")
     if len(_field(body, "fw", str)) > 16:
         raise ProtocolError(BAD_FIELD, "fw length")
 

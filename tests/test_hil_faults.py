@@ -115,6 +115,15 @@ async def test_task_that_dies_leaves_every_relay_off_and_the_watchdog_reboots(hu
         await until(lambda: len(device.results) == 2)
         assert device.results[-1][1] == "grant" and relays_on(device)[0]
         assert board.watchdog_resets == 1
+        # The next boot's health telemetry says why it started and what killed the app.
+        for _ in range(50):
+            health = await health_of(hub, device)
+            if health and health["reset_cause"] == "watchdog":
+                break
+            await asyncio.sleep(0.2)
+        assert health["reset_cause"] == "watchdog", health
+        assert "simulated crash in the health task" in health["last_traceback"]
+        assert health["free_heap_bytes"] is None  # CPython: no MicroPython heap to tell
     finally:
         await device.stop()
 

@@ -39,6 +39,9 @@ CARDS = Card.__table__
 HEALTH_FIELDS = (
     "uptime_seconds",
     "free_heap_bytes",
+    "heap_alloc_bytes",
+    "reset_cause",
+    "last_traceback",
     "rssi",
     "reconnects",
     "reader_resets",

@@ -29,7 +29,10 @@ class DeviceHealth(SQLModel, table=True):
     device_id: str = Field(primary_key=True)
     received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     uptime_seconds: int = Field(sa_column=Column(BigInteger, nullable=False))
-    free_heap_bytes: int | None = None  # None: the platform cannot tell
+    free_heap_bytes: int | None = None  # MicroPython's gc.mem_free(); None: the platform cannot tell
+    heap_alloc_bytes: int | None = None  # gc.mem_alloc()
+    reset_cause: str | None = None  # power_on, hard, watchdog, deep_sleep, soft, unknown
+    last_traceback: str | None = None  # the end of what last killed the app, or kept it from starting
     rssi: int | None = None  # dBm; None: not on Wi-Fi
     reconnects: int
     reader_resets: int

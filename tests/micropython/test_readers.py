@@ -630,7 +630,7 @@ def test_config_reader_defaults_and_old_files():
     i2c = provision({"type": "pn532_i2c", "rst": 4})
     assert i2c.pins["reader"] == {"type": "pn532_i2c", "i2c": 0, "scl": 22, "sda": 21, "addr": 0x24, "rst": 4}
     assert provision({"type": "pn532_uart"}).pins["reader"]["baud"] == 115200
-    assert provision({"type": "qr_uart", "uart": 1, "tx": 10, "rx": 9}).pins["reader"]["rx"] == 9
+    assert provision({"type": "qr_uart", "uart": 1, "tx": 25, "rx": 27}).pins["reader"]["rx"] == 27
     assert provision({"type": "mfrc522", "rst": None}).pins["reader"]["rst"] is None
 
 

@@ -66,7 +66,14 @@ class DeviceHealthOut(BaseModel):
     device_id: str
     received_at: datetime
     uptime_seconds: int
-    free_heap_bytes: int | None
+    free_heap_bytes: int | None = Field(None, description="MicroPython's free heap (gc.mem_free)")
+    heap_alloc_bytes: int | None = Field(None, description="MicroPython's heap in use (gc.mem_alloc)")
+    reset_cause: str | None = Field(
+        None, description="why the board last started: power_on, hard, watchdog, deep_sleep, soft, unknown"
+    )
+    last_traceback: str | None = Field(
+        None, description="the end of the traceback that last killed the app or kept it from starting"
+    )
     rssi: int | None
     reconnects: int
     reader_resets: int

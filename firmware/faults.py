@@ -1,0 +1,79 @@
+# What a board does when it cannot start or when the app dies, so that no mistake
+# leaves it dead at the REPL with a relay on, and the hub hears what went wrong.
+#
+#   main(App)    firmware.app.main on a board: start(), then the app; what kills it
+#                is kept (keep) and the board restarts at once with the relays off
+#   start()      the provisioning file and the board, tried again until both come up;
+#                meanwhile the relays stay off (boot.py switched them off) and each
+#                failure is shown: on the console, and by the board's fault() (the
+#                indicator LED blinking the error pattern while it waits)
+#   keep(err)    the traceback of what killed the app (or kept it from starting), on
+#                flash in CRASH_FILE; the next boot's health telemetry carries it
+#   last()       that traceback (its last CRASH_MAX characters), or None
+import sys
+
+from protocol.ids import write_atomic
+
+CRASH_FILE = "/crash.txt"
+CRASH_MAX = 300  # characters of a traceback in health telemetry (its end: where it broke)
+
+
+def main(App):
+    import asyncio
+
+    from firmware import config, hal, hal_esp32
+
+    cfg, board = start(config.load, hal_esp32.Board, hal_esp32.fault)
+    try:
+        asyncio.run(App(cfg, board).run())
+    except Exception as err:
+        hal.all_off(board.relays)
+        keep(err)
+        board.reboot()
+    finally:
+        hal.all_off(board.relays)
+
+
+def start(load, make_board, fault, flash=""):
+    """(cfg, board) once load() and make_board(cfg.pins) both work; each failure before
+    that goes to fault(err, attempt), which waits before the next attempt."""
+    attempt = 0
+    while True:
+        try:
+            cfg = load()
+            return cfg, make_board(cfg.pins)
+        except Exception as err:  # a bad file, a missing peripheral: never the REPL
+            attempt += 1
+            print("tapgift: cannot start (attempt %d): %s: %s" % (attempt, type(err).__name__, err))
+            print("tapgift: relays off; fix /provision.json with mpremote, trying again")
+            keep(err, flash)
+            fault(err, attempt)
+
+
+def keep(err, flash=""):
+    """Write err's traceback to flash (CRASH_FILE); never raises."""
+    try:
+        write_atomic(flash + CRASH_FILE, traceback(err)[-CRASH_MAX:])
+    except Exception:
+        pass  # a full or broken flash must not hide the first error
+
+
+def traceback(err):
+    print_exception = getattr(sys, "print_exception", None)  # MicroPython
+    if print_exception is not None:
+        import io
+
+        buf = io.StringIO()
+        print_exception(err, buf)
+        return buf.getvalue()
+    import traceback as tb  # CPython (the HIL)
+
+    return "".join(tb.format_exception(type(err), err, err.__traceback__))
+
+
+def last(flash=""):
+    try:
+        with open(flash + CRASH_FILE) as f:
+            return f.read()[-CRASH_MAX:] or None
+    except OSError:
+        return None
