@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -29,7 +30,7 @@ from pathlib import Path
 from firmware.mqtt import MQTTClient
 from hil.broker import Broker, free_port, wait_for_port
 from hil.fleet import percentile
-from hil.fleet_setup import Fleetplan, admin_key, points_held, provision_http, provision_loyalty
+from hil.fleet_setup import Fleetplan, points_held, provision_db, provision_loyalty
 
 
 async def echo_round_trips(host: str, port: int, count: int) -> list[float]:
@@ -68,28 +69,101 @@ SHARE_GROUP = "bench"
 
 
 def start_hub_process(
-    db: str, mqtt_url: str, api_port: int, log: Path, client_id: str = "bench-hub", share_group: str = ""
+    db: str,
+    mqtt_url: str,
+    api_port: int,
+    log: Path,
+    client_id: str = "bench-hub",
+    share_group: str = "",
+    env: dict | None = None,
 ) -> subprocess.Popen:
-    cmd = [
-        sys.executable,
-        "-m",
-        "hub.cli",
-        "hub",
-        "--db",
-        db,
-        "--mqtt",
-        mqtt_url,
-        "--api-port",
-        str(api_port),
-        "--client-id",
-        client_id,
-        "--log-level",
-        "WARNING",
-    ]
-    env = {**os.environ, "TAPGIFT_SHARE_GROUP": share_group}
+    cmd = [sys.executable, "-m", "hub.cli", "hub", "--db", db, "--mqtt", mqtt_url]
+    cmd += ["--api-port", str(api_port), "--client-id", client_id, "--log-level", "WARNING"]
+    env = {**os.environ, "TAPGIFT_SHARE_GROUP": share_group, **(env or {})}
     proc = subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env)
     wait_for_port("127.0.0.1", api_port, timeout=60)
     return proc
+
+
+class Hubs:
+    """n hub processes on one database and one broker. More than one share the devices'
+    topics as one MQTT shared-subscription group ($share/<group>/...): each request is
+    handled by one of them."""
+
+    def __init__(self, n: int, db_url: str, broker: Broker, work: Path, env: dict | None = None):
+        self.n, self.db_url, self.broker, self.work, self.env = n, db_url, broker, work, env
+        self.procs: list[subprocess.Popen] = []
+        self.ports: list[int] = []
+
+    def start(self) -> Hubs:
+        for i in range(self.n):
+            self.ports.append(free_port())
+            self.procs.append(
+                start_hub_process(
+                    self.db_url,
+                    self.broker.url,
+                    self.ports[-1],
+                    self.work / f"hub-{i + 1}.log",
+                    client_id=f"bench-hub-{i + 1}",
+                    share_group=SHARE_GROUP if self.n > 1 else "",
+                    env=self.env,
+                )
+            )
+        return self
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.procs]
+
+    def api_url(self, i: int = 0) -> str:
+        return f"http://127.0.0.1:{self.ports[i]}"
+
+    def kill(self, i: int) -> None:
+        """SIGKILL: no goodbye to the broker, a batch possibly mid-commit."""
+        self.procs[i].send_signal(signal.SIGKILL)
+        self.procs[i].wait(10)
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+
+    def __enter__(self) -> Hubs:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def prepare(db_url: str, plan: Fleetplan) -> tuple[list, list[str], str]:
+    """The run's database: its schema, the plan's devices and cards (written directly: the
+    bench owns the database, and a thousand REST calls would measure the API instead), and
+    an admin API key for the bench's own REST calls, with a rate no bench run reaches."""
+    from hub.access import keys
+    from hub.access.callers import SYSTEM
+    from hub.core.clock import utcnow
+    from hub.migrations import open_database
+
+    engine = open_database(db_url)
+    try:
+        provisioned, cards = provision_db(engine, plan)
+        with engine.begin() as conn:
+            key = keys.create_key(
+                conn, SYSTEM, name="tapgift bench", role="admin", rate_per_minute=10**7, now=utcnow()
+            )["key"]
+    finally:
+        engine.dispose()
+    return provisioned, cards, key
 
 
 def cpu_seconds(pid: int) -> float | None:
@@ -99,18 +173,6 @@ def cpu_seconds(pid: int) -> float | None:
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _admin_key(db_url: str) -> str:
-    """An admin API key for the bench's own calls, made in the database it owns (the hub
-    has upgraded its schema by the time it serves)."""
-    from hub.core.engine import make_engine
-
-    engine = make_engine(db_url)
-    try:
-        return admin_key(engine, "tapgift bench")
-    finally:
-        engine.dispose()
 
 
 def _cpu(pids: list[int]) -> float | None:
@@ -166,79 +228,45 @@ def run_bench(
     generators: int = 1,
     fleet: str = "lean",
 ) -> dict:
+    """db: 'sqlite' (a file of the run) or a postgresql:// URL (used as it is: the run's names
+    are fresh, so runs can share a database)."""
     from hil.loadgen import Workers, merge
 
     work = Path(tempfile.mkdtemp(prefix="tapgift-bench-"))
     db_url = f"sqlite:///{work / 'bench.db'}" if db == "sqlite" else db
-    hub_procs: list[subprocess.Popen] = []
-    with Broker(workdir=work) as broker:
+    plan = Fleetplan(devices=devices, cards=max(devices * 5, 100), balance=1_000_000, site="bench-park")
+    provisioned, cards, api_key = prepare(db_url, plan)
+    with Broker(workdir=work) as broker, Hubs(hubs, db_url, broker, work) as group:
         echo = asyncio.run(echo_round_trips(broker.host, broker.port, echo_count))
-        try:
-            ports = []
-            for i in range(hubs):
-                ports.append(free_port())
-                hub_procs.append(
-                    start_hub_process(
-                        db_url,
-                        broker.url,
-                        ports[-1],
-                        work / f"hub-{i + 1}.log",
-                        client_id=f"bench-hub-{i + 1}",
-                        share_group=SHARE_GROUP if hubs > 1 else "",
-                    )
-                )
-            api_url = f"http://127.0.0.1:{ports[0]}"
-            plan = Fleetplan(
-                devices=devices, cards=max(devices * 5, 100), balance=1_000_000, site="bench-park"
+        api_url = group.api_url()
+        if loyalty:
+            asyncio.run(provision_loyalty(api_url, plan, api_key))
+        broker_pids = [broker.pid] if broker.pid else []
+        if fleet == "firmware":
+            hub0, broker0 = _cpu(group.pids), _cpu(broker_pids)
+            taps = asyncio.run(fleet_load(broker, api_url, plan, provisioned, cards, rate, duration))
+            hub1, broker1 = _cpu(group.pids), _cpu(broker_pids)
+            taps["issued_s"] = taps["duration_s"]
+            check = None
+        else:
+            workers = Workers(
+                provisioned, cards, plan.site, broker.host, broker.port, rate, duration, generators, str(work)
             )
-            api_key = _admin_key(db_url)
-            provisioned, cards = asyncio.run(provision_http(api_url, plan, api_key))
-            if loyalty:
-                asyncio.run(provision_loyalty(api_url, plan, api_key))
-            hub_pids = [p.pid for p in hub_procs]
-            broker_pids = [broker.pid] if broker.pid else []
-            if fleet == "firmware":
-                hub0, broker0 = _cpu(hub_pids), _cpu(broker_pids)
-                taps = asyncio.run(fleet_load(broker, api_url, plan, provisioned, cards, rate, duration))
-                hub1, broker1 = _cpu(hub_pids), _cpu(broker_pids)
-                taps["issued_s"] = taps["duration_s"]
-                taps["latencies"] = None
-                check = None
-            else:
-                workers = Workers(
-                    provisioned,
-                    cards,
-                    plan.site,
-                    broker.host,
-                    broker.port,
-                    rate,
-                    duration,
-                    generators,
-                    str(work),
-                )
-                try:
-                    workers.start()
-                    hub0, broker0 = _cpu(hub_pids), _cpu(broker_pids)
-                    workers.go()
-                    spy = _profile(hub_pids[0], duration, work)
-                    taps = merge(workers.results())
-                    if spy is not None:
-                        spy.wait(duration + 30)
-                    hub1, broker1 = _cpu(hub_pids), _cpu(broker_pids)
-                finally:
-                    workers.stop()
-                taps["p50_ms"] = _round(percentile(taps["latencies"], 0.50))
-                taps["p99_ms"] = _round(percentile(taps["latencies"], 0.99))
-                check = exactly_once(db_url, {d for d, _ in provisioned}, taps["delivered"])
-            points = asyncio.run(points_held(api_url, cards, api_key)) if loyalty else None
-        finally:
-            for proc in hub_procs:
-                proc.terminate()
-            for proc in hub_procs:
-                try:
-                    proc.wait(15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+            try:
+                workers.start()
+                hub0, broker0 = _cpu(group.pids), _cpu(broker_pids)
+                workers.go()
+                spy = _profile(group.pids[0], duration, work)
+                taps = merge(workers.results())
+                if spy is not None:
+                    spy.wait(duration + 30)
+                hub1, broker1 = _cpu(group.pids), _cpu(broker_pids)
+            finally:
+                workers.stop()
+            taps["p50_ms"] = _round(percentile(taps["latencies"], 0.50))
+            taps["p99_ms"] = _round(percentile(taps["latencies"], 0.99))
+            check = exactly_once(db_url, {d for d, _ in provisioned}, taps["delivered"])
+        points = asyncio.run(points_held(api_url, cards, api_key)) if loyalty else None
     answered = taps["granted"] + taps["denied"]
     hub_ms = _per_tap(hub0, hub1, answered)
     summary = {
@@ -252,7 +280,7 @@ def run_bench(
         "broker_cpu_ms_per_tap": _per_tap(broker0, broker1, answered),
         "generator_cpu_ms_per_tap": round(taps["cpu_s"] * 1000 / answered, 3) if answered else None,
         # What one hub process could answer with a core to itself.
-        "taps_per_hub_core": round(1000 * hubs / hub_ms) if hub_ms else None,
+        "taps_per_hub_core": round(1000 / hub_ms) if hub_ms else None,
         "taps": taps["taps"],
         "granted": taps["granted"],
         "denied": taps["denied"],

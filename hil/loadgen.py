@@ -78,7 +78,7 @@ class Tally:
 
     def __init__(self):
         self.taps = self.granted = self.denied = self.timeouts = self.skipped = 0
-        self.retries = self.reports = self.report_timeouts = self.bad_replies = 0
+        self.retries = self.reports = self.report_timeouts = self.bad_replies = self.duplicates = 0
         self.latencies: list[float] = []  # tap -> grant/deny, ms
         self.delivered: list[tuple[str, str, int]] = []  # (device, hold, units) acked by the hub
         self.posted = 0  # cents the hub acknowledged as posted
@@ -188,6 +188,11 @@ class Device(asyncio.Protocol):
         self.started = self.sent = now
         self.tries = 1
         self.transport.write(publish_packet(topic_b, self.payload, self._next_mid()))
+        gen = self.gen
+        if gen.duplicates and gen.rng.random() < gen.duplicates:
+            # A QoS 1 redelivery as a broker or a flaky link makes one: the same request twice.
+            gen.tally.duplicates += 1
+            self.transport.write(publish_packet(topic_b, self.payload, self._next_mid(), dup=True))
 
     def tap(self, card: str, units: int, now: float) -> None:
         self.card = card
@@ -256,6 +261,8 @@ class Generator:
         self.lost = 0
         self.reply_timeout_s = work.get("reply_timeout_ms", 1500) / 1000
         self.retries = work.get("retries", 2)
+        self.duplicates = work.get("duplicates", 0.0)  # the share of requests sent twice
+        self.rng = random.Random(work.get("seed"))
 
     async def connect(self) -> None:
         loop = asyncio.get_running_loop()
@@ -273,7 +280,7 @@ class Generator:
     async def run(self, rate: float, duration: float) -> dict:
         cards = self.work["cards"]
         units = self.work.get("units", 1)
-        rng = random.Random(self.work.get("seed"))
+        rng = self.rng
         self.idle = list(self.devices)
         rng.shuffle(self.idle)
         tally = self.tally
@@ -362,6 +369,7 @@ class Workers:
         processes: int = 1,
         ids_dir: str | None = None,
         seed: int = 1,
+        duplicates: float = 0.0,
     ):
         processes = max(1, min(processes, len(devices)))
         ids_dir = ids_dir or tempfile.mkdtemp(prefix="tapgift-loadgen-")
@@ -376,6 +384,7 @@ class Workers:
                 "duration": duration,
                 "ids_dir": ids_dir,
                 "seed": seed + i,
+                "duplicates": duplicates,
             }
             for i in range(processes)
         ]

@@ -116,6 +116,7 @@ class Bridge:
         self.directory = directory
         self.authorizer = authorizer
         self.client_id = client_id
+        self.shared = bool(share_group)
         self.filter = (f"$share/{share_group}/" if share_group else "") + topics.HUB_FILTER
         self.batch_max = batch_max
         self.sweep_interval_s = sweep_interval_s
@@ -158,7 +159,13 @@ class Bridge:
         # gmqtt, not aiomqtt: it publishes without a future per message and
         # parses faster, and the hub's throughput is bound by its MQTT client
         # (DESIGN 10; measured in `tapgift bench`). asyncio sets TCP_NODELAY.
-        client = MQTTClient(self.client_id, clean_session=False)
+        # Alone, the hub keeps a persistent session: the broker queues the devices' requests
+        # while it restarts. In a shared group the group is what persists: a hub's own
+        # session would hold the requests the broker hands it while it is dead, so each
+        # hub's session ends with its connection, the broker gives the group's messages to
+        # the hubs still there, and a device's repeat of a request lost in a dead hub is
+        # answered by another (from the stored answer if that hub had committed it).
+        client = MQTTClient(self.client_id, clean_session=self.shared)
         client.set_config({"reconnect_retries": UNLIMITED_RECONNECTS, "reconnect_delay": 1})
         if self.mqtt["username"]:
             client.set_auth_credentials(self.mqtt["username"], self.mqtt["password"])
@@ -281,12 +288,25 @@ class Bridge:
         while True:
             batch = await self._next_batch()
             if batch:
-                replies = await loop.run_in_executor(self._booker, self.authorizer.process, batch)
-                self._answer(batch, replies)
+                try:
+                    replies = await loop.run_in_executor(self._booker, self.authorizer.process, batch)
+                except Exception:
+                    # Nothing of the batch was committed, so nothing is answered: each device
+                    # repeats its request. The bridge goes on serving the next batch.
+                    self.stats["batches_failed"] += 1
+                    log.exception(
+                        "batch of %d failed; its requests are left to the devices' repeats", len(batch)
+                    )
+                else:
+                    self._answer(batch, replies)
             if time.monotonic() - last_sweep >= self.sweep_interval_s:
                 last_sweep = time.monotonic()
-                expired = await loop.run_in_executor(self._booker, self.authorizer.expire)
-                self.stats["holds_expired"] += expired
+                try:
+                    expired = await loop.run_in_executor(self._booker, self.authorizer.expire)
+                except Exception:  # the next sweep tries again; the taps must go on
+                    log.exception("hold sweep failed")
+                else:
+                    self.stats["holds_expired"] += expired
 
     async def _next_batch(self) -> list[Incoming]:
         queue = self.queue

@@ -72,11 +72,16 @@ class Authorizer:
 
     def process(self, batch: list[Incoming]) -> list[bytes]:
         """Answer every request of the batch (reply bodies, in order), committed first."""
+        # The hot path writes through the driver's own cursor (hub.core.raw), whose errors
+        # SQLAlchemy does not wrap: a unique key another hub committed first is the driver's
+        # IntegrityError, a deadlock or serialization failure its OperationalError.
+        dbapi = self.engine.dialect.loaded_dbapi
+        retryable = (IntegrityError, DBAPIError, dbapi.IntegrityError, dbapi.OperationalError)
         for attempt in range(self.retries):
             try:
                 with self.engine.begin() as conn:
                     return _Run(conn, self.hold_ttl).answer(batch)
-            except (IntegrityError, DBAPIError) as exc:
+            except retryable as exc:
                 # Another hub process answered one of these ids first, or the
                 # database chose us as a serialization victim: try again; the
                 # stored answers then come out of the dedupe lookup.
@@ -89,6 +94,11 @@ class Authorizer:
         """Void holds whose device never reported; returns how many."""
         now = now or utcnow()
         with self.engine.begin() as conn:
+            if (
+                conn.dialect.name == "postgresql"
+                and not conn.exec_driver_sql(f"SELECT pg_try_advisory_xact_lock({_EXPIRY_LOCK})").scalar()
+            ):
+                return 0  # several hubs on one database: another is sweeping right now
             rows = (
                 conn.execute(
                     select(HOLDS)
@@ -124,6 +134,11 @@ class Authorizer:
             device_loyalty.release_expired(book, [h["id"] for h in rows])
             book.flush()
         return len(rows)
+
+
+# The PostgreSQL advisory lock the hold sweep takes, so that of several hubs on one
+# database one sweeps at a time (the others skip that round) and no hold is voided twice.
+_EXPIRY_LOCK = 0x7467_6578  # "tgex"
 
 
 # A timed machine (billiard) reports when its session ends, after the time
