@@ -228,8 +228,27 @@ def run_bench(
     generators: int = 1,
     fleet: str = "lean",
 ) -> dict:
-    """db: 'sqlite' (a file of the run) or a postgresql:// URL (used as it is: the run's names
-    are fresh, so runs can share a database)."""
+    """db: 'sqlite' (a file of the run) or a postgresql:// admin URL (a scratch database of
+    the run, dropped afterwards)."""
+    if db.startswith("postgresql"):
+        from hil.bench_ledger import scratch_database
+
+        with scratch_database(db) as url:
+            return _run_bench(devices, rate, duration, url, echo_count, loyalty, hubs, generators, fleet)
+    return _run_bench(devices, rate, duration, db, echo_count, loyalty, hubs, generators, fleet)
+
+
+def _run_bench(
+    devices: int,
+    rate: float,
+    duration: float,
+    db: str,
+    echo_count: int,
+    loyalty: bool,
+    hubs: int,
+    generators: int,
+    fleet: str,
+) -> dict:
     from hil.loadgen import Workers, merge
 
     work = Path(tempfile.mkdtemp(prefix="tapgift-bench-"))

@@ -52,12 +52,15 @@ def demo(
     data: Path = typer.Option(Path("data"), help="folder for the demo's SQLite file"),
     api_port: int = typer.Option(8000, help="port of the hub's API"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON summary at the end"),
+    hubs: int = typer.Option(
+        1, min=1, help="hub processes sharing the devices' topics; hub i serves its API on api-port + i - 1"
+    ),
 ):
     """Broker + hub + simulated controllers tapping random cards, with a live summary."""
     from hil.demo import run_demo
 
     summary = asyncio.run(
-        run_demo(devices, duration, rate or float(devices), data, api_port, live=not as_json)
+        run_demo(devices, duration, rate or float(devices), data, api_port, live=not as_json, hubs=hubs)
     )
     _emit(summary, as_json)
 
@@ -98,7 +101,10 @@ def bench(
     devices: int = typer.Option(200, min=1),
     rate: float = typer.Option(500.0, min=1),
     duration: float = typer.Option(10.0, min=1),
-    db: str = typer.Option("sqlite", help="'sqlite' (a temp file) or a postgresql:// URL"),
+    db: str = typer.Option(
+        "sqlite",
+        help="'sqlite' (a temp file) or a postgresql:// admin URL (a scratch database is made and dropped)",
+    ),
     echo_count: int = typer.Option(2000, help="MQTT request/reply round trips for the echo figure"),
     loyalty: bool = typer.Option(
         False, "--loyalty", help="taps through the loyalty engine: discounts and points at an outlet"

@@ -75,14 +75,57 @@ def _table(stats: dict, hub: Hub, api: str, elapsed: float):
     return table
 
 
+DEMO_GROUP = "demo"
+
+
+def _more_hubs(n: int, settings: Settings, broker: Broker, data: Path, api_port: int) -> list:
+    """Hub processes 2..n on the demo's database, in one shared-subscription group with the
+    demo's own hub, each with its MQTT user and its API on the next port."""
+    from hil.bench import start_hub_process
+
+    procs = []
+    for i in range(2, n + 1):
+        name = f"{HUB_USER}-{i}"
+        procs.append(
+            start_hub_process(
+                settings.db,
+                broker.add_hub(name),
+                api_port + i - 1,
+                data / f"hub-{i}.log",
+                client_id=name,
+                share_group=DEMO_GROUP,
+                env={"TAPGIFT_DYNSEC": "true" if settings.dynsec else "false"},
+            )
+        )
+    return procs
+
+
+def _stop(procs: list) -> None:
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        proc.wait(15)
+
+
 async def run_demo(
-    devices: int, duration: float, rate: float, data: Path, api_port: int, live: bool = True
+    devices: int,
+    duration: float,
+    rate: float,
+    data: Path,
+    api_port: int,
+    live: bool = True,
+    hubs: int = 1,
 ) -> dict:
     data.mkdir(parents=True, exist_ok=True)
     for stale in data.glob("demo.db*"):
         stale.unlink()
     shutil.rmtree(data / "flash", ignore_errors=True)
-    settings = Settings(db=f"sqlite:///{data / 'demo.db'}", api_port=api_port, client_id=HUB_USER + "-demo")
+    settings = Settings(
+        db=f"sqlite:///{data / 'demo.db'}",
+        api_port=api_port,
+        client_id=HUB_USER + "-demo",
+        share_group=DEMO_GROUP if hubs > 1 else "",
+    )
     with Broker(workdir=data / "broker", secure=None) as broker:
         settings.mqtt = broker.url
         settings.dynsec = broker.secure  # the hub admits its devices at the broker
@@ -90,6 +133,7 @@ async def run_demo(
         _demo_admin(hub)
         hub_task = asyncio.create_task(hub.run(api=True))
         await asyncio.wait_for(hub.bridge.connected.wait(), 15)
+        more = await asyncio.to_thread(_more_hubs, hubs, settings, broker, data, api_port)
         plan = Fleetplan(devices, cards=max(devices * 5, 20), balance=5000, site=DEMO_SITE, prefix="demo")
         provisioned, cards = provision_db(hub.engine, plan, settings.currency)
         await hub.admission.admit_many([(d, DEMO_SITE, key) for d, key in provisioned])
@@ -107,8 +151,10 @@ async def run_demo(
                 "duration_s": round(time.monotonic() - started, 1),
                 "broker": broker.kind,
                 "db": settings.db,
+                "hubs": hubs,
             }
             await fleet.stop()
+            _stop(more)
             hub.stop()
             await asyncio.gather(hub_task, return_exceptions=True)
     return summary

@@ -8,10 +8,13 @@ nothing: the other answers the devices' repeats. No figure here is a timing asse
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import threading
 
 from hil.bench import Hubs, exactly_once, prepare
-from hil.broker import Broker
+from hil.broker import Broker, free_port
 from hil.fleet_setup import Fleetplan
 from hil.loadgen import Workers, merge
 
@@ -64,3 +67,16 @@ def test_a_hub_killed_mid_run_loses_nothing_and_the_other_carries_on(pg_url, tmp
     assert tally["granted"] > 120
     assert tally["timeouts"] == 0 and tally["report_timeouts"] == 0
     assert problems == []
+
+
+def test_demo_runs_two_hubs(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-m", "hil.cli", "demo", "--hubs", "2", "--devices", "4", "--duration", "3"]
+        + ["--json", "--data", str(tmp_path), "--api-port", str(free_port())],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout)
+    assert summary["hubs"] == 2 and summary["granted"] > 0 and summary["timeouts"] == 0
