@@ -422,3 +422,43 @@ def test_live_shows_each_controller_its_health_taps_and_refusals(app):
     assert re.search(r'<tr id="device-disp-1">\s*<td>disp-1.*?status-online', table, re.S)
     assert re.search(r'<tr id="device-gate-1">\s*<td>gate-1.*?status-offline', table, re.S)
     assert "Hub: 7 messages, 1 refused; broker connected." in table
+
+
+def test_issue_replace_and_link_cards(app):
+    c = client(app, "cashier")
+    wrong = c.post("/cards", data={"medium": "rfid", "new_uid": "zz", "kind": "debit"}, headers=SAME)
+    assert field_errors(wrong.text) == {
+        "new_uid": "An RFID UID is 8-20 hex digits (or empty: the hub makes one).",
+        "credit_limit": "A debit card needs a credit limit above 0.",
+    }
+    made = c.post("/cards", data={"medium": "rfid", "new_uid": "04beef0001", "kind": "value"}, headers=SAME)
+    assert made.headers["location"] == "/cards/04BEEF0001?done=issued"
+    assert messages(c.get(made.headers["location"]).text) == ["Card 04BEEF0001 issued."]
+    # a lost card: blocked, its balance on a new one
+    key = form_key(c.get("/cards/04BEEF0001/topup", params={"amount": "10"}).text)
+    c.post("/cards/04BEEF0001/topup", data={"amount": "1000", "key": key}, headers=SAME)
+    replaced = c.post("/cards/04BEEF0001/replace", data={"new_uid": "04beef0002"}, headers=SAME)
+    assert replaced.headers["location"] == "/cards/04BEEF0002?done=replaced&old=04BEEF0001"
+    page = c.get(replaced.headers["location"]).text
+    assert messages(page) == ["Card 04BEEF0001 is blocked; its balance is on 04BEEF0002."]
+    assert balance(page) == "CHF 10.00"
+    assert "blocked" in c.get("/cards/04BEEF0001").text
+    # a digital card, and its QR code for those who may read holders' data
+    digital = c.post(
+        "/cards", data={"medium": "digital", "kind": "value", "holder_name": "Eva"}, headers=SAME
+    )
+    wallet = re.match(r"/cards/(QR-[A-Z2-7]+)\?done=issued", digital.headers["location"]).group(1)
+    assert "/qr.svg" not in c.get(f"/cards/{wallet}").text
+    admin = client(app, "admin")
+    assert 'id="qr"' in admin.get(f"/cards/{wallet}").text
+    assert admin.get(f"/api/v1/cards/{wallet}/qr.svg").status_code == 200
+    # the RFID card joins the digital card's wallet
+    bad = c.post("/cards/04BEEF0002/link", data={"wallet_uid": "?"}, headers=SAME)
+    assert field_errors(bad.text) == {"wallet_uid": "Enter a card UID (4-64 letters, digits, _ : . -)."}
+    linked = c.post("/cards/04BEEF0002/link", data={"wallet_uid": wallet}, headers=SAME)
+    assert linked.headers["location"] == "/cards/04BEEF0002?done=linked"
+    assert balance(c.get(f"/cards/{wallet}").text) == "CHF 10.00"
+    assert f"Linked to the digital card {wallet}." in c.get("/cards/04BEEF0002").text
+    # what the domain refuses is said at the top (a digital card links to nothing)
+    refused = c.post(f"/cards/{wallet}/link", data={"wallet_uid": wallet}, headers=SAME)
+    assert refused.status_code == 409 and messages(refused.text)[0].startswith("Not done:")

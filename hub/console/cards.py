@@ -19,6 +19,7 @@ from sqlalchemy import Connection, select
 
 from hub.api.fields import MAX_AMOUNT
 from hub.api.routers.cards import sync_deny_lists
+from hub.cards import kinds, links, replacement
 from hub.console import i18n
 from hub.console.web import Needs, Page, form_data, same_origin
 from hub.core.clock import utcnow
@@ -31,6 +32,7 @@ from hub.wallets import cards, cash_desk, history, topup_bonus
 router = APIRouter()
 
 UID = re.compile(r"[0-9A-Za-z_:.-]{4,64}")  # hub.api.fields.CardUid
+RFID_UID = re.compile(r"[0-9A-Fa-f]{8,20}")  # a new RFID card's (hub/api/routers/cards.py)
 FORM_KEY = re.compile(r"[0-9a-f]{32}")  # the keys this console makes: uuid4().hex
 HISTORY_PAGE = 50
 
@@ -53,7 +55,7 @@ def _card_path(uid: str) -> str:
 def lookup(page: CardsPage, uid: str | None = None):
     """The look-up form; with `uid`, the card's page (or the form saying what is wrong)."""
     if uid is None:
-        return page.render("cards.html", title=page._("Look up a card"), errors={}, uid="")
+        return page.render("cards.html", title=page._("Look up a card"), errors={}, uid="", new={})
     found = _uid(uid)
     if found is None:
         error = page._("Enter a card UID (4-64 letters, digits, _ : . -).")
@@ -63,7 +65,9 @@ def lookup(page: CardsPage, uid: str | None = None):
             return RedirectResponse(_card_path(found), status_code=303)
         except NotFound:
             error = page._("No card {uid}.", uid=found)
-    return page.render("cards.html", 422, title=page._("Look up a card"), errors={"uid": error}, uid=uid)
+    return page.render(
+        "cards.html", 422, title=page._("Look up a card"), errors={"uid": error}, uid=uid, new={}
+    )
 
 
 def _booked(conn: Connection, account_id: int, stored_key: str) -> dict | None:
@@ -106,7 +110,7 @@ def _show_card(
         data = page.db().read(_card_data, uid, before)
     except NotFound:
         page.messages.append(("error", page._("No card {uid}.", uid=uid)))
-        return page.render("cards.html", 404, title=page._("Look up a card"), errors={}, uid=uid)
+        return page.render("cards.html", 404, title=page._("Look up a card"), errors={}, uid=uid, new={})
     entries = data["history"]
     more = len(entries) > HISTORY_PAGE
     return page.render(
@@ -132,6 +136,7 @@ def card_page(
     topup: str | None = None,
     refund: str | None = None,
     done: str | None = None,
+    old: str | None = None,
 ):
     """The card; `topup`/`refund`: the form key of a booking just made, to say what it booked."""
     found = _uid(uid)
@@ -146,6 +151,14 @@ def card_page(
         page.messages.append(("ok", page._("Card blocked: every tap with it is denied.")))
     elif done == "unblocked":
         page.messages.append(("ok", page._("Card unblocked.")))
+    elif done == "issued":
+        page.messages.append(("ok", page._("Card {uid} issued.", uid=found)))
+    elif done == "linked":
+        page.messages.append(("ok", page._("Card linked: its wallet is the digital card's.")))
+    elif done == "replaced" and old and _uid(old):
+        page.messages.append(
+            ("ok", page._("Card {old} is blocked; its balance is on {uid}.", old=_uid(old), uid=found))
+        )
     return _show_card(page, found, before=before)
 
 
@@ -328,3 +341,95 @@ def block(page: WritePage, uid: str, background: BackgroundTasks):
 @router.post("/cards/{uid}/unblock", name="unblock_card", dependencies=[Depends(same_origin)])
 def unblock(page: WritePage, uid: str, background: BackgroundTasks):
     return _set_status(page, uid, "active", background)
+
+
+# --- issue, replace, link ---------------------------------------------------------------------
+
+
+@router.post("/cards", name="issue_card", dependencies=[Depends(same_origin)])
+async def issue(request: Request, page: WritePage):
+    """Issue a card: an RFID card or wristband (its UID read off it, or one the hub makes) or a
+    digital card (a QR code), of a kind, personalised or anonymous."""
+    form = await form_data(request)
+    values = {
+        k: form.get(k, "").strip() for k in ("new_uid", "medium", "kind", "holder_name", "credit_limit")
+    }
+    errors = {}
+    medium = values["medium"] if values["medium"] in ("rfid", "digital") else "rfid"
+    kind = values["kind"] if values["kind"] in cards.KINDS else "value"
+    uid = values["new_uid"]
+    if medium == "rfid" and uid and not RFID_UID.fullmatch(uid):
+        errors["new_uid"] = page._("An RFID UID is 8-20 hex digits (or empty: the hub makes one).")
+    limit = 0
+    if kind == "debit":
+        limit = i18n.parse_amount(values["credit_limit"], page.currency) or 0
+        if not 0 < limit <= MAX_AMOUNT:
+            errors["credit_limit"] = page._("A debit card needs a credit limit above 0.")
+    if len(values["holder_name"]) > 100:
+        errors["holder_name"] = page._("At most 100 characters.")
+    if errors:
+        return page.render(
+            "cards.html", 422, title=page._("Look up a card"), errors=errors, uid="", new=values
+        )
+    body = {
+        "uid": uid or None,
+        "medium": medium,
+        "kind": kind,
+        "holder_name": values["holder_name"],
+        "credit_limit": limit,
+    }
+    try:
+        made = page.db(body).write(
+            kinds.issue,
+            page.currency,
+            medium,
+            (uid or None) if medium == "rfid" else None,
+            kind=kind,
+            holder_name=values["holder_name"],
+            credit_limit=limit,
+        )
+    except DomainError as exc:
+        page.messages.append(("error", page._("Not done: {reason}", reason=str(exc))))
+        return page.render(
+            "cards.html", exc.status, title=page._("Look up a card"), errors={}, uid="", new=values
+        )
+    return RedirectResponse(f"{_card_path(made['uid'])}?done=issued", status_code=303)
+
+
+@router.post("/cards/{uid}/replace", name="replace", dependencies=[Depends(same_origin)])
+async def replace(request: Request, page: WritePage, uid: str, background: BackgroundTasks):
+    """A lost card: blocked, its balance, points and gifts moved to a new card."""
+    form = await form_data(request)
+    found = _uid(uid)
+    if found is None:
+        return lookup(page, uid)
+    new_uid = form.get("new_uid", "").strip()
+    if new_uid and not RFID_UID.fullmatch(new_uid):
+        error = page._("An RFID UID is 8-20 hex digits (or empty: the hub makes one).")
+        return _show_card(page, found, 422, errors={"new_uid": error})
+    try:
+        done = page.db({"uid": new_uid or None}).write(replacement.replace, found, new_uid or None)
+    except DomainError as exc:
+        page.messages.append(("error", page._("Not done: {reason}", reason=str(exc))))
+        return _show_card(page, found, exc.status)
+    app = page.request.app
+    background.add_task(sync_deny_lists, app.state.bridge, app.state.engine)
+    return RedirectResponse(f"{_card_path(done['new']['uid'])}?done=replaced&old={found}", status_code=303)
+
+
+@router.post("/cards/{uid}/link", name="link", dependencies=[Depends(same_origin)])
+async def link(request: Request, page: WritePage, uid: str):
+    """Link this RFID card to a digital card's wallet (its balance and points move there)."""
+    form = await form_data(request)
+    found, wallet = _uid(uid), _uid(form.get("wallet_uid", ""))
+    if found is None:
+        return lookup(page, uid)
+    if wallet is None:
+        error = page._("Enter a card UID (4-64 letters, digits, _ : . -).")
+        return _show_card(page, found, 422, errors={"wallet_uid": error})
+    try:
+        page.db({"wallet_uid": wallet}).write(links.link, found, wallet)
+    except DomainError as exc:
+        page.messages.append(("error", page._("Not done: {reason}", reason=str(exc))))
+        return _show_card(page, found, exc.status)
+    return RedirectResponse(f"{_card_path(found)}?done=linked", status_code=303)
