@@ -14,12 +14,12 @@
 import asyncio
 import json
 
-from firmware import config, hal
+from firmware import hal
+from firmware.controller import DENY_FILE, DenyList
 from protocol import ProtocolError, manage, messages, topics
 from protocol.ids import write_atomic
 
 SEQ_FILE = "/cmdseq"
-DENY_FILE = "/denylist.json"  # read at boot by firmware.controller
 _ACK_WAIT_MS = 3000  # how long a reboot waits for its ack to reach the broker
 
 
@@ -64,6 +64,8 @@ def apply(app, body):
 
 
 def set_config(app, changes):
+    from firmware import config  # only for this: the board dropped it after start-up
+
     if "kind" in changes:
         raise ProtocolError(manage.BAD_CONFIG, "profile.kind cannot change remotely")
     path = app.board.flash_dir + config.PATH
@@ -86,16 +88,14 @@ def set_config(app, changes):
 
 
 def update_deny(deny, flash, body):
-    cards = set() if body.get("clear") else set(deny)
-    for card in body.get("add", ()):
-        cards.add(card)
+    cards = DenyList("," if body.get("clear") else deny.text)
+    cards.update(body.get("add", ()))
     for card in body.get("remove", ()):
         cards.discard(card)
     if len(cards) > manage.MAX_DENY:
         raise ProtocolError(manage.DENY_FULL, "%d cards (at most %d)" % (len(cards), manage.MAX_DENY))
-    write_atomic(flash + DENY_FILE, json.dumps(list(cards)))
-    deny.clear()
-    deny.update(cards)  # in place: the controller holds this set
+    write_atomic(flash + DENY_FILE, cards.text)
+    deny.text = cards.text  # in place: the controller holds this list
 
 
 async def _answer(app, ack, reboot):

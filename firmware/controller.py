@@ -46,7 +46,7 @@ class Controller:
         self.journal_path = journal_path
         self.journal = _resume(_load(journal_path))
         # Cards the hub blocked (firmware.commands.DENY_FILE).
-        self.deny = set(c for c in _load(board.flash_dir + "/denylist.json") if isinstance(c, str))
+        self.deny = DenyList.load(board.flash_dir + DENY_FILE)
         self._report_ready = asyncio.Event()
         self.report_retry_ms = _REPORT_RETRY_MS
         self._last_card = None
@@ -180,6 +180,58 @@ class Controller:
                 entry["code"] = reply.get("code") or "error"
             self.save()
             self.machine.settled(entry, reply)
+
+
+DENY_FILE = "/deny.txt"
+_OLD_DENY_FILE = "/denylist.json"  # firmware 0.1: a JSON list
+
+
+class DenyList:
+    """Cards the hub blocked, as one string ",UID,UID,...," in RAM and on flash: 256 cards
+    take about 3 KB of heap, where a set of 256 strings took about 13 KB. A set's ways:
+    `card in deny`, len, iteration, add, discard, clear, update."""
+
+    def __init__(self, text=","):
+        self.text = text
+
+    @classmethod
+    def load(cls, path):
+        try:
+            with open(path) as f:
+                text = f.read()
+            if text.startswith(",") and text.endswith(","):
+                return cls(text)
+        except OSError:
+            pass
+        deny = cls()  # a file of firmware 0.1, or none
+        deny.update(c for c in _load(path.replace(DENY_FILE, _OLD_DENY_FILE)) if isinstance(c, str))
+        return deny
+
+    def __contains__(self, card):
+        return "," + card + "," in self.text
+
+    def __len__(self):
+        return self.text.count(",") - 1
+
+    def __iter__(self):
+        return iter(self.text[1:-1].split(",") if len(self.text) > 1 else ())
+
+    def __eq__(self, other):
+        return set(self) == set(other)
+
+    def add(self, card):
+        if "," not in card and card not in self:
+            self.text += card + ","
+
+    def update(self, cards):
+        for card in cards:
+            self.add(card)
+
+    def discard(self, card):
+        self.text = self.text.replace("," + card + ",", ",")
+
+    def clear(self):
+        self.text = ","
 
 
 def _resume(journal):

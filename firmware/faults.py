@@ -21,11 +21,14 @@ CRASH_MAX = 300  # characters of a traceback in health telemetry (its end: where
 def main(App):
     import asyncio
 
-    from firmware import config, hal, hal_esp32
+    from firmware import hal, hal_esp32
 
-    cfg, board = start(config.load, hal_esp32.Board, hal_esp32.fault)
+    cfg, board = start(load_config, hal_esp32.Board, hal_esp32.fault)
     try:
-        asyncio.run(App(cfg, board).run())
+        app = App(cfg, board)
+        cfg = None
+        started()
+        asyncio.run(app.run())
     except Exception as err:
         hal.all_off(board.relays)
         keep(err)
@@ -48,6 +51,33 @@ def start(load, make_board, fault, flash=""):
             print("tapgift: relays off; fix /provision.json with mpremote, trying again")
             keep(err, flash)
             fault(err, attempt)
+
+
+class Settings:
+    """The provisioning file's settings as the app holds them: a config.Config would keep
+    all of firmware/config.py alive through its class, and started() could not drop it."""
+
+
+def load_config():
+    from firmware import config
+
+    loaded = config.load()
+    settings = Settings()
+    for name in ("device", "site", "key", "broker", "wifi", "profile", "pins"):
+        setattr(settings, name, getattr(loaded, name))
+    return settings
+
+
+def started():
+    """The app is built: what only start-up needed leaves the heap (firmware/config.py's
+    checks are about 20 KB of it; a config command loads them again)."""
+    import gc
+
+    import firmware
+
+    sys.modules.pop("firmware.config", None)
+    firmware.__dict__.pop("config", None)
+    gc.collect()
 
 
 def keep(err, flash=""):

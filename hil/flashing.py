@@ -15,7 +15,8 @@ as a shell script (the dry run); ``run()`` executes them. Two invocations:
 mpremote stops a chain at the first failing command, so a board whose flash
 did not complete keeps its flag and boots into maintenance mode, relays off.
 
-``python -m hil.flashing package-json`` rewrites ``firmware/package.json`` (mip).
+``python -m hil.flashing package-json`` rewrites ``firmware/package.json`` (mip);
+``python -m hil.flashing manifest`` rewrites ``firmware/manifest.py`` (a frozen image).
 """
 
 from __future__ import annotations
@@ -176,7 +177,43 @@ def write_mip_package(path: Path = PACKAGE_JSON) -> Path:
     return Path(path)
 
 
+# --- a firmware image with the modules frozen (MicroPython's manifest.py) ------------------
+
+MANIFEST = micropython.REPO / "firmware" / "manifest.py"
+_MANIFEST_HEAD = """\
+# Freezes tapgift's firmware into a MicroPython image for the ESP32: the modules' bytecode
+# then runs from flash instead of taking the heap (docs/technicians.md, "A firmware image with
+# the modules frozen"). Written by `python -m hil.flashing manifest`; tests/test_flashing.py
+# fails until it is rewritten after a module is added or removed. Build it from a MicroPython
+# checkout (1.25 or newer) with ESP-IDF set up:
+#   make -C ports/esp32 BOARD=ESP32_GENERIC FROZEN_MANIFEST=<this repository>/firmware/manifest.py
+# boot.py and main.py stay files at the root of the board's flash, as with tapgift fw flash.
+# ruff: noqa: F821  (include and module are MicroPython's manifest functions)
+include("$(PORT_DIR)/boards/manifest.py")
+"""
+
+
+def manifest_text() -> str:
+    lines = [
+        f'module("{rel.as_posix()}", base_path="..")'
+        for rel in micropython.board_files()
+        if rel not in micropython.ROOT_SOURCES
+    ]
+    return _MANIFEST_HEAD + "\n".join(lines) + "\n"
+
+
+def write_manifest(path: Path = MANIFEST) -> Path:
+    Path(path).write_text(manifest_text())
+    return Path(path)
+
+
 if __name__ == "__main__":
-    if sys.argv[1:] != ["package-json"]:
-        sys.exit("usage: python -m hil.flashing package-json   (rewrites firmware/package.json)")
-    print(write_mip_package())
+    if sys.argv[1:] == ["package-json"]:
+        print(write_mip_package())
+    elif sys.argv[1:] == ["manifest"]:
+        print(write_manifest())
+    else:
+        sys.exit(
+            "usage: python -m hil.flashing package-json | manifest   "
+            "(rewrites firmware/package.json or firmware/manifest.py)"
+        )

@@ -35,6 +35,7 @@ NOT_ON_A_BOARD = {
     Path("firmware/hal_sim.py"): "the simulated board of the HIL suite and the tests",
     Path("firmware/hal_cpython.py"): "the clock of firmware/hal.py under CPython",
     Path("protocol/hub_side.py"): "the checks only the hub runs",
+    Path("firmware/manifest.py"): "the freeze list for a firmware image built from MicroPython's source",
 }
 
 
@@ -223,6 +224,77 @@ def footprint(module: str = "firmware.app", build_dir=None) -> dict:
     return result
 
 
+# --- the running app's heap ---------------------------------------------------------
+
+APP_SCENARIO = LANE_DIR / "app_footprint.py"
+KINDS = ("dispenser", "slot_machine", "billiard", "turnstile", "kiosk")
+READERS = ("mfrc522", "pn532_i2c", "pn532_uart", "qr_uart")
+RUNNING_TARGET = 48 * 1024  # DESIGN.md: the running app's peak, every profile
+
+
+def app_footprint(kind: str = "dispenser", reader: str = "mfrc522", build_dir=None, deny: int = 256) -> dict:
+    """The heap of the app as a board starts it (app_footprint.py): after each step, after
+    one tap's journal writes (heap_running) and the largest (heap_peak), with `deny` cards
+    on the deny list."""
+    args = json.dumps({"kind": kind, "reader": reader, "deny": deny})
+    proc = _runner(["run", str(APP_SCENARIO), args], build_dir)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        raise LaneError(f"no figures from {APP_SCENARIO.name}:\n{proc.stdout}{proc.stderr}")
+    result = json.loads(lines[-1])
+    if "error" in result:
+        raise LaneError(f"{APP_SCENARIO.name} ({kind}, {reader}) failed: {result['error']}")
+    return result
+
+
+def code_footprint(modules, build_dir=None) -> int:
+    """Heap kept by importing `modules` (with the ESP32 port's machine stood in): their
+    bytecode, mostly, which a firmware image with the modules frozen keeps in flash."""
+    proc = _runner(["run", str(APP_SCENARIO), json.dumps({"modules": list(modules)})], build_dir)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    result = json.loads(lines[-1]) if lines else {"error": proc.stdout + proc.stderr}
+    if "error" in result:
+        raise LaneError(f"importing {modules} failed: {result['error']}")
+    return result["heap_imports"]
+
+
+def running_footprints(build_dir, kinds=KINDS, readers=READERS) -> dict:
+    """app_footprint() for every profile with every reader, from a build: the figures of
+    `tapgift fw footprint`."""
+    rows = []
+    for kind in kinds:
+        for reader in readers:
+            fp = app_footprint(kind, reader, build_dir)
+            # What start-up loads, firmware/config.py among them (dropped once the app is built).
+            code = code_footprint(fp["modules"] + ["firmware.config"], build_dir)
+            rows.append(
+                {
+                    "kind": kind,
+                    "reader": reader,
+                    "heap_running": fp["heap_running"],
+                    "heap_peak": fp["heap_peak"],
+                    "steps": fp["heap_bytes"],
+                    "heap_code": code,
+                    "heap_peak_frozen_estimate": fp["heap_peak"] - code,
+                }
+            )
+    peak = max(rows, key=lambda r: r["heap_peak"])
+    frozen = max(rows, key=lambda r: r["heap_peak_frozen_estimate"])
+    return {
+        "micropython": fp["micropython"],
+        "loaded_from": "mpy",
+        "deny_list": fp["deny_list"],
+        "profiles": rows,
+        "peak_bytes": peak["heap_peak"],
+        "peak_of": f"{peak['kind']}/{peak['reader']}",
+        # The peak less the heap its modules' import keeps: about what an image with the
+        # modules frozen (firmware/manifest.py) needs. An estimate: frozen modules still make
+        # their function and class objects on the heap, so the real figure is a little higher.
+        "peak_frozen_estimate_bytes": frozen["heap_peak_frozen_estimate"],
+        "target_bytes": RUNNING_TARGET,
+    }
+
+
 # --- command line -----------------------------------------------------------
 
 
@@ -244,6 +316,9 @@ def main(argv=None) -> int:
     f = sub.add_parser("footprint", help="heap kept by importing a module")
     f.add_argument("module", nargs="?", default="firmware.app")
     f.add_argument("--build")
+    r = sub.add_parser("running", help="heap of the running app, every profile and reader, from a build")
+    r.add_argument("--kind", action="append", help="only this profile (repeat for more)")
+    r.add_argument("--reader", action="append", help="only this reader (repeat for more)")
     b = sub.add_parser("build", help="compile protocol/ and firmware/ for deployment")
     b.add_argument("out_dir", nargs="?", default=str(REPO / "build" / "device"))
     b.add_argument(
@@ -274,6 +349,14 @@ def _cmd_footprint(args) -> int:
     return 0
 
 
+def _cmd_running(args) -> int:
+    with tempfile.TemporaryDirectory(prefix="tapgift-fw-") as out:
+        build(out)
+        report = running_footprints(out, args.kind or KINDS, args.reader or READERS)
+    print(json.dumps(report))
+    return 0
+
+
 def _cmd_build(args) -> int:
     for path in build(args.out_dir, all_sources=args.all_sources):
         print(path)
@@ -292,6 +375,7 @@ _COMMANDS = {
     "test": _cmd_test,
     "imports": _cmd_imports,
     "footprint": _cmd_footprint,
+    "running": _cmd_running,
     "build": _cmd_build,
     "check": _cmd_check,
 }

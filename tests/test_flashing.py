@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shlex
 import stat
 import sys
@@ -496,6 +497,7 @@ def _device_modules() -> set[str]:
     return found - {
         "firmware/boot.py",
         "firmware/main.py",
+        "firmware/manifest.py",
         "firmware/hal_sim.py",
         "firmware/hal_cpython.py",
         "protocol/hub_side.py",
@@ -510,6 +512,15 @@ def test_package_json_lists_exactly_the_modules_that_exist():
         assert (flashing.PACKAGE_JSON.parent / src).resolve() == REPO / dest, (dest, src)
     assert package["version"] == __version__ and package["deps"] == []
     assert package == flashing.mip_package(), hint
+
+
+def test_manifest_freezes_exactly_what_a_board_runs():
+    hint = "regenerate it: python -m hil.flashing manifest"
+    text = flashing.MANIFEST.read_text()
+    assert text == flashing.manifest_text(), hint
+    frozen = set(re.findall(r'^module\("([^"]+)", base_path="\.\."\)$', text, re.M))
+    assert frozen == _device_modules(), hint
+    assert 'include("$(PORT_DIR)/boards/manifest.py")' in text  # the port's own modules (asyncio...)
 
 
 class _RecordingTransport:

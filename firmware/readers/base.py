@@ -3,8 +3,6 @@
 # answering (readers are known to hang after days). Every bus operation of a
 # driver has a deadline, so a hung chip costs a bounded time and never blocks
 # the event loop: drivers only ever wait with `await sleep_ms(...)`.
-import binascii
-
 from firmware.hal import sleep_ms, ticks_diff, ticks_ms
 
 
@@ -13,7 +11,8 @@ class ReaderError(Exception):
 
 
 def hexstr(data):
-    return binascii.hexlify(data).decode().upper()
+    # bytes.hex, not binascii: importing binascii costs a board heap it does not have.
+    return bytes(data).hex().upper()
 
 
 class Reader:

@@ -4,6 +4,7 @@
 //   node runner.mjs [options] test FILE...        run test_* functions of each file
 //   node runner.mjs [options] footprint [MODULE]  heap used by importing MODULE (JSON line)
 //   node runner.mjs [options] imports [MODULE...] import modules (default: every one in /lib)
+//   node runner.mjs [options] run FILE [JSON]     main() of FILE, _TG_ARGS = JSON
 //
 // Options:
 //   --repo DIR      repository root (default: two levels above this file)
@@ -311,10 +312,26 @@ except Exception as e:
   return mp.globals.get("_tg_ok") === true;
 }
 
+// Runs a Python file that defines `def main()`, with the global _TG_ARGS set to
+// the given JSON text: what it prints is the result (hil/micropython/app_footprint.py).
+function commandRun(mp, opts, args) {
+  if (args.length < 1) usage("run: FILE [JSON]");
+  const code = fs.readFileSync(path.resolve(args[0]), "utf8");
+  mp.globals.set("_TG_ARGS", args[1] || "{}");
+  try {
+    mp.runPython(code + "\nmain()\n");
+    return 0;
+  } catch (e) {
+    console.log(JSON.stringify({ error: `${e.type || e.name}: ${e.message}` }));
+    return 1;
+  }
+}
+
 async function main() {
   const { opts, command, args } = parseArgs(process.argv.slice(2));
   const mp = await loadInterpreter(opts.heapsize);
   const libFiles = installCode(mp, opts);
+  if (command === "run") return commandRun(mp, opts, args);
   if (command === "test") return commandTest(mp, opts, args);
   if (command === "footprint") return commandFootprint(mp, opts, args);
   if (command === "imports") return commandImports(mp, opts, args, libFiles);

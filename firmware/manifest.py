@@ -1,0 +1,40 @@
+# Freezes tapgift's firmware into a MicroPython image for the ESP32: the modules' bytecode
+# then runs from flash instead of taking the heap (docs/technicians.md, "A firmware image with
+# the modules frozen"). Written by `python -m hil.flashing manifest`; tests/test_flashing.py
+# fails until it is rewritten after a module is added or removed. Build it from a MicroPython
+# checkout (1.25 or newer) with ESP-IDF set up:
+#   make -C ports/esp32 BOARD=ESP32_GENERIC FROZEN_MANIFEST=<this repository>/firmware/manifest.py
+# boot.py and main.py stay files at the root of the board's flash, as with tapgift fw flash.
+# ruff: noqa: F821  (include and module are MicroPython's manifest functions)
+include("$(PORT_DIR)/boards/manifest.py")
+module("firmware/__init__.py", base_path="..")
+module("firmware/app.py", base_path="..")
+module("firmware/commands.py", base_path="..")
+module("firmware/config.py", base_path="..")
+module("firmware/controller.py", base_path="..")
+module("firmware/faults.py", base_path="..")
+module("firmware/hal.py", base_path="..")
+module("firmware/hal_esp32.py", base_path="..")
+module("firmware/lcd.py", base_path="..")
+module("firmware/link.py", base_path="..")
+module("firmware/mqtt.py", base_path="..")
+module("firmware/offline.py", base_path="..")
+module("firmware/profiles/__init__.py", base_path="..")
+module("firmware/profiles/base.py", base_path="..")
+module("firmware/profiles/billiard.py", base_path="..")
+module("firmware/profiles/dispenser.py", base_path="..")
+module("firmware/profiles/kiosk.py", base_path="..")
+module("firmware/profiles/slot_machine.py", base_path="..")
+module("firmware/profiles/turnstile.py", base_path="..")
+module("firmware/readers/__init__.py", base_path="..")
+module("firmware/readers/base.py", base_path="..")
+module("firmware/readers/mfrc522.py", base_path="..")
+module("firmware/readers/ntag424.py", base_path="..")
+module("firmware/readers/pn532.py", base_path="..")
+module("firmware/readers/qr.py", base_path="..")
+module("protocol/__init__.py", base_path="..")
+module("protocol/ids.py", base_path="..")
+module("protocol/manage.py", base_path="..")
+module("protocol/messages.py", base_path="..")
+module("protocol/signing.py", base_path="..")
+module("protocol/topics.py", base_path="..")

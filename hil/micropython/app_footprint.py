@@ -1,0 +1,266 @@
+# The running app's heap, as a board runs it: run by runner.mjs ("run") under the real
+# MicroPython interpreter, against the sources or a build (.mpy). Not firmware: it stands in
+# for the ESP32 port's `machine` and `network` (chips that answer nothing, Wi-Fi that is up,
+# a broker that cannot be reached) so that firmware.app.App starts with everything a board's
+# main() loads: the config, the ESP32 board (hal_esp32) and its reader driver, the profile,
+# the MQTT client, the commands module; then a 256-card deny list is on flash and loaded, and
+# one tap's journal writes (before the relay moves, and the delivery) are made.
+#
+# runner.mjs sets the global _TG_ARGS (a JSON object) and then calls main():
+# {"kind": "dispenser", "reader": "mfrc522"}. It prints one JSON line: the heap in use after
+# each step (heap_bytes), after the tap (heap_running) and the largest of them (heap_peak).
+import asyncio
+import gc
+import json
+import sys
+
+ARGS = json.loads(_TG_ARGS)  # noqa: F821  (set by the runner)
+
+
+class _Bus:
+    """An SPI, I2C or UART whose chip answers nothing (all zeros, no data)."""
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def write(self, data):
+        return len(data)
+
+    def write_readinto(self, out, into):
+        pass
+
+    def readinto(self, into, *args):
+        return 0
+
+    def read(self, n=-1):
+        return None
+
+    def any(self):
+        return 0
+
+    def writeto(self, addr, data, stop=True):
+        return len(data)
+
+    def readfrom_into(self, addr, into, stop=True):
+        pass
+
+    def readfrom(self, addr, n, stop=True):
+        return bytes(n)
+
+    def init(self, *args, **kwargs):
+        pass
+
+
+class _Pin:
+    IN = 1
+    OUT = 3
+    PULL_UP = 2
+    IRQ_FALLING = 2
+
+    def __init__(self, number, mode=None, pull=None, value=None):
+        self._level = value or 0
+
+    def value(self, level=None):
+        if level is None:
+            return self._level
+        self._level = level
+
+    def irq(self, handler=None, trigger=3, wake=None):
+        pass
+
+
+class _WDT:
+    def __init__(self, timeout=0):
+        pass
+
+    def feed(self):
+        pass
+
+
+class _Timer:
+    ONE_SHOT = 0
+
+    def __init__(self, index):
+        pass
+
+    def init(self, mode=1, period=-1, callback=None, hard=False):
+        if hard:
+            raise ValueError("soft timers only")
+
+
+class _Machine:
+    Pin = _Pin
+    SPI = _Bus
+    I2C = _Bus
+    UART = _Bus
+    WDT = _WDT
+    Timer = _Timer
+    PWRON_RESET = 1
+
+    @staticmethod
+    def reset_cause():
+        return 1
+
+    @staticmethod
+    def reset():
+        raise SystemExit
+
+
+class _WLAN:
+    def __init__(self, interface=0):
+        pass
+
+    def active(self, on=None):
+        return True
+
+    def isconnected(self):
+        return True
+
+    def connect(self, ssid, password):
+        pass
+
+    def status(self, name=None):
+        return -60 if name == "rssi" else 1010
+
+    def config(self, *args, **kwargs):
+        pass
+
+
+class _Network:
+    STA_IF = 0
+    WLAN = _WLAN
+
+
+class _ThreadSafeFlag:
+    """The ESP32 port's asyncio.ThreadSafeFlag (the WebAssembly port has no IRQs)."""
+
+    def __init__(self):
+        self._event = asyncio.Event()
+
+    def set(self):
+        self._event.set()
+
+    def clear(self):
+        self._event.clear()
+
+    async def wait(self):
+        await self._event.wait()
+        self._event.clear()
+
+
+sys.modules["machine"] = _Machine()
+sys.modules["network"] = _Network()
+if not hasattr(asyncio, "ThreadSafeFlag"):
+    asyncio.ThreadSafeFlag = _ThreadSafeFlag
+
+PROVISION = {
+    "device": "footprint-1",
+    "site": "park",
+    "key": "5a" * 32,
+    "broker": "mqtt://footprint-1:0123456789abcdef0123456789abcdef@10.0.0.2:1883",
+    "wifi": {"ssid": "park", "password": "secret"},
+}
+_KIND_PINS = {
+    "turnstile": {"sensor": 34},
+    "kiosk": {"sensor": 34, "display": {"i2c": 1, "scl": 32, "sda": 33, "addr": 39}},
+    "billiard": {"button": 13, "buzzer": 4},
+}
+
+
+async def _no_broker(host, port):
+    raise OSError(113)  # EHOSTUNREACH: the broker cannot be reached
+
+
+def _deny_list(path, n):
+    # As firmware.commands writes it (firmware.controller.DenyList), a card at a time: no
+    # big string of ours stays about to be counted.
+    with open(path, "w") as f:
+        f.write(",")
+        for i in range(n):
+            f.write("04%08X," % (0xA1000000 + i))
+
+
+def _provision():
+    data = dict(PROVISION)
+    data["profile"] = {"kind": ARGS["kind"]}
+    pins = dict(_KIND_PINS.get(ARGS["kind"], {}))
+    pins["reader"] = {"type": ARGS["reader"]}
+    data["pins"] = pins
+    with open("/provision.json", "w") as f:
+        f.write(json.dumps(data))
+
+
+def imports():
+    """The heap that importing ARGS["modules"] keeps (its bytecode, mostly): what a firmware
+    image with the modules frozen into flash does not put on the heap."""
+    gc.collect()
+    base = gc.mem_alloc()
+    for name in ARGS["modules"]:
+        __import__(name)
+    gc.collect()
+    print(json.dumps({"heap_imports": gc.mem_alloc() - base}))
+
+
+def main():
+    """As firmware.faults.main starts a board, measured after each step (heap in use after a
+    collection, above what the interpreter held before): the peak is the largest of them."""
+    if "modules" in ARGS:
+        return imports()
+    heap = {}
+    names = ("modules", "config", "board", "app", "start", "tap")
+    for name in names:
+        heap[name] = 0  # the dict at its final size before the first measurement
+    _provision()
+    _deny_list("/deny.txt", ARGS.get("deny", 256))  # on flash already: the hub sent it before
+    gc.collect()
+    base = gc.mem_alloc()
+
+    def measure(step):
+        gc.collect()
+        heap[step] = gc.mem_alloc() - base
+
+    from firmware import app, faults, hal_esp32
+
+    measure("modules")
+    cfg = faults.load_config()
+    measure("config")
+    board = hal_esp32.Board(cfg.pins)
+    measure("board")
+    a = app.App(cfg, board, open_connection=_no_broker)
+    cfg = board = None
+    faults.started()  # what main() drops once the app is built
+    measure("app")
+    # The tasks App.run() starts, as coroutines (the WebAssembly port's asyncio cannot run
+    # them here without its garbage collector seeing stale pointers: the figures would drift),
+    # and the commands module a board loads with the hub's first command.
+    coros = a.board.tasks(a.cfg) + [a.client.run(), a.controller.run(), a.controller.report_loop()]
+    coros.append(a._health_loop())
+    from firmware import commands  # noqa: F401
+    from protocol import manage  # noqa: F401
+
+    measure("start")
+    # One tap's journal writes: before the relay moves, and the delivery.
+    ctl = a.controller
+    ctl.add("report", {"hold": "h-0123456789abcdef0123", "delivered": 0}, units=1, open=True)
+    ctl.report("h-0123456789abcdef0123", 1)
+    measure("tap")
+    peak = 0
+    for name in names:
+        peak = max(peak, heap[name])
+    print(
+        json.dumps(
+            {
+                "kind": ARGS["kind"],
+                "reader": ARGS["reader"],
+                "deny_list": len(ctl.deny),
+                "heap_bytes": heap,
+                "heap_running": heap["tap"],
+                "heap_peak": peak,
+                "heap_before": base,
+                "modules": sorted(m for m in sys.modules if m.startswith(("firmware", "protocol"))),
+                "micropython": sys.version,
+            }
+        )
+    )
+    for c in coros:
+        c.close()
