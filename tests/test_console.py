@@ -462,3 +462,36 @@ def test_issue_replace_and_link_cards(app):
     # what the domain refuses is said at the top (a digital card links to nothing)
     refused = c.post(f"/cards/{wallet}/link", data={"wallet_uid": wallet}, headers=SAME)
     assert refused.status_code == 409 and messages(refused.text)[0].startswith("Not done:")
+
+
+def test_register_a_controller(app):
+    c = client(app, "tech")
+    page = c.get("/machines").text
+    assert 'action="/machines"' in page
+    wrong = c.post(
+        "/machines", data={"id": "a b", "site": "park", "kind": "dispenser", "unit_price": "0"}, headers=SAME
+    )
+    assert field_errors(wrong.text) == {
+        "new-id": "A device id is 1-40 letters, digits or _ . -.",
+        "new-unit_price": "The price may be 0 only for a turnstile.",
+    }
+    made = c.post(
+        "/machines",
+        data={"id": "disp-9", "site": "park", "kind": "dispenser", "unit_price": "2.5"},
+        headers=SAME,
+    )
+    assert made.status_code == 201
+    key = re.search(r'id="device-key">([0-9a-f]{64})<', made.text).group(1)
+    assert "--device-id disp-9 --site park --kind dispenser" in made.text
+    assert key not in c.get("/machines").text
+    assert '<tr id="machine-disp-9">' in c.get("/machines").text
+    again = c.post(
+        "/machines",
+        data={"id": "disp-9", "site": "park", "kind": "dispenser", "unit_price": "2.5"},
+        headers=SAME,
+    )
+    assert again.status_code == 409 and messages(again.text)[0].startswith("Not done:")
+    with app.state.engine.connect() as conn:
+        after = conn.execute(select(AUDIT.c.after).where(AUDIT.c.action == "register_device")).scalar()
+    assert after["key"] == "***"
+    assert "Register a controller" not in client(app, "auditor").get("/machines").text

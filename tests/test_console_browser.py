@@ -188,6 +188,7 @@ def test_docs_render_without_internet(page, site, shots):
             route.abort()
 
     page.route("**/*", only_local)
+    page.set_default_timeout(20_000)  # Swagger UI parses 1.5 MB of script and the whole API on a busy machine
     page.goto("/docs")
     page.locator(".opblock").first.wait_for()
     assert page.locator(".opblock").count() > 50

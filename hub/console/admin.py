@@ -9,14 +9,14 @@ import re
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import RedirectResponse
 from sqlalchemy import Connection
 
 from hub.access import audit, keys, operators
 from hub.access.callers import Caller
 from hub.access.roles import ROLES
-from hub.console.web import Needs, Page, form_data, same_origin
+from hub.console.web import Form, Needs, Page, same_origin
 from hub.core.clock import utcnow
 from hub.core.errors import DomainError
 
@@ -87,8 +87,7 @@ def _add_user(conn: Connection, caller: Caller, body: dict) -> dict:
 
 
 @router.post("/admin/users", name="add_user", dependencies=[Depends(same_origin)])
-async def add_user(request: Request, page: UsersPage):
-    form = await form_data(request)
+def add_user(form: Form, page: UsersPage):
     values = {k: form.get(k, "").strip() for k in ("username", "role", "site_id", "outlet_id", "locale")}
     password = form.get("password", "")
     errors = {}
@@ -120,9 +119,8 @@ async def add_user(request: Request, page: UsersPage):
 
 
 @router.post("/admin/users/{username}", name="change_user", dependencies=[Depends(same_origin)])
-async def change_user(request: Request, page: UsersPage, username: str):
+def change_user(form: Form, page: UsersPage, username: str):
     """Disable or enable a user, or give a new password (which also unlocks)."""
-    form = await form_data(request)
     action = form.get("action", "")
     change: dict = {}
     if action in ("disable", "enable"):
@@ -175,10 +173,9 @@ def api_keys(page: KeysPage, revoked: str | None = None):
 
 
 @router.post("/admin/keys", name="create_key", dependencies=[Depends(same_origin)])
-async def create_key(request: Request, page: KeysPage):
+def create_key(form: Form, page: KeysPage):
     """A new key, shown on this answer only (not stored but as a hash; no redirect that
     would lose it)."""
-    form = await form_data(request)
     values = {k: form.get(k, "").strip() for k in ("name", "role", "site_id", "outlet_id", "rate_per_minute")}
     errors = {}
     if not 1 <= len(values["name"]) <= 100:

@@ -13,7 +13,7 @@ import re
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Request
+from fastapi import APIRouter, BackgroundTasks, Depends
 from fastapi.responses import RedirectResponse
 from sqlalchemy import Connection, select
 
@@ -21,7 +21,7 @@ from hub.api.fields import MAX_AMOUNT
 from hub.api.routers.cards import sync_deny_lists
 from hub.cards import kinds, links, replacement
 from hub.console import i18n
-from hub.console.web import Needs, Page, form_data, same_origin
+from hub.console.web import Form, Needs, Page, same_origin
 from hub.core.clock import utcnow
 from hub.core.errors import DomainError, NotFound
 from hub.gifts import card_gifts
@@ -247,9 +247,8 @@ def topup_bonus_hint(page: TopUpPage, uid: str, amount: str = ""):
 
 
 @router.post("/cards/{uid}/topup", name="top_up", dependencies=[Depends(same_origin)])
-async def top_up(request: Request, page: TopUpPage, uid: str):
+def top_up(form: Form, page: TopUpPage, uid: str):
     """Book the confirmed top-up once per form key."""
-    form = await form_data(request)
     found = _uid(uid)
     key = form.get("key", "")
     amount = form.get("amount", "")
@@ -301,8 +300,7 @@ def refund_confirm(page: RefundPage, uid: str):
 
 
 @router.post("/cards/{uid}/refund", name="refund", dependencies=[Depends(same_origin)])
-async def refund(request: Request, page: RefundPage, uid: str):
-    form = await form_data(request)
+def refund(form: Form, page: RefundPage, uid: str):
     found = _uid(uid)
     key = form.get("key", "")
     if found is None or not FORM_KEY.fullmatch(key):
@@ -347,10 +345,9 @@ def unblock(page: WritePage, uid: str, background: BackgroundTasks):
 
 
 @router.post("/cards", name="issue_card", dependencies=[Depends(same_origin)])
-async def issue(request: Request, page: WritePage):
+def issue(form: Form, page: WritePage):
     """Issue a card: an RFID card or wristband (its UID read off it, or one the hub makes) or a
     digital card (a QR code), of a kind, personalised or anonymous."""
-    form = await form_data(request)
     values = {
         k: form.get(k, "").strip() for k in ("new_uid", "medium", "kind", "holder_name", "credit_limit")
     }
@@ -397,9 +394,8 @@ async def issue(request: Request, page: WritePage):
 
 
 @router.post("/cards/{uid}/replace", name="replace", dependencies=[Depends(same_origin)])
-async def replace(request: Request, page: WritePage, uid: str, background: BackgroundTasks):
+def replace(form: Form, page: WritePage, uid: str, background: BackgroundTasks):
     """A lost card: blocked, its balance, points and gifts moved to a new card."""
-    form = await form_data(request)
     found = _uid(uid)
     if found is None:
         return lookup(page, uid)
@@ -418,9 +414,8 @@ async def replace(request: Request, page: WritePage, uid: str, background: Backg
 
 
 @router.post("/cards/{uid}/link", name="link", dependencies=[Depends(same_origin)])
-async def link(request: Request, page: WritePage, uid: str):
+def link(form: Form, page: WritePage, uid: str):
     """Link this RFID card to a digital card's wallet (its balance and points move there)."""
-    form = await form_data(request)
     found, wallet = _uid(uid), _uid(form.get("wallet_uid", ""))
     if found is None:
         return lookup(page, uid)

@@ -35,7 +35,7 @@ POLL_SECONDS = 3
 LivePage = Annotated[Page, Needs("devices.read")]
 
 
-def _visible(conn: Connection, caller: Caller) -> list[dict]:
+def visible_devices(conn: Connection, caller: Caller) -> list[dict]:
     """The controllers the caller may see (as GET /api/v1/devices)."""
     devices = [dict(r) for r in conn.execute(select(DEVICES).order_by(DEVICES.c.id)).mappings()]
     if not caller.scoped:
@@ -82,7 +82,7 @@ def _last_minute(conn: Connection, now: dt.datetime) -> dict[str, dict]:
 
 
 def _live(conn: Connection, caller: Caller, now: dt.datetime) -> dict:
-    devices = _visible(conn, caller)
+    devices = visible_devices(conn, caller)
     ids = {d["id"] for d in devices}
     health = {
         r["device_id"]: dict(r) for r in conn.execute(select(HEALTH)).mappings() if r["device_id"] in ids

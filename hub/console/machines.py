@@ -1,30 +1,47 @@
-"""The Machines page: the controllers the operator may see, their kind, site and price, and a
-new price from the next tap (as PATCH /api/v1/devices/{id}: audited with the old row, checked
-against the operator's site or outlet)."""
+"""The Machines page: the controllers the operator may see, their kind, site and price; a new
+price from the next tap (as PATCH /api/v1/devices/{id}: audited with the old row, checked
+against the operator's site or outlet); and a new controller (as POST /api/v1/devices: admitted
+at the broker when the hub administers it), whose key is shown once with the `tapgift fw flash`
+command that writes its provisioning file and flashes the board."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+import anyio.from_thread
+from fastapi import APIRouter, Depends
 from fastapi.responses import RedirectResponse
 from sqlalchemy import Connection
 
 from hub.access.callers import Caller
 from hub.console import i18n
-from hub.console.live import _visible
-from hub.console.web import Needs, Page, form_data, same_origin
+from hub.console.live import visible_devices
+from hub.console.web import Form, Needs, Page, same_origin
 from hub.core.errors import DomainError
 from hub.devices import registry
+from hub.devices.admission import Admission, BrokerUnavailable
+from hub.loyalty.outlets import list_sites
 
 router = APIRouter()
+
+DEVICE_ID = re.compile(r"[A-Za-z0-9_.-]{1,40}")  # hub/api/routers/devices.py
+# What a controller's firmware can run (firmware/config.py PROFILE_KINDS; the hub does not import it).
+KINDS = ("dispenser", "slot_machine", "billiard", "turnstile", "kiosk")
 
 MachinesPage = Annotated[Page, Needs("devices.read")]
 ChangePage = Annotated[Page, Needs("devices.write")]
 
 
-def _show(page: Page, status: int = 200, errors: dict | None = None, values: dict | None = None):
-    devices = page.db().read(_visible, page.caller)
+def _show(
+    page: Page,
+    status: int = 200,
+    errors: dict | None = None,
+    values: dict | None = None,
+    new: dict | None = None,
+    created: dict | None = None,
+):
+    devices = page.db().read(visible_devices, page.caller)
     return page.render(
         "machines.html",
         status,
@@ -32,6 +49,10 @@ def _show(page: Page, status: int = 200, errors: dict | None = None, values: dic
         devices=devices,
         errors=errors or {},
         values=values or {},
+        new=new or {},
+        created=created,
+        kinds=KINDS,
+        sites=page.db().read(list_sites) if page.may("devices.write") else [],
         plain=lambda cents: i18n.plain_amount(cents, page.currency),
     )
 
@@ -39,7 +60,7 @@ def _show(page: Page, status: int = 200, errors: dict | None = None, values: dic
 @router.get("/machines")
 def machines(page: MachinesPage, changed: str | None = None):
     if changed:
-        found = [d for d in page.db().read(_visible, page.caller) if d["id"] == changed]
+        found = [d for d in page.db().read(visible_devices, page.caller) if d["id"] == changed]
         if found:
             page.messages.append(
                 (
@@ -60,8 +81,7 @@ def _change_price(conn: Connection, caller: Caller, device_id: str, price: int) 
 
 
 @router.post("/machines/{device_id}/price", name="change_device", dependencies=[Depends(same_origin)])
-async def change_price(request: Request, page: ChangePage, device_id: str):
-    form = await form_data(request)
+def change_price(form: Form, page: ChangePage, device_id: str):
     text = form.get("unit_price", "")
     price = i18n.parse_amount(text, page.currency)
     if price is None:
@@ -82,7 +102,60 @@ async def change_price(request: Request, page: ChangePage, device_id: str):
         if "unit_price must be positive" in message:
             message = page._("The price may be 0 only for a turnstile.")
         return _show(page, exc.status, errors={device_id: message}, values={device_id: text})
-    directory = request.app.state.directory
+    directory = page.request.app.state.directory
     if directory is not None:
         directory.forget(device_id)
     return RedirectResponse(f"/machines?changed={device_id}", status_code=303)
+
+
+@router.post("/machines", name="register_device", dependencies=[Depends(same_origin)])
+def register(form: Form, page: ChangePage):
+    """Register a controller; its key is shown on this answer only."""
+    new = {k: form.get(k, "").strip() for k in ("id", "site", "kind", "name", "unit_price")}
+    errors = {}
+    if not DEVICE_ID.fullmatch(new["id"]):
+        errors["id"] = page._("A device id is 1-40 letters, digits or _ . -.")
+    if not DEVICE_ID.fullmatch(new["site"]):
+        errors["site"] = page._("Choose a site.")
+    if new["kind"] not in KINDS:
+        errors["kind"] = page._("Choose a kind.")
+    if len(new["name"]) > 100:
+        errors["name"] = page._("At most 100 characters.")
+    price = i18n.parse_amount(new["unit_price"], page.currency)
+    if price is None:
+        errors["unit_price"] = page._("Enter a price such as 2.50.")
+    elif price == 0 and new["kind"] != "turnstile":
+        errors["unit_price"] = page._("The price may be 0 only for a turnstile.")
+    if errors:
+        return _show(page, 422, errors=errors, new=new)
+    body = {
+        "id": new["id"],
+        "site": new["site"],
+        "unit_price": price,
+        "name": new["name"],
+        "kind": new["kind"],
+    }
+
+    def add(conn: Connection) -> dict:
+        if page.caller.scoped:
+            page.caller.check_site(conn, new["site"])
+        key = registry.add_device(
+            conn, new["id"], new["site"], price, page.currency, new["name"], new["kind"]
+        )
+        return {**body, "name": new["name"] or new["id"], "key": key}
+
+    try:
+        created = page.db(body).write(add, retry=True)
+    except DomainError as exc:
+        page.messages.append(("error", page._("Not done: {reason}", reason=str(exc))))
+        return _show(page, exc.status, new=new)
+    app = page.request.app
+    if app.state.directory is not None:
+        app.state.directory.forget(new["id"])
+    admission = getattr(app.state, "admission", None) or Admission()
+    if admission.enabled:
+        try:
+            anyio.from_thread.run(admission.admit, new["id"], new["site"], created["key"])
+        except BrokerUnavailable as exc:
+            page.messages.append(("error", page._("Not done: {reason}", reason=str(exc))))
+    return _show(page, 201, created=created)

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, update
 from hub.access import operators
 from hub.api.auth import SESSION_COOKIE
 from hub.console import i18n
-from hub.console.web import MENU, TEMPLATES, Needs, Page, form_data, safe_next, same_origin, session_caller
+from hub.console.web import MENU, TEMPLATES, Form, Needs, Page, safe_next, same_origin, session_caller
 from hub.core.clock import utcnow
 from hub.core.errors import TooMany
 
@@ -58,8 +58,7 @@ def login_form(request: Request):
 
 
 @router.post("/login", dependencies=[Depends(same_origin)])
-async def login(request: Request):
-    form = await form_data(request)
+def login(request: Request, form: Form):
     locale = i18n.pick_locale(request.query_params.get("lang"), request.headers.get("accept-language", ""))
     _ = i18n.translator(locale)
     username, password = form.get("username", "").strip(), form.get("password", "")
@@ -108,9 +107,8 @@ def _set_locale(conn: Connection, username: str, locale: str) -> dict:
 
 
 @router.post("/settings/language", name="set_language", dependencies=[Depends(same_origin)])
-async def set_language(request: Request, page: Annotated[Page, Needs()]):
+def set_language(form: Form, page: Annotated[Page, Needs()]):
     """The operator's language (operators.locale), for every page from now on."""
-    form = await form_data(request)
     locale = form.get("locale", "")
     if locale in i18n.LOCALES:
         page.db({"locale": locale}).write(_set_locale, page.caller.name, locale)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -165,9 +165,14 @@ async def same_origin(request: Request) -> None:
 
 
 async def form_data(request: Request) -> dict[str, str]:
-    """The form's fields as strings (a field sent twice: its last value)."""
+    """The form's fields as strings (a field sent twice: its last value). A dependency, so that
+    the route itself can be a plain `def`: FastAPI runs it in the thread pool, and its database
+    work does not hold up the event loop the MQTT bridge shares (hub.service)."""
     form = await request.form()
     return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+Form = Annotated[dict[str, str], Depends(form_data)]
 
 
 def login_redirect(request: Request, next_path: str) -> Response:
