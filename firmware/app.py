@@ -16,6 +16,7 @@ from protocol.signing import Signer
 VERSION = "0.1.0"
 _WATCHDOG_MS = const(30000)
 _FEED_MS = const(1000)
+_LINK_CHECK_MS = const(250)
 
 
 class App:
@@ -108,9 +109,20 @@ class App:
             )
             await self.client.publish(topic, payload)
 
+    async def _watch_network(self):
+        """Drop the MQTT link as soon as the network goes: on an ESP32 a socket whose Wi-Fi
+        is gone stays open, silent, until keepalive gives up (45 s), and taps would wait on it
+        instead of going offline at once."""
+        while True:
+            await sleep_ms(_LINK_CHECK_MS)
+            if not self.board.network_up() and self.client.is_connected():
+                print("tapgift: Wi-Fi lost; MQTT link dropped")
+                self.client.drop()
+
     async def run(self):
         """Run until a task dies; then stop feeding the watchdog, which resets the board."""
         coros = self.board.tasks(self.cfg)
+        coros.append(self._watch_network())
         coros.append(self.client.run())
         coros.append(self.controller.run())
         coros.append(self.controller.report_loop())

@@ -191,6 +191,9 @@ class Board:
         wlan = network.WLAN(network.STA_IF)
         return wlan.status("rssi") if wlan.isconnected() else None
 
+    def network_up(self):
+        return network.WLAN(network.STA_IF).isconnected()
+
     def reboot(self):
         machine.reset()
 

@@ -241,6 +241,7 @@ class SimBoard:
         self.rssi_dbm = -55
         self.reboots = 0
         self.last_reset = "power_on"  # reset_cause(): what started the running app
+        self.wifi = True  # network_up(): False while the simulated Wi-Fi is lost
         self.on_reboot = None  # what the simulation does on reboot(), e.g. restart the app
 
     def rssi(self):
@@ -248,6 +249,9 @@ class SimBoard:
 
     def reset_cause(self):
         return self.last_reset
+
+    def network_up(self):
+        return self.wifi
 
     def reboot(self):
         self.reboots += 1

@@ -22,11 +22,13 @@ _TCP_NODELAY = const(1)
 _PINGREQ = const(b"\xc0\x00")
 _DISCONNECT = const(b"\xe0\x00")
 
-# A pending QoS 1 publish: [order, packet, acked Event, last send tick or None].
+# A pending QoS 1 publish: [order, packet, acked Event, last send tick or None,
+# resends on this link].
 _SEQ = const(0)
 _PKT = const(1)
 _EV = const(2)
 _SENT = const(3)
+_TRIES = const(4)
 
 
 class MQTTError(Exception):
@@ -70,13 +72,16 @@ def _publish_packet(topic, payload, qos, retain, pid):
     return pkt
 
 
-async def _read_packet(r):
+async def _read_packet(r, limit=0xFFFFFFF):
     first = (await r.readexactly(1))[0]
     n = shift = 0
     while True:
         b = (await r.readexactly(1))[0]
         n |= (b & 0x7F) << shift
         if b < 0x80:
+            if n > limit:
+                # Reading it would take the heap a board does not have: a broken link.
+                raise MQTTError("packet of %d bytes" % n)
             return first, await r.readexactly(n)
         shift += 7
         if shift > 21:
@@ -136,7 +141,13 @@ class MQTTClient:
         backoff_max_ms=5000,
         ack_timeout_ms=2000,
         open_connection=None,
+        max_packet=4096,
+        max_resends=3,
     ):
+        """max_packet: the largest packet taken from the broker (tapgift's are at most
+        1,256 bytes); a larger one breaks the link. max_resends: how often a QoS 1 publish
+        goes again on one link without its PUBACK before the link counts as broken. Every
+        write must drain within ack_timeout_ms, or the link counts as broken too."""
         self.client_id = client_id
         self.host = host
         self.port = port
@@ -149,6 +160,8 @@ class MQTTClient:
         self._bmax = backoff_max_ms
         self._ack_ms = ack_timeout_ms
         self._open = open_connection
+        self._max = max_packet
+        self._resends = max_resends
         self._lock = asyncio.Lock()
         self._up = asyncio.Event()
         self._dead = asyncio.Event()
@@ -197,7 +210,7 @@ class MQTTClient:
             return
         pid = self._new_pid()
         self._seq += 1
-        e = [self._seq, _publish_packet(topic, payload, 1, retain, pid), asyncio.Event(), None]
+        e = [self._seq, _publish_packet(topic, payload, 1, retain, pid), asyncio.Event(), None, 0]
         self._pending[pid] = e
         if self._w is not None:
             await self._send(self._mark_sent(e))
@@ -253,8 +266,8 @@ class MQTTClient:
         try:
             _nodelay(w)
             w.write(self._connect)
-            await w.drain()
-            first, body = await wait_for_ms(_read_packet(r), self._ack_ms)
+            await wait_for_ms(w.drain(), self._ack_ms)
+            first, body = await wait_for_ms(_read_packet(r, self._max), self._ack_ms)
             if first >> 4 != _CONNACK or body[1:2] != b"\x00":
                 raise MQTTError("connection refused: %r" % (body,))
         except BaseException:
@@ -299,9 +312,10 @@ class MQTTClient:
                 pid, pkt = self._subscribe_packet(self._subs.items())
                 w.write(pkt)
             for e in sorted(self._pending.values()):
+                e[_TRIES] = 0  # a new link: its own count of resends
                 w.write(self._mark_sent(e))
             self._tx = ticks_ms()
-            await w.drain()
+            await wait_for_ms(w.drain(), self._ack_ms)
         return pid
 
     async def _start(self, dead, pid):
@@ -327,7 +341,7 @@ class MQTTClient:
         limit = self._ka + self._ka // 2
         try:
             while True:
-                pkt = _read_packet(r)
+                pkt = _read_packet(r, self._max)
                 first, body = await (wait_for_ms(pkt, limit) if limit else pkt)
                 self._rx = ticks_ms()
                 await self._handle(first, body)
@@ -381,6 +395,11 @@ class MQTTClient:
                 for pid, e in list(self._pending.items()):
                     sent = e[_SENT]
                     if sent is not None and ticks_diff(now, sent) >= self._ack_ms and pid in self._pending:
+                        if e[_TRIES] >= self._resends:
+                            # The broker hears us not: a broken link, whatever TCP says.
+                            self._dead.set()
+                            return
+                        e[_TRIES] += 1
                         await self._send(self._mark_sent(e))
 
     # --- writing ----------------------------------------------------------
@@ -394,7 +413,9 @@ class MQTTClient:
             try:
                 w.write(pkt)
                 self._tx = ticks_ms()
-                await w.drain()
+                # A write that cannot drain (a link gone silent) must not hold the lock,
+                # and every writer behind it, for good.
+                await wait_for_ms(w.drain(), self._ack_ms)
                 return True
             except _LINK_ERRORS:
                 if self._w is w:

@@ -187,6 +187,19 @@ class SimDevice:
 
     def network_up(self):
         self._online = True
+        self.board.wifi = True
+
+    def wifi_lost(self):
+        """The Wi-Fi goes as it does on an ESP32: the board knows (network_up() is False),
+        but the open TCP connection neither closes nor hears anything more: nothing is read
+        from it and no new connection opens, until wifi_back()."""
+        self._online = False
+        self.board.wifi = False
+        for writer in self._writers:
+            writer.transport.pause_reading()
+
+    def wifi_back(self):
+        self.network_up()
 
     def _record(self, card, outcome, code, rtt_ms):
         self.results.append((card, outcome, code, rtt_ms))

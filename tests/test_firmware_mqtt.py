@@ -110,13 +110,13 @@ async def test_retained_flag_reaches_on_message(broker, start):
 
 async def test_large_payload_round_trip(start):
     # tapgift's brokers refuse what the protocol does not allow (hil/broker.py
-    # MAX_PACKET); the client itself handles any MQTT size, as checked here.
+    # MAX_PACKET); the client handles any MQTT size it is allowed (max_packet), as checked here.
     broker = Broker(size_limit=False)
     await asyncio.to_thread(broker.start)
     try:
         q, on_message = inbox()
         p = prefix()
-        client = await connected(start(broker.host, broker.port, on_message=on_message))
+        client = await connected(start(broker.host, broker.port, on_message=on_message, max_packet=400_000))
         await client.subscribe(p + "/big")
         for size in (20_000, 300_000):  # 3-byte remaining length, both directions
             payload = bytes(i % 251 for i in range(size))
@@ -381,3 +381,80 @@ async def test_packet_ids_wrap_from_65535_to_1(start):
         for _ in range(3):
             await asyncio.wait_for(client.publish("tg/up", b"x", qos=1), 3)
     assert pids == [65535, 1, 2]
+
+
+async def test_a_packet_larger_than_max_packet_breaks_the_link(start):
+    async def oversized(reader, writer):
+        if len(fake.connects) == 1:
+            # A PUBLISH announcing 100,000 bytes: the client must not try to take them.
+            writer.write(b"\x30\xa0\x8d\x06")
+            await writer.drain()
+        await reader.read()
+
+    async with FakeBroker(oversized) as fake:
+        client = start("127.0.0.1", fake.port, max_packet=4096)
+        await connected(client)
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        while len(fake.connects) < 2:
+            await asyncio.sleep(0.01)
+            assert loop.time() - t0 < 2.0
+        await connected(client)
+        assert client.reconnects == 1
+
+
+async def test_qos1_resent_at_most_max_resends_times_then_the_link_counts_as_broken(start):
+    seen = []
+
+    async def never_ack(reader, writer):
+        while True:
+            first, body = await read_packet(reader)
+            if first >> 4 == 3:
+                seen.append((len(fake.connects), first))
+                if len(fake.connects) >= 2:  # the new link acks
+                    writer.write(b"\x40\x02" + struct.pack("!H", parse_publish(first, body)[1]))
+
+    async with FakeBroker(never_ack) as fake:
+        client = await connected(start("127.0.0.1", fake.port, ack_timeout_ms=100, max_resends=2))
+        await asyncio.wait_for(client.publish("tg/up", b"report", qos=1), 5)
+    on_first_link = [first for link, first in seen if link == 1]
+    assert on_first_link == [0x32, 0x3A, 0x3A]  # sent, then resent twice (DUP), then dropped
+    assert len(fake.connects) == 2 and client.reconnects == 1
+
+
+async def test_a_write_that_cannot_drain_breaks_the_link(broker, start):
+    """The socket's buffer is full and stays full (the Wi-Fi is gone): a publish must not hang
+    the client; the link is dropped after ack_timeout_ms and made again."""
+    opened = []
+
+    class Stuck:
+        def __init__(self, writer):
+            self.writer, self.stuck = writer, False
+            self.transport = writer.transport
+
+        def write(self, data):
+            self.writer.write(data)
+
+        def get_extra_info(self, name):
+            return self.writer.get_extra_info(name)
+
+        async def drain(self):
+            if self.stuck:
+                await asyncio.Event().wait()
+            await self.writer.drain()
+
+    async def opener(host, port):
+        r, w = await asyncio.open_connection(host, port)
+        opened.append(Stuck(w))
+        return r, opened[-1]
+
+    client = await connected(start(broker.host, broker.port, ack_timeout_ms=200, open_connection=opener))
+    opened[0].stuck = True
+    publishing = asyncio.create_task(client.publish("test/stuck", b"x", qos=1))
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    while len(opened) < 2:
+        await asyncio.sleep(0.01)
+        assert loop.time() - t0 < 2.0
+    await asyncio.wait_for(publishing, 5)  # sent again on the new link, and acknowledged
+    assert client.reconnects == 1
