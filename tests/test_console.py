@@ -495,3 +495,57 @@ def test_register_a_controller(app):
         after = conn.execute(select(AUDIT.c.after).where(AUDIT.c.action == "register_device")).scalar()
     assert after["key"] == "***"
     assert "Register a controller" not in client(app, "auditor").get("/machines").text
+
+
+def test_loyalty_tiers_are_edited_and_the_bonus_follows(app):
+    c = client(app, "tech")
+    page = c.get("/loyalty").text
+    assert 'value="50.00"' in page and 'value="5"' in page  # the site's tier: 5 % from 50.00
+    wrong = c.post(
+        "/loyalty/tiers",
+        data={"min_amount_0": "50", "percent_0": "five", "min_amount_1": "x", "percent_1": "3"},
+        headers=SAME,
+    )
+    assert wrong.status_code == 422
+    assert field_errors(wrong.text) == {
+        "percent_0": "A percentage from 0 to 100, e.g. 5 or 2.5.",
+        "min_amount_1": "Enter an amount such as 50 or 50.00.",
+    }
+    same = c.post(
+        "/loyalty/tiers",
+        data={"min_amount_0": "50", "percent_0": "5", "min_amount_1": "50.00", "percent_1": "7"},
+        headers=SAME,
+    )
+    assert "Two tiers start at the same amount." in same.text
+    saved = c.post(
+        "/loyalty/tiers",
+        data={
+            "min_amount_0": "20",
+            "percent_0": "2,5",
+            "min_amount_1": "100",
+            "percent_1": "10",
+            "min_amount_2": "",
+        },
+        headers=SAME,
+    )
+    assert saved.headers["location"] == "/loyalty?saved=1"
+    assert messages(c.get("/loyalty?saved=1").text) == ["Top-up tiers saved."]
+    hint = client(app, "cashier").get("/cards/04A1B2C3D4/topup/bonus", params={"amount": "40"})
+    assert hint.text.strip() == "Bonus for this amount: CHF 1.00"
+    assert client(app, "cashier").get("/loyalty").status_code == 403
+    assert "Save the tiers" not in client(app, "auditor").get("/loyalty").text
+
+
+def test_money_shows_the_ledgers_summing_to_zero_with_csv(app):
+    c = client(app, "admin")
+    key = form_key(c.get("/cards/04A1B2C3D4/topup", params={"amount": "60"}).text)
+    c.post("/cards/04A1B2C3D4/topup", data={"amount": "6000", "key": key}, headers=SAME)
+    page = c.get("/money").text
+    row = re.search(r"<tr><td>CHF</td>.*?</tr>", page).group(0)
+    assert row.endswith("<td>yes</td></tr>")
+    csv = c.get("/money/ledgers.csv")
+    assert csv.headers["content-type"].startswith("text/csv")
+    assert csv.text.splitlines()[:2] == ["ledger,posted,pending", "CHF,0,0"]
+    assert c.get("/money/settlement.csv").text.startswith("outlet_id,owed_to_outlet")
+    assert c.get("/money/nothing.csv").status_code == 404
+    assert client(app, "cashier").get("/money").status_code == 403

@@ -152,6 +152,8 @@ def test_an_admin_sees_every_page(page, shots):
     for path, heading in (
         ("/live", "Controllers"),
         ("/machines", "Machines"),
+        ("/loyalty", "Loyalty"),
+        ("/money", "Money"),
         ("/admin/users", "Users"),
         ("/admin/keys", "API keys"),
         ("/admin/audit", "Audit log"),

@@ -36,6 +36,8 @@ MENU: list[tuple[str, str, tuple[str, ...]]] = [
     ("Cards", "/cards", ("cards.read",)),
     ("Live", "/live", ("devices.read",)),
     ("Machines", "/machines", ("devices.read",)),
+    ("Loyalty", "/loyalty", ("loyalty.read",)),
+    ("Money", "/money", ("reports.read",)),
     ("Admin", "/admin", ("users.manage", "keys.manage", "audit.read")),
 ]
 
