@@ -35,6 +35,9 @@ class App:
         )
         self.status_topic, offline = self.link.seal(topics.STATUS, {"state": "offline"})
         broker = cfg.broker
+        opener = getattr(board, "open_connection", None)  # a board's own (hal_esp32)
+        if opener is not None and "open_connection" not in client_options:
+            client_options["open_connection"] = opener
         self.client = MQTTClient(
             cfg.device,
             broker["host"],

@@ -20,6 +20,8 @@
 #   board.tasks(cfg)    coroutines the board needs running (e.g. keeping Wi-Fi up); they never return
 #   board.rssi()        Wi-Fi signal strength in dBm, or None when not connected
 #   board.network_up()  False when the board knows its network is gone (Wi-Fi lost)
+#   board.open_connection(host, port)   optional: how the MQTT client reaches the broker
+#                       (hal_esp32: the name resolved once, a failed connect's socket closed)
 #   board.reboot()      restart the board (the app starts again from boot.py)
 #   board.reset_cause() why the board last started: "power_on", "hard" (the reset
 #                       button), "watchdog", "deep_sleep", "soft" (a reboot command,

@@ -180,12 +180,16 @@ class Board:
         self.button = _input(pins["button"])
         self.reader = make_reader(pins["reader"])
         self.display = make_display(pins["display"])
+        self._broker = BrokerLink()
 
     def watchdog(self, timeout_ms):
         return Watchdog(timeout_ms)
 
     def tasks(self, cfg):
         return [_keep_wifi(cfg.wifi)]
+
+    def open_connection(self, host, port):
+        return self._broker.open(host, port)
 
     def rssi(self):
         wlan = network.WLAN(network.STA_IF)
@@ -310,17 +314,108 @@ def make_reader(spec):
     return QRScanner(uart)
 
 
+_STAT_IDLE = 1000  # network.STAT_IDLE: below it, the ESP32's Wi-Fi error codes (200..204)
+_WIFI_TIMEOUT_MS = 30000
+_WIFI_STEADY_MS = 3000
+_WIFI_PAUSE_MS = 1000
+_WIFI_POLL_MS = 500
+
+
 async def _keep_wifi(wifi):
+    """Keep the station connected, as mqtt_as does on an ESP32: power saving off (it loses
+    packets); before connecting again, disconnect and pause (connect() on top of the port's
+    own reconnection fails for good); give up an attempt on an error status or after
+    _WIFI_TIMEOUT_MS; count a connection only once it has stayed up _WIFI_STEADY_MS. Each
+    failure is printed on the console, as the technicians' guide promises."""
     wlan = network.WLAN(network.STA_IF)
     wlan.active(True)
+    try:
+        wlan.config(pm=wlan.PM_NONE)
+    except (AttributeError, ValueError, OSError):
+        pass  # an older port without power management settings
+    ssid = wifi["ssid"]
+    steady = False
     while True:
-        if not wlan.isconnected():
+        if wlan.isconnected():
+            if not steady:
+                await sleep_ms(_WIFI_STEADY_MS)
+                steady = wlan.isconnected()
+                if steady:
+                    print("tapgift: Wi-Fi %s up, %s" % (ssid, wlan.ifconfig()[0]))
+                continue
+            await sleep_ms(_WIFI_PAUSE_MS)
+            continue
+        if steady:
+            print("tapgift: Wi-Fi %s lost" % ssid)
+        steady = False
+        try:
+            wlan.disconnect()
+        except OSError:
+            pass
+        await sleep_ms(_WIFI_PAUSE_MS)
+        try:
+            wlan.connect(ssid, wifi["password"])
+        except OSError as err:
+            print("tapgift: Wi-Fi %s: cannot connect: %r" % (ssid, err))
+        waited = 0
+        while not wlan.isconnected() and waited < _WIFI_TIMEOUT_MS:
+            await sleep_ms(_WIFI_POLL_MS)
+            waited += _WIFI_POLL_MS
+            status = wlan.status()
+            if isinstance(status, int) and status < _STAT_IDLE:
+                print("tapgift: Wi-Fi %s: %s" % (ssid, _WIFI_ERRORS.get(status, "error %d" % status)))
+                await sleep_ms(_WIFI_PAUSE_MS)  # mqtt_as: a pause avoids failing for good
+                break
+        else:
+            if not wlan.isconnected():
+                print("tapgift: Wi-Fi %s: no connection after %d s" % (ssid, _WIFI_TIMEOUT_MS // 1000))
+
+
+_WIFI_ERRORS = {
+    200: "beacon timeout (out of range?)",
+    201: "network not found (SSID?)",
+    202: "wrong password",
+    203: "association failed",
+    204: "handshake timeout (password?)",
+}
+
+
+class BrokerLink:
+    """open_connection for the MQTT client on a board, as mqtt_as does it: the broker's name
+    resolved once (getaddrinfo blocks the event loop, for seconds when DNS is down), and the
+    socket of a connect that fails or times out closed at once (lwIP has ten). Errors are
+    printed on the console. A generator, as MicroPython's own open_connection: the event
+    loop waits on the socket until it is writable (connected)."""
+
+    def __init__(self):
+        self.addr = None
+
+    def open(self, host, port):
+        import socket
+
+        if self.addr is None:
             try:
-                wlan.connect(wifi["ssid"], wifi["password"])
-            except OSError:
-                pass  # already connecting; check again below
-            for _ in range(100):
-                if wlan.isconnected():
-                    break
-                await sleep_ms(100)
-        await sleep_ms(2000)
+                self.addr = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0][-1]
+            except OSError as err:
+                print("tapgift: broker %s: name not resolved: %r" % (host, err))
+                raise
+        s = socket.socket()
+        try:
+            s.setblocking(False)
+            try:
+                s.connect(self.addr)
+            except OSError as err:
+                if err.errno != _EINPROGRESS:
+                    raise
+            from asyncio import core, stream  # MicroPython's asyncio, as its open_connection
+
+            yield core._io_queue.queue_write(s)
+            ss = stream.Stream(s)
+            return ss, ss
+        except BaseException as err:  # a timeout cancels us here too: the socket goes with it
+            s.close()
+            print("tapgift: broker %s:%d: %r" % (host, port, err))
+            raise
+
+
+_EINPROGRESS = 115

@@ -181,3 +181,109 @@ async def test_a_relay_pulse_is_ended_by_the_timer_not_by_the_event_loop():
         assert low.value() and low._pin.level == 0
     finally:
         unload()
+
+
+class WLAN:
+    """A station that fails as scripted: statuses to report while connecting."""
+
+    def __init__(self, script):
+        self.script = list(script)  # per connect(): list of statuses; GOT_IP (1010) connects
+        self.calls = []
+        self.connected = False
+        self.PM_NONE = 0
+
+    def active(self, on=None):
+        return True
+
+    def config(self, **kw):
+        self.calls.append(("config", kw))
+
+    def isconnected(self):
+        return self.connected
+
+    def disconnect(self):
+        self.calls.append("disconnect")
+        self.connected = False
+
+    def connect(self, ssid, password):
+        self.calls.append("connect")
+        self.statuses = self.script.pop(0) if self.script else [1001]
+
+    def status(self, name=None):
+        st = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
+        if st == 1010:
+            self.connected = True
+        return st
+
+    def ifconfig(self):
+        return ("10.0.0.9", "255.255.255.0", "10.0.0.1", "10.0.0.1")
+
+
+async def test_wifi_is_kept_as_mqtt_as_does_it():
+    import asyncio
+
+    hal_esp32 = load()
+    wlan = WLAN([[1001, 202], [1001, 1001, 1010]])  # a wrong password, then it connects
+    sys.modules["network"].WLAN = lambda interface=0: wlan
+    sys.modules["network"].STA_IF = 0
+    hal_esp32._WIFI_PAUSE_MS = hal_esp32._WIFI_POLL_MS = 5
+    hal_esp32._WIFI_STEADY_MS = 20
+    try:
+        task = asyncio.create_task(hal_esp32._keep_wifi({"ssid": "park", "password": "x"}))
+        for _ in range(200):
+            await sleep_ms(5)
+            if wlan.connected:
+                break
+        await sleep_ms(60)
+        task.cancel()
+        assert wlan.calls[0] == ("config", {"pm": 0})  # power saving off
+        # Each attempt: disconnect first (the port's own reconnection stops), then connect.
+        assert wlan.calls[1:5] == ["disconnect", "connect", "disconnect", "connect"], wlan.calls
+        assert wlan.connected
+    finally:
+        unload()
+
+
+def test_the_broker_is_resolved_once_and_a_failed_connect_closes_its_socket():
+    hal_esp32 = load()
+    resolved, sockets = [], []
+
+    class Socket:
+        def __init__(self, *args):
+            self.closed = False
+            sockets.append(self)
+
+        def setblocking(self, flag):
+            pass
+
+        def connect(self, addr):
+            raise OSError(111, "ECONNREFUSED")
+
+        def close(self):
+            self.closed = True
+
+    class SocketModule:
+        SOCK_STREAM = 1
+        socket = Socket
+
+        @staticmethod
+        def getaddrinfo(host, port, family=0, kind=0):
+            resolved.append(host)
+            return [(2, 1, 0, "", ("10.0.0.2", port))]
+
+    sys.modules["socket"] = SocketModule
+    try:
+        link = hal_esp32.BrokerLink()
+        for _ in range(2):
+            attempt = link.open("broker.park", 1883)
+            try:
+                next(attempt)
+                raise AssertionError("connected to nothing")
+            except OSError:
+                pass
+        assert resolved == ["broker.park"]  # once: getaddrinfo blocks the event loop
+        assert len(sockets) == 2 and all(s.closed for s in sockets)
+        assert link.addr == ("10.0.0.2", 1883)
+    finally:
+        sys.modules.pop("socket", None)
+        unload()
