@@ -147,9 +147,28 @@ def test_a_cashier_sees_no_admin_page(page, shots):
     page.screenshot(path=shots / "cashier-admin-403.png")
 
 
-def test_an_admin_sees_every_page(page, shots):
+# Accessibility basics: every field has a label, every button a name, one h1, a language.
+A11Y = """() => {
+  const unlabelled = [];
+  for (const el of document.querySelectorAll('input:not([type=hidden]), select, textarea')) {
+    const label = (el.id && document.querySelector(`label[for="${el.id}"]`)) || el.closest('label')
+      || el.getAttribute('aria-label');
+    if (!label) unlabelled.push(el.name || el.id);
+  }
+  const nameless = [...document.querySelectorAll('button')].filter(b => !b.textContent.trim() && !b.getAttribute('aria-label')).length;
+  return {unlabelled, nameless, h1: document.querySelectorAll('h1').length, lang: document.documentElement.lang};
+}"""
+
+
+def test_an_admin_sees_every_page_and_each_has_labels_and_a_heading(page, shots):
+    page.goto("/login")
+    assert page.evaluate(A11Y) == {"unlabelled": [], "nameless": 0, "h1": 1, "lang": "en"}
     log_in(page, "admin")
     for path, heading in (
+        ("/cards", "Look up a card"),
+        ("/cards/04A1B2C3D4", "Card 04A1B2C3D4"),
+        ("/cards/04A1B2C3D4/topup?amount=5", "Confirm the top-up"),
+        ("/cards/04A1B2C3D4/refund", "Confirm the refund"),
         ("/live", "Controllers"),
         ("/machines", "Machines"),
         ("/loyalty", "Loyalty"),
@@ -160,7 +179,9 @@ def test_an_admin_sees_every_page(page, shots):
     ):
         page.goto(path)
         assert page.get_by_role("heading", name=heading, exact=True).is_visible()
-        page.screenshot(path=shots / f"{path.strip('/').replace('/', '-')}.png", full_page=True)
+        assert page.evaluate(A11Y) == {"unlabelled": [], "nameless": 0, "h1": 1, "lang": "en"}, path
+        name = path.strip("/").split("?")[0].replace("/", "-")
+        page.screenshot(path=shots / f"{name}.png", full_page=True)
 
 
 def test_the_console_in_german(page, shots):

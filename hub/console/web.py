@@ -153,16 +153,13 @@ def Needs(*permissions: str) -> Any:
 
 async def same_origin(request: Request) -> None:
     """A form's POST must come from a page of this hub: its Origin (or, lacking one, its Referer)
-    names this host. The session cookie is SameSite=strict as well; this also refuses a form
-    posted from another site on the same registrable domain."""
-    own = f"{request.url.scheme}://{request.headers.get('host', '')}"
-    origin = request.headers.get("origin")
-    if origin is None:
-        referer = request.headers.get("referer")
-        if referer:
-            parts = urlsplit(referer)
-            origin = f"{parts.scheme}://{parts.netloc}"
-    if origin != own:
+    names the host and port the request was sent to (its Host header). The scheme is not
+    compared, so that a proxy which ends TLS in front of the hub changes nothing. The session
+    cookie is SameSite=strict as well; this also refuses a form posted from another site on the
+    same registrable domain, and a browser that sends neither header."""
+    origin = request.headers.get("origin") or request.headers.get("referer")
+    host = request.headers.get("host", "")
+    if not origin or not host or urlsplit(origin).netloc.lower() != host.lower():
         raise HTTPException(403, "cross-origin form refused")
 
 
