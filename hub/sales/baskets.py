@@ -9,9 +9,12 @@ earned by the bonus rules (seed 003), booked as dated lots.
   * points earned: one lot per award, "points issued" → the card's PTS wallet.
   * gift vouchers (seed 001: a voucher for an article): a voucher covers its whole line; the card's
     gift units leave its gift wallet and the settlement node owes the outlet their value (hub.gifts).
+  * vouchers by code (seed 001: money, goods, discount; hub.vouchers): each covers what is still
+    open of its lines, its account locked first; its value reaches the outlet's revenue.
 `refund` undoes a paid basket once: the money goes back to the wallet, the redeemed points go back
 into the lots they came from, the earned points are clawed back (see hub.loyalty.points), the gift vouchers
-go back to the card and the outlet's redemption obligation is reversed.
+go back to the card and the outlet's redemption obligation is reversed, the vouchers by code get
+back what they paid.
 
 Choices:
   * A menu's price covers its components: COMPONENT lines are priced 0; toppings cost their price.
@@ -21,7 +24,9 @@ Choices:
   * The total is Σ line nets + small-quantity surcharge + delivery fee; fees are not discounted.
   * A line paid by a voucher carries the voucher's type (article rules with that exclusive voucher
     type give it no points) and its net counts as voucher discount (it adds nothing to the basket
-    value rules earn on). amount_due = total − vouchers_value − points_value.
+    value rules earn on); so does what vouchers by code pay (seed 003: "including redeemed value" is
+    for redeemed points, not for vouchers).
+    amount_due = total − vouchers_value − voucher_codes_value − points_value.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from hub.ledger import Book
 from hub.loyalty import catalogue, discounts, outlets, points
 from hub.loyalty import point_rules as br
 from hub.tables.sales import Basket
+from hub.vouchers import redeem as voucher_codes
 from hub.wallets.cards import get_card
 
 SALE = "sale"
@@ -91,7 +97,9 @@ def _earning_lines(lines: list[dict]) -> list[dict]:
     return [line for line in lines if line["line_id"] not in dropped]
 
 
-def _engine_basket(req: dict, lines: list[dict], articles: dict, points_value: int) -> br.Basket:
+def _engine_basket(
+    req: dict, lines: list[dict], articles: dict, points_value: int, coded_value: int = 0
+) -> br.Basket:
     earning = _earning_lines(lines)
     return br.Basket(
         lines=tuple(
@@ -111,7 +119,7 @@ def _engine_basket(req: dict, lines: list[dict], articles: dict, points_value: i
         small_quantity_surcharge=req.get("small_quantity_surcharge", 0),
         delivery_fee=req.get("delivery_fee", 0),
         redeemed_points_value=points_value,
-        voucher_discount=sum(line["discount"] + line.get("covered", 0) for line in earning),
+        voucher_discount=sum(line["discount"] + line.get("covered", 0) for line in earning) + coded_value,
     )
 
 
@@ -129,8 +137,11 @@ def _award_view(a: br.Award) -> dict:
     }
 
 
-def price(conn: Connection, req: dict, now: dt.datetime, ref: str | None = None) -> dict:
-    """Every figure of a basket, booking nothing."""
+def price(
+    conn: Connection, req: dict, now: dt.datetime, ref: str | None = None, book: Book | None = None
+) -> dict:
+    """Every figure of a basket, booking nothing (with `book`, the vouchers it names by code are
+    locked, for `pay`)."""
     card = get_card(conn, req["card_uid"])
     outlet = outlets.get_outlet(conn, req["outlet_id"])
     articles = catalogue.articles_by_id(conn, [line["article_id"] for line in req["lines"]])
@@ -138,6 +149,11 @@ def price(conn: Connection, req: dict, now: dt.datetime, ref: str | None = None)
     fees = req.get("small_quantity_surcharge", 0) + req.get("delivery_fee", 0)
     total = sum(line["net"] for line in lines) + fees
     vouchers = gifts.cover_lines(conn, card.uid, outlet, lines, req.get("vouchers", []))
+    coded = voucher_codes.cover_basket(
+        conn, req.get("voucher_codes", []), lines, articles, card.card_uid, req["channel_in"], now, book
+    )
+    coded_value = sum(c["value"] for c in coded)
+    vouchers += coded_value
     book, settings = points.rule_book(conn)
     redeem = req.get("redeem_points", 0)
     if redeem and not settings["point_value"]:
@@ -148,7 +164,7 @@ def price(conn: Connection, req: dict, now: dt.datetime, ref: str | None = None)
             f"{redeem} points are worth {value}, more than the total {total - vouchers}"
             + (" left after the vouchers" if vouchers else "")
         )
-    basket = _engine_basket(req, lines, articles, value)  # validates the menu/topping structure
+    basket = _engine_basket(req, lines, articles, value, coded_value)  # validates menus and toppings
     awards = book.awards_for_order(
         basket,
         store=outlet["id"],
@@ -166,7 +182,9 @@ def price(conn: Connection, req: dict, now: dt.datetime, ref: str | None = None)
         "discount": sum(line["discount"] for line in lines),
         "fees": fees,
         "total": total,
-        "vouchers_value": vouchers,
+        "vouchers_value": vouchers - coded_value,
+        "voucher_codes_value": coded_value,
+        "coded_vouchers": coded,
         "points_redeemed": redeem,
         "points_value": value,
         "amount_due": total - vouchers - value,
@@ -199,9 +217,9 @@ def pay(conn: Connection, req: dict, basket_id: str, key: str, now: dt.datetime)
     card = get_card(conn, req["card_uid"])
     if card.status != "active":
         raise Conflict(f"card {card.uid} is {card.status}")
-    figures = price(conn, req, now, ref=key)
-    outlet = outlets.get_outlet(conn, req["outlet_id"])
     book = Book(conn)
+    figures = price(conn, req, now, ref=key, book=book)
+    outlet = outlets.get_outlet(conn, req["outlet_id"])
     what = f"basket {basket_id} at {outlet['id']}"
     if figures["amount_due"]:
         book.transfer(
@@ -236,6 +254,9 @@ def pay(conn: Connection, req: dict, basket_id: str, key: str, now: dt.datetime)
                 f"{key}/gift/{line['line_id']}",
                 f"voucher in {what}",
             )
+    voucher_codes.book_basket(
+        conn, book, figures["coded_vouchers"], req, outlet, card.card_uid, basket_id, key, now
+    )
     for award in figures["awards"]:
         points.issue_lot(
             conn,
@@ -295,6 +316,9 @@ def refund(conn: Connection, basket_id: str, now: dt.datetime) -> dict:
     returned = points.give_back(conn, book, card.uid, basket_id, f"{key}/refund/points-returned", what)
     clawed = points.claw_back(conn, book, card.uid, basket_id, f"{key}/refund/points-clawback", what)
     vouchers = gifts.give_back(conn, book, card.uid, basket_id, outlet["id"], f"{key}/refund/gifts", what)
+    coded = voucher_codes.give_back_basket(
+        conn, book, paid.get("coded_vouchers", []), outlet, basket_id, f"{key}/refund", now
+    )
     book.flush()
     result = {
         "id": basket_id,
@@ -302,6 +326,7 @@ def refund(conn: Connection, basket_id: str, now: dt.datetime) -> dict:
         "points_returned": returned,
         "points_clawed_back": clawed,
         "gift_units_returned": vouchers,
+        "voucher_value_returned": coded,
         "status": "refunded",
     }
     conn.execute(

@@ -71,6 +71,15 @@ def make_code(key: bytes, kind: str, value: int, until: dt.date | None, serial: 
     return f"{body}-{_tag(key, body)}"
 
 
+def serial_of(code: str) -> str:
+    """The serial of something shaped like a code (its tag unchecked); Invalid otherwise."""
+    text = code.strip().upper()
+    found = _SHAPE.fullmatch(text) if len(text) <= MAX_CODE else None
+    if found is None:
+        raise Invalid("not a voucher code (TGV-K-VALUE-UNTIL-SERIAL-TAG)")
+    return found.group(4)
+
+
 def read_code(code: str, key: bytes) -> CodeFields:
     """The fields of a code whose tag is good; Invalid (422) for anything else: a malformed,
     altered or made-up code. Offline: needs only the code key."""

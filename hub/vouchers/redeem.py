@@ -42,24 +42,28 @@ def _repeat(conn: Connection, key: str) -> dict | None:
 
 
 def _priced(conn: Connection, lines: list[dict]) -> list[dict]:
+    """A till's lines priced from the catalogue, as lines a voucher may cover."""
     articles = catalogue.articles_by_id(conn, [line["article_id"] for line in lines])
     out = []
     for i, line in enumerate(lines):
         article = articles[line["article_id"]]
-        out.append(
-            {
-                "line_id": str(line.get("line_id") or i + 1),
-                "article_id": article["id"],
-                "group_id": article["product_group_id"],
-                "quantity": line["quantity"],
-                "unit_price": article["price"],
-                "net": article["price"] * line["quantity"],
-            }
-        )
+        net = article["price"] * line["quantity"]
+        out.append(_open(str(line.get("line_id") or i + 1), article, line["quantity"], net))
     ids = [line["line_id"] for line in out]
     if len(set(ids)) != len(ids):
         raise Invalid("two lines have the same line_id")
     return out
+
+
+def _open(line_id: str, article: dict, units: int, net: int) -> dict:
+    """A line as vouchers see it: the units and the money of it no voucher covers yet."""
+    return {
+        "line_id": line_id,
+        "article_id": article["id"],
+        "group_id": article["product_group_id"],
+        "units": units,
+        "net": net,
+    }
 
 
 def _eligible(voucher: dict, lines: list[dict]) -> list[dict]:
@@ -90,8 +94,21 @@ def _check_card(conn: Connection, voucher: dict, card_uid: str | None) -> str | 
     return card.uid if card else None
 
 
+def _take_money(eligible: list[dict], amount: int) -> list[dict]:
+    """Take `amount` off the eligible lines' open money, line by line."""
+    covered = []
+    for line in eligible:
+        take = min(line["net"], amount)
+        if take:
+            line["net"] -= take
+            amount -= take
+            covered.append({"line_id": line["line_id"], "article_id": line["article_id"], "value": take})
+    return covered
+
+
 def _cover(voucher: dict, left: int, lines: list[dict], amount: int | None) -> tuple[int, int, list[dict]]:
-    """(used from the voucher, money value for the outlet, covered lines) at a till."""
+    """(used from the voucher, money value for the outlet, covered lines); what it covers is
+    taken off the lines, so the next voucher of the same basket sees the rest."""
     kind = voucher["kind"]
     eligible = _eligible(voucher, lines)
     if lines and not eligible:
@@ -111,39 +128,40 @@ def _cover(voucher: dict, left: int, lines: list[dict], amount: int | None) -> t
         if amount > left:
             raise Conflict(f"voucher {voucher['id']} has {left} left, not {amount}")
         if amount <= 0:
-            raise Conflict("nothing of the basket is left for the voucher to pay")
-        return (
-            amount,
-            amount,
-            [{"line_id": line["line_id"], "article_id": line["article_id"]} for line in eligible],
-        )
+            raise Conflict(f"nothing of the basket is left for voucher {voucher['id']} to pay")
+        return amount, amount, _take_money(eligible, amount) if lines else []
     if amount is not None:
         raise Invalid(f"a {kind} voucher covers lines: send the basket's lines, no amount")
     if not lines:
         raise Invalid(f"a {kind} voucher covers lines: send the basket's lines")
     if kind == "goods":
         covered, units_left = [], left
-        for line in sorted(eligible, key=lambda x: (-x["unit_price"], x["line_id"])):
-            n = min(units_left, line["quantity"])
+        # the dearest open units first
+        for line in sorted(
+            eligible, key=lambda x: (-(x["net"] / x["units"]) if x["units"] else 0, x["line_id"])
+        ):
+            n = min(units_left, line["units"])
             if n:
-                covered.append(
-                    {
-                        "line_id": line["line_id"],
-                        "article_id": line["article_id"],
-                        "units": n,
-                        "value": n * line["unit_price"],
-                    }
-                )
+                value = line["net"] * n // line["units"]
+                line["units"] -= n
+                line["net"] -= value
                 units_left -= n
+                covered.append(
+                    {"line_id": line["line_id"], "article_id": line["article_id"], "units": n, "value": value}
+                )
+        if units_left == left:
+            raise Conflict(f"no unit of the basket is left for voucher {voucher['id']} to cover")
         return left - units_left, sum(c["value"] for c in covered), covered
     # a discount: its one use
+    if total <= 0:
+        raise Conflict(f"nothing of the basket is left for voucher {voucher['id']} to take off")
     if voucher["percent"] is not None:
         value = int((Decimal(total) * Decimal(voucher["percent"]) / 100).quantize(Decimal(1), ROUND_HALF_UP))
         if voucher["max_discount"] is not None:
             value = min(value, voucher["max_discount"])
     else:
         value = min(voucher["face_value"], total)
-    return 1, value, [{"line_id": line["line_id"], "article_id": line["article_id"]} for line in eligible]
+    return 1, value, _take_money(eligible, value)
 
 
 def _book_use(conn: Connection, book: Book, v: dict, used: int, key: str, reason: str, to: int) -> None:
@@ -153,6 +171,23 @@ def _book_use(conn: Connection, book: Book, v: dict, used: int, key: str, reason
         v["account_id"], to, used, code="voucher_redeemed", reason=reason, key=key + "/hold", pending=True
     )
     book.resolve(held, v["account_id"], to, used, used, code="voucher_redeemed", reason=reason, key=key)
+
+
+def _book_value(
+    conn: Connection, book: Book, v: dict, used: int, value: int, outlet: dict, key: str, what: str
+) -> None:
+    """A redemption at an outlet: money from the voucher to the outlet's revenue; a goods or
+    discount voucher's uses to "uses redeemed" and its value from the issuer to the outlet."""
+    if v["kind"] == "money":
+        _book_use(conn, book, v, used, key, what, outlet["revenue_account_id"])
+        return
+    _book_use(conn, book, v, used, key, what, store.uses_redeemed_account(conn))
+    if value:
+        issuer = store.issuer_account(conn, outlet["ledger"], v["issuer_outlet_id"])
+        book.load([issuer, outlet["revenue_account_id"]], lock=False)
+        book.transfer(
+            issuer, outlet["revenue_account_id"], value, code="voucher_value", reason=what, key=key + "/value"
+        )
 
 
 def _record(
@@ -241,21 +276,7 @@ def redeem(conn: Connection, req: dict, secret: str | None, key: str, caller: st
         return _to_card(conn, book, v, left, req, card, key, caller, now, channel, what)
     lines = _priced(conn, req.get("lines") or [])
     used, value, covered = _cover(v, left, lines, req.get("amount"))
-    if v["kind"] == "money":
-        _book_use(conn, book, v, used, key, what, outlet["revenue_account_id"])
-    else:
-        _book_use(conn, book, v, used, key, what, store.uses_redeemed_account(conn))
-        if value:
-            issuer = store.issuer_account(conn, outlet["ledger"], v["issuer_outlet_id"])
-            book.load([issuer], lock=False)
-            book.transfer(
-                issuer,
-                outlet["revenue_account_id"],
-                value,
-                code="voucher_value",
-                reason=what,
-                key=key + "/value",
-            )
+    _book_value(conn, book, v, used, value, outlet, key, what)
     book.flush()
     result = _result(conn, v, req, channel, card, used, value, covered, left, now)
     return _record(conn, v, key, req, caller, used, value, result, now)
@@ -322,3 +343,130 @@ def credit_to_card(
         conn.execute(store.VOUCHERS.update().where(store.VOUCHERS.c.id == v["id"]).values(card_uid=card))
     store.record_delivery(conn, v["id"], "card", card, caller, now, key)
     return {**store.view(conn, voucher_id, now), "repeated": False}
+
+
+# -- in a basket (hub.sales.baskets) -----------------------------------------------------------------
+
+
+def cover_basket(
+    conn: Connection,
+    codes: list[str],
+    lines: list[dict],
+    articles: dict,
+    card_uid: str,
+    channel: str,
+    now: dt.datetime,
+    book: Book | None = None,
+) -> list[dict]:
+    """What the vouchers a basket names (by code, in that order) pay of it: each covers what is
+    still open of the lines it applies to (their nets after the card's discount; a line a gift
+    voucher pays is paid). Books nothing; with `book` (the basket is being paid) each voucher's
+    account is locked before it is read, so what it covers is what is left of it."""
+    if len({c.strip().upper() for c in codes}) != len(codes):
+        raise Invalid("a voucher is named twice")
+    open_lines = [
+        _open(
+            line["line_id"],
+            articles[line["article_id"]],
+            0 if "voucher_item" in line or line["kind"] == "component" else line["quantity"],
+            line["net"] - line.get("covered", 0),
+        )
+        for line in lines
+    ]
+    found = [store.by_stored_code(conn, code) for code in codes]
+    if book is not None:  # every voucher's account locked at once, in id order (no deadlock)
+        book.load([v["account_id"] for v in found], lock=True)
+    out = []
+    for v in found:
+        if book is not None:
+            v = store.get_voucher(conn, v["id"])  # read after the lock
+            left = book.account(v["account_id"]).available
+        else:
+            left = store.remaining(conn, v)
+        store.check_open(v, left, now)
+        if v["kind"] == "points":
+            raise Invalid(
+                f"voucher {v['id']} is a points voucher: it is credited to a card (POST /vouchers/redeem)"
+            )
+        if v["online_only"] and channel not in ONLINE:
+            raise Conflict(f"voucher {v['id']} is redeemable online only (channel_in webshop or app)")
+        _check_card(conn, v, card_uid)
+        used, value, covered = _cover(v, left, open_lines, None)
+        out.append(
+            {
+                "voucher_id": v["id"],
+                "kind": v["kind"],
+                "used": used,
+                "value": value,
+                "lines": covered,
+                "remaining": left - used,
+            }
+        )
+    return out
+
+
+def book_basket(
+    conn: Connection,
+    book: Book,
+    covers: list[dict],
+    req: dict,
+    outlet: dict,
+    card_uid: str,
+    basket_id: str,
+    key: str,
+    now: dt.datetime,
+) -> None:
+    """Book what `cover_basket` found (with the same book, its vouchers locked): each voucher's
+    value to the outlet, each redemption recorded under `<key>/voucher/<id>`."""
+    card = get_card(conn, card_uid).uid
+    for c in covers:
+        v = store.get_voucher(conn, c["voucher_id"])
+        rkey = f"{key}/voucher/{v['id']}"
+        what = f"voucher {v['id']} in basket {basket_id} at {outlet['id']}"
+        _book_value(conn, book, v, c["used"], c["value"], outlet, rkey, what)
+        where = {"outlet_id": outlet["id"], "counter_id": req.get("counter_id")}
+        left = c["remaining"] + c["used"]
+        result = _result(
+            conn, v, where, req["channel_in"], card, c["used"], c["value"], c["lines"], left, now
+        )
+        _record(conn, v, rkey, where, f"basket {basket_id}", c["used"], c["value"], result, now)
+
+
+def give_back_basket(
+    conn: Connection, book: Book, covers: list[dict], outlet: dict, basket_id: str, key: str, now: dt.datetime
+) -> int:
+    """A refunded basket's vouchers get back what they paid (a cancelled voucher's goes back to
+    where it came from), and the outlet gives the value back. Returns the money value returned."""
+    total = 0
+    for c in covers:
+        v = store.lock(conn, book, c["voucher_id"])
+        left = book.account(v["account_id"]).available
+        back_to = store.source_account(conn, v) if v["status"] == "cancelled" else v["account_id"]
+        rkey = f"{key}/voucher/{v['id']}"
+        what = f"refund of basket {basket_id} at {outlet['id']}: voucher {v['id']}"
+        revenue = outlet["revenue_account_id"]
+        if v["kind"] == "money":
+            book.load([revenue, back_to], lock=False)
+            book.transfer(revenue, back_to, c["used"], code="voucher_returned", reason=what, key=rkey)
+        else:
+            uses = store.uses_redeemed_account(conn)
+            book.load([uses, back_to], lock=False)
+            book.transfer(uses, back_to, c["used"], code="voucher_returned", reason=what, key=rkey)
+            if c["value"]:
+                issuer = store.issuer_account(conn, outlet["ledger"], v["issuer_outlet_id"])
+                book.load([issuer, revenue], lock=False)
+                book.transfer(
+                    revenue,
+                    issuer,
+                    c["value"],
+                    code="voucher_value_returned",
+                    reason=what,
+                    key=rkey + "/value",
+                )
+        where = {"outlet_id": outlet["id"], "counter_id": None}
+        result = _result(conn, v, where, "refund", None, -c["used"], -c["value"], c["lines"], left, now)
+        if back_to != v["account_id"]:  # cancelled: nothing comes back onto it
+            result["remaining"] = left
+        _record(conn, v, rkey, where, f"basket {basket_id}", -c["used"], -c["value"], result, now)
+        total += c["value"]
+    return total

@@ -1,5 +1,5 @@
-"""Baskets (/api/v1/baskets): quote, pay from the card's wallet (and points, and gift vouchers
-for whole lines), look up, refund once. hub.sales.baskets."""
+"""Baskets (/api/v1/baskets): quote, pay from the card's wallet (and points, gift vouchers for
+whole lines, and vouchers by code), look up, refund once. hub.sales.baskets."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import datetime as dt
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
+from typing import Annotated
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
@@ -56,6 +57,14 @@ class BasketIn(BaseModel):
             "settlement node owes the outlet the lines' nets"
         ),
     )
+    voucher_codes: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,80}$")]] = Field(
+        [],
+        max_length=10,
+        description=(
+            "codes of money, goods or discount vouchers (POST /vouchers) paying part of the basket, in "
+            "this order: each covers what is still open of the lines it applies to (docs/vouchers.md)"
+        ),
+    )
 
 
 class LineOut(BaseModel):
@@ -84,6 +93,15 @@ class AwardOut(BaseModel):
     expires_at: dt.datetime | None
 
 
+class CodedVoucherOut(BaseModel):
+    voucher_id: str
+    kind: str
+    used: int = Field(description="taken from the voucher: minor units (money) or uses")
+    value: int = Field(description="what it pays of the basket, minor units")
+    remaining: int = Field(description="what is left of it after this basket")
+    lines: list[dict]
+
+
 class QuoteOut(BaseModel):
     card_uid: str
     outlet_id: str
@@ -93,9 +111,13 @@ class QuoteOut(BaseModel):
     fees: int
     total: int = Field(description="Σ line nets + fees")
     vouchers_value: int = Field(0, description="the line nets paid by gift vouchers")
+    voucher_codes_value: int = Field(0, description="what the vouchers named by code pay")
+    coded_vouchers: list[CodedVoucherOut] = []
     points_redeemed: int
     points_value: int = Field(description="minor units paid with the points redeemed")
-    amount_due: int = Field(description="debited from the wallet: total − vouchers_value − points_value")
+    amount_due: int = Field(
+        description="debited from the wallet: total − vouchers_value − voucher_codes_value − points_value"
+    )
     points_earned: int
     awards: list[AwardOut]
 
@@ -112,6 +134,7 @@ class BasketRefundOut(BaseModel):
     points_returned: int
     points_clawed_back: int
     gift_units_returned: int = Field(0, description="gift voucher units given back to the card")
+    voucher_value_returned: int = Field(0, description="given back to the vouchers named by code")
     status: str
     repeated: bool
 
@@ -157,7 +180,8 @@ def quote(_caller: Allowed.sales_pay, basket: BasketIn, db: DbDep, now: Now):
 @router.post("/baskets/pay", response_model=PaidOut, status_code=201)
 def pay(_caller: Allowed.sales_pay, basket: BasketIn, db: DbDep, now: Now, idempotency_key: Key):
     """Pay the basket from the card's wallet (and points, and gift vouchers for whole lines: the
-    settlement node then owes the outlet their value); earn points. Send an Idempotency-Key
+    settlement node then owes the outlet their value; and vouchers by code, which pay the outlet
+    what they cover, each once: docs/vouchers.md); earn points. Send an Idempotency-Key
     header: a retry books nothing new and returns the first answer with repeated=true.
     Not enough balance, points or gift units: 409, nothing booked."""
     basket_id = uuid.uuid4().hex
