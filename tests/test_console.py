@@ -556,5 +556,8 @@ def test_the_origin_is_compared_by_host_so_a_tls_proxy_may_front_the_hub(app):
     # the proxy speaks https to the browser and http to the hub; the host is the same
     behind = TestClient(app, base_url="http://hub.test", follow_redirects=False, cookies=c.cookies)
     assert behind.post("/cards/04A1B2C3D4/block", headers={"origin": "https://hub.test"}).status_code == 303
-    assert behind.post("/cards/04A1B2C3D4/unblock", headers={"origin": "https://hub.test:8443"}).status_code == 403
+    assert (
+        behind.post("/cards/04A1B2C3D4/unblock", headers={"origin": "https://hub.test:8443"}).status_code
+        == 403
+    )
     assert behind.post("/cards/04A1B2C3D4/unblock", headers={"origin": "null"}).status_code == 403
