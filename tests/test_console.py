@@ -561,3 +561,26 @@ def test_the_origin_is_compared_by_host_so_a_tls_proxy_may_front_the_hub(app):
         == 403
     )
     assert behind.post("/cards/04A1B2C3D4/unblock", headers={"origin": "null"}).status_code == 403
+
+
+def test_look_up_by_holder_or_a_scanned_qr_code(app):
+    admin = client(app, "admin")
+    made = admin.post(
+        "/cards", data={"medium": "digital", "kind": "value", "holder_name": "Eva Muster"}, headers=SAME
+    )
+    uid = made.headers["location"].split("/")[2].split("?")[0]
+    admin.post("/cards", data={"medium": "rfid", "kind": "value", "holder_name": "Evan 100%_x"}, headers=SAME)
+    found = admin.get("/cards", params={"holder": "eva"}).text
+    assert re.findall(r"<td>(Eva[^<]*)</td>", found) == ["Eva Muster", "Evan 100%_x"]
+    assert re.findall(r"<td>(Eva[^<]*)</td>", admin.get("/cards", params={"holder": "100%_"}).text) == [
+        "Evan 100%_x"
+    ]
+    assert "No card of a holder named so." in admin.get("/cards", params={"holder": "%%"}).text
+    assert field_errors(admin.get("/cards", params={"holder": "e"}).text) == {
+        "holder": "Enter 2-100 letters of the name."
+    }
+    # a QR scanner types the digital card's token into the UID field
+    assert admin.get("/cards", params={"uid": uid.lower()}).headers["location"] == f"/cards/{uid}"
+    # a cashier may not search people by name
+    cashier = client(app, "cashier").get("/cards", params={"holder": "eva"}).text
+    assert 'id="holder"' not in cashier and "Eva Muster" not in cashier

@@ -51,11 +51,39 @@ def _card_path(uid: str) -> str:
     return f"/cards/{uid}"
 
 
+HOLDER_MATCHES = 50
+
+
+def _holders(conn: Connection, text: str) -> list[dict]:
+    """Cards whose holder's name contains `text` (any case), at most HOLDER_MATCHES."""
+    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    rows = conn.execute(
+        select(cards.CARDS.c.uid, cards.CARDS.c.holder_name, cards.CARDS.c.status, cards.CARDS.c.medium)
+        .where(cards.CARDS.c.holder_name.ilike(pattern, escape="\\"))
+        .order_by(cards.CARDS.c.holder_name, cards.CARDS.c.uid)
+        .limit(HOLDER_MATCHES)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+def _lookup_page(page: Page, status: int = 200, **values):
+    values = {"errors": {}, "uid": "", "new": {}, "holder": "", "matches": None, **values}
+    return page.render("cards.html", status, title=page._("Look up a card"), **values)
+
+
 @router.get("/cards")
-def lookup(page: CardsPage, uid: str | None = None):
-    """The look-up form; with `uid`, the card's page (or the form saying what is wrong)."""
+def lookup(page: CardsPage, uid: str | None = None, holder: str | None = None):
+    """The look-up form; with `uid` (typed, or sent by a QR scanner), the card's page (or the
+    form saying what is wrong); with `holder`, the cards whose holder's name holds it."""
+    if holder is not None and page.may("holders.read"):
+        text = holder.strip()
+        if not 2 <= len(text) <= 100:
+            return _lookup_page(
+                page, 422, holder=holder, errors={"holder": page._("Enter 2-100 letters of the name.")}
+            )
+        return _lookup_page(page, holder=text, matches=page.db().read(_holders, text))
     if uid is None:
-        return page.render("cards.html", title=page._("Look up a card"), errors={}, uid="", new={})
+        return _lookup_page(page)
     found = _uid(uid)
     if found is None:
         error = page._("Enter a card UID (4-64 letters, digits, _ : . -).")
@@ -65,9 +93,7 @@ def lookup(page: CardsPage, uid: str | None = None):
             return RedirectResponse(_card_path(found), status_code=303)
         except NotFound:
             error = page._("No card {uid}.", uid=found)
-    return page.render(
-        "cards.html", 422, title=page._("Look up a card"), errors={"uid": error}, uid=uid, new={}
-    )
+    return _lookup_page(page, 422, errors={"uid": error}, uid=uid)
 
 
 def _booked(conn: Connection, account_id: int, stored_key: str) -> dict | None:
@@ -110,7 +136,7 @@ def _show_card(
         data = page.db().read(_card_data, uid, before)
     except NotFound:
         page.messages.append(("error", page._("No card {uid}.", uid=uid)))
-        return page.render("cards.html", 404, title=page._("Look up a card"), errors={}, uid=uid, new={})
+        return _lookup_page(page, 404, uid=uid)
     entries = data["history"]
     more = len(entries) > HISTORY_PAGE
     return page.render(
@@ -365,9 +391,7 @@ def issue(form: Form, page: WritePage):
     if len(values["holder_name"]) > 100:
         errors["holder_name"] = page._("At most 100 characters.")
     if errors:
-        return page.render(
-            "cards.html", 422, title=page._("Look up a card"), errors=errors, uid="", new=values
-        )
+        return _lookup_page(page, 422, errors=errors, new=values)
     body = {
         "uid": uid or None,
         "medium": medium,
@@ -387,9 +411,7 @@ def issue(form: Form, page: WritePage):
         )
     except DomainError as exc:
         page.messages.append(("error", page._("Not done: {reason}", reason=str(exc))))
-        return page.render(
-            "cards.html", exc.status, title=page._("Look up a card"), errors={}, uid="", new=values
-        )
+        return _lookup_page(page, exc.status, new=values)
     return RedirectResponse(f"{_card_path(made['uid'])}?done=issued", status_code=303)
 
 

@@ -109,6 +109,11 @@ GERMAN: dict[str, str] = {
     "Nothing to pay back.": "Nichts auszuzahlen.",
     "The top-up was not booked: {reason}": "Die Aufladung wurde nicht gebucht: {reason}",
     "Not done: {reason}": "Nicht ausgeführt: {reason}",
+    "A QR scanner types a digital card's UID into the field.": "Ein QR-Scanner tippt die UID einer digitalen Karte ins Feld.",
+    "Holder's name": "Name des Inhabers",
+    "Search": "Suchen",
+    "Enter 2-100 letters of the name.": "2-100 Buchstaben des Namens eingeben.",
+    "No card of a holder named so.": "Keine Karte eines Inhabers dieses Namens.",
     # issue, replace, link
     "Issue a card": "Karte ausgeben",
     "Medium": "Medium",
