@@ -38,6 +38,8 @@ class App:
         opener = getattr(board, "open_connection", None)  # a board's own (hal_esp32)
         if opener is not None and "open_connection" not in client_options:
             client_options["open_connection"] = opener
+        if broker["tls"]:
+            client_options["ssl"] = tls_context(cfg.ca)
         self.client = MQTTClient(
             cfg.device,
             broker["host"],
@@ -147,6 +149,20 @@ class App:
                     return task
             watchdog.feed()
             await sleep_ms(_FEED_MS)
+
+
+def tls_context(ca):
+    """A TLS client context that trusts only the CA of the provisioning file (PEM) and checks
+    the broker's certificate and name."""
+    import ssl
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    try:
+        ctx.load_verify_locations(cadata=ca)  # CPython
+    except TypeError:
+        ctx.load_verify_locations(ca)  # MicroPython: cadata is its one argument
+    return ctx
 
 
 def main():

@@ -2,7 +2,8 @@
 # mpremote deploy:
 #
 # {"device": "d17", "site": "aqua", "key": "<64 hex digits>",
-#  "broker": "mqtt://d17:secret@10.0.0.2:1883",
+#  "broker": "mqtt://d17:secret@10.0.0.2:1883",   (mqtts://...:8883 for TLS, with "ca")
+#  "ca": "-----BEGIN CERTIFICATE-----\n...",     (PEM of the CA that signed the broker's certificate)
 #  "wifi": {"ssid": "park", "password": "..."},
 #  "profile": {"kind": "dispenser", "units": 1, "pulse_ms": 120, "gap_ms": 120,
 #              "cooldown_ms": 3000, "reply_timeout_ms": 1500, "retries": 2, "health_s": 60,
@@ -213,22 +214,37 @@ def from_dict(data):
     profile = _profile(data.get("profile", {}))
     pins = _pins(data.get("pins", {}))
     _check_sensor(profile, pins)
-    return Config(
-        device, site, _key(data), parse_broker(_required(data, "broker", str)), _wifi(data), profile, pins
-    )
+    broker = parse_broker(_required(data, "broker", str))
+    cfg = Config(device, site, _key(data), broker, _wifi(data), profile, pins)
+    cfg.ca = _ca(data, broker)
+    return cfg
+
+
+def _ca(data, broker):
+    """The CA certificate (PEM) that signed the broker's: required with mqtts://."""
+    ca = data.get("ca")
+    if ca is None:
+        if broker["tls"]:
+            raise ConfigError("an mqtts:// broker needs ca: the PEM of the CA that signed its certificate")
+        return None
+    if not isinstance(ca, str) or "-----BEGIN CERTIFICATE-----" not in ca:
+        raise ConfigError("ca must be a PEM certificate (-----BEGIN CERTIFICATE----- ...)")
+    return ca
 
 
 def parse_broker(url):
-    """mqtt://user:pass@host:port -> {"host", "port", "user", "password"}."""
-    prefix = "mqtt://"
+    """mqtt://user:pass@host:port (mqtts:// for TLS, port 8883 by default) ->
+    {"host", "port", "user", "password", "tls"}."""
+    tls = url.startswith("mqtts://")
+    prefix = "mqtts://" if tls else "mqtt://"
     if not url.startswith(prefix):
-        raise ConfigError("broker must start with " + prefix)
+        raise ConfigError("broker must start with mqtt:// or mqtts://")
     rest = url[len(prefix) :].rstrip("/")
     user = password = None
     if "@" in rest:
         cred, _, rest = rest.rpartition("@")
         user, _, password = cred.partition(":")
-    host, _, port = rest.rpartition(":") if ":" in rest else (rest, "", "1883")
+    host, _, port = rest.rpartition(":") if ":" in rest else (rest, "", "8883" if tls else "1883")
     if not host:
         raise ConfigError("broker has no host")
     try:
@@ -237,7 +253,7 @@ def parse_broker(url):
         raise ConfigError("broker port is not a number")
     if not 0 < port < 65536:
         raise ConfigError("broker port out of range")
-    return {"host": host, "port": port, "user": user or None, "password": password or None}
+    return {"host": host, "port": port, "user": user or None, "password": password or None, "tls": tls}
 
 
 def _required(data, name, kind, where=""):

@@ -63,7 +63,7 @@ def load_config():
 
     loaded = config.load()
     settings = Settings()
-    for name in ("device", "site", "key", "broker", "wifi", "profile", "pins"):
+    for name in ("device", "site", "key", "broker", "wifi", "profile", "pins", "ca"):
         setattr(settings, name, getattr(loaded, name))
     return settings
 

@@ -188,8 +188,8 @@ class Board:
     def tasks(self, cfg):
         return [_keep_wifi(cfg.wifi)]
 
-    def open_connection(self, host, port):
-        return self._broker.open(host, port)
+    def open_connection(self, host, port, ssl=None):
+        return self._broker.open(host, port, ssl)
 
     def rssi(self):
         wlan = network.WLAN(network.STA_IF)
@@ -390,7 +390,7 @@ class BrokerLink:
     def __init__(self):
         self.addr = None
 
-    def open(self, host, port):
+    def open(self, host, port, ssl=None):
         import socket
 
         if self.addr is None:
@@ -407,6 +407,9 @@ class BrokerLink:
             except OSError as err:
                 if err.errno != _EINPROGRESS:
                     raise
+            if ssl is not None:  # TLS, as MicroPython's open_connection wraps it
+                s = ssl.wrap_socket(s, server_hostname=host, do_handshake_on_connect=False)
+                s.setblocking(False)
             from asyncio import core, stream  # MicroPython's asyncio, as its open_connection
 
             yield core._io_queue.queue_write(s)

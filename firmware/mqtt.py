@@ -143,11 +143,13 @@ class MQTTClient:
         open_connection=None,
         max_packet=4096,
         max_resends=3,
+        ssl=None,
     ):
         """max_packet: the largest packet taken from the broker (tapgift's are at most
         1,256 bytes); a larger one breaks the link. max_resends: how often a QoS 1 publish
         goes again on one link without its PUBACK before the link counts as broken. Every
-        write must drain within ack_timeout_ms, or the link counts as broken too."""
+        write must drain within ack_timeout_ms, or the link counts as broken too. ssl: an
+        SSLContext for TLS to the broker (given to open_connection), or None."""
         self.client_id = client_id
         self.host = host
         self.port = port
@@ -161,6 +163,7 @@ class MQTTClient:
         self._ack_ms = ack_timeout_ms
         self._open = open_connection
         self._max = max_packet
+        self._ssl = ssl
         self._resends = max_resends
         self._lock = asyncio.Lock()
         self._up = asyncio.Event()
@@ -262,7 +265,11 @@ class MQTTClient:
 
     async def _handshake(self):
         opener = self._open or asyncio.open_connection
-        r, w = await wait_for_ms(opener(self.host, self.port), self._ack_ms)
+        if self._ssl is None:
+            opening = opener(self.host, self.port)
+        else:
+            opening = opener(self.host, self.port, ssl=self._ssl)
+        r, w = await wait_for_ms(opening, self._ack_ms)
         try:
             _nodelay(w)
             w.write(self._connect)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from pathlib import Path
 
 import typer
@@ -243,6 +244,13 @@ def _provision_dict(device_id, site, key, broker, ssid, password, kind, profile,
         raise provisioning.ProvisioningError(
             "--broker missing: the address devices reach, e.g. mqtt://10.0.0.2:1883"
         )
+    ca = None
+    ca_file = os.environ.get("TAPGIFT_BROKER_CA")  # an mqtts:// broker's CA (PEM file)
+    if ca_file:
+        try:
+            ca = Path(ca_file).read_text()
+        except OSError as e:
+            raise provisioning.ProvisioningError(f"TAPGIFT_BROKER_CA {ca_file}: {e.strerror}") from None
     return provisioning.build(
         device_id,
         site,
@@ -253,6 +261,7 @@ def _provision_dict(device_id, site, key, broker, ssid, password, kind, profile,
         kind,
         provisioning.parse_json_option(profile, "profile"),
         provisioning.parse_json_option(pins, "pins"),
+        ca,
     )
 
 

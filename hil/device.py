@@ -20,10 +20,10 @@ from firmware.hal_sim import SimBoard, hanging_reader
 CLIENT_OPTIONS = {"backoff_min_ms": 50, "backoff_max_ms": 1000}
 
 
-def _broker_url(host, port, credentials):
+def _broker_url(host, port, credentials, tls=False):
     """The provisioning file's broker URL; credentials = (MQTT username, password) or None."""
     login = "%s:%s@" % credentials if credentials else ""
-    return "mqtt://%s%s:%d" % (login, host, port)
+    return "%s://%s%s:%d" % ("mqtts" if tls else "mqtt", login, host, port)
 
 
 class SimDevice:
@@ -50,17 +50,20 @@ class SimDevice:
         credentials=None,
         reader=None,
         wdt_ms=None,
+        ca=None,
     ):
         os.makedirs(flash_dir, exist_ok=True)
         provisioning = {
             "device": device_id,
             "site": site,
             "key": key_hex,
-            "broker": _broker_url(host, port, credentials),
+            "broker": _broker_url(host, port, credentials, tls=ca is not None),
             "wifi": {"ssid": "sim", "password": ""},
             "profile": profile or {},
             "pins": pins or {},
         }
+        if ca is not None:  # TLS to the broker (mqtts://), trusting this CA (PEM)
+            provisioning["ca"] = ca
         self.cfg = config.from_dict(provisioning)
         # What the technician's flashing leaves on the board; the hub's config
         # commands rewrite it, and every boot reads it (as firmware.app.main does).
@@ -207,10 +210,10 @@ class SimDevice:
         if self.on_result is not None:
             self.on_result(card, outcome, code, rtt_ms)
 
-    async def _open_connection(self, host, port):
+    async def _open_connection(self, host, port, ssl=None):
         if not self._online:
             raise OSError("network down (simulated)")
-        reader, writer = await asyncio.open_connection(host, port)
+        reader, writer = await asyncio.open_connection(host, port, ssl=ssl)
         self._writers = [w for w in self._writers if not w.is_closing()]
         self._writers.append(writer)
         return reader, writer

@@ -38,7 +38,8 @@ def device_broker_url(broker: str, device_id: str, key_hex: str) -> str:
     if parts["user"] or parts["password"]:
         raise ProvisioningError("give the broker without user:password: each device gets its own")
     user, password = mqtt_credentials(device_id, key_hex)
-    return f"mqtt://{user}:{password}@{parts['host']}:{parts['port']}"
+    scheme = "mqtts" if parts["tls"] else "mqtt"
+    return f"{scheme}://{user}:{password}@{parts['host']}:{parts['port']}"
 
 
 def build(
@@ -51,8 +52,10 @@ def build(
     kind: str = "dispenser",
     profile: dict | None = None,
     pins: dict | None = None,
+    ca: str | None = None,
 ) -> dict:
-    """The complete provisioning dict (defaults written out), checked by the firmware's parser."""
+    """The complete provisioning dict (defaults written out), checked by the firmware's parser.
+    ca: the PEM of the CA that signed an mqtts:// broker's certificate."""
     if not wifi_ssid:
         raise ProvisioningError("Wi-Fi SSID missing (--wifi-ssid or TAPGIFT_WIFI_SSID)")
     if wifi_password is None:
@@ -71,6 +74,8 @@ def build(
         "profile": profile,
         "pins": dict(pins or {}),
     }
+    if ca is not None:
+        data["ca"] = ca
     cfg = validate(data)
     # The firmware's merged view: every field written out, nothing left to defaults.
     return {**data, "profile": cfg.profile, "pins": cfg.pins}

@@ -340,7 +340,7 @@ def test_the_provisioning_file_round_trips_through_the_firmware_parser(tmp_path)
     cfg = fwconfig.from_dict(json.loads(path.read_text()))
     user, password = mqtt_credentials("pool-7", KEY)
     assert (cfg.device, cfg.site, cfg.key) == ("pool-7", "aqua", KEY)
-    assert cfg.broker == {"host": "10.0.0.2", "port": 1884, "user": user, "password": password}
+    assert cfg.broker == {"host": "10.0.0.2", "port": 1884, "user": user, "password": password, "tls": False}
     assert cfg.wifi == {"ssid": "park", "password": "pw"}
     assert cfg.profile == {**fwconfig.DEFAULT_PROFILE, "units": 2}
     assert cfg.pins["relays"] == [25, 27]
@@ -420,6 +420,27 @@ def test_device_add_creates_a_device_the_hub_authenticates(tmp_path):
         hub_signer.open(topic, Signer("cd" * 32).seal(topic, b'{"card":"04A1B2C3D4"}'))
     cfg = fwconfig.load(str(out))
     assert cfg.key == issued["key"] and cfg.broker["password"] == issued["mqtt_password"]
+
+
+CA_PEM = """-----BEGIN CERTIFICATE-----
+MIIBdzCCAR2gAwIBAgIUQk9O4kGZ2aXGPhQxkRZ0b8B1yJ0wCgYIKoZIzj0EAwIw
+-----END CERTIFICATE-----
+"""
+
+
+def test_device_add_for_a_tls_broker_writes_mqtts_and_the_ca(tmp_path, monkeypatch):
+    db, out, ca = tmp_path / "hub.db", tmp_path / "gate-1.json", tmp_path / "ca.pem"
+    ca.write_text(CA_PEM)
+    args = ["device", "add", "--db", str(db), "--id", "gate-1", "--site", "aqua", "--price", "250"]
+    tls = ["--broker", "mqtts://10.0.0.2:8883", *WIFI]
+    refused = cli(*args, "--out", str(out), *tls)
+    assert refused.exit_code != 0 and "needs ca" in refused.output
+    monkeypatch.setenv("TAPGIFT_BROKER_CA", str(ca))
+    result = cli(*args, "--out", str(out), *tls)
+    assert result.exit_code == 0, result.output
+    cfg = fwconfig.load(str(out))
+    assert cfg.broker["tls"] and cfg.broker["port"] == 8883 and cfg.ca == CA_PEM
+    assert json.loads(out.read_text())["broker"].startswith("mqtts://gate-1:")
 
 
 def test_device_add_without_out_prints_credentials_only(tmp_path):
