@@ -3,9 +3,10 @@
 minute, and the messages the hub refused — the table reloads itself every few seconds (htmx
 polling of /live/table; without JavaScript, the browser's reload).
 
-Online/offline is what the controller last said on its status topic (its will says offline
-when its connection drops), as the MQTT bridge of this hub process heard it; without a bridge
-(an API-only process) it is unknown. Taps and denials are read from the answers stored for the
+Last seen: its last health report or request, whichever is newer. Online/offline is what the
+controller last said on its status topic (its will says offline when its connection drops), as
+the MQTT bridge of this hub process heard it; without a bridge (an API-only process) it is
+unknown. Taps and denials are read from the answers stored for the
 last minute's requests (hub.taps.authorize), at most SCAN of them."""
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ def visible_devices(conn: Connection, caller: Caller) -> list[dict]:
 
 
 def _last_minute(conn: Connection, now: dt.datetime) -> dict[str, dict]:
-    """Taps (granted or denied) per device in the last minute, and its denials by reason."""
+    """Taps (granted or denied) per device in the last minute, its denials by reason, and its
+    last request answered (`last`)."""
     top = conn.execute(select(func.max(REQUESTS.c.id))).scalar()
     counts: dict[str, dict] = {}
     if top is None:
@@ -65,6 +67,8 @@ def _last_minute(conn: Connection, now: dt.datetime) -> dict[str, dict]:
     for device_id, reply, created_at in rows:
         if created_at is None or created_at < since:
             continue
+        seen = counts.setdefault(device_id, {"taps": 0, "denials": 0, "reasons": {}, "last": created_at})
+        seen["last"] = max(seen["last"], created_at)
         try:
             body = json.loads(bytes(reply))
         except ValueError:
@@ -72,7 +76,6 @@ def _last_minute(conn: Connection, now: dt.datetime) -> dict[str, dict]:
         kind = body.get("k") if isinstance(body, dict) else None
         if kind not in ("grant", "deny"):
             continue  # a delivery report's answer, an error
-        seen = counts.setdefault(device_id, {"taps": 0, "denials": 0, "reasons": {}})
         seen["taps"] += 1
         if kind == "deny":
             seen["denials"] += 1
@@ -102,11 +105,13 @@ def _table(page: Page) -> dict:
         health = data["health"].get(device["id"])
         state = "unknown" if status is None else status.get(device["id"], "offline")
         minute = data["minute"].get(device["id"], {})
+        heard = [t for t in (health and health["received_at"], minute.get("last")) if t is not None]
         rows.append(
             {
                 **device,
                 "state": state,
                 "health": health,
+                "last_seen": max(heard) if heard else None,
                 "taps": minute.get("taps", 0),
                 "denials": minute.get("denials", 0),
                 "reasons": minute.get("reasons", {}),
