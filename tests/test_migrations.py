@@ -159,6 +159,15 @@ def test_migration_scripts_import_nothing_of_the_hub():
         assert imported_modules(script.read_text()) <= {"__future__", "alembic", "sqlalchemy"}, script
 
 
+def test_every_revision_id_fits_the_version_column_and_its_file_name():
+    """Alembic keeps the revision in alembic_version.version_num, VARCHAR(32): a longer id
+    upgrades SQLite and fails on PostgreSQL (StringDataRightTruncation)."""
+    for script in migrations.VERSIONS.glob("0*.py"):
+        revision = re.search(r'^revision = "([^"]+)"', script.read_text(), re.M).group(1)
+        assert len(revision) <= 32, (script.name, revision)
+        assert script.stem == revision, (script.name, revision)
+
+
 def imported_modules(source: str) -> set[str]:
     found = set()
     for node in ast.walk(ast.parse(source)):
