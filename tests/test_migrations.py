@@ -90,6 +90,7 @@ ADDED_SINCE_BASELINE = {
     "voucher_redemptions",
     "voucher_deliveries",
     "voucher_secrets",
+    "voucher_campaigns",  # 0010
 }
 # Columns added to a table of the previous release: read as NULL from its databases.
 COLUMNS_ADDED_SINCE_BASELINE = {

@@ -35,10 +35,26 @@ class Voucher(SQLModel, table=True):
     recipient_name: str = ""
     recipient_email: str = ""
     conditions: str = ""
+    campaign_id: str | None = Field(default=None, foreign_key="voucher_campaigns.id", index=True)
     issue_key: str = Field(unique=True)
     issued_by: str = ""
     status: str = "issued"  # issued, cancelled (the rest is derived: hub.vouchers.store.status)
     cancelled_at: dt.datetime | None = moment()
+    created_at: dt.datetime = created()
+
+
+class VoucherCampaign(SQLModel, table=True):
+    """Bonus credits (seed 001's campaign use): one voucher of the same terms for each card of
+    an audience (a list, a card kind, cards that visited lately), issued at once."""
+
+    __tablename__ = "voucher_campaigns"
+    id: str = Field(primary_key=True)
+    name: str = ""
+    terms: dict = Field(sa_column=Column(JSON, nullable=False))  # the vouchers' terms, as issued
+    audience: dict = Field(sa_column=Column(JSON, nullable=False))  # how the cards were chosen
+    deliver: str = "none"  # none, card
+    issue_key: str = Field(unique=True)
+    created_by: str = ""
     created_at: dt.datetime = created()
 
 

@@ -13,4 +13,5 @@ The package, each module importing only modules listed before it:
   store     the signing key, issuing, looking up, status, cancelling
   redeem    redeeming at a till or web shop against a basket's lines, crediting to a card
   delivery  the QR image, the PDF, the e-mail
+  campaigns bonus credits: a voucher for each card of an audience, the campaign's cost and uptake
 """

@@ -138,7 +138,14 @@ def _check_request(conn: Connection, req: dict) -> tuple[int, str | None]:
 
 
 def issue(
-    conn: Connection, req: dict, currency: str, secret: str | None, key: str, caller: str, now: dt.datetime
+    conn: Connection,
+    req: dict,
+    currency: str,
+    secret: str | None,
+    key: str,
+    caller: str,
+    now: dt.datetime,
+    campaign_id: str | None = None,
 ) -> dict:
     """Issue one voucher under the request's key (a repeat answers the first voucher)."""
     done = conn.execute(select(VOUCHERS.c.id).where(VOUCHERS.c.issue_key == key)).scalar()
@@ -172,6 +179,7 @@ def issue(
         "recipient_email": req.get("recipient_email") or "",
         "conditions": req.get("conditions") or "",
         "issue_key": key,
+        "campaign_id": campaign_id,
         "issued_by": caller,
         "status": "issued",
         "created_at": now,
@@ -303,6 +311,7 @@ def view(conn: Connection, voucher_id: str, now: dt.datetime) -> dict:
         "conditions": v["conditions"],
         "issued_by": v["issued_by"],
         "issued_at": v["created_at"],
+        "campaign_id": v["campaign_id"],
         "cancelled_at": v["cancelled_at"],
         "status": status(v, left, bool(sent), now),
         "redemptions": redemptions(conn, voucher_id),

@@ -19,7 +19,7 @@ from hub.api.fields import MAX_POINTS, CardUid, Flag, Key, Minor, Moment, Slug
 from hub.core.errors import Conflict, Invalid
 from hub.core.settings import Settings
 from hub.loyalty.point_rules import ChannelIn
-from hub.vouchers import codes, delivery, redeem, store
+from hub.vouchers import campaigns, codes, delivery, redeem, store
 
 router = APIRouter(tags=["vouchers"])
 
@@ -138,6 +138,7 @@ class VoucherOut(BaseModel):
     issued_by: str
     issued_at: dt.datetime
     cancelled_at: dt.datetime | None
+    campaign_id: str | None = None
     status: Literal[store.STATUSES]  # type: ignore[valid-type]
     redemptions: list[RedemptionView]
     deliveries: list[DeliveryView]
@@ -399,3 +400,90 @@ def deliver_voucher(
         return store.deliver(conn, voucher_id, target.channel, to, caller.name, key, now)
 
     return db.write_keyed("voucher-deliver/", idempotency_key, body, record)
+
+
+# -- bonus credits: campaigns ------------------------------------------------------------------------
+
+
+class AudienceIn(BaseModel):
+    """Which cards get a voucher; several given: the cards every one of them names."""
+
+    card_uids: list[CardUid] = Field([], max_length=campaigns.MAX_CARDS)
+    card_kind: Literal["value", "debit", "employee"] | None = None
+    visited_within_days: int | None = Field(
+        None, ge=1, le=3660, strict=True, description="cards that moved money (a tap, a sale) lately"
+    )
+
+
+class CampaignIn(BaseModel):
+    id: Slug
+    name: Annotated[str, Field(max_length=100)] = ""
+    voucher: VoucherIn = Field(description="the terms of every card's voucher (no card_uid: each card's own)")
+    audience: AudienceIn
+    deliver: Literal["none", "card"] = Field(
+        "none",
+        description="card: money and points credited straight to each card; goods, discounts bound to it",
+    )
+
+
+class CampaignOut(BaseModel):
+    id: str
+    name: str
+    audience: dict
+    deliver: str
+    terms: dict
+    created_by: str
+    created_at: dt.datetime
+    vouchers: int = Field(description="issued, one per card")
+    face_value: int = Field(description="their face values added up (minor units, points or uses)")
+    by_status: dict[str, int]
+    taken_up: int = Field(description="vouchers used at least in part")
+    uptake: float = Field(description="taken_up / vouchers")
+    value_paid: int = Field(description="money its vouchers paid to outlets and onto cards, net of refunds")
+    points_credited: int
+    open: int = Field(description="what is left on its vouchers still redeemable")
+    voucher_ids: list[str]
+    repeated: bool = False
+
+
+@router.post("/voucher-campaigns", response_model=CampaignOut, status_code=201)
+def run_campaign(
+    caller: Allowed.vouchers_issue,
+    campaign: CampaignIn,
+    db: DbDep,
+    now: Now,
+    currency: Currency,
+    request: Request,
+    idempotency_key: Key,
+):
+    """Bonus credits (seed 001): one voucher of the same terms for each card of the audience,
+    issued at once (and credited to each card if asked). A retry with the same key answers the
+    campaign with repeated=true."""
+    body = campaign.model_dump(mode="json")
+    terms = {**body["voucher"], **campaign.voucher.model_dump(include={"valid_from", "valid_to"})}
+    req = {**body, "voucher": terms, "terms_json": body["voucher"]}
+    secret = _settings(request).secret
+    return db.write_keyed(
+        "voucher-campaign/",
+        idempotency_key,
+        body,
+        lambda conn, key: campaigns.run(conn, req, currency, secret, key, caller.name, now),
+        scope=Scope(campaign.voucher.outlet_id) if campaign.voucher.outlet_id else COALITION,
+    )
+
+
+@router.get("/voucher-campaigns", response_model=list[CampaignOut])
+def list_campaigns(_caller: Allowed.vouchers_read, db: DbDep, now: Now):
+    """Every campaign with its cost and uptake."""
+    return db.read(campaigns.list_campaigns, now, scope=COALITION)
+
+
+@router.get("/voucher-campaigns/{campaign_id}", response_model=CampaignOut)
+def campaign_report(
+    _caller: Allowed.vouchers_read,
+    campaign_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]{1,40}$")],
+    db: DbDep,
+    now: Now,
+):
+    """A campaign's cost and uptake: its vouchers by status, the money they paid, what is open."""
+    return db.read(campaigns.report, campaign_id, now, scope=COALITION)
