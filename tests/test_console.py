@@ -584,3 +584,19 @@ def test_look_up_by_holder_or_a_scanned_qr_code(app):
     # a cashier may not search people by name
     cashier = client(app, "cashier").get("/cards", params={"holder": "eva"}).text
     assert 'id="holder"' not in cashier and "Eva Muster" not in cashier
+
+
+def test_reboot_a_controller_from_the_machines_page(app):
+    c = client(app, "tech")
+    sent = c.post("/machines/disp-1/reboot", headers=SAME)
+    assert sent.headers["location"] == "/machines?rebooted=disp-1"
+    page = c.get(sent.headers["location"]).text
+    assert messages(page) == ["Reboot sent to disp-1."]
+    row = re.search(r'<tr id="machine-disp-1">.*?</tr>', page, re.S).group(0)
+    assert "reboot #1: pending" in re.sub(r"\s+", " ", row)  # no MQTT here: sent when it comes online
+    assert c.post("/machines/nothing/reboot", headers=SAME).status_code == 404
+    with app.state.engine.connect() as conn:
+        entry = conn.execute(
+            select(AUDIT.c.action, AUDIT.c.request).where(AUDIT.c.action == "send_command")
+        ).one()
+    assert entry.request == {"k": "reboot"}

@@ -12,14 +12,14 @@ from typing import Annotated
 import anyio.from_thread
 from fastapi import APIRouter, Depends
 from fastapi.responses import RedirectResponse
-from sqlalchemy import Connection
+from sqlalchemy import Connection, func, select
 
 from hub.access.callers import Caller
 from hub.console import i18n
 from hub.console.live import visible_devices
 from hub.console.web import Form, Needs, Page, same_origin
 from hub.core.errors import DomainError
-from hub.devices import registry
+from hub.devices import management, registry
 from hub.devices.admission import Admission, BrokerUnavailable
 from hub.loyalty.outlets import list_sites
 
@@ -31,6 +31,22 @@ KINDS = ("dispenser", "slot_machine", "billiard", "turnstile", "kiosk")
 
 MachinesPage = Annotated[Page, Needs("devices.read")]
 ChangePage = Annotated[Page, Needs("devices.write")]
+
+
+def _last_commands(conn: Connection) -> dict[str, dict]:
+    """Each device's newest command: its kind and whether the device applied it."""
+    commands = management.COMMANDS
+    newest = (
+        select(commands.c.device_id, func.max(commands.c.seq).label("seq"))
+        .group_by(commands.c.device_id)
+        .subquery()
+    )
+    rows = conn.execute(
+        select(
+            commands.c.device_id, commands.c.seq, commands.c.kind, commands.c.status, commands.c.created_at
+        ).join(newest, (newest.c.device_id == commands.c.device_id) & (newest.c.seq == commands.c.seq))
+    ).mappings()
+    return {r["device_id"]: dict(r) for r in rows}
 
 
 def _show(
@@ -47,6 +63,7 @@ def _show(
         status,
         title=page._("Machines"),
         devices=devices,
+        commands=page.db().read(_last_commands),
         errors=errors or {},
         values=values or {},
         new=new or {},
@@ -58,7 +75,7 @@ def _show(
 
 
 @router.get("/machines")
-def machines(page: MachinesPage, changed: str | None = None):
+def machines(page: MachinesPage, changed: str | None = None, rebooted: str | None = None):
     if changed:
         found = [d for d in page.db().read(visible_devices, page.caller) if d["id"] == changed]
         if found:
@@ -72,6 +89,8 @@ def machines(page: MachinesPage, changed: str | None = None):
                     ),
                 )
             )
+    if rebooted and DEVICE_ID.fullmatch(rebooted):
+        page.messages.append(("ok", page._("Reboot sent to {device}.", device=rebooted)))
     return _show(page)
 
 
@@ -159,3 +178,19 @@ def register(form: Form, page: ChangePage):
         except BrokerUnavailable as exc:
             page.messages.append(("error", page._("Not done: {reason}", reason=str(exc))))
     return _show(page, 201, created=created)
+
+
+@router.post("/machines/{device_id}/reboot", name="send_command", dependencies=[Depends(same_origin)])
+def reboot(page: ChangePage, device_id: str):
+    """Reboot a controller (as POST /api/v1/devices/{id}/commands with k=reboot): stored, then
+    published; a device offline now gets it when it comes online."""
+    body = {"k": "reboot"}
+    app = page.request.app
+    try:
+        page.db().read(lambda conn: page.caller.check_device(conn, device_id))
+        seq = anyio.from_thread.run(management.send, app.state.bridge, app.state.engine, device_id, body)
+        page.db(body).write(lambda conn: {"seq": seq})
+    except DomainError as exc:
+        page.messages.append(("error", page._("Not done: {reason}", reason=str(exc))))
+        return _show(page, exc.status)
+    return RedirectResponse(f"/machines?rebooted={device_id}", status_code=303)
