@@ -600,3 +600,45 @@ def test_reboot_a_controller_from_the_machines_page(app):
             select(AUDIT.c.action, AUDIT.c.request).where(AUDIT.c.action == "send_command")
         ).one()
     assert entry.request == {"k": "reboot"}
+
+
+def test_a_basket_preview_shows_the_points_the_rules_give(app):
+    from clients import api_client
+
+    api = api_client(app, "admin")
+    assert api.post("/api/v1/product-groups", json={"id": "drinks"}).status_code == 201
+    article = {"id": "beer", "product_group_id": "drinks", "revenue_group": "bar_drinks", "price": 500}
+    assert api.post("/api/v1/articles", json=article).status_code == 201
+    settings = {
+        "hours_until_available": 0,
+        "default_validity_days": None,
+        "enabled_stores": ["bar"],
+        "point_value": 10,
+    }
+    assert api.put("/api/v1/bonus-settings", json=settings).status_code == 200
+    rule = {
+        "kind": "article",
+        "name": "beer bonus",
+        "stores": ["bar"],
+        "targets": [{"id": "beer", "points": 2}],
+    }
+    assert api.post("/api/v1/bonus-rules", json=rule).status_code == 201
+    c = client(app, "auditor")
+    page = c.get(
+        "/loyalty/preview",
+        params={"card_uid": "04a1b2c3d4", "outlet_id": "bar", "article_0": "beer", "quantity_0": "3"},
+    ).text
+    assert re.search(r'id="quote-total">CHF 15.00<', page)
+    assert re.search(r'id="quote-points">6<', page)
+    assert "beer bonus" in page
+    wrong = c.get("/loyalty/preview", params={"card_uid": "x", "outlet_id": "bar", "quantity_0": "2"})
+    assert field_errors(wrong.text) == {
+        "card_uid": "Enter a card UID (4-64 letters, digits, _ : . -).",
+        "article_0": "Choose an article.",
+    }
+    unknown = c.get(
+        "/loyalty/preview", params={"card_uid": "04A1B2C3D4", "outlet_id": "bar", "article_0": "wine"}
+    )
+    assert unknown.status_code == 404 and messages(unknown.text)[0].startswith("Not done:")
+    with app.state.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(AUDIT)).scalar() == 4  # the API's setup only

@@ -10,20 +10,24 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import Connection
 
 from hub.api.deps import COALITION
 from hub.console import i18n
 from hub.console.web import Form, Needs, Page, same_origin
+from hub.core.clock import utcnow
 from hub.core.errors import DomainError
 from hub.gifts import settlement
 from hub.ledger import ledger_totals
-from hub.loyalty import outlets, points
+from hub.loyalty import catalogue, outlets, points
+from hub.loyalty.point_rules import ChannelIn, ChannelOut
+from hub.sales import baskets
 from hub.taps.offline_vends import overspends
 from hub.wallets import topup_bonus
 
@@ -33,6 +37,8 @@ LoyaltyPage = Annotated[Page, Needs("loyalty.read")]
 LoyaltyWrite = Annotated[Page, Needs("loyalty.write")]
 MoneyPage = Annotated[Page, Needs("reports.read")]
 BLANK_TIERS = 2  # empty rows to add tiers in
+PREVIEW_LINES = 4  # basket lines of the preview form
+SLUG = re.compile(r"[A-Za-z0-9_.-]{1,40}")
 
 
 def _loyalty(conn: Connection, currency: str) -> dict:
@@ -41,10 +47,18 @@ def _loyalty(conn: Connection, currency: str) -> dict:
         "outlets": outlets.list_outlets(conn),
         "tiers": topup_bonus.get_tiers(conn, currency),
         "rules": points.list_rules(conn),
+        "articles": catalogue.list_articles(conn),
     }
 
 
-def _show_loyalty(page: Page, status: int = 200, rows: list[dict] | None = None, errors: dict | None = None):
+def _show_loyalty(
+    page: Page,
+    status: int = 200,
+    rows: list[dict] | None = None,
+    errors: dict | None = None,
+    basket: dict | None = None,
+    quote: dict | None = None,
+):
     data = page.db().read(_loyalty, page.currency)
     if rows is None:
         rows = [
@@ -60,6 +74,11 @@ def _show_loyalty(page: Page, status: int = 200, rows: list[dict] | None = None,
         rows=rows,
         errors=errors or {},
         may_edit=page.may("loyalty.write") and not page.caller.scoped,
+        basket=basket or {"channel_in": "till", "channel_out": "counter"},
+        quote=quote,
+        channels_in=[c.value for c in ChannelIn],
+        channels_out=[c.value for c in ChannelOut],
+        preview_lines=PREVIEW_LINES,
     )
 
 
@@ -112,6 +131,69 @@ def set_tiers(form: Form, page: LoyaltyWrite):
         page.messages.append(("error", page._("Not done: {reason}", reason=str(exc))))
         return _show_loyalty(page, exc.status, rows)
     return RedirectResponse("/loyalty?saved=1", status_code=303)
+
+
+@router.get("/loyalty/preview")
+def preview(page: LoyaltyPage, request: Request):
+    """What a basket would earn now, under the rules as they stand: the quote a till gets
+    (hub.sales.baskets.quote), booking nothing."""
+    q = request.query_params
+    basket = {k: q.get(k, "").strip() for k in ("card_uid", "outlet_id", "channel_in", "channel_out")}
+    errors, lines = {}, []
+    if not _card_uid(basket["card_uid"]):
+        errors["card_uid"] = page._("Enter a card UID (4-64 letters, digits, _ : . -).")
+    if not SLUG.fullmatch(basket["outlet_id"]):
+        errors["outlet_id"] = page._("Choose an outlet.")
+    if basket["channel_in"] not in {c.value for c in ChannelIn}:
+        basket["channel_in"] = ChannelIn.TILL.value
+    if basket["channel_out"] not in {c.value for c in ChannelOut}:
+        basket["channel_out"] = ChannelOut.COUNTER.value
+    for i in range(PREVIEW_LINES):
+        article, quantity = q.get(f"article_{i}", "").strip(), q.get(f"quantity_{i}", "").strip() or "1"
+        basket[f"article_{i}"], basket[f"quantity_{i}"] = article, quantity
+        if not article:
+            continue
+        if not SLUG.fullmatch(article):
+            errors[f"article_{i}"] = page._("Choose an article.")
+        elif not quantity.isdigit() or not 1 <= int(quantity) <= 10_000:
+            errors[f"quantity_{i}"] = page._("A quantity from 1 to 10000.")
+        else:
+            lines.append(
+                {
+                    "line_id": None,
+                    "article_id": article,
+                    "quantity": int(quantity),
+                    "kind": "article",
+                    "parent_line_id": None,
+                }
+            )
+    if not lines and not any(k.startswith("article_") for k in errors):
+        errors["article_0"] = page._("Choose an article.")
+    if errors:
+        return _show_loyalty(page, 422, errors=errors, basket=basket)
+    req = {
+        "card_uid": _card_uid(basket["card_uid"]),
+        "outlet_id": basket["outlet_id"],
+        "counter_id": None,
+        "channel_in": basket["channel_in"],
+        "channel_out": basket["channel_out"],
+        "lines": lines,
+        "redeem_points": 0,
+        "small_quantity_surcharge": 0,
+        "delivery_fee": 0,
+        "vouchers": [],
+        "voucher_codes": [],
+    }
+    try:
+        quote = page.db().read(baskets.quote, req, utcnow())
+    except DomainError as exc:
+        page.messages.append(("error", page._("Not done: {reason}", reason=str(exc))))
+        return _show_loyalty(page, exc.status, basket=basket)
+    return _show_loyalty(page, basket=basket, quote=quote)
+
+
+def _card_uid(raw: str) -> str | None:
+    return raw.upper() if re.fullmatch(r"[0-9A-Za-z_:.-]{4,64}", raw or "") else None
 
 
 # --- money -------------------------------------------------------------------------------------
