@@ -132,6 +132,13 @@ class App:
         coros.append(self.controller.run())
         coros.append(self.controller.report_loop())
         coros.append(self._health_loop())
+        try:  # network settings from a command, on trial (firmware/commands.py)
+            open(self.board.flash_dir + "/network.trial").close()
+            from firmware import commands
+
+            coros.append(commands.network_trial(self))
+        except OSError:
+            pass
         self.tasks = [asyncio.create_task(c) for c in coros]
         try:
             dead = await self._supervise(self.board.watchdog(_WATCHDOG_MS))

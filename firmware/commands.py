@@ -11,6 +11,9 @@
 #   deny    changes the deny list (cards refused without asking the hub), kept
 #           on flash in DENY_FILE.
 #   reboot  acknowledged first, then the board restarts with the relays off.
+#   network new Wi-Fi / broker address / CA: checked, written for the next boot with the
+#           old settings kept, acknowledged, then the board restarts; the old settings
+#           come back by themselves if the new ones do not reach the broker (network_trial).
 import asyncio
 import json
 
@@ -39,7 +42,8 @@ def on_message(app, topic, payload):
     # Kept after applying: a power cut in between makes the hub's repeat apply
     # it again, which config and deny changes allow. A reboot comes after this.
     write_atomic(flash + SEQ_FILE, str(body["seq"]))
-    asyncio.create_task(_answer(app, ack, body["k"] == manage.REBOOT))
+    reboot = body["k"] == manage.REBOOT or (body["k"] == manage.NETWORK and ack["ok"])
+    asyncio.create_task(_answer(app, ack, reboot))
 
 
 def last_seq(flash):
@@ -58,6 +62,8 @@ def apply(app, body):
             set_config(app, body["set"])
         elif kind == messages.DENY:
             update_deny(app.controller.deny, app.board.flash_dir, body)
+        elif kind == manage.NETWORK:
+            set_network(app.board.flash_dir, body["set"])
     except ProtocolError as err:
         return {"seq": body["seq"], "ok": False, "code": err.code, "detail": err.detail}
     return {"seq": body["seq"], "ok": True}
@@ -85,6 +91,92 @@ def set_config(app, changes):
     app.cfg.profile.update(cfg.profile)
     app.link.reply_timeout_ms = cfg.profile["reply_timeout_ms"]
     app.link.retries = cfg.profile["retries"]
+
+
+OLD_PROVISION = "/provision.old.json"  # the settings before a network command, until confirmed
+TRIAL = "/network.trial"  # boots made with new network settings not yet confirmed
+TRIAL_MS = 120000  # how long the new settings have to reach the broker, each boot
+TRIAL_BOOTS = 3  # boots (crashes, watchdog) the new settings get before the old come back
+
+
+def set_network(flash, changes):
+    """New Wi-Fi, broker address (the device keeps its own user and password) and/or CA,
+    checked with firmware/config.py's rules and written for the next boot; the old
+    provisioning is kept beside it until the new settings reach the broker
+    (network_trial), and comes back if they do not."""
+    from firmware import config
+
+    path = flash + config.PATH
+    try:
+        with open(path) as f:
+            data = json.loads(f.read())
+        new = dict(data)
+        if "wifi" in changes:
+            new["wifi"] = changes["wifi"]
+        if "broker" in changes:
+            old = config.parse_broker(data["broker"])
+            given = config.parse_broker(changes["broker"])
+            if given["user"] or given["password"]:
+                raise config.ConfigError("give the broker without user:password: the device keeps its own")
+            login = "%s:%s@" % (old["user"], old["password"]) if old["user"] else ""
+            scheme = "mqtts" if given["tls"] else "mqtt"
+            new["broker"] = "%s://%s%s:%d" % (scheme, login, given["host"], given["port"])
+        if "ca" in changes:
+            new["ca"] = changes["ca"]
+        config.from_dict(new)
+    except (OSError, ValueError, AttributeError, KeyError) as err:
+        raise ProtocolError(manage.BAD_CONFIG, "provisioning file: %s" % err)
+    except config.ConfigError as err:
+        raise ProtocolError(manage.BAD_CONFIG, str(err))
+    # In this order: a power cut at any point leaves settings that work or a trial that ends.
+    write_atomic(flash + OLD_PROVISION, json.dumps(data))
+    write_atomic(flash + TRIAL, "0")
+    write_atomic(path, json.dumps(new))
+
+
+async def network_trial(app):
+    """Run at a boot that finds TRIAL (firmware.app): the new network settings reach the
+    broker within TRIAL_MS (confirmed: the old ones are dropped), or the old ones come back
+    and the board restarts with them. Never returns (the app's tasks must not)."""
+    flash = app.board.flash_dir
+    try:
+        with open(flash + TRIAL) as f:
+            tries = int(f.read() or "0") + 1
+    except (OSError, ValueError):
+        tries = 1
+    write_atomic(flash + TRIAL, str(tries))
+    confirmed = False
+    if tries <= TRIAL_BOOTS:
+        try:
+            await hal.wait_for_ms(app.client.wait_connected(), TRIAL_MS)
+            confirmed = True
+        except asyncio.TimeoutError:
+            pass
+    if confirmed:
+        for name in (TRIAL, OLD_PROVISION):
+            _remove(flash + name)
+        print("tapgift: new network settings reached the broker: kept")
+    else:
+        import os
+
+        from firmware import config
+
+        os.rename(flash + OLD_PROVISION, flash + config.PATH)
+        _remove(flash + TRIAL)
+        print("tapgift: new network settings did not reach the broker: back to the old ones")
+        hal.all_off(app.board.relays)
+        app.board.reboot()
+    while True:
+        await hal.sleep_ms(3600000)
+
+
+def _remove(path):
+    import os
+
+    try:
+        os.remove(path)
+    except OSError:
+        pass
 
 
 def update_deny(deny, flash, body):

@@ -17,6 +17,11 @@
 #              {"seq": 8, "k": "deny", "add": ["04A1B2C3"], "remove": ["0455AA11"]}
 #              {"seq": 9, "k": "deny", "clear": true, "add": [...]}  (the list starts afresh)
 #              {"seq": 10, "k": "reboot"}
+#              {"seq": 11, "k": "network", "set": {"wifi": {"ssid": "park2", "password": "..."},
+#                                                 "broker": "mqtts://10.0.0.3:8883", "ca": "-----BEGIN..."}}
+#              (any of wifi, broker - without user:password, the device keeps its own - and ca;
+#              the device tries them after a reboot and goes back to its old settings if they
+#              do not reach the broker: firmware/commands.py)
 #              seq: assigned by the hub, strictly increasing per device. A controller
 #              applies a command only if its seq is above the last one it applied
 #              (kept on flash), so a recorded command cannot be replayed.
@@ -27,7 +32,9 @@ from protocol.messages import DENY, _field, check_card, parse
 
 CONFIG = "config"
 REBOOT = "reboot"
-COMMANDS = (CONFIG, DENY, REBOOT)
+NETWORK = "network"
+COMMANDS = (CONFIG, DENY, REBOOT, NETWORK)
+_NETWORK_FIELDS = ("wifi", "broker", "ca")
 
 # Why a command was refused (cmdack "code").
 BAD_CONFIG = "bad_config"  # the new profile breaks firmware/config.py's rules
@@ -93,6 +100,20 @@ def _check_cmd(body):
                 raise ProtocolError(BAD_FIELD, "set." + name)
     elif kind == DENY:
         _check_deny(body)
+    elif kind == NETWORK:
+        changes = _field(body, "set", dict)
+        if not changes:
+            raise ProtocolError(BAD_FIELD, "set size")
+        for name in changes:
+            if name not in _NETWORK_FIELDS:
+                raise ProtocolError(BAD_FIELD, "set." + name)
+        if "wifi" in changes:
+            wifi = _field(changes, "wifi", dict)
+            _field(wifi, "ssid", str)
+            _field(wifi, "password", str)
+        for name in ("broker", "ca"):
+            if name in changes:
+                _field(changes, name, str)
     elif kind != REBOOT:
         raise ProtocolError(BAD_FIELD, "k")
 

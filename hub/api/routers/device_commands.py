@@ -21,17 +21,20 @@ router = APIRouter(tags=["devices"])
 
 
 class CommandIn(BaseModel):
-    k: Literal["config", "deny", "reboot"]
-    set: dict[str, int | str] | None = Field(
-        None, description='config: profile fields to change, e.g. {"pulse_ms": 80}'
+    k: Literal["config", "deny", "reboot", "network"]
+    set: dict[str, int | str | dict[str, str]] | None = Field(
+        None,
+        description='config: profile fields to change, e.g. {"pulse_ms": 80}; network: any of '
+        '{"wifi": {"ssid": ..., "password": ...}, "broker": "mqtts://host:port", "ca": PEM}, tried '
+        "after a restart, the old settings restored if they do not reach the broker",
     )
     add: list[str] = Field([], description="deny: cards to refuse on the device")
     remove: list[str] = Field([], description="deny: cards to take off its list")
     clear: Flag = Field(False, description="deny: start the list afresh (then add)")
 
     def body(self) -> dict:
-        if self.k == "config":
-            return {"k": "config", "set": self.set or {}}
+        if self.k in ("config", "network"):
+            return {"k": self.k, "set": self.set or {}}
         if self.k == "deny":
             body = {
                 "k": "deny",
