@@ -18,6 +18,7 @@ from clients import api_client
 from pypdf import PdfReader
 from test_vouchers import NOW, V1, check_books, make_app, ok
 
+from hub.api.routers.vouchers import VoucherSettings
 from hub.vouchers import delivery
 
 
@@ -185,6 +186,10 @@ def test_a_mail_server_that_does_not_answer_is_a_502_and_records_nothing(engine)
     r = api.post(f"{V1}/vouchers/{v['id']}/deliver", json={"channel": "email"})
     assert r.status_code == 502 and "mail server" in r.json()["detail"]
     assert ok(api.get(f"{V1}/vouchers/{v['id']}"))["status"] == "issued"
+    for wrong in ("smtp://127.0.0.1:port", "http://127.0.0.1"):
+        app.state.voucher_settings = VoucherSettings(None, delivery.MailSettings(wrong))
+        r = api.post(f"{V1}/vouchers/{v['id']}/deliver", json={"channel": "email"})
+        assert r.status_code == 409 and "TAPGIFT_SMTP" in r.json()["detail"]
     assert delivery.describe({**v, "ledger": "CHF"}, "CHF") == "CHF 1.00"
     assert NOW.year == 2026
     check_books(engine)

@@ -20,7 +20,7 @@ from urllib.parse import unquote, urlsplit
 import segno
 from fpdf import FPDF
 
-from hub.core.errors import Conflict, DomainError, Invalid
+from hub.core.errors import Conflict, DomainError
 
 
 class MailFailed(DomainError):
@@ -147,13 +147,15 @@ def send(msg: EmailMessage, settings: MailSettings, timeout: float = 10.0) -> No
     if not settings.smtp:
         raise Conflict("no mail server is configured (TAPGIFT_SMTP): deliver by print or to a card")
     url = urlsplit(settings.smtp)
-    if url.scheme not in ("smtp", "smtps") or not url.hostname:
-        raise Invalid("TAPGIFT_SMTP is smtp://[user:password@]host[:port] or smtps://…")
+    try:
+        port = url.port or (465 if url.scheme == "smtps" else 25)
+    except ValueError:  # a port that is not a number
+        port = None
+    if url.scheme not in ("smtp", "smtps") or not url.hostname or port is None:
+        raise Conflict("TAPGIFT_SMTP is not smtp://[user:password@]host[:port] or smtps://…")
     client = smtplib.SMTP_SSL if url.scheme == "smtps" else smtplib.SMTP
     try:
-        with client(
-            url.hostname, url.port or (465 if url.scheme == "smtps" else 25), timeout=timeout
-        ) as smtp:
+        with client(url.hostname, port, timeout=timeout) as smtp:
             if url.username:
                 smtp.login(unquote(url.username), unquote(url.password or ""))
             smtp.send_message(msg)
