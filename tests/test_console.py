@@ -642,3 +642,23 @@ def test_a_basket_preview_shows_the_points_the_rules_give(app):
     assert unknown.status_code == 404 and messages(unknown.text)[0].startswith("Not done:")
     with app.state.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(AUDIT)).scalar() == 4  # the API's setup only
+
+
+def test_money_charts_what_each_outlet_took(app):
+    from clients import api_client
+
+    api = api_client(app, "admin")
+    api.post("/api/v1/product-groups", json={"id": "drinks"})
+    api.post("/api/v1/articles", json={"id": "beer", "product_group_id": "drinks", "price": 500})
+    api.post("/api/v1/cards/04A1B2C3D4/topups", json={"amount": 5000})
+    paid = api.post(
+        "/api/v1/baskets/pay",
+        json={"card_uid": "04A1B2C3D4", "outlet_id": "bar", "lines": [{"article_id": "beer", "quantity": 2}]},
+    )
+    assert paid.status_code == 201, paid.text
+    page = client(app, "admin").get("/money").text
+    chart = re.search(r'<svg id="revenue-chart".*?</svg>', page, re.S).group(0)
+    assert "<text" in chart and ">bar<" in chart and "CHF 10.00" in chart
+    assert 'id="activities"' in page
+    csv = client(app, "admin").get("/money/revenue.csv").text.splitlines()
+    assert csv == ["kind,name,amount", "revenue,bar,1000"]

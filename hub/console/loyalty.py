@@ -16,15 +16,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from hub.api.deps import COALITION
 from hub.console import i18n
 from hub.console.web import Form, Needs, Page, same_origin
 from hub.core.clock import utcnow
 from hub.core.errors import DomainError
-from hub.gifts import settlement
-from hub.ledger import ledger_totals
+from hub.gifts import activity_report, settlement
+from hub.ledger import ACCOUNTS, ledger_totals
 from hub.loyalty import catalogue, outlets, points
 from hub.loyalty.point_rules import ChannelIn, ChannelOut
 from hub.sales import baskets
@@ -199,8 +199,29 @@ def _card_uid(raw: str) -> str | None:
 # --- money -------------------------------------------------------------------------------------
 
 
+def _revenue(conn: Connection, currency: str) -> list[dict]:
+    """What each outlet and machine took in (its revenue or machine account's balance), largest
+    first: read off the accounts, not the transfer log, so it costs one query however long
+    the park has run."""
+    rows = conn.execute(
+        select(ACCOUNTS.c.kind, ACCOUNTS.c.name, ACCOUNTS.c.credits_posted - ACCOUNTS.c.debits_posted).where(
+            ACCOUNTS.c.ledger == currency, ACCOUNTS.c.kind.in_(("revenue", "machine"))
+        )
+    )
+    taken = [{"kind": k, "name": n.split(" ", 1)[-1], "amount": int(a)} for k, n, a in rows if a]
+    return sorted(taken, key=lambda r: (-r["amount"], r["name"]))
+
+
+def _chart(rows: list[dict]) -> dict:
+    """Bars for an SVG chart: each row's share of the largest, in percent of the width."""
+    top = max((r["amount"] for r in rows), default=0)
+    return {"rows": [{**r, "width": round(100 * r["amount"] / top, 1) if top > 0 else 0} for r in rows]}
+
+
 def _money(conn: Connection, currency: str) -> dict:
     return {
+        "revenue": _chart(_revenue(conn, currency)),
+        "activities": activity_report(conn),
         "ledgers": ledger_totals(conn),
         "settlement": settlement(conn, currency),
         "overspends": overspends(conn, None, 200),
@@ -242,6 +263,8 @@ def money_csv(page: MoneyPage, table: str):
     if table == "ledgers":
         rows = [{"ledger": k, **v} for k, v in sorted(data["ledgers"].items())]
         return _csv(rows, ["ledger", "posted", "pending"], "ledgers")
+    if table == "revenue":
+        return _csv(data["revenue"]["rows"], ["kind", "name", "amount"], "revenue")
     if table == "settlement":
         return _csv(
             data["settlement"]["outlets"],
