@@ -12,11 +12,15 @@ import json
 import subprocess
 import sys
 import threading
+import time
 
 from hil.bench import Hubs, exactly_once, prepare
 from hil.broker import Broker, free_port
 from hil.fleet_setup import Fleetplan
 from hil.loadgen import Workers, merge
+from hub.loyalty import outlets
+from hub.migrations import open_database
+from hub.taps import device_loyalty
 
 
 def _run(pg_url, tmp_path, *, duplicates=0.0, kill_after_s=None, duration=3.0, hubs=2):
@@ -80,3 +84,21 @@ def test_demo_runs_two_hubs(tmp_path):
     assert out.returncode == 0, out.stderr
     summary = json.loads(out.stdout)
     assert summary["hubs"] == 2 and summary["granted"] > 0 and summary["timeouts"] == 0
+
+
+def test_a_change_made_by_another_hub_reaches_the_machine_cache_without_waiting_out_its_ttl(pg_url):
+    """On PostgreSQL the machines' loyalty cache checks its tables' version every
+    VERSION_CHECK_S: an outlet written by another process (no forget() here) is seen then."""
+    engine = open_database(pg_url)
+    try:
+        with engine.begin() as conn:
+            before = device_loyalty.static(conn)
+            # What another hub process does: its own transaction, this process's cache untouched.
+            outlets.create_site(conn, "other-hub-site")
+            outlets.create_outlet(conn, "CHF", "other-hub-bar", "other-hub-site", kind="bar")
+        assert "other-hub-bar" not in before.outlets
+        time.sleep(device_loyalty.VERSION_CHECK_S)
+        with engine.begin() as conn:
+            assert "other-hub-bar" in device_loyalty.static(conn).outlets
+    finally:
+        engine.dispose()

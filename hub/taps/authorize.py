@@ -90,15 +90,18 @@ class Authorizer:
                 log.warning("batch of %d retried: %s", len(batch), exc.__class__.__name__)
         raise AssertionError("unreachable")
 
-    def expire(self, now: datetime | None = None, limit: int = 1000) -> int:
-        """Void holds whose device never reported; returns how many."""
+    def expire(self, now: datetime | None = None, limit: int = 1000, wait: bool = True) -> int:
+        """Void holds whose device never reported; returns how many. On PostgreSQL one
+        process sweeps at a time: wait=False skips the round if another is sweeping (the
+        bridge's periodic sweep, which must not hold up its batches)."""
         now = now or utcnow()
         with self.engine.begin() as conn:
-            if (
-                conn.dialect.name == "postgresql"
-                and not conn.exec_driver_sql(f"SELECT pg_try_advisory_xact_lock({_EXPIRY_LOCK})").scalar()
-            ):
-                return 0  # several hubs on one database: another is sweeping right now
+            if conn.dialect.name == "postgresql":
+                if not wait:
+                    if not conn.exec_driver_sql(f"SELECT pg_try_advisory_xact_lock({_EXPIRY_LOCK})").scalar():
+                        return 0  # several hubs on one database: another is sweeping right now
+                else:
+                    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_EXPIRY_LOCK})")
             rows = (
                 conn.execute(
                     select(HOLDS)
@@ -198,8 +201,11 @@ class _Run:
 
     def answer(self, batch: list[Incoming]) -> list[bytes]:
         self._load_known_answers(batch)
-        cards = self._load_cards([i.body["card"] for i in batch if "card" in i.body])
-        holds = self._load_holds([i for i in batch if i.kind == topics.REPORT and "hold" in i.body])
+        reports = [i for i in batch if i.kind == topics.REPORT and "hold" in i.body]
+        cards = self._load_cards(
+            [i.body["card"] for i in batch if "card" in i.body], self._hold_wallets(reports)
+        )
+        holds = self._load_holds(reports)
         # After the wallets are locked: the counters cannot change under us.
         self.sun_keys = sun.load(
             self.raw, [i.body["card"] for i in batch if i.kind == topics.TAP and i.body["card"] in cards]
@@ -238,12 +244,25 @@ class _Run:
             self.answers[(device_id, request_id)] = bytes(reply)
             self.fingerprints[(device_id, request_id)] = digest
 
-    def _load_cards(self, uids: list[str]) -> dict[str, tuple]:
-        if not uids:
-            return {}
-        marks, params = self._in(set(uids))
-        rows = self.raw.rows(f"SELECT uid, account_id, status FROM cards WHERE uid IN {marks}", params)
-        self.book.load([r[1] for r in rows], lock=True)
+    def _hold_wallets(self, reports: list[Incoming]) -> list[int]:
+        """PostgreSQL, where several hubs book at once: the wallets the batch's reports will
+        post to, so they are locked with the cards' wallets in one pass in id order, before
+        the holds. Locked later (at the flush, after the holds) they would let two hubs each
+        hold what the other waits for: one has a wallet locked for a tap and waits for a hold,
+        the other has that hold and waits for the wallet to post to it."""
+        if not reports or not self.raw.pg:
+            return []
+        marks, params = self._in({i.body["hold"] for i in reports})
+        return [
+            r[0] for r in self.raw.rows(f"SELECT wallet_account_id FROM holds WHERE id IN {marks}", params)
+        ]
+
+    def _load_cards(self, uids: list[str], also_lock: list[int] = ()) -> dict[str, tuple]:
+        rows = []
+        if uids:
+            marks, params = self._in(set(uids))
+            rows = self.raw.rows(f"SELECT uid, account_id, status FROM cards WHERE uid IN {marks}", params)
+        self.book.load([r[1] for r in rows] + list(also_lock), lock=True)
         return {uid: (account_id, status) for uid, account_id, status in rows}
 
     def _load_holds(self, reports: list[Incoming]) -> dict[str, dict]:
@@ -251,7 +270,8 @@ class _Run:
             return {}
         marks, params = self._in({i.body["hold"] for i in reports})
         rows = self.raw.rows(
-            f"SELECT {', '.join(_HOLD_COLUMNS)} FROM holds WHERE id IN {marks}" + self.raw.lock(), params
+            f"SELECT {', '.join(_HOLD_COLUMNS)} FROM holds WHERE id IN {marks} ORDER BY id" + self.raw.lock(),
+            params,
         )
         return {r[0]: dict(zip(_HOLD_COLUMNS, r, strict=True)) for r in rows}
 

@@ -21,7 +21,7 @@ Hot path: machine settings, their articles, the outlets (time zone, holidays), t
 gift items and chain rules (hub.gifts.Chain) and which outlets an active chain rule counts at are
 cached per database for TTL seconds (`forget()` drops them at once after a change made here, and a
 gift item or chain rule changed in this process through hub.gifts is seen at once; one made by
-another process applies to devices within TTL). Per batch, with one query each: the cards' owners
+another process applies to devices within TTL, on PostgreSQL within VERSION_CHECK_S). Per batch, with one query each: the cards' owners
 and discounts, the batch's machine holds and gift holds, the gift wallets (locked) and open gift
 lots of the cards at gift-handing devices, the point wallets; the batch's activities are counted together
 (hub.gifts.count_activities) before its ledger is flushed, and before an exit in the batch so the
@@ -134,7 +134,39 @@ class Static:
     chain: gifts.Chain
 
 
-_cache: dict[str, tuple[float, int, Static]] = {}
+# On PostgreSQL, where several hub processes share one database, the cache is also checked
+# against the tables it is made of at most every VERSION_CHECK_S: each table's row count and
+# newest row version (xmin, which every insert and update renews), so a change made by another
+# hub reaches this one's machines within that, not within TTL.
+VERSION_CHECK_S = 0.5
+
+
+def _static_tables() -> tuple:
+    return (
+        SETTINGS,
+        catalogue.ARTICLES,
+        outlets.OUTLETS,
+        outlets.HOLIDAYS,
+        gifts.items.ITEMS,
+        gifts.items.RULES,
+        points.RULES,
+        points.TARGETS,
+        points.SETTINGS,
+    )
+
+
+def _version(conn: Connection) -> str | None:
+    if conn.dialect.name != "postgresql":
+        return None  # one process per SQLite file in production: TTL and forget() suffice
+    parts = ", ".join(
+        f"(SELECT count(*) || '.' || coalesce(max(xmin::text::bigint), 0) FROM {t.name})"
+        for t in _static_tables()
+    )
+    return conn.exec_driver_sql(f"SELECT concat_ws(',', {parts})").scalar()
+
+
+# database URL -> (loaded at, generation, Static, version, version checked at)
+_cache: dict[str, tuple[float, int, Static, str | None, float]] = {}
 _cache_lock = threading.Lock()
 
 
@@ -148,10 +180,17 @@ def static(conn: Connection) -> Static:
     hit = _cache.get(key)
     now, generation = time.monotonic(), gifts.generation()
     if hit is not None and now - hit[0] < TTL and hit[1] == generation:
-        return hit[2]
+        if hit[3] is None or now - hit[4] < VERSION_CHECK_S:
+            return hit[2]
+        version = _version(conn)
+        if version == hit[3]:
+            with _cache_lock:
+                _cache[key] = (*hit[:4], now)
+            return hit[2]
+    version = _version(conn)
     loaded = _load_static(conn)
     with _cache_lock:
-        _cache[key] = (now, generation, loaded)
+        _cache[key] = (now, generation, loaded, version, now)
     return loaded
 
 
