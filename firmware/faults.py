@@ -10,6 +10,8 @@
 #   keep(err)    the traceback of what killed the app (or kept it from starting), on
 #                flash in CRASH_FILE; the next boot's health telemetry carries it
 #   last()       that traceback (its last CRASH_MAX characters), or None
+#   tell_hub()   a retained status with the reason a board cannot start, on the broker,
+#                when the provisioning file's identity and broker (and the Wi-Fi) work
 import sys
 
 from protocol.ids import write_atomic
@@ -78,6 +80,62 @@ def started():
     sys.modules.pop("firmware.config", None)
     firmware.__dict__.pop("config", None)
     gc.collect()
+
+
+async def tell_hub(reason, path="/provision.json", network=None, timeout_ms=15000, **client_options):
+    """Publish a retained, signed status {"state": "offline", "fault": reason} with the parts
+    of the provisioning file that work (device, site, key, broker), so that whoever watches
+    the broker sees why a board does not start. network(wifi): how the board gets on its
+    Wi-Fi first (hal_esp32), or None. True when the broker took it."""
+    import asyncio
+    import json
+
+    from firmware import config
+    from firmware.hal import wait_for_ms
+    from firmware.mqtt import MQTTClient
+    from protocol import messages, topics
+    from protocol.signing import Signer
+
+    try:
+        with open(path) as f:
+            data = json.loads(f.read())
+        device = data["device"]
+        broker = config.parse_broker(data["broker"])
+        topic = topics.up(data["site"], device, topics.STATUS)
+        body = messages.encode({"state": "offline", "fault": str(reason)[:200]})
+        payload = Signer(data["key"]).seal(topic, body)
+        if broker["tls"]:
+            from firmware.app import tls_context
+
+            client_options["ssl"] = tls_context(data["ca"])
+    except Exception:
+        return False  # not even that much works: the console and the LED tell it
+    try:
+        if network is not None:
+            await network(data.get("wifi") or {})
+        client = MQTTClient(
+            device,
+            broker["host"],
+            broker["port"],
+            user=broker["user"],
+            password=broker["password"],
+            **client_options,
+        )
+    except Exception:
+        return False
+    running = asyncio.create_task(client.run())
+    try:
+        await wait_for_ms(client.wait_connected(), timeout_ms)
+        await wait_for_ms(client.publish(topic, payload, 1, True), timeout_ms)
+        return True
+    except Exception:
+        return False
+    finally:
+        try:
+            await wait_for_ms(client.disconnect(), 2000)
+        except Exception:
+            pass
+        running.cancel()
 
 
 def keep(err, flash=""):

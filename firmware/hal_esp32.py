@@ -220,10 +220,21 @@ _FAULT_MS = 10000  # between two attempts at starting
 
 
 def fault(err, attempt):
-    """A board that cannot start (firmware/faults.py): the indicator LED (the provisioned one
-    if the file says, else GPIO 2) blinks fast for _FAULT_MS, then the next attempt."""
+    """A board that cannot start (firmware/faults.py): the first time and every sixth, the
+    reason goes to the broker as a retained status (when the file's identity, broker and
+    Wi-Fi work); the indicator LED (the provisioned one if the file says, else GPIO 2)
+    blinks fast for _FAULT_MS; then the next attempt."""
     import json
     import time
+
+    if attempt == 1 or attempt % 6 == 0:
+        try:
+            from firmware import faults
+
+            told = asyncio.run(faults.tell_hub("%s: %s" % (type(err).__name__, err), network=_wifi_once))
+            print("tapgift: the reason is on the broker" if told else "tapgift: the broker could not be told")
+        except Exception:
+            pass
 
     number = 2
     try:
@@ -369,6 +380,18 @@ async def _keep_wifi(wifi):
         else:
             if not wlan.isconnected():
                 print("tapgift: Wi-Fi %s: no connection after %d s" % (ssid, _WIFI_TIMEOUT_MS // 1000))
+
+
+async def _wifi_once(wifi, ms=15000):
+    """On the Wi-Fi once, for a board that cannot start (fault): no retries."""
+    wlan = network.WLAN(network.STA_IF)
+    wlan.active(True)
+    if not wlan.isconnected() and wifi.get("ssid"):
+        wlan.connect(wifi["ssid"], wifi.get("password", ""))
+        waited = 0
+        while not wlan.isconnected() and waited < ms:
+            await sleep_ms(250)
+            waited += 250
 
 
 _WIFI_ERRORS = {

@@ -13,6 +13,7 @@ from test_hil_profiles import outcome, resolved
 
 from hil.device import SimDevice
 from hub.devices.registry import add_device
+from protocol.signing import Signer
 
 
 def make_device(hub, tmp_path, price, pins=None, reader=None, wdt_ms=None, **profile):
@@ -145,3 +146,40 @@ async def test_power_cut_mid_delivery_resolves_the_hold_at_reboot(hub, tmp_path)
         assert device.boot == 2
     finally:
         await device.stop()
+
+
+async def test_a_board_that_cannot_start_tells_the_broker_why(broker, tmp_path):
+    """A provisioning file the firmware refuses (a relay on a flash pin) whose identity and
+    broker are sound: the reason goes to the broker as a retained, signed status."""
+    import json
+
+    import aiomqtt
+
+    from firmware import config, faults
+    from protocol import hub_side, topics
+
+    device_id, key = "d-" + uuid.uuid4().hex[:8], "5a" * 32
+    path = tmp_path / "provision.json"
+    data = {
+        "device": device_id,
+        "site": SITE,
+        "key": key,
+        "broker": f"mqtt://{broker.host}:{broker.port}",
+        "wifi": {"ssid": "park", "password": ""},
+        "pins": {"relays": [6]},
+    }
+    path.write_text(json.dumps(data))
+    try:
+        config.load(str(path))
+        raise AssertionError("the firmware took a relay on the flash")
+    except config.ConfigError as err:
+        reason = f"ConfigError: {err}"
+    assert await faults.tell_hub(reason, str(path), timeout_ms=5000)
+    async with aiomqtt.Client(broker.host, port=broker.port) as peer:
+        topic = topics.up(SITE, device_id, topics.STATUS)
+        await peer.subscribe(topic, qos=1)
+        message = await asyncio.wait_for(anext(peer.messages), 5)
+    assert message.retain
+    _site, _device, _kind, body = hub_side.receive(lambda s, d: Signer(key), topic, message.payload)
+    assert body["state"] == "offline" and "flash" in body["fault"], body
+    assert not await faults.tell_hub(reason, str(tmp_path / "missing.json"), timeout_ms=500)
