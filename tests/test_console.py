@@ -662,3 +662,35 @@ def test_money_charts_what_each_outlet_took(app):
     assert 'id="activities"' in page
     csv = client(app, "admin").get("/money/revenue.csv").text.splitlines()
     assert csv == ["kind,name,amount", "revenue,bar,1000"]
+
+
+def test_a_machines_page_its_deny_list_and_loyalty_settings(app):
+    from clients import api_client
+
+    api = api_client(app, "admin")
+    api.post("/api/v1/product-groups", json={"id": "drinks"})
+    api.post("/api/v1/articles", json={"id": "cola", "product_group_id": "drinks", "price": 250})
+    c = client(app, "tech")
+    c.post("/cards/04A1B2C3D6/block", headers=SAME)
+    page = c.get("/machines/disp-1").text
+    assert "Machine disp-1" in page
+    assert re.search(r'id="deny-status">0 / 1<', page) and "Not yet: 04A1B2C3D6" in page
+    assert "Not in the loyalty engine: taps cost the unit price." in page
+    wrong = c.post("/machines/disp-1/loyalty", data={"outlet_id": "bar", "article_id": ""}, headers=SAME)
+    assert field_errors(wrong.text) == {"article_id": "Choose an article."}
+    unknown = c.post(
+        "/machines/disp-1/loyalty", data={"outlet_id": "bar", "article_id": "nope"}, headers=SAME
+    )
+    assert unknown.status_code == 404 and messages(unknown.text)[0].startswith("Not done:")
+    saved = c.post("/machines/disp-1/loyalty", data={"outlet_id": "bar", "article_id": "cola"}, headers=SAME)
+    assert saved.headers["location"] == "/machines/disp-1?saved=loyalty"
+    page = c.get(saved.headers["location"]).text
+    assert messages(page) == ["Loyalty settings saved."]
+    assert "Sells cola for bar" in page
+    assert api.get("/api/v1/devices/disp-1/loyalty").json()["article_id"] == "cola"
+    cleared = c.post("/machines/disp-1/loyalty/clear", headers=SAME)
+    assert "The machine charges its unit price only." in c.get(cleared.headers["location"]).text
+    assert api.get("/api/v1/devices/disp-1/loyalty").status_code == 404
+    assert c.get("/machines/nothing").status_code == 404
+    # a cashier bound to the bar may not change a machine's settings
+    assert client(app, "cashier").post("/machines/disp-1/loyalty", data={}, headers=SAME).status_code == 403

@@ -174,6 +174,7 @@ def test_an_admin_sees_every_page_and_each_has_labels_and_a_heading(page, shots)
         ("/cards/04A1B2C3D4/refund", "Confirm the refund"),
         ("/live", "Controllers"),
         ("/machines", "Machines"),
+        ("/machines/disp-1", "Machine disp-1"),
         ("/loyalty", "Loyalty"),
         ("/money", "Money"),
         ("/admin/users", "Users"),

@@ -15,13 +15,19 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy import Connection, func, select
 
 from hub.access.callers import Caller
+from hub.api.deps import Scope
 from hub.console import i18n
 from hub.console.live import visible_devices
 from hub.console.web import Form, Needs, Page, same_origin
 from hub.core.errors import DomainError
 from hub.devices import management, registry
 from hub.devices.admission import Admission, BrokerUnavailable
-from hub.loyalty.outlets import list_sites
+from hub.gifts import list_items
+from hub.loyalty import catalogue
+from hub.loyalty.outlets import list_outlets, list_sites
+from hub.tables.devices import DeviceDeny
+from hub.taps import device_loyalty
+from hub.wallets.cards import CARDS
 
 router = APIRouter()
 
@@ -194,3 +200,113 @@ def reboot(page: ChangePage, device_id: str):
         page.messages.append(("error", page._("Not done: {reason}", reason=str(exc))))
         return _show(page, exc.status)
     return RedirectResponse(f"/machines?rebooted={device_id}", status_code=303)
+
+
+# --- one machine -------------------------------------------------------------------------------
+
+DENY = DeviceDeny.__table__
+
+
+def _machine(conn: Connection, caller, device_id: str) -> dict:
+    caller.check_device(conn, device_id)
+    device = registry.device_row(conn, device_id)
+    try:
+        loyalty = device_loyalty.get_settings(conn, device_id)
+    except DomainError:
+        loyalty = None
+    blocked = set(conn.execute(select(CARDS.c.uid).where(CARDS.c.status == "blocked")).scalars())
+    told = set(conn.execute(select(DENY.c.card_uid).where(DENY.c.device_id == device_id)).scalars())
+    return {
+        "device": device,
+        "health": management.latest_health(conn, device_id),
+        "commands": management.list_commands(conn, device_id, 10),
+        "loyalty": loyalty,
+        "deny": {
+            "blocked": len(blocked),
+            "told": len(blocked & told),
+            "missing": sorted(blocked - told)[:20],
+        },
+        "outlets": list_outlets(conn),
+        "articles": catalogue.list_articles(conn),
+        "gift_items": list_items(conn),
+    }
+
+
+def _show_machine(page: Page, device_id: str, status: int = 200, errors: dict | None = None, values=None):
+    try:
+        data = page.db().read(_machine, page.caller, device_id)
+    except DomainError as exc:
+        return page.render("error.html", exc.status, title=page._("Not found"), detail=str(exc))
+    return page.render(
+        "machine.html",
+        status,
+        title=page._("Machine {id}", id=device_id),
+        **data,
+        errors=errors or {},
+        values=values or data["loyalty"] or {},
+    )
+
+
+@router.get("/machines/{device_id}")
+def machine(page: MachinesPage, device_id: str, saved: str | None = None):
+    """One controller: its health, its last commands, how much of the deny list it holds, and
+    its part in the loyalty engine (the outlet it sells for, its article, a gift it hands out)."""
+    if saved == "loyalty":
+        page.messages.append(("ok", page._("Loyalty settings saved.")))
+    elif saved == "cleared":
+        page.messages.append(("ok", page._("The machine charges its unit price only.")))
+    return _show_machine(page, device_id)
+
+
+@router.post("/machines/{device_id}/loyalty", name="set_loyalty", dependencies=[Depends(same_origin)])
+def set_loyalty(form: Form, page: ChangePage, device_id: str):
+    """As PUT /api/v1/devices/{id}/loyalty."""
+    values = {k: form.get(k, "").strip() for k in ("outlet_id", "article_id", "gift_item")}
+    errors = {}
+    for name, text in (("outlet_id", "Choose an outlet."), ("article_id", "Choose an article.")):
+        if not DEVICE_ID.fullmatch(values[name]):
+            errors[name] = page._(text)
+    if values["gift_item"] and not re.fullmatch(r"[A-Za-z0-9_-]{1,32}", values["gift_item"]):
+        errors["gift_item"] = page._("Choose a gift item.")
+    if errors:
+        return _show_machine(page, device_id, 422, errors, values)
+    body = {**values, "gift_item": values["gift_item"] or None}
+
+    def current(conn: Connection) -> dict | None:
+        try:
+            return device_loyalty.get_settings(conn, device_id)
+        except DomainError:
+            return None
+
+    try:
+        page.db(body).write(
+            device_loyalty.set_settings,
+            device_id,
+            body["outlet_id"],
+            body["article_id"],
+            body["gift_item"],
+            before=current,
+            scope=Scope(body["outlet_id"]),
+        )
+    except DomainError as exc:
+        page.messages.append(("error", page._("Not done: {reason}", reason=str(exc))))
+        return _show_machine(page, device_id, exc.status, values=values)
+    finally:
+        device_loyalty.forget()
+    return RedirectResponse(f"/machines/{device_id}?saved=loyalty", status_code=303)
+
+
+@router.post("/machines/{device_id}/loyalty/clear", name="clear_loyalty", dependencies=[Depends(same_origin)])
+def clear_loyalty(page: ChangePage, device_id: str):
+    def clear(conn: Connection) -> None:
+        page.caller.check_device(conn, device_id)
+        device_loyalty.clear_settings(conn, device_id)
+
+    try:
+        page.db({}).write(clear, before=lambda conn: device_loyalty.get_settings(conn, device_id))
+    except DomainError as exc:
+        page.messages.append(("error", page._("Not done: {reason}", reason=str(exc))))
+        return _show_machine(page, device_id, exc.status)
+    finally:
+        device_loyalty.forget()
+    return RedirectResponse(f"/machines/{device_id}?saved=cleared", status_code=303)
