@@ -694,3 +694,45 @@ def test_a_machines_page_its_deny_list_and_loyalty_settings(app):
     assert c.get("/machines/nothing").status_code == 404
     # a cashier bound to the bar may not change a machine's settings
     assert client(app, "cashier").post("/machines/disp-1/loyalty", data={}, headers=SAME).status_code == 403
+
+
+def test_every_page_on_both_databases(db_url):
+    """The pages' own queries (holder search, the last minute's taps, revenue, deny lists) on
+    SQLite and PostgreSQL."""
+    from hub.core.clock import utcnow
+    from hub.tables.taps import DeviceRequest
+
+    app = make_site(db_url)
+    try:
+        with app.state.engine.begin() as conn:
+            conn.execute(
+                DeviceRequest.__table__.insert(),
+                [
+                    {
+                        "device_id": "disp-1",
+                        "request_id": "r1",
+                        "reply": b'{"k": "deny", "code": "blocked_card"}',
+                        "created_at": utcnow(),
+                    }
+                ],
+            )
+        c = client(app, "admin")
+        key = form_key(c.get("/cards/04A1B2C3D4/topup", params={"amount": "50"}).text)
+        done = c.post("/cards/04A1B2C3D4/topup", data={"amount": "5000", "key": key}, headers=SAME)
+        assert balance(c.get(done.headers["location"]).text) == "CHF 52.50"
+        c.post("/cards", data={"medium": "rfid", "kind": "value", "holder_name": "Anna 50%"}, headers=SAME)
+        assert "Anna 50%" in c.get("/cards", params={"holder": "NA 50%"}).text
+        live = c.get("/live/table").text
+        assert "blocked_card: 1" in live
+        for path in (
+            "/machines",
+            "/machines/disp-1",
+            "/loyalty",
+            "/money",
+            "/admin/users",
+            "/admin/keys",
+            "/admin/audit",
+        ):
+            assert c.get(path).status_code == 200, path
+    finally:
+        app.state.engine.dispose()
