@@ -736,3 +736,16 @@ def test_every_page_on_both_databases(db_url):
             assert c.get(path).status_code == 200, path
     finally:
         app.state.engine.dispose()
+
+
+def test_what_people_type_is_shown_as_text(app):
+    c = client(app, "admin")
+    c.post(
+        "/cards",
+        data={"medium": "rfid", "kind": "value", "holder_name": "<script>alert(1)</script>"},
+        headers=SAME,
+    )
+    page = c.get("/cards", params={"holder": "<script>"}).text
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<img" not in c.get("/cards", params={"uid": '"><img src=x>'}).text
