@@ -749,3 +749,35 @@ def test_what_people_type_is_shown_as_text(app):
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<img" not in c.get("/cards", params={"uid": '"><img src=x>'}).text
+
+
+def test_rules_are_switched_on_and_off_from_the_loyalty_page(app):
+    from clients import api_client
+
+    api = api_client(app, "admin")
+    rule = api.post(
+        "/api/v1/bonus-rules",
+        json={"kind": "registration", "name": "welcome", "points": 25, "stores": ["bar"]},
+    ).json()
+    api.post("/api/v1/gift-items", json={"id": "drink", "name": "A drink", "value": 400})
+    chain = api.post(
+        "/api/v1/gift-rules",
+        json={"name": "third slide", "site_id": "park", "activities": 3, "item_id": "drink"},
+    )
+    assert chain.status_code == 201, chain.text
+    c = client(app, "tech")
+    page = c.get("/loyalty").text
+    assert "A drink" in page and "3 activities → 1 × drink" in page
+    off = c.post(f"/loyalty/point-rules/{rule['id']}/deactivate", headers=SAME)
+    assert off.headers["location"] == f"/loyalty#points-rule-{rule['id']}"
+    assert api.get(f"/api/v1/bonus-rules/{rule['id']}").json()["active"] is False
+    chain_id = chain.json()["id"]
+    c.post(f"/loyalty/chain-rules/{chain_id}/deactivate", headers=SAME)
+    assert api.get("/api/v1/gift-rules").json()[0]["active"] is False
+    c.post(f"/loyalty/chain-rules/{chain_id}/activate", headers=SAME)
+    assert api.get("/api/v1/gift-rules").json()[0]["active"] is True
+    assert c.post("/loyalty/point-rules/999/activate", headers=SAME).status_code == 404
+    assert (
+        client(app, "auditor").post(f"/loyalty/point-rules/{rule['id']}/activate", headers=SAME).status_code
+        == 403
+    )

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import Connection, select
 
+from hub import gifts
 from hub.api.deps import COALITION
 from hub.console import i18n
 from hub.console.web import Form, Needs, Page, same_origin
@@ -25,7 +26,7 @@ from hub.core.clock import utcnow
 from hub.core.errors import DomainError
 from hub.gifts import activity_report, settlement
 from hub.ledger import ACCOUNTS, ledger_totals
-from hub.loyalty import catalogue, outlets, points
+from hub.loyalty import catalogue, discounts, outlets, points
 from hub.loyalty.point_rules import ChannelIn, ChannelOut
 from hub.sales import baskets
 from hub.taps.offline_vends import overspends
@@ -48,6 +49,9 @@ def _loyalty(conn: Connection, currency: str) -> dict:
         "tiers": topup_bonus.get_tiers(conn, currency),
         "rules": points.list_rules(conn),
         "articles": catalogue.list_articles(conn),
+        "discount_groups": discounts.list_groups(conn),
+        "gift_items": gifts.list_items(conn),
+        "chain_rules": gifts.list_rules(conn),
     }
 
 
@@ -131,6 +135,45 @@ def set_tiers(form: Form, page: LoyaltyWrite):
         page.messages.append(("error", page._("Not done: {reason}", reason=str(exc))))
         return _show_loyalty(page, exc.status, rows)
     return RedirectResponse("/loyalty?saved=1", status_code=303)
+
+
+def _set_active(page: Page, kind: str, rule_id: int, active: bool):
+    set_active = points.set_active if kind == "points" else gifts.set_rule_active
+    get = points.get_rule if kind == "points" else gifts.get_rule
+    try:
+        page.db({"active": active}).write(
+            set_active, rule_id, active, before=lambda conn: get(conn, rule_id), scope=COALITION
+        )
+    except DomainError as exc:
+        page.messages.append(("error", page._("Not done: {reason}", reason=str(exc))))
+        return _show_loyalty(page, exc.status)
+    return RedirectResponse(f"/loyalty#{kind}-rule-{rule_id}", status_code=303)
+
+
+@router.post("/loyalty/point-rules/{rule_id}/activate", name="activate", dependencies=[Depends(same_origin)])
+def activate_point_rule(page: LoyaltyWrite, rule_id: int):
+    """As POST /api/v1/bonus-rules/{id}/activate."""
+    return _set_active(page, "points", rule_id, True)
+
+
+@router.post(
+    "/loyalty/point-rules/{rule_id}/deactivate", name="deactivate", dependencies=[Depends(same_origin)]
+)
+def deactivate_point_rule(page: LoyaltyWrite, rule_id: int):
+    return _set_active(page, "points", rule_id, False)
+
+
+@router.post("/loyalty/chain-rules/{rule_id}/activate", name="activate", dependencies=[Depends(same_origin)])
+def activate_chain_rule(page: LoyaltyWrite, rule_id: int):
+    """As POST /api/v1/gift-rules/{id}/activate."""
+    return _set_active(page, "chain", rule_id, True)
+
+
+@router.post(
+    "/loyalty/chain-rules/{rule_id}/deactivate", name="deactivate", dependencies=[Depends(same_origin)]
+)
+def deactivate_chain_rule(page: LoyaltyWrite, rule_id: int):
+    return _set_active(page, "chain", rule_id, False)
 
 
 @router.get("/loyalty/preview")

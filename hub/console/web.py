@@ -26,6 +26,7 @@ from hub.access.callers import Caller
 from hub.api.auth import SESSION_COOKIE, authenticate
 from hub.api.deps import AuditedDb
 from hub.console import i18n
+from hub.core.errors import NotFound
 from hub.loyalty.outlets import get_outlet, get_site, list_sites
 
 TEMPLATES = Jinja2Templates(directory=str(resources.files("hub.console") / "templates"))
@@ -109,11 +110,14 @@ def _settings(conn: Connection, caller: Caller) -> tuple[str, str]:
         select(operators.OPERATORS.c.locale).where(operators.OPERATORS.c.username == caller.name)
     ).first()
     locale = row[0] if row else "en"
-    site_id = caller.site_id
-    if site_id is None and caller.outlet_id is not None:
-        site_id = get_outlet(conn, caller.outlet_id)["site_id"]
-    if site_id is not None:
-        return locale, get_site(conn, site_id)["tz"]
+    try:
+        site_id = caller.site_id
+        if site_id is None and caller.outlet_id is not None:
+            site_id = get_outlet(conn, caller.outlet_id)["site_id"]
+        if site_id is not None:
+            return locale, get_site(conn, site_id)["tz"]
+    except NotFound:  # an outlet or site removed under a session: the pages still open
+        pass
     sites = list_sites(conn)
     return locale, sites[0]["tz"] if sites else "UTC"
 
