@@ -781,3 +781,11 @@ def test_rules_are_switched_on_and_off_from_the_loyalty_page(app):
         client(app, "auditor").post(f"/loyalty/point-rules/{rule['id']}/activate", headers=SAME).status_code
         == 403
     )
+
+
+def test_a_form_sent_after_the_session_ended_leads_back_to_its_page(app):
+    c = client(app)
+    sent = c.post("/cards/04A1B2C3D4/block", headers={"referer": BASE + "/cards/04A1B2C3D4"})
+    assert sent.status_code == 303
+    assert sent.headers["location"] == "/login?next=/cards/04A1B2C3D4"
+    assert "active" in client(app, "admin").get("/cards/04A1B2C3D4").text  # nothing was done

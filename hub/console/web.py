@@ -139,6 +139,9 @@ def current_page(request: Request) -> Page:
     caller = session_caller(request)
     if caller is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if request.method != "GET":  # a form sent after the session ended: back to its page
+            referer = urlsplit(request.headers.get("referer", ""))
+            target = referer.path or "/" if referer.netloc == request.headers.get("host") else "/"
         raise LoginNeeded(target)
     locale, tz = request.app.state.db.read(_settings, caller)
     return Page(request, caller, i18n.pick_locale(locale), ZoneInfo(tz), request.app.state.currency)
