@@ -43,6 +43,7 @@ from protocol import ProtocolError, hub_side, topics
 
 log = logging.getLogger("tapgift.bridge")
 
+WINDOW_BELOW = 16  # see Bridge.batch_window_s
 REPLY_QOS = 0  # see the module's docstring: the device's repeat is the redelivery
 COMMAND_QOS = 1
 
@@ -111,6 +112,7 @@ class Bridge:
         batch_max: int = 512,
         sweep_interval_s: float = 5.0,
         manage_interval_s: float = 1.0,
+        batch_window_s: float = 0.001,
     ):
         self.mqtt = parse_mqtt_url(mqtt_url)
         self.directory = directory
@@ -120,6 +122,11 @@ class Bridge:
         self.filter = (f"$share/{share_group}/" if share_group else "") + topics.HUB_FILTER
         self.batch_max = batch_max
         self.sweep_interval_s = sweep_interval_s
+        # Group commit's window (DESIGN 5): a batch smaller than WINDOW_BELOW waits this long
+        # for more requests before it is booked. Each batch costs a commit and its own round
+        # of queries whatever its size, so at a few hundred taps a second the hub's CPU per
+        # tap falls by a good part, for about a millisecond more on each answer.
+        self.batch_window_s = batch_window_s
         self.queue: asyncio.Queue[Incoming] = asyncio.Queue()
         self.stats: Counter = Counter()
         self.refusals = refusals.Tally()
@@ -302,11 +309,14 @@ class Bridge:
             if time.monotonic() - last_sweep >= self.sweep_interval_s:
                 last_sweep = time.monotonic()
                 try:
-                    expired = await loop.run_in_executor(self._booker, self.authorizer.expire)
+                    expired = await loop.run_in_executor(self._booker, self._sweep)
                 except Exception:  # the next sweep tries again; the taps must go on
                     log.exception("hold sweep failed")
                 else:
                     self.stats["holds_expired"] += expired
+
+    def _sweep(self) -> int:
+        return self.authorizer.expire(wait=False)
 
     async def _next_batch(self) -> list[Incoming]:
         queue = self.queue
@@ -320,6 +330,10 @@ class Bridge:
         batch = [first]
         while len(batch) < self.batch_max and not queue.empty():
             batch.append(queue.get_nowait())
+        if self.batch_window_s and len(batch) < WINDOW_BELOW:
+            await asyncio.sleep(self.batch_window_s)
+            while len(batch) < self.batch_max and not queue.empty():
+                batch.append(queue.get_nowait())
         return batch
 
     def _answer(self, batch: list[Incoming], replies: list[bytes]) -> None:
