@@ -103,6 +103,10 @@ class Workflow(schema.as_state_machine()):
 
     def call(self, case, **kwargs):
         authorise(case)
+        if (case.path_parameters or {}).get("key_id") == KEY.split(".", 1)[0]:
+            # GET /api-keys hands the search the id of the key it searches with; revoking it
+            # would answer every later step 401. Another (unknown) key's id instead.
+            case.path_parameters = {**case.path_parameters, "key_id": "tk_000000000000"}
         return super().call(case, **kwargs)
 
     def validate_response(self, response, case, additional_checks=None, **kwargs):
