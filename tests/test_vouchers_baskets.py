@@ -154,3 +154,23 @@ def test_two_baskets_paying_with_one_voucher_at_the_same_instant_exactly_one_win
     assert revenue(engine, "bar") == 3 * 2400
     balances = [ok(api.get(f"{V1}/cards/{uid}"))["balance"] for uid in (CARD, OTHER)]
     assert balances == [10000, 10000]  # the vouchers paid every basket that went through
+
+
+@pytest.mark.parametrize("include_redeemed", [True, False])
+def test_what_a_voucher_pays_earns_no_basket_value_points_even_including_redeemed_value(
+    api, include_redeemed
+):
+    """Seed 003: "Inklusive eingelöstem Warenwert" counts redeemed points, not vouchers."""
+    settings = {
+        "hours_until_available": 0,
+        "default_validity_days": None,
+        "enabled_stores": ["bar"],
+        "point_value": 10,
+    }
+    ok(api.put(f"{V1}/bonus-settings", json=settings))
+    rule = {"name": "1 per franc", "kind": "basket_value", "stores": ["bar"], "amount_per_point": 100}
+    ok(api.post(f"{V1}/bonus-rules", json={**rule, "include_redeemed": include_redeemed}), 201)
+    v = issue(api, kind="money", amount=1000)
+    paid = ok(api.post(f"{V1}/baskets/pay", json=basket(codes=[v["code"]])), 201)
+    # 24.00 in the basket, 10.00 of it paid by the voucher: points on 14.00
+    assert (paid["total"], paid["voucher_codes_value"], paid["points_earned"]) == (2400, 1000, 14)
