@@ -789,3 +789,26 @@ def test_a_form_sent_after_the_session_ended_leads_back_to_its_page(app):
     assert sent.status_code == 303
     assert sent.headers["location"] == "/login?next=/cards/04A1B2C3D4"
     assert "active" in client(app, "admin").get("/cards/04A1B2C3D4").text  # nothing was done
+
+
+def test_an_admin_adds_an_outlet(app):
+    c = client(app, "admin")
+    wrong = c.post("/loyalty/outlets", data={"id": "a b", "site_id": "park", "kind": "Bar"}, headers=SAME)
+    assert field_errors(wrong.text) == {
+        "outlet-id": "An id is 1-40 letters, digits or _ . -.",
+        "outlet-kind": "A kind is 1-20 small letters or _, e.g. bar, shop, slide.",
+    }
+    added = c.post(
+        "/loyalty/outlets",
+        data={"id": "slide", "site_id": "park", "name": "Slide", "kind": "slide"},
+        headers=SAME,
+    )
+    assert added.headers["location"] == "/loyalty?outlet=slide#outlets"
+    page = c.get("/loyalty?outlet=slide").text
+    assert messages(page) == ["Outlet slide added."]
+    assert "<td>slide</td><td>Slide</td>" in page
+    again = c.post("/loyalty/outlets", data={"id": "slide", "site_id": "park", "kind": "slide"}, headers=SAME)
+    assert again.status_code == 409
+    assert (
+        'action="/loyalty/outlets"' not in client(app, "tech").get("/loyalty").text
+    )  # a manager: no sites.write

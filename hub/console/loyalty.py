@@ -62,6 +62,7 @@ def _show_loyalty(
     errors: dict | None = None,
     basket: dict | None = None,
     quote: dict | None = None,
+    outlet: dict | None = None,
 ):
     data = page.db().read(_loyalty, page.currency)
     if rows is None:
@@ -80,6 +81,7 @@ def _show_loyalty(
         may_edit=page.may("loyalty.write") and not page.caller.scoped,
         basket=basket or {"channel_in": "till", "channel_out": "counter"},
         quote=quote,
+        outlet=outlet or {"kind": "shop"},
         channels_in=[c.value for c in ChannelIn],
         channels_out=[c.value for c in ChannelOut],
         preview_lines=PREVIEW_LINES,
@@ -87,9 +89,11 @@ def _show_loyalty(
 
 
 @router.get("/loyalty")
-def loyalty(page: LoyaltyPage, saved: str | None = None):
+def loyalty(page: LoyaltyPage, saved: str | None = None, outlet: str | None = None):
     if saved:
         page.messages.append(("ok", page._("Top-up tiers saved.")))
+    if outlet and SLUG.fullmatch(outlet):
+        page.messages.append(("ok", page._("Outlet {id} added.", id=outlet)))
     return _show_loyalty(page)
 
 
@@ -135,6 +139,40 @@ def set_tiers(form: Form, page: LoyaltyWrite):
         page.messages.append(("error", page._("Not done: {reason}", reason=str(exc))))
         return _show_loyalty(page, exc.status, rows)
     return RedirectResponse("/loyalty?saved=1", status_code=303)
+
+
+SitesWrite = Annotated[Page, Needs("sites.write")]
+OUTLET_KIND = re.compile(r"[a-z_]{1,20}")
+
+
+@router.post("/loyalty/outlets", name="create_outlet", dependencies=[Depends(same_origin)])
+def create_outlet(form: Form, page: SitesWrite):
+    """An outlet of a site, with its revenue account (as POST /api/v1/outlets)."""
+    values = {k: form.get(k, "").strip() for k in ("id", "site_id", "name", "kind")}
+    errors = {}
+    if not SLUG.fullmatch(values["id"]):
+        errors["outlet-id"] = page._("An id is 1-40 letters, digits or _ . -.")
+    if not SLUG.fullmatch(values["site_id"]):
+        errors["outlet-site"] = page._("Choose a site.")
+    if not OUTLET_KIND.fullmatch(values["kind"]):
+        errors["outlet-kind"] = page._("A kind is 1-20 small letters or _, e.g. bar, shop, slide.")
+    if len(values["name"]) > 100:
+        errors["outlet-name"] = page._("At most 100 characters.")
+    if errors:
+        return _show_loyalty(page, 422, errors=errors, outlet=values)
+    try:
+        page.db(values).write(
+            outlets.create_outlet,
+            page.currency,
+            values["id"],
+            values["site_id"],
+            values["name"],
+            values["kind"],
+        )
+    except DomainError as exc:
+        page.messages.append(("error", page._("Not done: {reason}", reason=str(exc))))
+        return _show_loyalty(page, exc.status, outlet=values)
+    return RedirectResponse(f"/loyalty?outlet={values['id']}#outlets", status_code=303)
 
 
 def _set_active(page: Page, kind: str, rule_id: int, active: bool):
