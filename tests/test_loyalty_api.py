@@ -551,3 +551,28 @@ def test_a_replaced_card_takes_its_points_lots_along(park, clock):
         tuple(lot[k] or "" for k in keep) for lot in before["lots"]
     )
     assert card_points(park)["balance"] == 0  # the lost card keeps its history, not its points
+
+
+def test_settings_that_name_an_unknown_store_or_article_are_refused_naming_it(park):
+    """A typo in a store or an article would switch a rule off without a word."""
+    r = park.put(
+        f"{V1}/bonus-settings",
+        json={"hours_until_available": 0, "default_validity_days": None, "enabled_stores": ["bar", "baar"]},
+    )
+    assert r.status_code == 422 and "baar" in r.json()["detail"]
+    assert ok(park.get(f"{V1}/bonus-settings"))["enabled_stores"] == ["bar", "slide"]
+    r = park.post(
+        f"{V1}/bonus-rules",
+        json={"name": "x", "kind": "basket_value", "stores": ["nowhere"], "amount_per_point": 100},
+    )
+    assert r.status_code == 422 and "nowhere" in r.json()["detail"]
+    r = park.post(
+        f"{V1}/bonus-rules",
+        json={"name": "x", "kind": "article", "stores": ["bar"], "targets": [{"id": "bier", "points": 5}]},
+    )
+    assert r.status_code == 422 and "bier" in r.json()["detail"]
+    assert ok(park.get(f"{V1}/bonus-rules")) == []
+    for target in ("beer", "drinks", "sauces_tg"):  # an article, a product group, a topping group
+        rule(park, kind="article", targets=[{"id": target, "points": 1}])
+    r = park.post(f"{V1}/gift-items", json={"id": "ice", "value": 300, "redeem_outlets": ["kiosk9"]})
+    assert r.status_code == 422 and "kiosk9" in r.json()["detail"]

@@ -47,6 +47,7 @@ def create_item(conn: Connection, item: dict, currency: str) -> dict:
         redeem_outlets=sorted(set(item.get("redeem_outlets", []))),
         created_at=utcnow(),
     )
+    outlets.check_outlets(conn, values["redeem_outlets"], "redeem_outlets")
     conn.execute(ITEMS.insert().values(**values))
     _changed()
     return get_item(conn, item["id"])
@@ -66,6 +67,7 @@ def list_items(conn: Connection) -> list[dict]:
 def create_rule(conn: Connection, rule: dict) -> dict:
     outlets.get_site(conn, rule["site_id"])
     get_item(conn, rule["item_id"])
+    outlets.check_outlets(conn, rule.get("outlet_ids", []), "outlet_ids")
     if rule["activities"] < 1 or rule.get("units", 1) < 1:
         raise Invalid("a chain rule needs at least one activity and grants at least one unit")
     values = {

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, select
 
-from hub.core.errors import Conflict, NotFound
+from hub.core.errors import Conflict, Invalid, NotFound
 from hub.tables.catalogue import Article, ProductGroup
 
 GROUPS = ProductGroup.__table__
@@ -45,3 +45,21 @@ def articles_by_id(conn: Connection, ids) -> dict[str, dict]:
     if missing:
         raise NotFound(f"no article {', '.join(missing)}")
     return found
+
+
+def check_targets(conn: Connection, target_ids, what: str) -> None:
+    """Invalid (naming them) if a rule's target is no article, product group or topping group."""
+    wanted = set(target_ids)
+    if not wanted:
+        return
+    known = set(conn.execute(select(ARTICLES.c.id).where(ARTICLES.c.id.in_(wanted))).scalars())
+    known |= set(conn.execute(select(GROUPS.c.id).where(GROUPS.c.id.in_(wanted))).scalars())
+    known |= set(
+        conn.execute(
+            select(ARTICLES.c.topping_group_id).where(ARTICLES.c.topping_group_id.in_(wanted))
+        ).scalars()
+    )
+    if wanted - known:
+        raise Invalid(
+            f"{what}: no article, product group or topping group {', '.join(sorted(wanted - known))}"
+        )

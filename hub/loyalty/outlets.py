@@ -100,6 +100,17 @@ def list_outlets(conn: Connection, site_id: str | None = None) -> list[dict]:
     return [dict(r) for r in conn.execute(query).mappings()]
 
 
+def check_outlets(conn: Connection, outlet_ids, what: str) -> None:
+    """Invalid (naming them) if any of the outlet ids a setting names does not exist: a typo
+    would otherwise switch a rule or a store off without a word."""
+    wanted = set(outlet_ids)
+    known = (
+        set(conn.execute(select(OUTLETS.c.id).where(OUTLETS.c.id.in_(wanted))).scalars()) if wanted else set()
+    )
+    if wanted - known:
+        raise Invalid(f"{what}: no outlet {', '.join(sorted(wanted - known))}")
+
+
 def set_holidays(conn: Connection, outlet_id: str, days: list[dt.date]) -> list[dt.date]:
     get_outlet(conn, outlet_id)
     conn.execute(delete(HOLIDAYS).where(HOLIDAYS.c.outlet_id == outlet_id))

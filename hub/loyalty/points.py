@@ -21,7 +21,7 @@ from sqlalchemy import Connection, delete, select, update
 from hub.core.clock import utcnow
 from hub.core.errors import NotFound, PointsError
 from hub.ledger import Book, create_account, new_id, system_account
-from hub.loyalty import outlets
+from hub.loyalty import catalogue, outlets
 from hub.loyalty import point_rules as br
 from hub.tables.loyalty import BonusRule, BonusRuleTarget, BonusSettingsRow, LotMove, PointAccount, PointLot
 from hub.wallets.cards import get_card
@@ -77,6 +77,8 @@ def create_rule(conn: Connection, rule: dict) -> dict:
     accepted it; Invalid otherwise."""
     row, targets = _row(rule), [_target(t) for t in rule.get("targets", [])]
     _to_rule({**row, "id": 0}, targets)  # validates
+    outlets.check_outlets(conn, row.get("stores", []), "stores")
+    catalogue.check_targets(conn, [t["target_id"] for t in targets], "targets")
     rule_id = conn.execute(RULES.insert().values(**row)).inserted_primary_key[0]
     if targets:
         conn.execute(TARGETS.insert(), [{**t, "rule_id": rule_id} for t in targets])
@@ -152,6 +154,7 @@ def get_settings(conn: Connection) -> dict:
 
 def set_settings(conn: Connection, settings: dict) -> dict:
     values = {**settings, "enabled_stores": sorted(str(s) for s in set(settings["enabled_stores"]))}
+    outlets.check_outlets(conn, values["enabled_stores"], "enabled_stores")
     br.BonusSettings(
         values["hours_until_available"], values["default_validity_days"], frozenset(values["enabled_stores"])
     )  # validates
