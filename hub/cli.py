@@ -26,6 +26,11 @@ def hub(
     api_host: str | None = typer.Option(None, help="REST API address [env TAPGIFT_API_HOST]"),
     api_port: int | None = typer.Option(None, help="REST API port [env TAPGIFT_API_PORT]"),
     client_id: str | None = typer.Option(None, help="MQTT client id [env TAPGIFT_CLIENT_ID]"),
+    dynsec: bool | None = typer.Option(
+        None,
+        "--dynsec/--no-dynsec",
+        help="admit devices at the broker (Mosquitto's dynamic security plugin) [env TAPGIFT_DYNSEC]",
+    ),
     log_level: str = "INFO",
 ):
     """Run the hub: MQTT bridge and REST API (OpenAPI at /docs). Upgrades the database's schema
@@ -33,7 +38,7 @@ def hub(
     from hub import migrations
     from hub.service import Hub, configure_logging
 
-    given = dict(db=db, mqtt=mqtt, api_host=api_host, api_port=api_port, client_id=client_id)
+    given = dict(db=db, mqtt=mqtt, api_host=api_host, api_port=api_port, client_id=client_id, dynsec=dynsec)
     settings = Settings(**{k: v for k, v in given.items() if v is not None})
     configure_logging(log_level)
     try:
