@@ -265,8 +265,8 @@ def running_footprints(build_dir, kinds=KINDS, readers=READERS) -> dict:
     for kind in kinds:
         for reader in readers:
             fp = app_footprint(kind, reader, build_dir)
-            # What start-up loads, firmware/config.py among them (dropped once the app is built).
-            code = code_footprint(fp["modules"] + ["firmware.config"], build_dir)
+            # The modules loaded at the end (firmware/config.py is dropped once the app is built).
+            code = code_footprint(fp["modules"], build_dir)
             rows.append(
                 {
                     "kind": kind,

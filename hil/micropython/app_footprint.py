@@ -10,7 +10,6 @@
 # {"kind": "dispenser", "reader": "mfrc522"}. It prints one JSON line: the heap in use after
 # each step (heap_bytes), after the tap (heap_running) and the largest of them (heap_peak).
 import asyncio
-import gc
 import json
 import sys
 
@@ -190,77 +189,99 @@ def _provision():
         f.write(json.dumps(data))
 
 
-def imports():
-    """The heap that importing ARGS["modules"] keeps (its bytecode, mostly): what a firmware
-    image with the modules frozen into flash does not put on the heap."""
-    gc.collect()
-    base = gc.mem_alloc()
-    for name in ARGS["modules"]:
-        __import__(name)
-    gc.collect()
-    print(json.dumps({"heap_imports": gc.mem_alloc() - base}))
+# Each step runs in a runPython call of its own and the heap is measured after it (runner.mjs).
+STEPS = (
+    ["base", "modules"]
+    if "modules" in ARGS
+    else ["base", "modules", "config", "board", "app", "start", "tap"]
+)
+_S = {}
 
 
-def main():
-    """As firmware.faults.main starts a board, measured after each step (heap in use after a
-    collection, above what the interpreter held before): the peak is the largest of them."""
+def base():
     if "modules" in ARGS:
-        return imports()
-    heap = {}
-    names = ("modules", "config", "board", "app", "start", "tap")
-    for name in names:
-        heap[name] = 0  # the dict at its final size before the first measurement
+        return  # imports(): nothing on flash needed
     _provision()
     _deny_list("/deny.txt", ARGS.get("deny", 256))  # on flash already: the hub sent it before
-    gc.collect()
-    base = gc.mem_alloc()
 
-    def measure(step):
-        gc.collect()
-        heap[step] = gc.mem_alloc() - base
 
+def modules():
+    if "modules" in ARGS:  # imports(): only these
+        for name in ARGS["modules"]:
+            __import__(name)
+        return
     from firmware import app, faults, hal_esp32
 
-    measure("modules")
-    cfg = faults.load_config()
-    measure("config")
-    board = hal_esp32.Board(cfg.pins)
-    measure("board")
-    a = app.App(cfg, board, open_connection=_no_broker)
-    cfg = board = None
-    faults.started()  # what main() drops once the app is built
-    measure("app")
-    # The tasks App.run() starts, as coroutines (the WebAssembly port's asyncio cannot run
-    # them here without its garbage collector seeing stale pointers: the figures would drift),
-    # and the commands module a board loads with the hub's first command.
+    _S["app"], _S["faults"], _S["hal_esp32"] = app, faults, hal_esp32
+
+
+def config():
+    _S["cfg"] = _S["faults"].load_config()
+
+
+def board():
+    _S["board"] = _S["hal_esp32"].Board(_S["cfg"].pins)
+
+
+def app():
+    """As firmware.faults.main: the App built, then what only start-up needed dropped."""
+    _S["a"] = _S["app"].App(_S["cfg"], _S["board"], open_connection=_no_broker)
+    del _S["cfg"], _S["board"]
+    _S["faults"].started()
+
+
+def start():
+    # The tasks App.run() starts, as coroutines (not run: the WebAssembly port cannot run the
+    # ESP32's event loop), and the commands module a board loads with the hub's first command.
+    a = _S["a"]
     coros = a.board.tasks(a.cfg) + [a.client.run(), a.controller.run(), a.controller.report_loop()]
     coros.append(a._health_loop())
+    coros.append(a._watch_network())
+    _S["coros"] = coros
     from firmware import commands  # noqa: F401
     from protocol import manage  # noqa: F401
 
-    measure("start")
+
+def tap():
     # One tap's journal writes: before the relay moves, and the delivery.
-    ctl = a.controller
+    ctl = _S["a"].controller
     ctl.add("report", {"hold": "h-0123456789abcdef0123", "delivered": 0}, units=1, open=True)
     ctl.report("h-0123456789abcdef0123", 1)
-    measure("tap")
+
+
+def imports():
+    """The heap that importing ARGS["modules"] keeps (its bytecode, mostly): what a firmware
+    image with the modules frozen into flash does not put on the heap. (STEPS is empty then:
+    base and modules are measured as steps of their own.)"""
+    print(json.dumps({"heap_imports": _tg_heap["modules"] - _tg_heap["base"]}))  # noqa: F821
+
+
+def main():
+    """Report the figures runner.mjs measured after each step: heap in use (after a collection)
+    above what the interpreter held before the first module was imported."""
+    if "modules" in ARGS:
+        return imports()
+    heap = _tg_heap  # noqa: F821  (set by the runner)
+    base_bytes = heap["base"]
+    steps = {}
     peak = 0
-    for name in names:
-        peak = max(peak, heap[name])
+    for name in STEPS[1:]:
+        steps[name] = heap[name] - base_bytes
+        peak = max(peak, steps[name])
     print(
         json.dumps(
             {
                 "kind": ARGS["kind"],
                 "reader": ARGS["reader"],
-                "deny_list": len(ctl.deny),
-                "heap_bytes": heap,
-                "heap_running": heap["tap"],
+                "deny_list": len(_S["a"].controller.deny),
+                "heap_bytes": steps,
+                "heap_running": steps["tap"],
                 "heap_peak": peak,
-                "heap_before": base,
+                "heap_before": base_bytes,
                 "modules": sorted(m for m in sys.modules if m.startswith(("firmware", "protocol"))),
                 "micropython": sys.version,
             }
         )
     )
-    for c in coros:
+    for c in _S["coros"]:
         c.close()

@@ -219,17 +219,23 @@ function commandFootprint(mp, opts, args) {
   // One module, or several separated by commas, imported in that order.
   const modName = args[0] || "firmware.app";
   // Globals are bound before the first measurement so storing them allocates nothing later.
-  const code = `
+  // Three calls: the WebAssembly port's gc.collect() frees what a runPython call allocated
+  // only once that call has returned (the import's compile garbage would count otherwise).
+  mp.runPython(`
 import gc, sys, json
 _tg_before = _tg_after = 0
 _tg_error = _tg_m = None
 gc.collect()
 _tg_before = gc.mem_alloc()
+`);
+  mp.runPython(`
 try:
     for _tg_m in ${pyStr(modName)}.split(","):
         __import__(_tg_m)
 except Exception as e:
     _tg_error = repr(e)
+`);
+  const code = `
 gc.collect()
 _tg_after = gc.mem_alloc()
 if _tg_error is None:
@@ -314,12 +320,25 @@ except Exception as e:
 
 // Runs a Python file that defines `def main()`, with the global _TG_ARGS set to
 // the given JSON text: what it prints is the result (hil/micropython/app_footprint.py).
+//
+// A file may instead define STEPS, a list of function names: each is called in a runPython
+// of its own, and the heap is measured in the next one. The WebAssembly port's gc.collect()
+// frees nothing allocated during the runPython call it runs in (it frees it once that call
+// has returned to JavaScript), so a figure taken inside one call counts the garbage too.
+// _tg_heap[name] is then the heap in use after step `name`; main() reports.
 function commandRun(mp, opts, args) {
   if (args.length < 1) usage("run: FILE [JSON]");
   const code = fs.readFileSync(path.resolve(args[0]), "utf8");
   mp.globals.set("_TG_ARGS", args[1] || "{}");
   try {
-    mp.runPython(code + "\nmain()\n");
+    mp.runPython(code);
+    mp.runPython("_tg_steps = ','.join(globals().get('STEPS', ()))\nimport gc\n_tg_heap = {}");
+    const steps = (mp.globals.get("_tg_steps") || "").split(",").filter(Boolean);
+    for (const name of steps) {
+      mp.runPython(`${name}()`);
+      mp.runPython(`gc.collect()\n_tg_heap[${pyStr(name)}] = gc.mem_alloc()`);
+    }
+    mp.runPython("main()");
     return 0;
   } catch (e) {
     console.log(JSON.stringify({ error: `${e.type || e.name}: ${e.message}` }));
