@@ -224,7 +224,7 @@ def test_a_money_voucher_limited_to_articles_pays_only_those_lines(api):
     )
 
 
-def test_a_non_transferable_voucher_redeems_only_with_its_card(api):
+def test_a_non_transferable_voucher_redeems_only_with_its_card(app, api):
     refused = api.post(f"{V1}/vouchers", json={"kind": "money", "amount": 100, "transferable": False})
     assert refused.status_code == 422
     v = issue(api, kind="money", amount=1000, transferable=False, card_uid=CARD.lower())
@@ -234,6 +234,16 @@ def test_a_non_transferable_voucher_redeems_only_with_its_card(api):
     assert redeem(api, v["code"], amount=100, card_uid=CARD)["remaining"] == 900
     refused = api.post(f"{V1}/vouchers/{v['id']}/deliver", json={"channel": "card", "card_uid": OTHER})
     assert refused.status_code == 409
+    # a till finds the card's vouchers by the card; a redeemed one is no longer open
+    goods = issue(api, kind="goods", article_ids=["beer"], transferable=False, card_uid=CARD)
+    cashier = api_client(app, "cashier", outlet_id="bar")
+    found = ok(cashier.get(f"{V1}/cards/{CARD.lower()}/vouchers"))
+    assert {x["id"]: x["remaining"] for x in found} == {v["id"]: 900, goods["id"]: 1}
+    redeem(cashier, goods["code"], lines=lines(("beer", 1)), card_uid=CARD)
+    assert [x["id"] for x in ok(cashier.get(f"{V1}/cards/{CARD}/vouchers"))] == [v["id"]]
+    assert len(ok(cashier.get(f"{V1}/cards/{CARD}/vouchers?open_only=false"))) == 2
+    assert ok(cashier.get(f"{V1}/cards/{OTHER}/vouchers")) == []
+    assert cashier.get(f"{V1}/cards/FFFFFFFF/vouchers").status_code == 404
 
 
 def test_an_online_only_voucher_is_refused_at_a_till(api):

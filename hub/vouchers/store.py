@@ -334,6 +334,22 @@ def list_vouchers(
     return [view(conn, i, now) for i in conn.execute(query).scalars()]
 
 
+OPEN = ("issued", "delivered", "partly_redeemed")
+
+
+def card_vouchers(conn: Connection, uid: str, now: dt.datetime, open_only: bool = True) -> list[dict]:
+    """The vouchers issued or credited to a card (the card whose wallet it uses), oldest first;
+    open_only: those that can still be redeemed now."""
+    owner = get_card(conn, uid).uid
+    ids = conn.execute(
+        select(VOUCHERS.c.id)
+        .where(VOUCHERS.c.card_uid == owner)
+        .order_by(VOUCHERS.c.created_at, VOUCHERS.c.id)
+    ).scalars()
+    views = [view(conn, i, now) for i in ids]
+    return [v for v in views if v["status"] in OPEN] if open_only else views
+
+
 def counts(conn: Connection) -> dict[str, int]:
     return {
         kind: n for kind, n in conn.execute(select(VOUCHERS.c.kind, func.count()).group_by(VOUCHERS.c.kind))

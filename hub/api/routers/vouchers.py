@@ -280,6 +280,20 @@ def check_code(
     return db.read(lambda conn: {"voucher": store.view(conn, store.by_code(conn, secret, code)["id"], now)})
 
 
+@router.get("/cards/{uid}/vouchers", response_model=list[VoucherOut])
+def card_vouchers(
+    _caller: Allowed.cards_read,
+    uid: CardUid,
+    db: DbDep,
+    now: Now,
+    open_only: Annotated[bool, Query(description="only those redeemable now")] = True,
+):
+    """The vouchers issued or credited to the card (a linked card: its wallet's), with their
+    codes: a till redeems one with the card presented (POST /vouchers/redeem or voucher_codes in
+    POST /baskets/pay)."""
+    return db.read(store.card_vouchers, uid, now, open_only)
+
+
 @router.get("/vouchers/{voucher_id}", response_model=VoucherOut)
 def get_voucher(_caller: Allowed.vouchers_read, voucher_id: VoucherId, db: DbDep, now: Now):
     """A voucher's terms, what is left, its status, and every redemption (where, when, by which
