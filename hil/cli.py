@@ -269,7 +269,9 @@ def _provision_dict(device_id, site, key, broker, ssid, password, kind, profile,
 def device_add(
     device_id: str = typer.Option(..., "--id", help="device id: letters, digits, _ - . (max 40)"),
     site: str = typer.Option(..., help="site id"),
-    price: int = typer.Option(..., help="price per unit in minor units (cents), > 0"),
+    price: int = typer.Option(
+        ..., help="price per unit in minor units (cents), > 0 (0 for a turnstile that costs nothing)"
+    ),
     kind: str = typer.Option("dispenser", help="machine profile"),
     name: str = typer.Option("", help="display name (default: the id)"),
     db: str | None = typer.Option(None, help=_DB_HELP),
