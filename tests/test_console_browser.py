@@ -224,3 +224,38 @@ def test_docs_render_without_internet(page, site, shots):
     page.get_by_role("heading", name="tapgift hub").first.wait_for()
     page.screenshot(path=shots / "redoc.png")
     assert asked_outside == []
+
+
+def test_switching_a_rule_off_changes_the_basket_preview(page, site, shots):
+    from clients import api_client
+
+    app, _ = site
+    api = api_client(app, "admin")
+    api.post("/api/v1/product-groups", json={"id": "ices"})
+    api.post("/api/v1/articles", json={"id": "ice", "product_group_id": "ices", "price": 300})
+    settings = {
+        "hours_until_available": 0,
+        "default_validity_days": None,
+        "enabled_stores": ["bar"],
+        "point_value": 10,
+    }
+    api.put("/api/v1/bonus-settings", json=settings)
+    rule = {
+        "kind": "article",
+        "name": "ice bonus",
+        "stores": ["bar"],
+        "targets": [{"id": "ice", "points": 4}],
+    }
+    rule_id = api.post("/api/v1/bonus-rules", json=rule).json()["id"]
+    log_in(page, "tech")
+    page.goto("/loyalty")
+    page.get_by_label("Card UID").fill("04A1B2C3D6")
+    page.get_by_label("Article 1").fill("ice")
+    page.get_by_label("Quantity 1").fill("2")
+    page.get_by_role("button", name="Preview").click()
+    assert page.locator("#quote-points").inner_text() == "8"
+    page.screenshot(path=shots / "loyalty-preview.png", full_page=True)
+    page.locator(f"#points-rule-{rule_id}").get_by_role("button", name="Switch off").click()
+    page.go_back()  # the preview's address again, under the rules as they are now
+    page.reload()
+    assert page.locator("#quote-points").inner_text() == "0"
