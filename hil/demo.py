@@ -46,7 +46,8 @@ def _demo_admin(hub: Hub) -> str:
     password = secrets.token_urlsafe(12)
     with hub.engine.begin() as conn:
         operators.add_operator(conn, "admin", password, "admin")
-    print(f"tapgift demo: log in as admin with password {password}", file=sys.stderr)
+    console = f"http://127.0.0.1:{hub.settings.api_port}/"
+    print(f"tapgift demo: the console at {console} — log in as admin, password {password}", file=sys.stderr)
     return password
 
 
