@@ -190,7 +190,7 @@ def test_a_money_voucher_credited_to_a_card_tops_its_wallet_up(api):
     assert ok(api.get(f"{V1}/cards/{CARD}"))["balance"] == 1234
 
 
-def test_the_validity_window_refuses_early_and_late_redemptions(api, app):
+def test_the_validity_window_refuses_early_and_late_redemptions(api, app, engine):
     late = issue(api, kind="money", amount=1000, valid_to="2026-07-16T10:00:00Z")
     assert late["code"].split("-")[3] == "20260716"  # the last valid day (until 10:00)
     midnight = issue(api, kind="money", amount=1, valid_to="2026-07-17T00:00:00Z")
@@ -211,6 +211,20 @@ def test_the_validity_window_refuses_early_and_late_redemptions(api, app):
     assert bad.status_code == 422
     app.dependency_overrides[booking_clock] = lambda: NOW + dt.timedelta(days=1)
     assert redeem(api, early["code"], amount=100)["remaining"] == 900
+    # the expiry run books the rest of the expired one back to its issuer, once
+    assert ok(api.post(f"{V1}/vouchers/expire")) == {"vouchers": 2, "booked_out": {"CHF": 1001}}
+    gone = ok(api.get(f"{V1}/vouchers/{late['id']}"))
+    assert (gone["status"], gone["remaining"]) == ("expired", 0)
+    assert ok(api.get(f"{V1}/vouchers/{midnight['id']}"))["status"] == "expired"
+    assert ok(api.post(f"{V1}/vouchers/expire")) == {"vouchers": 0, "booked_out": {}}
+    assert "expired at" in redeem(api, late["code"], 409, amount=1)["detail"]
+    with engine.connect() as conn:
+        issuer = conn.execute(
+            select(ACCOUNTS.c.credits_posted - ACCOUNTS.c.debits_posted).where(
+                ACCOUNTS.c.name == "issued by the coalition", ACCOUNTS.c.ledger == "CHF"
+            )
+        ).scalar()
+    assert issuer == -1000  # of 20.01 issued: 1.00 redeemed, 9.00 still on the open one, 10.01 back
 
 
 def test_a_money_voucher_limited_to_articles_pays_only_those_lines(api):

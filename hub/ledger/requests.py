@@ -44,7 +44,7 @@ NAMESPACES = frozenset(
         # REST money writes (hub/api/routers)
         "topup", "refund", "settle", "points-purchase", "basket", "gift-choice", "gift-give",
         "gift-redeem", "activity", "exit", "voucher", "voucher-redeem", "voucher-cancel", "voucher-deliver",
-        "voucher-campaign",
+        "voucher-campaign", "voucher-expiry",
         # the hub's own bookings
         "expire", "expiry", "gift-expiry", "kiosk", "offline", "link", "replace", "registration",
         "machine",

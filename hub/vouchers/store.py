@@ -252,8 +252,8 @@ def initial(voucher: dict) -> int:
 
 
 def status(voucher: dict, left: int, delivered: bool, now: dt.datetime) -> str:
-    if voucher["status"] == "cancelled":
-        return "cancelled"
+    if voucher["status"] in ("cancelled", "expired"):  # stored: cancelled, or its rest booked out
+        return voucher["status"]
     if left == 0:
         return "redeemed"
     if voucher["valid_to"] is not None and now >= voucher["valid_to"]:
@@ -395,6 +395,39 @@ def cancel(conn: Connection, voucher_id: str, key: str, now: dt.datetime) -> dic
     return {**view(conn, voucher_id, now), "repeated": False}
 
 
+def expire(conn: Connection, now: dt.datetime) -> dict:
+    """Book out the rest of every voucher past its validity: back to where it came from (a money
+    voucher's issuer keeps what was never redeemed), the voucher marked expired. Once per
+    voucher: an expired one is not looked at again."""
+    due = list(
+        conn.execute(
+            select(VOUCHERS.c.id)
+            .where(VOUCHERS.c.status == "issued", VOUCHERS.c.valid_to <= now)
+            .order_by(VOUCHERS.c.account_id)
+        ).scalars()
+    )
+    book, run = Book(conn), "voucher-expiry/" + secrets.token_hex(8)
+    booked: dict[str, int] = {}
+    for voucher_id in due:
+        v = lock(conn, book, voucher_id)
+        left = book.account(v["account_id"]).available
+        if left:
+            source = source_account(conn, v)
+            book.load([source], lock=False)
+            book.transfer(
+                v["account_id"],
+                source,
+                left,
+                code="voucher_expired",
+                reason=f"voucher {voucher_id} expired at {v['valid_to'].isoformat()}",
+                key=f"{run}/{voucher_id}",
+            )
+            booked[v["ledger"]] = booked.get(v["ledger"], 0) + left
+        conn.execute(update(VOUCHERS).where(VOUCHERS.c.id == voucher_id).values(status="expired"))
+    book.flush()
+    return {"vouchers": len(due), "booked_out": booked}
+
+
 def record_delivery(
     conn: Connection, voucher_id: str, channel: str, recipient: str, caller: str, now, key: str
 ) -> None:
@@ -438,6 +471,8 @@ def check_open(voucher: dict, left: int, now: dt.datetime) -> None:
     """Conflict unless the voucher can be redeemed now."""
     if voucher["status"] == "cancelled":
         raise Conflict(f"voucher {voucher['id']} is cancelled")
+    if voucher["status"] == "expired":  # its rest was booked out
+        raise Conflict(f"voucher {voucher['id']} expired at {voucher['valid_to'].isoformat()}")
     if left <= 0:
         raise Conflict(f"voucher {voucher['id']} is redeemed: nothing is left of it")
     if voucher["valid_from"] is not None and now < voucher["valid_from"]:

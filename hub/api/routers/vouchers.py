@@ -416,6 +416,20 @@ def deliver_voucher(
     return db.write_keyed("voucher-deliver/", idempotency_key, body, record)
 
 
+class ExpiryOut(BaseModel):
+    vouchers: int = Field(description="vouchers found past their validity and marked expired")
+    booked_out: dict[str, int] = Field(
+        description="per ledger: what was left on them, booked back to the issuer"
+    )
+
+
+@router.post("/vouchers/expire", response_model=ExpiryOut)
+def expire_vouchers(_caller: Allowed.maintenance_run, db: DbDep, now: Now):
+    """Book out the rest of every voucher past its validity, back to where it came from (the
+    issuer keeps what was never redeemed); each is marked expired, once."""
+    return db.write(store.expire, now, scope=COALITION)
+
+
 # -- bonus credits: campaigns ------------------------------------------------------------------------
 
 
