@@ -158,6 +158,22 @@ def chaos(
         raise typer.Exit(1)
 
 
+@app.command("bench-api")
+def bench_api(
+    db: str = typer.Option(
+        "sqlite",
+        help="'sqlite' (a temp file) or a postgresql:// admin URL (a scratch database is made and dropped)",
+    ),
+    seconds: float = typer.Option(10.0, min=1, help="seconds of paying per round"),
+    tills: list[int] = typer.Option([1, 8], help="concurrent tills, one round each"),
+    as_json: bool = typer.Option(False, "--json"),
+):
+    """Measure the REST path of cash registers: tills paying 3-article baskets (discount, points)."""
+    from hil import bench_api as ba
+
+    _emit(ba.run(db, seconds, tills), as_json)
+
+
 @app.command("bench-ledger")
 def bench_ledger(
     db: str = typer.Option(

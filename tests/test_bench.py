@@ -55,3 +55,18 @@ def test_bench_reports_hub_broker_and_generator_cost_and_checks_exactly_once():
         "generator_cpu_ms_per_tap",
     ):
         assert summary[figure] is not None and summary[figure] >= 0, figure
+
+
+def test_bench_api_pays_baskets_from_concurrent_tills_without_a_failure():
+    out = subprocess.run(
+        TAPGIFT + ["bench-api", "--seconds", "1", "--tills", "1", "--tills", "3", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert out.returncode == 0, out.stderr
+    rounds = json.loads(out.stdout)["rounds"]
+    assert [r["tills"] for r in rounds] == [1, 3]
+    for r in rounds:
+        assert r["paid"] > 0 and r["failed"] == 0
+        assert r["hub_cpu_ms_per_basket"] is not None and r["p99_ms"] is not None
