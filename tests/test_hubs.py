@@ -14,6 +14,9 @@ import sys
 import threading
 import time
 
+import httpx
+import paho.mqtt.client as mqtt
+
 from hil.bench import Hubs, exactly_once, prepare
 from hil.broker import Broker, free_port
 from hil.fleet_setup import Fleetplan
@@ -102,3 +105,31 @@ def test_a_change_made_by_another_hub_reaches_the_machine_cache_without_waiting_
             assert "other-hub-bar" in device_loyalty.static(conn).outlets
     finally:
         engine.dispose()
+
+
+def test_a_command_asked_of_either_hub_reaches_the_device_once(pg_url, tmp_path):
+    plan = Fleetplan(devices=1, cards=1, balance=0, site="hubs-park")
+    provisioned, _cards, key = prepare(pg_url, plan)
+    device = provisioned[0][0]
+    seen = []
+    with Broker(workdir=tmp_path) as broker, Hubs(2, pg_url, broker, tmp_path) as group:
+        watcher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+        watcher.on_message = lambda c, u, m: seen.append(m.topic)
+        watcher.connect(broker.host, broker.port)
+        watcher.subscribe("tg/+/+/dn/cmd", 1)
+        watcher.loop_start()
+        try:
+            time.sleep(0.5)
+            for i in (0, 1):
+                r = httpx.post(
+                    f"{group.api_url(i)}/api/v1/devices/{device}/commands",
+                    json={"k": "reboot"},
+                    headers={"X-API-Key": key, "Idempotency-Key": f"reboot-{i}"},
+                    timeout=30,
+                )
+                assert r.status_code == 202, r.text
+            time.sleep(1.0)
+        finally:
+            watcher.loop_stop()
+            watcher.disconnect()
+    assert seen == [f"tg/hubs-park/{device}/dn/cmd"] * 2  # one each, not one per hub
