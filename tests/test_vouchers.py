@@ -487,3 +487,33 @@ def test_two_tills_redeeming_one_voucher_at_the_same_instant_exactly_one_wins(ap
     statuses, _ = race([(tills[0], body), (tills[1], body)])
     assert statuses == [201, 409]
     assert revenue(engine, "bar") == 4 * 1000 + 3000 + 500
+
+
+def test_eight_tills_taking_parts_of_one_voucher_at_once_never_take_more_than_it_holds(app, api, engine):
+    v = issue(api, kind="money", amount=5000)
+    tills = [api_client(app, "cashier", outlet_id="bar") for _ in range(8)]
+    barrier = threading.Barrier(len(tills))
+    answers: list = [None] * len(tills)
+
+    def take(i: int) -> None:
+        barrier.wait()
+        answers[i] = tills[i].post(
+            f"{V1}/vouchers/redeem", json={"code": v["code"], "outlet_id": "bar", "amount": 1000}
+        )
+
+    threads = [threading.Thread(target=take, args=(i,)) for i in range(len(tills))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(a.status_code for a in answers) == [201] * 5 + [409] * 3
+    assert sorted(a.json()["remaining"] for a in answers if a.status_code == 201) == [
+        0,
+        1000,
+        2000,
+        3000,
+        4000,
+    ]
+    seen = ok(api.get(f"{V1}/vouchers/{v['id']}"))
+    assert (seen["remaining"], seen["status"], len(seen["redemptions"])) == (0, "redeemed", 5)
+    assert revenue(engine, "bar") == 5000
