@@ -517,3 +517,27 @@ def test_eight_tills_taking_parts_of_one_voucher_at_once_never_take_more_than_it
     seen = ok(api.get(f"{V1}/vouchers/{v['id']}"))
     assert (seen["remaining"], seen["status"], len(seen["redemptions"])) == (0, "redeemed", 5)
     assert revenue(engine, "bar") == 5000
+
+
+def test_the_voucher_report_shows_per_outlet_what_was_issued_and_redeemed(api):
+    money = issue(api, kind="money", amount=5000, outlet_id="bar")
+    goods = issue(api, kind="goods", article_ids=["wine"], outlet_id="shop")
+    issue(api, kind="discount", percent="10")
+    redeem(api, money["code"], amount=3000)
+    redeem(api, money["code"], outlet="shop", amount=1500)
+    redeem(api, goods["code"], lines=lines(("wine", 1)))
+    rows = ok(api.get(f"{V1}/voucher-report"))["rows"]
+    by = {
+        (r["outlet_id"], r["kind"]): (r["issued"], r["face_value"], r["redeemed"], r["used"], r["value"])
+        for r in rows
+    }
+    assert by == {
+        ("bar", "money"): (1, 5000, 1, 3000, 3000),
+        ("bar", "goods"): (0, 0, 1, 1, 800),
+        ("shop", "goods"): (1, 1, 0, 0, 0),
+        ("shop", "money"): (0, 0, 1, 1500, 1500),
+        (None, "discount"): (1, 0, 0, 0, 0),
+    }
+    later = ok(api.get(f"{V1}/voucher-report", params={"since": "2026-07-17T00:00:00Z"}))
+    assert later["rows"] == [] and later["since"] == "2026-07-17T00:00:00Z"
+    assert api.get(f"{V1}/voucher-report", params={"since": "yesterday"}).status_code == 422

@@ -350,10 +350,62 @@ def card_vouchers(conn: Connection, uid: str, now: dt.datetime, open_only: bool 
     return [v for v in views if v["status"] in OPEN] if open_only else views
 
 
-def counts(conn: Connection) -> dict[str, int]:
-    return {
-        kind: n for kind, n in conn.execute(select(VOUCHERS.c.kind, func.count()).group_by(VOUCHERS.c.kind))
-    }
+def report(conn: Connection, since: dt.datetime | None, until: dt.datetime | None) -> dict:
+    """Vouchers issued and redeemed over [since, until), per outlet and kind: what each outlet
+    issued (count, face value) and what was redeemed there (count, what it took from the
+    vouchers, the money booked to the outlet; refunded baskets' give-backs count negative). The
+    coalition's own vouchers are issued by outlet null."""
+
+    def window(column):
+        return [
+            c
+            for c in ((column >= since) if since else None, (column < until) if until else None)
+            if c is not None
+        ]
+
+    issued = conn.execute(
+        select(
+            VOUCHERS.c.issuer_outlet_id,
+            VOUCHERS.c.kind,
+            func.count(),
+            func.coalesce(func.sum(VOUCHERS.c.face_value), 0),
+        )
+        .where(*window(VOUCHERS.c.created_at))
+        .group_by(VOUCHERS.c.issuer_outlet_id, VOUCHERS.c.kind)
+    ).all()
+    redeemed = conn.execute(
+        select(
+            REDEMPTIONS.c.outlet_id,
+            VOUCHERS.c.kind,
+            func.count().filter(REDEMPTIONS.c.used > 0),
+            func.coalesce(func.sum(REDEMPTIONS.c.used), 0),
+            func.coalesce(func.sum(REDEMPTIONS.c.value), 0),
+        )
+        .join(VOUCHERS, VOUCHERS.c.id == REDEMPTIONS.c.voucher_id)
+        .where(*window(REDEMPTIONS.c.created_at))
+        .group_by(REDEMPTIONS.c.outlet_id, VOUCHERS.c.kind)
+    ).all()
+    rows: dict[tuple, dict] = {}
+
+    def row(outlet, kind) -> dict:
+        return rows.setdefault(
+            (outlet or "", kind),
+            {
+                "outlet_id": outlet,
+                "kind": kind,
+                "issued": 0,
+                "face_value": 0,
+                "redeemed": 0,
+                "used": 0,
+                "value": 0,
+            },
+        )
+
+    for outlet, kind, n, face in issued:
+        row(outlet, kind).update(issued=int(n), face_value=int(face))
+    for outlet, kind, n, used, value in redeemed:
+        row(outlet, kind).update(redeemed=int(n), used=int(used), value=int(value))
+    return {"since": since, "until": until, "rows": [rows[k] for k in sorted(rows)]}
 
 
 # -- cancelling and delivering ----------------------------------------------------------------------

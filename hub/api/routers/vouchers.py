@@ -416,6 +416,32 @@ def deliver_voucher(
     return db.write_keyed("voucher-deliver/", idempotency_key, body, record)
 
 
+class ReportRow(BaseModel):
+    outlet_id: str | None = Field(
+        description="the issuing or redeeming outlet; null: the coalition, or a card"
+    )
+    kind: str
+    issued: int = Field(description="vouchers the outlet issued")
+    face_value: int = Field(description="their face values added up (minor units, points or uses)")
+    redeemed: int = Field(description="redemptions at the outlet")
+    used: int = Field(description="what they took from the vouchers, less what refunds gave back")
+    value: int = Field(description="money booked to the outlet's revenue, less refunds, minor units")
+
+
+class ReportOut(BaseModel):
+    since: dt.datetime | None
+    until: dt.datetime | None
+    rows: list[ReportRow]
+
+
+@router.get("/voucher-report", response_model=ReportOut)
+def voucher_report(
+    _caller: Allowed.reports_read, db: DbDep, since: Moment | None = None, until: Moment | None = None
+):
+    """Vouchers issued and redeemed over [since, until), per outlet and kind."""
+    return db.read(store.report, since, until, scope=COALITION)
+
+
 class ExpiryOut(BaseModel):
     vouchers: int = Field(description="vouchers found past their validity and marked expired")
     booked_out: dict[str, int] = Field(
