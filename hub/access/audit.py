@@ -37,11 +37,17 @@ class Change:
     before: Any = None
 
 
+# A voucher's code is a bearer credential (whoever holds it redeems it): kept only as its end.
+BEARER_PREFIXES = ("TGV-",)
+
+
 def redact(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: "***" if k in SECRET_FIELDS else redact(v) for k, v in value.items()}
     if isinstance(value, list):
         return [redact(v) for v in value]
+    if isinstance(value, str) and value.startswith(BEARER_PREFIXES):
+        return "…" + value[-4:]
     return value
 
 
