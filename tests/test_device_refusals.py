@@ -6,10 +6,10 @@ from __future__ import annotations
 import datetime as dt
 
 from clients import api_client
-from test_end_to_end import RawDevice, make_card, until
+from test_end_to_end import SITE, RawDevice, make_card, until
 
 from hub.devices import refusals
-from protocol import topics
+from protocol import messages, topics
 from protocol.signing import Signer
 
 
@@ -43,3 +43,19 @@ def test_a_flood_of_made_up_device_names_stays_bounded():
     assert len(counts) == refusals.MAX_KEYS + 1
     assert counts[(refusals.UNKNOWN, refusals.UNKNOWN, "too_many_sources")].count == refusals.MAX_KEYS * 2
     assert tally.take() == {}
+
+
+async def test_a_request_id_reused_for_another_request_is_listed_for_operators(hub):
+    rich, poor = make_card(hub, 1000), make_card(hub, 0)
+    async with RawDevice(hub) as raw:
+        await raw.send(topics.TAP, {"id": "1-1", "card": rich, "units": 1})
+        await raw.replies(1)
+        await raw.send(topics.TAP, {"id": "1-1", "card": poor, "units": 1})  # an erased board
+        [refused] = await raw.replies(1)
+        assert raw.open(refused)["code"] == messages.ID_REUSED
+    listed = (
+        api_client(hub.app, "auditor").get("/api/v1/device-refusals", params={"device_id": raw.id}).json()
+    )
+    [reused] = [r for r in listed if r["reason"] == "id_reused"]
+    assert reused["count"] == 1 and reused["site"] == SITE and "1-1" in reused["detail"]
+    assert reused["first_at"] <= reused["last_at"]

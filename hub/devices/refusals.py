@@ -9,12 +9,15 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from hub.tables.devices import DeviceRefusal
+from hub.tables.devices import Device, DeviceRefusal
+from hub.tables.taps import DeviceRequestConflict
 
 REFUSALS = DeviceRefusal.__table__
+CONFLICTS = DeviceRequestConflict.__table__
+DEVICES = Device.__table__
 MAX_KEYS = 1000  # distinct (site, device, reason) between two flushes; more are lumped together
 UNKNOWN = "?"  # a topic that names no device
 
@@ -82,9 +85,50 @@ def _add(conn: Connection, site: str, device_id: str, reason: str, seen: Seen) -
 
 
 def listing(conn: Connection, device_id: str | None = None, site: str | None = None) -> list[dict]:
-    query = select(REFUSALS).order_by(REFUSALS.c.last_at.desc())
+    """The bridge's refusals and the requests the hub refused as id_reused (a known request id
+    with another body: a replaced board, an erased flash, a forgery), newest first."""
+    query = select(REFUSALS)
     if device_id is not None:
         query = query.where(REFUSALS.c.device_id == device_id)
     if site is not None:
         query = query.where(REFUSALS.c.site == site)
-    return [dict(r) for r in conn.execute(query).mappings()]
+    found = [dict(r) for r in conn.execute(query).mappings()] + _reused_ids(conn, device_id, site)
+    return sorted(found, key=lambda r: r["last_at"], reverse=True)
+
+
+def _reused_ids(conn: Connection, device_id: str | None, site: str | None) -> list[dict]:
+    query = (
+        select(
+            DEVICES.c.site,
+            CONFLICTS.c.device_id,
+            func.count().label("count"),
+            func.min(CONFLICTS.c.created_at).label("first_at"),
+            func.max(CONFLICTS.c.created_at).label("last_at"),
+            func.max(CONFLICTS.c.request_id).label("request_id"),
+        )
+        .join(DEVICES, DEVICES.c.id == CONFLICTS.c.device_id)
+        .group_by(DEVICES.c.site, CONFLICTS.c.device_id)
+    )
+    if device_id is not None:
+        query = query.where(CONFLICTS.c.device_id == device_id)
+    if site is not None:
+        query = query.where(DEVICES.c.site == site)
+    return [
+        {
+            "site": r.site,
+            "device_id": r.device_id,
+            "reason": "id_reused",
+            "count": r.count,
+            "detail": f"a request id used before for another request, e.g. {r.request_id}",
+            "first_at": _aware(r.first_at),
+            "last_at": _aware(r.last_at),
+        }
+        for r in conn.execute(query)
+    ]
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    """An aggregate comes back without the column's type on SQLite: naive, in UTC."""
+    if isinstance(moment, str):
+        moment = dt.datetime.fromisoformat(moment)
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)

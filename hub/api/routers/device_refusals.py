@@ -35,5 +35,7 @@ def device_refusals(
     site: Annotated[str | None, Query(max_length=40)] = None,
 ):
     """Newest first. Counts reach here within a few seconds of the refusal (the bridge adds
-    them in batches)."""
+    them in batches). Reason id_reused: a known request id came with another request (a
+    replaced board, an erased flash, a forgery with the device's key), refused and booked
+    nothing."""
     return db.read(refusals.listing, device_id, site)
