@@ -39,6 +39,7 @@ class Hub:
             share_group=settings.share_group,
             batch_max=settings.batch_max,
             sweep_interval_s=settings.sweep_interval_s,
+            ca_file=settings.mqtt_ca,
         )
         self.admission = DynsecAdmission(self.bridge) if settings.dynsec else Admission()
         ceilings = Ceilings(

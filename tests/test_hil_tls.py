@@ -191,3 +191,52 @@ def test_mqtts_needs_a_ca_and_defaults_to_8883():
     cfg = config.from_dict({**data, "ca": pem(make_ca()[1])})
     assert (cfg.broker["tls"], cfg.broker["port"]) == (True, 8883)
     assert config.parse_broker("mqtt://h")["tls"] is False
+
+
+def _hub_over_tls(tmp_path, broker, ca_pem: str):
+    from hub.core.settings import Settings
+    from hub.service import Hub
+
+    (tmp_path / "hub-ca.pem").write_text(ca_pem)
+    url = broker.url.replace("mqtt://", "mqtts://").replace(f":{broker.port}", f":{broker.tls_port}")
+    return Hub(
+        Settings(
+            db=f"sqlite:///{tmp_path / 'hub.db'}",
+            mqtt=url,
+            mqtt_ca=str(tmp_path / "hub-ca.pem"),
+            client_id="hub-" + uuid.uuid4().hex[:8],
+        )
+    )
+
+
+async def test_the_hub_talks_to_the_broker_over_tls_too(tls_broker, tmp_path):
+    hub = _hub_over_tls(tmp_path, tls_broker, tls_broker.ca)
+    assert hub.bridge.mqtt["tls"] and hub.bridge.mqtt["port"] == tls_broker.tls_port
+    task = asyncio.create_task(hub.bridge.run())
+    device = tls_device(hub, tls_broker, tmp_path, tls_broker.ca)
+    try:
+        await asyncio.wait_for(hub.bridge.connected.wait(), 10)
+        uid = make_card(hub, 1000)
+        await device.start()
+        await device.wait_connected()
+        device.tap(uid)
+        await until(lambda: device.results)
+        assert device.results[-1][1] == "grant"
+    finally:
+        await device.stop()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        hub.engine.dispose()
+
+
+async def test_a_hub_trusting_another_ca_never_connects(tls_broker, tmp_path):
+    _key, stranger = make_ca("an impostor's CA")
+    hub = _hub_over_tls(tmp_path, tls_broker, pem(stranger))
+    task = asyncio.create_task(hub.bridge.run())
+    try:
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(hub.bridge.connected.wait(), 2)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        hub.engine.dispose()

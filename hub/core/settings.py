@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     # "$share/<group>/..." lets several hub processes split the device traffic.
     share_group: str = ""
     client_id: str = "tapgift-hub"
+    # mqtts:// brokers: the CA that signed the broker's certificate (None: the system's CAs).
+    mqtt_ca: str | None = None
     # What one cashier or kiosk (operator or API key) may book per day, and a cashier's largest
     # refund without a manager; minor units.
     topup_ceiling_per_day: int | None = 2_000_000

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -90,15 +91,24 @@ def _cork(client: MQTTClient) -> None:
 
 
 def parse_mqtt_url(url: str) -> dict:
+    """mqtt://user:pass@host:port, or mqtts:// for TLS (port 8883 by default)."""
     parts = urlsplit(url)
-    if parts.scheme not in ("mqtt", "tcp"):
-        raise ValueError(f"not an mqtt:// URL: {url}")
+    if parts.scheme not in ("mqtt", "tcp", "mqtts"):
+        raise ValueError(f"not an mqtt:// or mqtts:// URL: {url}")
+    tls = parts.scheme == "mqtts"
     return {
         "hostname": parts.hostname or "127.0.0.1",
-        "port": parts.port or 1883,
+        "port": parts.port or (8883 if tls else 1883),
         "username": parts.username,
         "password": parts.password,
+        "tls": tls,
     }
+
+
+def tls_context(ca_file: str | None) -> ssl.SSLContext:
+    """Verifies the broker's certificate and name against `ca_file` (a site's own CA), or the
+    system's CAs without one."""
+    return ssl.create_default_context(cafile=ca_file)
 
 
 class Bridge:
@@ -113,8 +123,10 @@ class Bridge:
         sweep_interval_s: float = 5.0,
         manage_interval_s: float = 1.0,
         batch_window_s: float = 0.001,
+        ca_file: str | None = None,
     ):
         self.mqtt = parse_mqtt_url(mqtt_url)
+        self.ssl = tls_context(ca_file) if self.mqtt["tls"] else False
         self.directory = directory
         self.authorizer = authorizer
         self.client_id = client_id
@@ -186,7 +198,9 @@ class Bridge:
         delay = 0.1
         while True:
             try:
-                await client.connect(self.mqtt["hostname"], self.mqtt["port"], keepalive=30, version=MQTTv311)
+                await client.connect(
+                    self.mqtt["hostname"], self.mqtt["port"], ssl=self.ssl, keepalive=30, version=MQTTv311
+                )
                 return
             except Exception as exc:  # refused, unreachable, or the broker said no
                 log.warning("broker not reachable (%s); retrying in %.1fs", exc, delay)
