@@ -304,3 +304,15 @@ def test_a_manager_of_outlet_a_changes_only_the_machines_selling_for_it(app, par
     change = next(e for e in ok(park.get(f"{V1}/audit", params={"action": "change_device"})))
     assert change["before"]["unit_price"] == 300 and change["after"]["unit_price"] == 350
     assert "key_hex" not in change["before"]
+
+
+def test_logins_and_failed_logins_are_in_the_audit_log_without_secrets(app, admin):
+    add_user(admin, "lea", "cashier")
+    assert login(app, "lea", "not her password").status_code == 401
+    assert login(app, "mallory", "guess").status_code == 401
+    token = ok(login(app, "lea"))["token"]
+    entries = ok(admin.get(f"{V1}/audit", params={"action": "login_failed"}))
+    assert sorted(e["actor"] for e in entries) == ["lea", "mallory"]
+    [success] = ok(admin.get(f"{V1}/audit", params={"action": "login"}))
+    assert (success["actor"], success["role"]) == ("lea", "cashier")
+    assert token not in str(success) and PASSWORD not in str(entries + [success])

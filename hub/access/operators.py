@@ -14,6 +14,7 @@ import secrets
 from pwdlib import PasswordHash
 from sqlalchemy import Connection, select, update
 
+from hub.access import audit
 from hub.access.callers import Caller, check_scope_exists
 from hub.access.roles import ROLES, role_permissions
 from hub.core.clock import utcnow
@@ -121,6 +122,36 @@ def check_password(conn: Connection, username: str, password: str, now: dt.datet
         )
     )
     raise LoginFailed()
+
+
+def log_in(
+    conn: Connection, username: str, password: str, kind: str, now: dt.datetime, source: str = ""
+) -> dict:
+    """A login as the API and the console make it: {"token", "expires_at", "role"}, or
+    {"failed": True} (wrong name or password), or {"wait": seconds} (throttled or locked).
+    A wrong password is counted, so the outcome is returned, not raised, and the transaction
+    is committed either way; each attempt is in the audit log (login, login_failed,
+    login_throttled) with the name tried and where from."""
+    try:
+        operator_id = check_password(conn, username, password, now)
+    except LoginFailed:
+        _note(conn, username, "", "login_failed", source, now)
+        return {"failed": True}
+    except TooMany as exc:
+        _note(conn, username, "", "login_throttled", source, now)
+        return {"wait": exc.retry_after}
+    token, expires = start_session(conn, operator_id, kind, now)
+    role = operator_view(conn, username)["role"]
+    _note(conn, username, role, "login", source, now, {"session": kind})
+    return {"token": token, "expires_at": expires, "role": role}
+
+
+def _note(
+    conn: Connection, username: str, role: str, action: str, source: str, now: dt.datetime, after=None
+) -> None:
+    who = Caller("operator", username[:100], role, frozenset())
+    change = audit.Change(who, action, "POST", "login", source, {"username": username[:100]})
+    audit.record(conn, change, after, now)
 
 
 def _seconds(delta: dt.timedelta) -> int:

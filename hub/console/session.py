@@ -6,7 +6,6 @@ Secure, SameSite=strict. The console takes that cookie only."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -18,22 +17,8 @@ from hub.api.auth import SESSION_COOKIE
 from hub.console import i18n
 from hub.console.web import MENU, TEMPLATES, Form, Needs, Page, safe_next, same_origin, session_caller
 from hub.core.clock import utcnow
-from hub.core.errors import TooMany
 
 router = APIRouter()
-
-
-def _login(conn: Connection, username: str, password: str, now: dt.datetime) -> dict:
-    """As hub.api.routers.auth: a wrong password is counted and committed, so the outcome is
-    returned rather than raised."""
-    try:
-        operator_id = operators.check_password(conn, username, password, now)
-    except operators.LoginFailed:
-        return {"failed": True}
-    except TooMany as exc:
-        return {"wait": exc.retry_after}
-    token, _expires = operators.start_session(conn, operator_id, "cookie", now)
-    return {"token": token}
 
 
 def _login_page(request: Request, status: int = 200, **values):
@@ -70,7 +55,8 @@ def login(request: Request, form: Form):
         errors["password"] = _("Enter your password.")
     if errors:
         return _login_page(request, 422, errors=errors, username=username, next=next_path)
-    done = request.app.state.db.write(_login, username, password, utcnow())
+    source = request.client.host if request.client else ""
+    done = request.app.state.db.write(operators.log_in, username, password, "cookie", utcnow(), source)
     if "wait" in done:
         problem = _("Too many wrong passwords: try again in {seconds} s.", seconds=done["wait"])
         return _login_page(request, 429, problem=problem, username=username, next=next_path)

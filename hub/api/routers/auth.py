@@ -8,14 +8,12 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import Connection
 
 from hub.access import operators
 from hub.access.callers import Caller
 from hub.api.auth import SESSION_COOKIE, authenticate
 from hub.api.deps import DbDep
 from hub.core.clock import utcnow
-from hub.core.errors import TooMany
 
 router = APIRouter(tags=["access"])
 
@@ -44,25 +42,12 @@ class Me(BaseModel):
     permissions: list[str]
 
 
-def _login(conn: Connection, body: LoginIn, now: dt.datetime) -> dict:
-    """Checks the password and starts a session; a wrong password is counted and committed,
-    so the outcome is returned rather than raised."""
-    try:
-        operator_id = operators.check_password(conn, body.username, body.password, now)
-    except operators.LoginFailed:
-        return {"failed": True}
-    except TooMany as exc:
-        return {"wait": exc.retry_after}
-    token, expires = operators.start_session(conn, operator_id, body.session, now)
-    role = operators.operator_view(conn, body.username)["role"]
-    return {"token": token, "expires_at": expires, "role": role}
-
-
 @router.post("/auth/login", response_model=LoginOut)
-def login(body: LoginIn, db: DbDep, response: Response):
+def login(body: LoginIn, db: DbDep, request: Request, response: Response):
     """Log in with a user name and password. Wrong passwords slow further tries down (429 with
     Retry-After), ten in a row lock the account for 15 minutes."""
-    done = db.write(_login, body, utcnow())
+    source = request.client.host if request.client else ""
+    done = db.write(operators.log_in, body.username, body.password, body.session, utcnow(), source)
     if done.get("wait"):
         raise HTTPException(
             429, "too many wrong passwords: try again later", {"Retry-After": str(done["wait"])}
