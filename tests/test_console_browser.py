@@ -254,8 +254,9 @@ def test_switching_a_rule_off_changes_the_basket_preview(page, site, shots):
     page.get_by_label("Quantity 1").fill("2")
     page.get_by_role("button", name="Preview").click()
     assert page.locator("#quote-points").inner_text() == "8"
+    preview = page.url
     page.screenshot(path=shots / "loyalty-preview.png", full_page=True)
-    page.locator(f"#points-rule-{rule_id}").get_by_role("button", name="Switch off").click()
-    page.go_back()  # the preview's address again, under the rules as they are now
-    page.reload()
+    with page.expect_navigation():  # the form's answer, before the next address is asked for
+        page.locator(f"#points-rule-{rule_id}").get_by_role("button", name="Switch off").click()
+    page.goto(preview)  # the preview's address again, under the rules as they are now
     assert page.locator("#quote-points").inner_text() == "0"

@@ -46,6 +46,7 @@ async def test_a_card_issued_in_lower_case_is_found_by_a_device_reading_upper_ca
     device = make_device(hub, tmp_path)  # the real firmware: its reader sends upper case
     await device.start()
     try:
+        await device.wait_connected()  # a tap before that would be an offline one
         device.tap(uid.upper())
         await until(lambda: card(hub, uid)["held"] == 0 and card(hub, uid)["balance"] == 1000 - PRICE)
         assert [r[1] for r in device.results] == ["grant"]
