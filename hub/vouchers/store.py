@@ -428,23 +428,22 @@ def cancel(conn: Connection, voucher_id: str, key: str, now: dt.datetime) -> dic
     v = lock(conn, book, voucher_id)
     if v["status"] == "cancelled":
         return {**view(conn, voucher_id, now), "repeated": True}
-    left = book.account(v["account_id"]).available
-    if left:
-        source = source_account(conn, v)
-        book.load([source], lock=False)
-        book.transfer(
-            v["account_id"],
-            source,
-            left,
-            code="voucher_cancelled",
-            reason=f"voucher {voucher_id} cancelled",
-            key=key,
-        )
+    if _book_out_rest(conn, book, v, "voucher_cancelled", f"voucher {voucher_id} cancelled", key):
         book.flush()
     conn.execute(
         update(VOUCHERS).where(VOUCHERS.c.id == voucher_id).values(status="cancelled", cancelled_at=now)
     )
     return {**view(conn, voucher_id, now), "repeated": False}
+
+
+def _book_out_rest(conn: Connection, book: Book, v: dict, code: str, reason: str, key: str) -> int:
+    """What is left on the (locked) voucher goes back to where it came from; returns it."""
+    left = book.account(v["account_id"]).available
+    if left:
+        source = source_account(conn, v)
+        book.load([source], lock=False)
+        book.transfer(v["account_id"], source, left, code=code, reason=reason, key=key)
+    return left
 
 
 def expire(conn: Connection, now: dt.datetime) -> dict:
@@ -462,18 +461,9 @@ def expire(conn: Connection, now: dt.datetime) -> dict:
     booked: dict[str, int] = {}
     for voucher_id in due:
         v = lock(conn, book, voucher_id)
-        left = book.account(v["account_id"]).available
+        reason = f"voucher {voucher_id} expired at {v['valid_to'].isoformat()}"
+        left = _book_out_rest(conn, book, v, "voucher_expired", reason, f"{run}/{voucher_id}")
         if left:
-            source = source_account(conn, v)
-            book.load([source], lock=False)
-            book.transfer(
-                v["account_id"],
-                source,
-                left,
-                code="voucher_expired",
-                reason=f"voucher {voucher_id} expired at {v['valid_to'].isoformat()}",
-                key=f"{run}/{voucher_id}",
-            )
             booked[v["ledger"]] = booked.get(v["ledger"], 0) + left
         conn.execute(update(VOUCHERS).where(VOUCHERS.c.id == voucher_id).values(status="expired"))
     book.flush()
