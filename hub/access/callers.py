@@ -94,6 +94,22 @@ class Caller:
         return set(conn.execute(select(OUTLETS.c.id).where(OUTLETS.c.site_id == self.site_id)).scalars())
 
 
+def visible_devices(conn: Connection, caller: Caller) -> list[dict]:
+    """The controllers (rows) the caller may see: all, or those of their site, or the machines
+    selling for their outlet."""
+    devices = [dict(r) for r in conn.execute(select(DEVICES).order_by(DEVICES.c.id)).mappings()]
+    if not caller.scoped:
+        return devices
+    seen = []
+    for device in devices:
+        try:
+            caller.check_device(conn, device["id"])
+        except Forbidden:
+            continue
+        seen.append(device)
+    return seen
+
+
 def check_scope_exists(conn: Connection, site_id: str | None, outlet_id: str | None) -> None:
     """A key or an operator bound to a site or outlet that exists (and the outlet of that site)."""
     if outlet_id is not None:

@@ -18,13 +18,11 @@ from typing import Annotated
 from fastapi import APIRouter
 from sqlalchemy import Connection, func, select
 
-from hub.access.callers import Caller
+from hub.access.callers import Caller, visible_devices
 from hub.console.web import Needs, Page
 from hub.core.clock import utcnow
-from hub.core.errors import Forbidden
 from hub.devices import refusals
 from hub.devices.management import HEALTH
-from hub.devices.registry import DEVICES
 from hub.tables.taps import DeviceRequest
 
 router = APIRouter()
@@ -35,21 +33,6 @@ POLL_SECONDS = 3
 GRANT = json.dumps({"k": "grant"})[:-1].encode()  # b'{"k": "grant"'
 
 LivePage = Annotated[Page, Needs("devices.read")]
-
-
-def visible_devices(conn: Connection, caller: Caller) -> list[dict]:
-    """The controllers the caller may see (as GET /api/v1/devices)."""
-    devices = [dict(r) for r in conn.execute(select(DEVICES).order_by(DEVICES.c.id)).mappings()]
-    if not caller.scoped:
-        return devices
-    seen = []
-    for device in devices:
-        try:
-            caller.check_device(conn, device["id"])
-        except Forbidden:
-            continue
-        seen.append(device)
-    return seen
 
 
 def _last_minute(conn: Connection, now: dt.datetime) -> dict[str, dict]:

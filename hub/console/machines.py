@@ -14,10 +14,9 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import RedirectResponse
 from sqlalchemy import Connection, func, select
 
-from hub.access.callers import Caller
+from hub.access.callers import Caller, visible_devices
 from hub.api.deps import Scope
 from hub.console import i18n
-from hub.console.live import visible_devices
 from hub.console.web import Form, Needs, Page, same_origin
 from hub.core.errors import DomainError
 from hub.devices import management, registry

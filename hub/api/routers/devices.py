@@ -9,17 +9,15 @@ from typing import Annotated
 import anyio.from_thread
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
-from hub.access.callers import Caller
+from hub.access.callers import visible_devices
 from hub.api.auth import Allowed
 from hub.api.deps import Currency, DbDep, DirectoryDep, Scope
 from hub.api.errors import Message
 from hub.api.fields import MAX_AMOUNT
-from hub.core.errors import Forbidden
 from hub.devices import registry
 from hub.devices.admission import Admission, BrokerUnavailable
-from hub.devices.registry import DEVICES
 
 router = APIRouter(tags=["devices"])
 
@@ -71,24 +69,6 @@ async def _admission(request: Request) -> Admission:
 
 AdmissionDep = Annotated[Admission, Depends(_admission)]
 BROKER_DOWN = {503: {"model": Message, "description": "The broker did not admit the device (yet)"}}
-
-
-def _visible(conn: Connection, caller: Caller) -> list[dict]:
-    devices = _all(conn)
-    if not caller.scoped:
-        return devices
-    seen = []
-    for device in devices:
-        try:
-            caller.check_device(conn, device["id"])
-        except Forbidden:
-            continue
-        seen.append(device)
-    return seen
-
-
-def _all(conn: Connection) -> list[dict]:
-    return [dict(r) for r in conn.execute(select(DEVICES).order_by(DEVICES.c.id)).mappings()]
 
 
 @router.post("/devices", response_model=DeviceCreated, status_code=201, responses=BROKER_DOWN)
@@ -162,4 +142,4 @@ def change_device(
 def list_devices(caller: Allowed.devices_read, db: DbDep):
     """Every controller; a caller bound to a site sees its site's, to an outlet the machines
     selling for it."""
-    return db.read(_visible, caller)
+    return db.read(visible_devices, caller)
