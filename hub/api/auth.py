@@ -14,7 +14,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, Security
+from fastapi import Depends, HTTPException, Request, Response, Security
 from fastapi.security import (
     APIKeyCookie,
     APIKeyHeader,
@@ -36,6 +36,24 @@ api_key_header = APIKeyHeader(
 )
 bearer = HTTPBearer(auto_error=False, description="an operator's token from POST /api/v1/auth/login")
 session_cookie = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, description="the console's session")
+
+
+def set_session_cookie(response: Response, token: str) -> None:
+    """The console's session: HttpOnly (no script reads it), Secure (https or localhost only),
+    SameSite=strict (no other site's page sends it), for as long as the session lives."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(operators.SESSION_TTL["cookie"].total_seconds()),
+        httponly=True,
+        secure=True,
+        samesite="strict",
+    )
+
+
+def client_address(request: Request) -> str:
+    """Where a request came from, for the audit log ("" when the server cannot tell)."""
+    return request.client.host if request.client else ""
 
 
 def _identify(request: Request, key: str | None, token: str | None) -> Caller | None:

@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 
 from hub.access import audit, limits
 from hub.access.callers import Caller
+from hub.api.auth import client_address
 from hub.core.clock import utcnow
 from hub.core.engine import reader
 from hub.core.errors import Forbidden
@@ -153,6 +154,8 @@ class AuditedDb:
     caller (the login) is not recorded here."""
 
     def __init__(self, db: Db, request: Request, body: Any):
+        """`body`: what the request asked, for the audit log — its data, or the raw JSON bytes
+        (parsed only when a write is recorded)."""
         self.db = db
         self.engine = db.engine
         self._request = request
@@ -217,13 +220,22 @@ class AuditedDb:
             action=action,
             method=request.method,
             path=request.url.path,
-            source=request.client.host if request.client else "",
+            source=client_address(request),
             target=dict(request.path_params),
-            request=self._body,
+            request=_json_or_none(self._body),
             before=prior,
         )
         amount = audit.record(conn, change, _plain(result), now)
         limits.check_money(conn, caller, action, amount, request.app.state.ceilings, now)
+
+
+def _json_or_none(raw: Any) -> Any:
+    if not isinstance(raw, bytes):
+        return raw
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return None
 
 
 def _plain(result: Any) -> Any:
@@ -242,14 +254,10 @@ class Bridge(Protocol):
 
 
 async def get_db(request: Request) -> AuditedDb:
-    body = None
-    if request.method not in ("GET", "HEAD"):
-        raw = await request.body()
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = None
-    return AuditedDb(request.app.state.db, request, body)
+    # The body as sent, for the audit log: read here (a sync route cannot await it; Starlette
+    # keeps it for the route), parsed only if the route writes.
+    raw = await request.body() if request.method not in ("GET", "HEAD") else b""
+    return AuditedDb(request.app.state.db, request, raw)
 
 
 async def get_engine(request: Request) -> Engine:

@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy import Connection, update
 
 from hub.access import operators
-from hub.api.auth import SESSION_COOKIE
+from hub.api.auth import SESSION_COOKIE, client_address, set_session_cookie
 from hub.console import i18n
 from hub.console.web import MENU, TEMPLATES, Form, Needs, Page, safe_next, same_origin, session_caller
 from hub.core.clock import utcnow
@@ -55,8 +55,9 @@ def login(request: Request, form: Form):
         errors["password"] = _("Enter your password.")
     if errors:
         return _login_page(request, 422, errors=errors, username=username, next=next_path)
-    source = request.client.host if request.client else ""
-    done = request.app.state.db.write(operators.log_in, username, password, "cookie", utcnow(), source)
+    done = request.app.state.db.write(
+        operators.log_in, username, password, "cookie", utcnow(), client_address(request)
+    )
     if "wait" in done:
         problem = _("Too many wrong passwords: try again in {seconds} s.", seconds=done["wait"])
         return _login_page(request, 429, problem=problem, username=username, next=next_path)
@@ -64,14 +65,7 @@ def login(request: Request, form: Form):
         problem = _("Wrong user name or password.")
         return _login_page(request, 401, problem=problem, username=username, next=next_path)
     response = RedirectResponse(next_path, status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        done["token"],
-        max_age=int(operators.SESSION_TTL["cookie"].total_seconds()),
-        httponly=True,
-        secure=True,
-        samesite="strict",
-    )
+    set_session_cookie(response, done["token"])
     return response
 
 

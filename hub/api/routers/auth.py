@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from hub.access import operators
 from hub.access.callers import Caller
-from hub.api.auth import SESSION_COOKIE, authenticate
+from hub.api.auth import SESSION_COOKIE, authenticate, client_address, set_session_cookie
 from hub.api.deps import DbDep
 from hub.core.clock import utcnow
 
@@ -46,8 +46,9 @@ class Me(BaseModel):
 def login(body: LoginIn, db: DbDep, request: Request, response: Response):
     """Log in with a user name and password. Wrong passwords slow further tries down (429 with
     Retry-After), ten in a row lock the account for 15 minutes."""
-    source = request.client.host if request.client else ""
-    done = db.write(operators.log_in, body.username, body.password, body.session, utcnow(), source)
+    done = db.write(
+        operators.log_in, body.username, body.password, body.session, utcnow(), client_address(request)
+    )
     if done.get("wait"):
         raise HTTPException(
             429, "too many wrong passwords: try again later", {"Retry-After": str(done["wait"])}
@@ -55,14 +56,7 @@ def login(body: LoginIn, db: DbDep, request: Request, response: Response):
     if done.get("failed"):
         raise HTTPException(401, "wrong user name or password", {"WWW-Authenticate": "Bearer"})
     if body.session == "cookie":
-        response.set_cookie(
-            SESSION_COOKIE,
-            done["token"],
-            max_age=int(operators.SESSION_TTL["cookie"].total_seconds()),
-            httponly=True,
-            secure=True,
-            samesite="strict",
-        )
+        set_session_cookie(response, done["token"])
         return {"session": "cookie", "token": None, "expires_at": done["expires_at"], "role": done["role"]}
     return {"session": "bearer", **done}
 
