@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from pydantic import BaseModel
 
@@ -38,37 +38,36 @@ class AuditOut(BaseModel):
     amount: int
 
 
-class Filters(BaseModel):
-    actor: str | None = None
-    outlet_id: str | None = None
-    action: str | None = None
-    since: Moment | None = None
-    until: Moment | None = None
-    limit: int = 100
-    before_id: int | None = None
+def _filters(
+    actor: Annotated[str | None, Query(max_length=100)] = None,
+    outlet_id: Annotated[str | None, Query(max_length=40)] = None,
+    action: Annotated[str | None, Query(max_length=100)] = None,
+    since: Moment | None = None,
+    until: Moment | None = None,
+) -> dict:
+    """The filters both listings take (hub.access.audit.query's)."""
+    return {"actor": actor, "outlet_id": outlet_id, "action": action, "since": since, "until": until}
 
 
-def _query(db: DbDep, caller: Caller, filters: Filters) -> list[dict]:
-    return db.read(lambda conn: audit.query(conn, outlets=caller.outlet_filter(conn), **filters.model_dump()))
+Filters = Annotated[dict, Depends(_filters)]
+
+
+def _query(db: DbDep, caller: Caller, **filters) -> list[dict]:
+    return db.read(lambda conn: audit.query(conn, outlets=caller.outlet_filter(conn), **filters))
 
 
 @router.get("/audit", response_model=list[AuditOut])
 def audit_log(
     db: DbDep,
     caller: Allowed.audit_read,
-    actor: Annotated[str | None, Query(max_length=100)] = None,
-    outlet_id: Annotated[str | None, Query(max_length=40)] = None,
-    action: Annotated[str | None, Query(max_length=100)] = None,
-    since: Moment | None = None,
-    until: Moment | None = None,
+    filters: Filters,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     before_id: Annotated[
         int | None, Query(ge=1, le=MAX_ROW_ID, description="page: entries older than this id")
     ] = None,
 ):
     """Entries newest first (a scoped caller sees their outlets' only)."""
-    filters = Filters(**{k: v for k, v in locals().items() if k in Filters.model_fields})
-    return _query(db, caller, filters)
+    return _query(db, caller, **filters, limit=limit, before_id=before_id)
 
 
 @router.get(
@@ -79,13 +78,8 @@ def audit_log(
 def audit_csv(
     db: DbDep,
     caller: Allowed.audit_read,
-    actor: Annotated[str | None, Query(max_length=100)] = None,
-    outlet_id: Annotated[str | None, Query(max_length=40)] = None,
-    action: Annotated[str | None, Query(max_length=100)] = None,
-    since: Moment | None = None,
-    until: Moment | None = None,
+    filters: Filters,
     limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
 ):
     """The same entries as CSV (JSON columns as JSON text)."""
-    filters = Filters(actor=actor, outlet_id=outlet_id, action=action, since=since, until=until, limit=limit)
-    return Response(audit.to_csv(_query(db, caller, filters)), media_type="text/csv")
+    return Response(audit.to_csv(_query(db, caller, **filters, limit=limit)), media_type="text/csv")
