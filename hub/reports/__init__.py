@@ -1,0 +1,1 @@
+"""Reports an outlet's owner reads: sales, top-ups, points, vouchers, attendance, machines (seed 000, 004)."""
