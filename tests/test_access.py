@@ -316,3 +316,29 @@ def test_logins_and_failed_logins_are_in_the_audit_log_without_secrets(app, admi
     [success] = ok(admin.get(f"{V1}/audit", params={"action": "login"}))
     assert (success["actor"], success["role"]) == ("lea", "cashier")
     assert token not in str(success) and PASSWORD not in str(entries + [success])
+
+
+def test_a_desks_daily_ceiling_counts_the_day_of_its_own_site(engine):
+    """A cashier in Auckland starts a new day at local midnight (12:00 UTC in June), not at
+    midnight UTC: 90.00 at 23:30 there and 90.00 at 00:30 are two days, each under 100.00."""
+    from hub.access import audit, limits
+    from hub.access.callers import Caller
+    from hub.access.roles import role_permissions
+    from hub.core.errors import Forbidden
+    from hub.loyalty.outlets import create_outlet, create_site
+
+    ceilings = Ceilings(topup_per_day=10_000, refund_per_day=None)
+    cashier = Caller("operator", "kiri", "cashier", role_permissions("cashier"), outlet_id="bar")
+
+    def top_up(conn, at: dt.datetime) -> None:
+        change = audit.Change(cashier, "top_up", "POST", "/api/v1/cards/C1/topups", request={"amount": 9_000})
+        amount = audit.record(conn, change, {"amount": 9_000}, at)
+        limits.check_money(conn, cashier, "top_up", amount, ceilings, at)
+
+    with engine.begin() as conn:
+        create_site(conn, "harbour", tz="Pacific/Auckland")
+        create_outlet(conn, "NZD", "bar", "harbour")
+        top_up(conn, dt.datetime(2026, 6, 1, 11, 30, tzinfo=dt.UTC))  # 23:30 on 1 June there
+        top_up(conn, dt.datetime(2026, 6, 1, 12, 30, tzinfo=dt.UTC))  # 00:30 on 2 June
+        with pytest.raises(Forbidden, match="ceiling"):
+            top_up(conn, dt.datetime(2026, 6, 1, 20, 0, tzinfo=dt.UTC))  # 08:00 on 2 June

@@ -104,12 +104,11 @@ def record(conn: Connection, change: Change, result: Any, now: dt.datetime) -> i
     return amount
 
 
-def moved_today(conn: Connection, actor: str, action: str, now: dt.datetime) -> int:
-    """What the actor moved with this action since midnight UTC (repeats count 0)."""
-    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+def moved_since(conn: Connection, actor: str, action: str, since: dt.datetime) -> int:
+    """What the actor moved with this action since a moment (repeats count 0)."""
     return conn.execute(
         select(func.coalesce(func.sum(AUDIT.c.amount), 0)).where(
-            AUDIT.c.actor == actor, AUDIT.c.action == action, AUDIT.c.at >= midnight
+            AUDIT.c.actor == actor, AUDIT.c.action == action, AUDIT.c.at >= since
         )
     ).scalar_one()
 

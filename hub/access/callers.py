@@ -36,14 +36,15 @@ class Caller:
     def may(self, permission: str) -> bool:
         return permission in self.permissions
 
+    def home_site(self, conn: Connection) -> str | None:
+        """The caller's site, or their outlet's; None for a caller bound to neither."""
+        if self.site_id is not None or self.outlet_id is None:
+            return self.site_id
+        return conn.execute(select(OUTLETS.c.site_id).where(OUTLETS.c.id == self.outlet_id)).scalar()
+
     def check_site(self, conn: Connection, site_id: str | None) -> None:
         """Refuse a site other than the caller's (or their outlet's)."""
-        if not self.scoped:
-            return
-        own = self.site_id
-        if own is None:
-            own = conn.execute(select(OUTLETS.c.site_id).where(OUTLETS.c.id == self.outlet_id)).scalar()
-        if site_id != own:
+        if self.scoped and site_id != self.home_site(conn):
             raise Forbidden(f"site {site_id} is not yours")
 
     def check_outlet(self, conn: Connection, outlet_id: str | None) -> None:

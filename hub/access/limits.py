@@ -8,18 +8,20 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from hub.access import audit
-from hub.access.callers import Caller
+from hub.access.callers import SITES, Caller
 from hub.access.roles import DEFAULT_REFUND_LIMIT
 from hub.core.errors import Forbidden, TooMany
 
 
 @dataclass(frozen=True)
 class Ceilings:
-    """Per operator or key of the desk roles, per day (UTC), minor units; None: no ceiling.
+    """Per operator or key of the desk roles, per day (the day of the caller's site, in its time
+    zone; UTC for a caller bound to no site), minor units; None: no ceiling.
     Admins and managers answer for the park and have none (Settings: TAPGIFT_TOPUP_CEILING…)."""
 
     topup_per_day: int | None = 2_000_000
@@ -44,9 +46,17 @@ def check_money(
     if (
         ceiling is not None
         and caller.role in limits.roles
-        and audit.moved_today(conn, caller.name, action, now) > ceiling
+        and audit.moved_since(conn, caller.name, action, local_midnight(conn, caller, now)) > ceiling
     ):
         raise Forbidden(f"{action} would take you over your daily ceiling of {ceiling}")
+
+
+def local_midnight(conn: Connection, caller: Caller, now: dt.datetime) -> dt.datetime:
+    """The start of today where the caller works: their site's midnight, as a UTC time."""
+    site = caller.home_site(conn)
+    tz_name = conn.execute(select(SITES.c.tz).where(SITES.c.id == site)).scalar() if site else None
+    local = now.astimezone(ZoneInfo(tz_name)) if tz_name else now.astimezone(dt.UTC)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(dt.UTC)
 
 
 class RateLimiter:
