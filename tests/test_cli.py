@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 
 from clients import cli_api_key
+from processes import TAPGIFT, run_sim, running_hub
 
-from hil.broker import Broker, free_port, wait_for_port
-
-TAPGIFT = [sys.executable, "-m", "hil.cli"]
+from hil.broker import Broker, free_port
 
 
 def test_demo_runs_for_its_duration_and_prints_one_json_summary(tmp_path):
@@ -41,52 +39,8 @@ def test_demo_runs_for_its_duration_and_prints_one_json_summary(tmp_path):
 
 
 def test_sim_drives_a_running_hub_through_its_api(tmp_path):
-    with Broker() as broker:
-        port = free_port()
-        hub = subprocess.Popen(
-            TAPGIFT
-            + [
-                "hub",
-                "--db",
-                str(tmp_path / "hub.db"),
-                "--mqtt",
-                broker.url,
-                "--api-port",
-                str(port),
-                "--log-level",
-                "WARNING",
-            ]
-        )
-        try:
-            wait_for_port("127.0.0.1", port, 30)
-            key = cli_api_key(tmp_path / "hub.db")
-            out = subprocess.run(
-                TAPGIFT
-                + [
-                    "sim",
-                    "--api-key",
-                    key,
-                    "--mqtt",
-                    broker.url,
-                    "--api",
-                    f"http://127.0.0.1:{port}",
-                    "--devices",
-                    "4",
-                    "--rate",
-                    "20",
-                    "--duration",
-                    "2",
-                    "--json",
-                ],
-                capture_output=True,
-                text=True,
-                timeout=120,
-            )
-        finally:
-            hub.terminate()
-            hub.wait(10)
-    assert out.returncode == 0, out.stderr
-    summary = json.loads(out.stdout)
+    with Broker() as broker, running_hub(tmp_path / "hub.db", broker.url) as api:
+        summary = run_sim(api, cli_api_key(tmp_path / "hub.db"), broker.url, devices=4)
     assert summary["granted"] == summary["taps"] > 10
 
 

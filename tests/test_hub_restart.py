@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import subprocess
-import sys
 import uuid
 
+import processes
 from sqlalchemy import select
 
-from hil.broker import free_port, wait_for_port
 from hil.device import SimDevice
 from hub.devices.registry import add_device
 from hub.ledger import ledger_totals
@@ -26,29 +24,8 @@ SITE = "restart-park"
 
 
 def start_hub(db_url, broker, log_path):
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "hil.cli",
-            "hub",
-            "--db",
-            db_url,
-            "--mqtt",
-            broker.url,
-            "--api-port",
-            str(port),
-            "--client-id",
-            "restart-hub",
-            "--log-level",
-            "WARNING",
-        ],
-        stdout=open(log_path, "a"),  # noqa: SIM115  (the hub process keeps it until it dies)
-        stderr=subprocess.STDOUT,
-    )
-    wait_for_port("127.0.0.1", port, timeout=30)
-    return proc
+    log = open(log_path, "a")  # noqa: SIM115  (the hub process keeps it until it dies)
+    return processes.start_hub(db_url, broker.url, "--client-id", "restart-hub", log=log)[0]
 
 
 async def test_hub_killed_mid_run_loses_nothing_and_resolves_holds(db_url, broker, tmp_path):

@@ -4,52 +4,20 @@ with a password file instead: `--passwords` admits them there and makes the brok
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-
 import pytest
 from clients import cli_api_key
+from processes import run_sim, running_hub
 
-from hil.broker import Broker, admit_to_password_file, free_port, wait_for_port
-
-TAPGIFT = [sys.executable, "-m", "hil.cli"]
+from hil.broker import Broker, admit_to_password_file
 
 
 def test_sim_logs_in_to_a_secured_broker(tmp_path):
-    with Broker(workdir=tmp_path / "broker", secure=True) as broker:
-        port = free_port()
-        hub = subprocess.Popen(
-            TAPGIFT
-            + ["hub", "--db", str(tmp_path / "hub.db"), "--mqtt", broker.url]
-            + ["--api-port", str(port), "--log-level", "WARNING"],
-            env={**os.environ, "TAPGIFT_DYNSEC": "true"},
-        )
-        try:
-            wait_for_port("127.0.0.1", port, 30)
-            key = cli_api_key(tmp_path / "hub.db")
-            out = subprocess.run(
-                TAPGIFT
-                + [
-                    "sim",
-                    "--api-key",
-                    key,
-                    "--mqtt",
-                    f"mqtt://{broker.host}:{broker.port}",
-                    "--api",
-                    f"http://127.0.0.1:{port}",
-                ]
-                + ["--devices", "3", "--rate", "20", "--duration", "2", "--json"],
-                capture_output=True,
-                text=True,
-                timeout=120,
-            )
-        finally:
-            hub.terminate()
-            hub.wait(10)
-    assert out.returncode == 0, out.stderr
-    summary = json.loads(out.stdout)
+    with (
+        Broker(workdir=tmp_path / "broker", secure=True) as broker,
+        running_hub(tmp_path / "hub.db", broker.url, env={"TAPGIFT_DYNSEC": "true"}) as api,
+    ):
+        key = cli_api_key(tmp_path / "hub.db")
+        summary = run_sim(api, key, f"mqtt://{broker.host}:{broker.port}", devices=3)
     assert summary["granted"] == summary["taps"] > 10
 
 
