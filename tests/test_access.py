@@ -292,8 +292,12 @@ def test_a_manager_of_outlet_a_changes_only_the_machines_selling_for_it(app, par
     for device, outlet in (("tap-a", "A"), ("tap-b", "B")):
         ok(park.post(f"{V1}/devices", json={"id": device, "site": "park", "unit_price": 300}), 201)
         ok(park.put(f"{V1}/devices/{device}/loyalty", json={"outlet_id": outlet, "article_id": "cola"}))
+    ok(park.post(f"{V1}/sites", json={"id": "lake"}), 201)
+    ok(park.post(f"{V1}/devices", json={"id": "tap-lake", "site": "lake", "unit_price": 300}), 201)
     manager = api_client(app, "manager", outlet_id="A")
     assert [d["id"] for d in ok(manager.get(f"{V1}/devices"))] == ["tap-a"]
+    at_the_park = api_client(app, "auditor", site_id="park")
+    assert [d["id"] for d in ok(at_the_park.get(f"{V1}/devices"))] == ["tap-a", "tap-b"]
     assert manager.patch(f"{V1}/devices/tap-b", json={"unit_price": 1}).status_code == 403
     assert manager.post(f"{V1}/devices/tap-b/commands", json={"k": "reboot"}).status_code == 403
     assert (
