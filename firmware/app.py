@@ -64,13 +64,20 @@ class App:
             on_result,
         )
         self.tasks = []
+        # Which version boot.py started (firmware/ota.py boot()): a slot's, or /lib's.
+        self.boot_state = getattr(hal, "ota", None) or (None, None, None)
+        self.fw = self.boot_state[1] or VERSION
+        self.ota = None  # an update's session (firmware/ota.py): takes dn/fw
 
     async def _on_connect(self):
         await self.link.subscribe()
-        _topic, online = self.link.seal(topics.STATUS, {"state": "online", "fw": VERSION})
+        _topic, online = self.link.seal(topics.STATUS, {"state": "online", "fw": self.fw})
         await self.client.publish(self.status_topic, online, 1, True)
 
     def on_command(self, topic, payload):
+        if self.ota is not None and topic == self.ota.topic:
+            self.ota.on_message(topic, payload)
+            return
         from firmware import commands  # loaded with the first command: they are rare
 
         commands.on_message(self, topic, payload)
@@ -109,7 +116,7 @@ class App:
                     "reconnects": self.client.reconnects,
                     "reader_resets": self.board.reader.resets,
                     "journal_depth": self.controller.pending_reports(),
-                    "fw": VERSION,
+                    "fw": self.fw,
                 },
             )
             await self.client.publish(topic, payload)
@@ -139,6 +146,10 @@ class App:
             coros.append(commands.network_trial(self))
         except OSError:
             pass
+        if self.boot_state[2]:  # a version on trial, or one given up (firmware/ota.py)
+            from firmware import ota
+
+            coros.append(ota.watch(self, self.boot_state))
         self.tasks = [asyncio.create_task(c) for c in coros]
         try:
             dead = await self._supervise(self.board.watchdog(_WATCHDOG_MS))

@@ -2,7 +2,8 @@
 # relay pin is driven to its "off" level; then the maintenance switch (a pin
 # held low, or a /maintenance flag file) decides whether main.py starts the
 # app. This file imports nothing of ours until the relays are safe, so a
-# broken /lib or provisioning file cannot leave a relay on.
+# broken /lib or provisioning file cannot leave a relay on. Then firmware/ota.py
+# says which version starts: /lib's, or an update's (kept, or on trial).
 import json
 import os
 
@@ -54,13 +55,44 @@ def maintenance_requested(pins, flag):
         return False
 
 
+def choose_version():
+    """An update's version first on the import path, when one is staged or kept
+    (firmware/ota.py; /lib's copy decides). The modules that decided are dropped, so
+    the chosen version's own load next."""
+    import sys
+
+    state = (None, None, None)
+    try:
+        from firmware import ota
+
+        state = ota.boot()
+    except Exception as err:  # a broken /ota must not keep the flashed version from starting
+        print("tapgift: update check failed:", err)
+    for name in list(sys.modules):
+        if name.split(".")[0] in ("firmware", "protocol"):
+            del sys.modules[name]
+    import gc
+
+    gc.collect()
+    if state[0]:
+        sys.path.insert(0, state[0])
+        print("tapgift: firmware", state[1], "(on trial)" if state[2] == "trial" else "")
+    return state
+
+
 def boot():
     pins = read_pins(PROVISION)
     relays_off(pins)
     maintenance = maintenance_requested(pins, FLAG)
-    import firmware.hal
-
+    state = (None, None, None) if maintenance else choose_version()
+    try:
+        import firmware.hal
+    except Exception:
+        if state[2] == "trial":
+            machine.reset()  # a version on trial that does not load: the next boot counts it
+        raise
     firmware.hal.maintenance = maintenance
+    firmware.hal.ota = state
     if maintenance:
         print("tapgift: maintenance mode, app not started, no watchdog")
 

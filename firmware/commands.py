@@ -14,6 +14,8 @@
 #   network new Wi-Fi / broker address / CA: checked, written for the next boot with the
 #           old settings kept, acknowledged, then the board restarts; the old settings
 #           come back by themselves if the new ones do not reach the broker (network_trial).
+#   fw      an update: staged by firmware/ota.py in a task of its own, acked once staged (or
+#           refused), then the board restarts into it, on trial.
 import asyncio
 import json
 
@@ -38,12 +40,18 @@ def on_message(app, topic, payload):
     if body["seq"] <= last_seq(flash):
         link.ignored += 1  # a replay, or a repeat of one applied before
         return
+    if body["k"] == manage.FW:
+        write_atomic(flash + SEQ_FILE, str(body["seq"]))
+        from firmware import ota
+
+        ota.offer(app, body)
+        return
     ack = apply(app, body)
     # Kept after applying: a power cut in between makes the hub's repeat apply
     # it again, which config and deny changes allow. A reboot comes after this.
     write_atomic(flash + SEQ_FILE, str(body["seq"]))
     reboot = body["k"] == manage.REBOOT or (body["k"] == manage.NETWORK and ack["ok"])
-    asyncio.create_task(_answer(app, ack, reboot))
+    asyncio.create_task(answer(app, ack, reboot))
 
 
 def last_seq(flash):
@@ -190,7 +198,7 @@ def update_deny(deny, flash, body):
     deny.text = cards.text  # in place: the controller holds this list
 
 
-async def _answer(app, ack, reboot):
+async def answer(app, ack, reboot):
     topic, payload = app.link.seal(topics.CMDACK, ack)
     # Its own task, never cancelled: it stays queued in the client and goes out
     # after reconnecting (a cancelled publish would be dropped).

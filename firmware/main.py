@@ -3,6 +3,12 @@
 import firmware.hal
 
 if not firmware.hal.maintenance:
-    import firmware.app
+    try:
+        import firmware.app
+    except Exception:
+        if firmware.hal.ota[2] == "trial":  # an update that does not load: boot.py counts it
+            import machine
 
+            machine.reset()
+        raise
     firmware.app.main()

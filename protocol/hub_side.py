@@ -20,6 +20,11 @@
 #              a kiosk's counted cash in minor units; "ev" is the request id taken
 #              when the session's first coin was counted (the hub credits once per ev)
 #   up/status  {"state": "online" | "offline", "fw": "0.1.0"}
+#   up/fw      {"k": "get", "v": "0.2.0", "f": "firmware/app.mpy", "o": 4096}
+#              a piece of update v's file f (or of its manifest, f "manifest") from offset o;
+#              {"k": "hello", "v": "0.2.0", "n": "9f3a..."}  running v on trial: confirm it
+#              {"k": "back", "v": "0.2.0", "why": "crashed"}  v did not hold: back on the old
+#              (firmware/ota.py; the hub's answers on dn/fw: hub/devices/firmware_updates.py)
 import os
 
 from protocol import BAD_FIELD, BAD_TOPIC, ProtocolError, const, manage, messages, topics
@@ -45,6 +50,8 @@ def decode(kind, data):
         check = _check_topup
     elif kind == topics.STATUS:
         check = _check_status
+    elif kind == topics.FW:
+        check = _check_fw
     else:  # replies and commands as well: the hub sends those, it never receives them
         raise ProtocolError(BAD_FIELD, "unknown kind %r" % (kind,))
     body = messages.parse(data)
@@ -63,6 +70,26 @@ def _check_topup(body):
 def _check_status(body):
     if _field(body, "state", str) not in ("online", "offline"):
         raise ProtocolError(BAD_FIELD, "state")
+
+
+FW_ASKS = ("get", "hello", "back")
+
+
+def _check_fw(body):
+    ask = _field(body, "k", str)
+    if ask not in FW_ASKS:
+        raise ProtocolError(BAD_FIELD, "k")
+    manage.check_version(body)
+    if ask == "get":
+        if not manage.check_fw_path(_field(body, "f", str)) and body["f"] != "manifest":
+            raise ProtocolError(BAD_FIELD, "f")
+        if not 0 <= _field(body, "o", int) <= _MAX_AGO:
+            raise ProtocolError(BAD_FIELD, "o out of range")
+    elif ask == "hello":
+        if not topics.valid_id(_field(body, "n", str)):
+            raise ProtocolError(BAD_FIELD, "n")
+    elif len(_field(body, "why", str)) > 100:
+        raise ProtocolError(BAD_FIELD, "why length")
 
 
 def _check_tap(body):
@@ -119,9 +146,17 @@ def parse(topic):
     _tg, site, device, direction, kind = parts
     topics._check(site, device)
     if direction == "up":
-        allowed = (topics.TAP, topics.REPORT, topics.TOPUP, topics.STATUS, topics.HEALTH, topics.CMDACK)
+        allowed = (
+            topics.TAP,
+            topics.REPORT,
+            topics.TOPUP,
+            topics.STATUS,
+            topics.HEALTH,
+            topics.CMDACK,
+            topics.FW,
+        )
     elif direction == "dn":
-        allowed = (topics.REPLY, topics.CMD)
+        allowed = (topics.REPLY, topics.CMD, topics.FW)
     else:
         raise ProtocolError(BAD_TOPIC, "bad direction %r" % direction)
     if kind not in allowed:

@@ -22,6 +22,10 @@
 #              (any of wifi, broker - without user:password, the device keeps its own - and ca;
 #              the device tries them after a reboot and goes back to its old settings if they
 #              do not reach the broker: firmware/commands.py)
+#              {"seq": 12, "k": "fw", "v": "0.2.0", "size": 2345, "sig": "<64 hex digits>"}
+#              (an update: the manifest of bundle v is size bytes, fetched over up/fw and dn/fw,
+#              and sig = HMAC(device key, "tapgift-fw\n" + v + "\n" + its SHA-256): firmware/ota.py;
+#              acked once staged, or refused with a code of firmware/ota.py)
 #              seq: assigned by the hub, strictly increasing per device. A controller
 #              applies a command only if its seq is above the last one it applied
 #              (kept on flash), so a recorded command cannot be replayed.
@@ -33,7 +37,8 @@ from protocol.messages import DENY, _field, check_card, parse
 CONFIG = "config"
 REBOOT = "reboot"
 NETWORK = "network"
-COMMANDS = (CONFIG, DENY, REBOOT, NETWORK)
+FW = "fw"
+COMMANDS = (CONFIG, DENY, REBOOT, NETWORK, FW)
 _NETWORK_FIELDS = ("wifi", "broker", "ca")
 
 # Why a command was refused (cmdack "code").
@@ -44,6 +49,10 @@ MAX_DENY_CARDS = 32  # cards (add + remove) in one deny command
 MAX_DENY = 256  # cards a controller keeps on its deny list
 _MAX_SET = const(16)  # fields in one config command
 _MAX_SEQ = const(0x7FFFFFFF)
+MAX_MANIFEST = 16384  # bytes of an update's manifest
+MAX_VERSION = 16  # characters of a firmware version (health's "fw")
+MAX_FW_PATH = 64  # characters of a file's path in an update
+_PATH_CHARS = const("abcdefghijklmnopqrstuvwxyz0123456789_./")
 _HEALTH_COUNTS = ("uptime_seconds", "reconnects", "reader_resets", "journal_depth")
 
 
@@ -114,8 +123,35 @@ def _check_cmd(body):
         for name in ("broker", "ca"):
             if name in changes:
                 _field(changes, name, str)
+    elif kind == FW:
+        check_version(body)
+        if not 0 < _field(body, "size", int) <= MAX_MANIFEST:
+            raise ProtocolError(BAD_FIELD, "size out of range")
+        sig = _field(body, "sig", str)
+        if len(sig) != 64 or sig.strip("0123456789abcdef"):
+            raise ProtocolError(BAD_FIELD, "sig must be 64 hex digits")
     elif kind != REBOOT:
         raise ProtocolError(BAD_FIELD, "k")
+
+
+def check_fw_path(path):
+    """A file of an update: under firmware/ or protocol/, lower-case names, no way out."""
+    if not isinstance(path, str) or not 0 < len(path) <= MAX_FW_PATH or ".." in path or "//" in path:
+        return False
+    if not (path.startswith("firmware/") or path.startswith("protocol/")) or path.endswith("/"):
+        return False
+    for ch in path:
+        if ch not in _PATH_CHARS:
+            return False
+    return True
+
+
+def check_version(body, name="v"):
+    """A firmware version: 1..MAX_VERSION of the characters a device id may have."""
+    version = _field(body, name, str)
+    if len(version) > MAX_VERSION or not topics.valid_id(version):
+        raise ProtocolError(BAD_FIELD, name)
+    return version
 
 
 def _check_deny(body):

@@ -1,6 +1,6 @@
 # Topic scheme: tg/<site>/<device>/<direction>/<kind>
-#   up   = controller -> hub  (tap, report, topup, status, health, cmdack)
-#   dn   = hub -> controller  (reply, cmd)
+#   up   = controller -> hub  (tap, report, topup, status, health, cmdack, fw)
+#   dn   = hub -> controller  (reply, cmd, fw)
 # A device's broker ACL allows it to publish only under its own "up" topics
 # and to subscribe only to its own "dn" topics. Only the hub parses topics:
 # protocol/hub_side.py parse().
@@ -14,6 +14,7 @@ HEALTH = "health"
 CMDACK = "cmdack"
 CMD = "cmd"
 TOPUP = "topup"  # a kiosk's counted cash (checked by protocol/hub_side.py)
+FW = "fw"  # updates over the air, both ways (firmware/ota.py, hub/devices/firmware_updates.py)
 
 # What the hub subscribes to (prefix with "$share/<group>/" to spread the
 # load over several hub processes).
