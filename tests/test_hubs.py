@@ -21,9 +21,11 @@ from hil.bench import Hubs, exactly_once, prepare
 from hil.broker import Broker, free_port
 from hil.fleet_setup import Fleetplan
 from hil.loadgen import Workers, merge
+from hub.devices import registry
 from hub.loyalty import outlets
 from hub.migrations import open_database
 from hub.taps import device_loyalty
+from protocol.signing import Signer
 
 
 def _run(pg_url, tmp_path, *, duplicates=0.0, kill_after_s=None, duration=3.0, hubs=2):
@@ -133,3 +135,26 @@ def test_a_command_asked_of_either_hub_reaches_the_device_once(pg_url, tmp_path)
             watcher.loop_stop()
             watcher.disconnect()
     assert seen == [f"tg/hubs-park/{device}/dn/cmd"] * 2  # one each, not one per hub
+
+
+def test_a_price_and_key_changed_through_another_hub_reach_this_hubs_devices_within_a_second(pg_url):
+    """The device directory checks the devices table's version every VERSION_CHECK_S on
+    PostgreSQL: a price or key changed by another process (no forget() here) is used then."""
+    engine = open_database(pg_url)
+    try:
+        with engine.begin() as conn:
+            registry.add_device(conn, "dir-1", "hubs-park", 100, "CHF")
+        directory = registry.DeviceDirectory(engine)  # ttl 30 s: only the version check can help
+        before = directory.get("hubs-park", "dir-1")
+        with engine.begin() as conn:  # what another hub process does
+            registry.change_device(conn, "dir-1", unit_price=250)
+            new_key = registry.rotate_key(conn, "dir-1")["key_hex"]
+        assert directory.get("hubs-park", "dir-1").unit_price == 100  # still cached
+        time.sleep(registry.VERSION_CHECK_S)
+        after = directory.get("hubs-park", "dir-1")
+        assert (before.unit_price, after.unit_price) == (100, 250)
+        body = b'{"id":"1-1","card":"AB12CD34","units":1}'
+        sealed = Signer(new_key).seal("tg/hubs-park/dir-1/up/tap", body)
+        assert directory.signer("hubs-park", "dir-1").open("tg/hubs-park/dir-1/up/tap", sealed) == body
+    finally:
+        engine.dispose()

@@ -140,18 +140,41 @@ def mqtt_credentials(device_id: str, key_hex: str) -> tuple[str, str]:
     return device_id, derived[:32]
 
 
+# On PostgreSQL, where several hub processes share one database, the directory checks the devices
+# table's version (its row count and newest row version, xmin, which every insert and update renews)
+# at most every VERSION_CHECK_S, as the machines' loyalty cache does (hub.taps.device_loyalty): a
+# price or key changed through another hub is used by this one within that, not within `ttl`.
+VERSION_CHECK_S = 0.5
+_COLUMNS = (DEVICES.c.id, DEVICES.c.site, DEVICES.c.kind, DEVICES.c.unit_price, DEVICES.c.account_id)
+
+
+def _version(conn: Connection) -> str | None:
+    if conn.dialect.name != "postgresql":
+        return None  # one hub process per SQLite file: `ttl` and forget() suffice
+    return conn.exec_driver_sql(
+        "SELECT count(*) || '.' || coalesce(max(xmin::text::bigint), 0) FROM devices"
+    ).scalar()
+
+
 class DeviceDirectory:
     """Device lookups for every incoming message, cached; refreshed after `ttl` seconds
-    so that a price change or a new device made by another process is seen soon."""
+    so that a new device made by another process is seen soon, and on PostgreSQL as soon as
+    the devices table's version changes (VERSION_CHECK_S)."""
 
     def __init__(self, engine: Engine, ttl: float = 30.0):
         self.engine = reader(engine)
         self.ttl = ttl
         self._cache: dict[tuple[str, str], tuple[float, DeviceInfo | None]] = {}
         self._lock = threading.Lock()
+        self._versioned = engine.dialect.name == "postgresql"
+        self._version: str | None = None
+        self._checked = 0.0
+        self._signers: dict[str, tuple[str, Signer]] = {}  # device id -> (its key, its Signer)
 
     def get(self, site: str, device_id: str) -> DeviceInfo | None:
         now = time.monotonic()
+        if self._versioned and now - self._checked >= VERSION_CHECK_S:
+            self._check_version(now)
         hit = self._cache.get((site, device_id))
         if hit and now - hit[0] < self.ttl:
             return hit[1]
@@ -172,16 +195,32 @@ class DeviceDirectory:
                 for key in [k for k in self._cache if k[1] == device_id]:
                     del self._cache[key]
 
+    def _check_version(self, now: float) -> None:
+        """Another process changed the devices table: reload every device in one query (a
+        changed key's Signer is made anew, the others are kept) and forget the unknown ones."""
+        self._checked = now
+        with self.engine.connect() as conn:
+            version = _version(conn)
+            changed = self._version is not None and version != self._version
+            rows = conn.execute(select(*_COLUMNS, DEVICES.c.key_hex)).all() if changed else ()
+            conn.rollback()
+        self._version = version
+        if not changed:
+            return
+        fresh = {(row.site, row.id): (now, self._info(row)) for row in rows}
+        with self._lock:
+            self._cache = fresh
+
     def _load(self, site: str, device_id: str) -> DeviceInfo | None:
         with self.engine.connect() as conn:
-            row = (
-                conn.execute(select(DEVICES).where(DEVICES.c.id == device_id, DEVICES.c.site == site))
-                .mappings()
-                .first()
-            )
+            row = conn.execute(
+                select(*_COLUMNS, DEVICES.c.key_hex).where(DEVICES.c.id == device_id, DEVICES.c.site == site)
+            ).first()
             conn.rollback()
-        if row is None:
-            return None
-        return DeviceInfo(
-            row["id"], row["site"], row["kind"], row["unit_price"], row["account_id"], Signer(row["key_hex"])
-        )
+        return None if row is None else self._info(row)
+
+    def _info(self, row) -> DeviceInfo:
+        known = self._signers.get(row.id)
+        if known is None or known[0] != row.key_hex:
+            known = self._signers[row.id] = (row.key_hex, Signer(row.key_hex))
+        return DeviceInfo(row.id, row.site, row.kind, row.unit_price, row.account_id, known[1])
