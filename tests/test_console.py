@@ -409,7 +409,7 @@ def test_live_shows_each_controller_its_health_taps_and_refusals(app):
     row = re.search(r'<tr id="device-disp-1">.*?</tr>', page, re.S).group(0)
     cells = [re.sub(r"<[^>]+>", " ", cell).split() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
     assert cells[1] == ["unknown"]  # no bridge in this process
-    assert cells[3] == ["2"] and cells[4] == ["1", "insufficient_funds:", "1"]
+    assert cells[3] == ["2"] and cells[4] == ["1", "insufficient", "funds:", "1"]
     assert cells[5:10] == [["41000"], ["-61"], ["1"], ["3"], ["1.4.0"]]
     assert "bad_signature" in page and "tag mismatch" in page
     # with the bridge: online/offline as the controllers last said on their status topic
@@ -723,7 +723,7 @@ def test_every_page_on_both_databases(db_url):
         c.post("/cards", data={"medium": "rfid", "kind": "value", "holder_name": "Anna 50%"}, headers=SAME)
         assert "Anna 50%" in c.get("/cards", params={"holder": "NA 50%"}).text
         live = c.get("/live/table").text
-        assert "blocked_card: 1" in live
+        assert "card blocked: 1" in live
         for path in (
             "/machines",
             "/machines/disp-1",
@@ -812,3 +812,132 @@ def test_an_admin_adds_an_outlet(app):
     assert (
         'action="/loyalty/outlets"' not in client(app, "tech").get("/loyalty").text
     )  # a manager: no sites.write
+
+
+def _rule_form(**fields) -> dict:
+    """A point-rule form as the browser sends it: checked boxes only."""
+    form = {"name": "ice bonus", "kind": "article", "active": "on", "on_holidays": "on", "expiry": "standard"}
+    form |= {f"in_{c}": "on" for c in ("webshop", "app", "till", "machine")}
+    form |= {f"out_{c}": "on" for c in ("pickup", "delivery", "counter")}
+    form |= {f"day_{d}": "on" for d in range(7)}
+    return form | fields
+
+
+def test_point_rules_are_made_edited_and_deleted_in_the_console(app):
+    from clients import api_client
+
+    api = api_client(app, "admin")
+    api.post("/api/v1/product-groups", json={"id": "ices"})
+    api.post("/api/v1/articles", json={"id": "ice", "product_group_id": "ices", "price": 300})
+    settings = {"hours_until_available": 0, "default_validity_days": None, "enabled_stores": ["bar"]}
+    api.put("/api/v1/bonus-settings", json=settings | {"point_value": 10})
+    c = client(app, "tech")
+    assert 'href="/loyalty/point-rules/new"' in c.get("/loyalty").text
+    assert 'id="rule-form"' in c.get("/loyalty/point-rules/new").text
+    wrong = c.post(
+        "/loyalty/point-rules",
+        data=_rule_form(
+            name="",
+            store_bar="on",
+            valid_from="2026-07-01T10:00",
+            valid_to="yesterday",
+            target_id_0="nothing",
+            target_points_0="-3",
+            target_id_1="ice",
+            target_points_1="2",
+            target_id_2="ice",
+            target_points_2="1",
+        ),
+        headers=SAME,
+    )
+    assert wrong.status_code == 422
+    assert field_errors(wrong.text) == {
+        "name": "Enter a name of at most 100 characters.",
+        "valid_to": "A date and time such as 2026-07-01 10:00.",
+        "target_id_0": "Choose an article, product group or topping group.",
+        "target_points_0": "Whole points from 0 to 1000000.",
+        "target_id_2": "This target is named twice.",
+    }
+    assert 'id="target_id_0" name="target_id_0" list="target-ids" value="nothing"' in wrong.text  # kept
+    made = c.post(
+        "/loyalty/point-rules",
+        data=_rule_form(
+            store_bar="on",
+            valid_from="2027-07-01T10:00",
+            target_id_0="ice",
+            target_points_0="4",
+            target_vouchers_0="goods, points",
+        ),
+        headers=SAME,
+    )
+    assert made.status_code == 303, made.text
+    rule_id = int(re.search(r"rule=(\d+)", made.headers["location"]).group(1))
+    rule = api.get(f"/api/v1/bonus-rules/{rule_id}").json()
+    assert rule["stores"] == ["bar"] and rule["weekdays"] == list(range(7))
+    assert rule["valid_from"].startswith("2027-07-01T08:00")  # 10:00 in Zurich's summer time
+    assert rule["targets"] == [
+        {
+            "id": "ice",
+            "points": 4,
+            "exclusive_voucher_types": ["goods", "points"],
+            "exclude_menu_contents": False,
+        }
+    ]
+    assert messages(c.get(made.headers["location"]).text) == [f"Bonus-point rule {rule_id} saved."]
+    preview = {"card_uid": "04A1B2C3D4", "outlet_id": "bar", "article_0": "ice", "quantity_0": "2"}
+    assert re.search(r'id="quote-points">0<', c.get("/loyalty/preview", params=preview).text)  # not yet valid
+    form = c.get(f"/loyalty/point-rules/{rule_id}").text
+    assert 'value="2027-07-01T10:00"' in form and 'value="goods, points"' in form
+    edited = c.post(
+        f"/loyalty/point-rules/{rule_id}",
+        data=_rule_form(store_bar="on", target_id_0="ice", target_points_0="5"),
+        headers=SAME,
+    )
+    assert edited.status_code == 303, edited.text
+    assert re.search(r'id="quote-points">10<', c.get("/loyalty/preview", params=preview).text)
+    with app.state.engine.connect() as conn:
+        entry = conn.execute(
+            select(AUDIT.c.request, AUDIT.c.before).where(AUDIT.c.action == "update_rule")
+        ).one()
+    assert entry.before["targets"][0]["points"] == 4 and entry.request["targets"][0]["points"] == 5
+    # a basket-value rule wants its amount; the kind's fields are checked for the kind chosen
+    basket = c.post(
+        "/loyalty/point-rules", data=_rule_form(kind="basket_value", store_bar="on"), headers=SAME
+    )
+    assert field_errors(basket.text) == {
+        "amount_per_point": "Enter the amount that earns one point, e.g. 10.00."
+    }
+    # an auditor reads the rules but gets no form; a cashier not even the page
+    assert 'href="/loyalty/point-rules/new"' not in client(app, "auditor").get("/loyalty").text
+    assert client(app, "auditor").get("/loyalty/point-rules/new").status_code == 403
+    assert client(app, "cashier").get(f"/loyalty/point-rules/{rule_id}").status_code == 403
+    assert (
+        client(app, "cashier").post(f"/loyalty/point-rules/{rule_id}/delete", headers=SAME).status_code == 403
+    )
+    deleted = c.post(f"/loyalty/point-rules/{rule_id}/delete", headers=SAME)
+    assert deleted.headers["location"] == f"/loyalty?deleted={rule_id}#rules"
+    assert api.get(f"/api/v1/bonus-rules/{rule_id}").status_code == 404
+    assert re.search(r'id="quote-points">0<', c.get("/loyalty/preview", params=preview).text)
+    assert c.get(f"/loyalty/point-rules/{rule_id}").status_code == 404
+
+
+def test_the_domains_messages_are_german_on_german_pages(app):
+    from hub.core.errors import Conflict, InsufficientFunds, NotFound
+
+    assert (
+        i18n.domain_message(InsufficientFunds("account 7 has 300, needs 500"), "de")
+        == "Guthaben reicht nicht"
+    )
+    assert i18n.domain_message(InsufficientFunds("account 7 has 300, needs 500"), "en") == (
+        "insufficient funds (account 7 has 300, needs 500)"
+    )
+    assert i18n.domain_message(NotFound("no device d9"), "de") == "Nicht vorhanden: Gerät d9."
+    assert i18n.domain_message(Conflict("something new"), "de") == "something new"  # no wording known
+    c = client(app, "kassierer")
+    c.post("/cards/04A1B2C3D4/block", headers=SAME)
+    refused = c.post("/cards/04A1B2C3D4/replace", data={"new_uid": "04A1B2C3FF"}, headers=SAME)
+    assert refused.status_code == 409
+    assert messages(refused.text) == ["Nicht ausgeführt: Karte 04A1B2C3D4 ist gesperrt."]
+    assert messages(client(app, "admin").post("/cards/04A1B2C3D4/replace", data={}, headers=SAME).text) == [
+        "Not done: card 04A1B2C3D4 is blocked"
+    ]

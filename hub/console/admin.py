@@ -113,7 +113,7 @@ def add_user(form: Form, page: UsersPage):
     try:
         page.db(body).write(_add_user, page.caller, body)
     except DomainError as exc:
-        page.messages.append(("error", page._("Not done: {reason}", reason=str(exc))))
+        page.messages.append(("error", page._("Not done: {reason}", reason=page.error(exc))))
         return _show_users(page, exc.status, values=values)
     return RedirectResponse(f"/admin/users?done=added&name={body['username']}", status_code=303)
 
@@ -141,7 +141,7 @@ def change_user(form: Form, page: UsersPage, username: str):
             before=lambda conn: operators.operator_view(conn, username),
         )
     except DomainError as exc:
-        page.messages.append(("error", page._("Not done: {reason}", reason=str(exc))))
+        page.messages.append(("error", page._("Not done: {reason}", reason=page.error(exc))))
         return _show_users(page, exc.status)
     return RedirectResponse(f"/admin/users?done=changed&name={username}", status_code=303)
 
@@ -200,7 +200,7 @@ def create_key(form: Form, page: KeysPage):
     try:
         made = page.db(body).write(lambda conn: keys.create_key(conn, page.caller, now=utcnow(), **body))
     except DomainError as exc:
-        page.messages.append(("error", page._("Not done: {reason}", reason=str(exc))))
+        page.messages.append(("error", page._("Not done: {reason}", reason=page.error(exc))))
         return _show_keys(page, exc.status, values=values)
     return _show_keys(page, 201, created=made)
 
@@ -210,7 +210,7 @@ def revoke_key(page: KeysPage, key_id: str):
     try:
         page.db({}).write(keys.revoke_key, key_id, utcnow(), before=lambda conn: keys.key_view(conn, key_id))
     except DomainError as exc:
-        page.messages.append(("error", page._("Not done: {reason}", reason=str(exc))))
+        page.messages.append(("error", page._("Not done: {reason}", reason=page.error(exc))))
         return _show_keys(page, exc.status)
     return RedirectResponse(f"/admin/keys?revoked={key_id}", status_code=303)
 

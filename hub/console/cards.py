@@ -293,7 +293,7 @@ def top_up(form: Form, page: TopUpPage, uid: str):
             lambda conn, stored: cash_desk.top_up(conn, found, cents, stored),
         )
     except DomainError as exc:
-        page.messages.append(("error", page._("The top-up was not booked: {reason}", reason=str(exc))))
+        page.messages.append(("error", page._("The top-up was not booked: {reason}", reason=page.error(exc))))
         return _show_card(page, found, exc.status)
     return RedirectResponse(f"{_card_path(found)}?topup={key}", status_code=303)
 
@@ -313,7 +313,7 @@ def refund_confirm(page: RefundPage, uid: str):
     try:
         preview = page.db().read(_refund_preview, found)
     except DomainError as exc:
-        page.messages.append(("error", page._("Not done: {reason}", reason=str(exc))))
+        page.messages.append(("error", page._("Not done: {reason}", reason=page.error(exc))))
         return _show_card(page, found, exc.status)
     return page.render(
         "refund_confirm.html",
@@ -336,7 +336,7 @@ def refund(form: Form, page: RefundPage, uid: str):
             "refund/", key, {"uid": found}, lambda conn, stored: cash_desk.refund(conn, found, stored)
         )
     except DomainError as exc:
-        page.messages.append(("error", page._("Not done: {reason}", reason=str(exc))))
+        page.messages.append(("error", page._("Not done: {reason}", reason=page.error(exc))))
         return _show_card(page, found, exc.status)
     return RedirectResponse(f"{_card_path(found)}?refund={key}", status_code=303)
 
@@ -348,7 +348,7 @@ def _set_status(page: Page, uid: str, status: str, background: BackgroundTasks):
     try:
         page.db({}).write(cards.set_status, found, status)
     except DomainError as exc:
-        page.messages.append(("error", page._("Not done: {reason}", reason=str(exc))))
+        page.messages.append(("error", page._("Not done: {reason}", reason=page.error(exc))))
         return _show_card(page, found, exc.status)
     app = page.request.app
     background.add_task(sync_deny_lists, app.state.bridge, app.state.engine)
@@ -410,7 +410,7 @@ def issue(form: Form, page: WritePage):
             credit_limit=limit,
         )
     except DomainError as exc:
-        page.messages.append(("error", page._("Not done: {reason}", reason=str(exc))))
+        page.messages.append(("error", page._("Not done: {reason}", reason=page.error(exc))))
         return _lookup_page(page, exc.status, new=values)
     return RedirectResponse(f"{_card_path(made['uid'])}?done=issued", status_code=303)
 
@@ -428,7 +428,7 @@ def replace(form: Form, page: WritePage, uid: str, background: BackgroundTasks):
     try:
         done = page.db({"uid": new_uid or None}).write(replacement.replace, found, new_uid or None)
     except DomainError as exc:
-        page.messages.append(("error", page._("Not done: {reason}", reason=str(exc))))
+        page.messages.append(("error", page._("Not done: {reason}", reason=page.error(exc))))
         return _show_card(page, found, exc.status)
     app = page.request.app
     background.add_task(sync_deny_lists, app.state.bridge, app.state.engine)
@@ -447,6 +447,6 @@ def link(form: Form, page: WritePage, uid: str):
     try:
         page.db({"wallet_uid": wallet}).write(links.link, found, wallet)
     except DomainError as exc:
-        page.messages.append(("error", page._("Not done: {reason}", reason=str(exc))))
+        page.messages.append(("error", page._("Not done: {reason}", reason=page.error(exc))))
         return _show_card(page, found, exc.status)
     return RedirectResponse(f"{_card_path(found)}?done=linked", status_code=303)

@@ -2,8 +2,8 @@
 
 Texts are written in English in the templates and the routes (`_("Top up")`); GERMAN maps each
 to its German. tests/test_console.py checks that every text the templates and routes use has a
-German one. Messages of the domain (hub.core.errors, e.g. "no card 04A1") are shown as the
-domain words them, in English.
+German one. Messages of the domain (hub.core.errors, e.g. "no card 04A1") are translated by
+their code where they have one (`REASONS`), else by their English wording (`domain_message`).
 
 Amounts are minor units (cents) of the site's currency, written with the currency's decimals;
 times are shown in the site's time zone (sites.tz)."""
@@ -340,7 +340,197 @@ GERMAN: dict[str, str] = {
     "Filter": "Filtern",
     "Download CSV": "Als CSV herunterladen",
     "Transfers": "Buchungen",
+    # bonus-point rules (seed 003's words)
+    "Add a bonus-point rule": "Bonuspunkte-Regel hinzufügen",
+    "New bonus-point rule": "Neue Bonuspunkte-Regel",
+    "Bonus-point rule {id}": "Bonuspunkte-Regel {id}",
+    "Bonus-point rule {id} saved.": "Bonuspunkte-Regel {id} gespeichert.",
+    "Bonus-point rule {id} deleted.": "Bonuspunkte-Regel {id} gelöscht.",
+    "Add the rule": "Regel hinzufügen",
+    "Save the rule": "Regel speichern",
+    "Delete the rule": "Regel löschen",
+    "Not done": "Nicht ausgeführt",
+    "A rule with no store acts as switched off.": "Ist für die Regel kein Store hinterlegt, zählt sie wie deaktiviert.",
+    "Valid from": "Gültig ab",
+    "Valid until": "Gültig bis",
+    "On holidays": "An Feiertagen",
+    "Monday": "Montag",
+    "Tuesday": "Dienstag",
+    "Wednesday": "Mittwoch",
+    "Thursday": "Donnerstag",
+    "Friday": "Freitag",
+    "Saturday": "Samstag",
+    "Sunday": "Sonntag",
+    "Targets: articles, product groups, toppings, topping groups": "Ziele: Artikel, Warengruppen, Toppings, Toppinggruppen",
+    "The points are given per article (or topping) of the target. Voucher types and the menu exclusion are for article rules.": "Die Punkte gibt es pro Artikel (oder Topping) des Ziels. Gutscheintypen und der Menü-Ausschluss gelten nur für Artikelregeln.",
+    "Target": "Ziel",
+    "Exclusive voucher types": "Exklusive Gutscheintypen",
+    "No points on a menu's contents": "Punkte auf Artikel innerhalb dieses Menüs ausschließen",
+    "Basket value": "Warenkorbwert",
+    "Amount per point": "Wert je Punkt",
+    "Including the value paid with points": "Inklusive eingelöstem Warenwert",
+    "Including the small-quantity surcharge": "Inklusive Mindermengenzuschlag",
+    "Including the delivery fee": "Inklusive Liefergebühr",
+    "Account registration": "Kontoregistrierung",
+    "Points once at registration": "Punkte einmalig bei der Registrierung",
+    "Expiry": "Verfallsart",
+    "Expire after days": "Verfallen in (x) Tagen",
+    "Expire on": "Verfallen am",
+    "Points can be spent at once": "Punkte sofort einlösbar",
+    "article": "Artikel",
+    "product_group": "Warengruppe",
+    "topping": "Topping",
+    "topping_group": "Toppinggruppe",
+    "basket_value": "Warenkorbwert",
+    "registration": "Kontoregistrierung",
+    "webshop": "Webshop",
+    "app": "App",
+    "till": "Kasse",
+    "machine": "Automat",
+    "pickup": "Abholung",
+    "delivery": "Lieferung",
+    "counter": "Thekenverkauf",
+    "standard": "Standard-Verfallsdatum",
+    "in_days": "in (x) Tagen",
+    "on_date": "an einem Datum",
+    "Enter a name of at most 100 characters.": "Einen Namen mit höchstens 100 Zeichen eingeben.",
+    "A date and time such as 2026-07-01 10:00.": "Datum und Uhrzeit, z. B. 2026-07-01 10:00.",
+    "A date such as 2026-12-31.": "Ein Datum, z. B. 2026-12-31.",
+    "The end comes before the start.": "Das Ende liegt vor dem Beginn.",
+    "Choose how the points expire.": "Wählen, wie die Punkte verfallen.",
+    "Choose an article, product group or topping group.": "Einen Artikel, eine Warengruppe oder eine Toppinggruppe wählen.",
+    "This target is named twice.": "Dieses Ziel ist doppelt genannt.",
+    "Only article, group and topping rules have targets.": "Nur Artikel-, Gruppen- und Toppingregeln haben Ziele.",
+    "Name at least one target and its points.": "Mindestens ein Ziel mit seinen Punkten angeben.",
+    "Voucher and menu exclusions are for article rules only.": "Gutschein- und Menü-Ausschlüsse gibt es nur bei Artikelregeln.",
+    "Voucher types separated by commas, e.g. goods, points.": "Gutscheintypen durch Kommas getrennt, z. B. goods, points.",
+    "Enter the amount that earns one point, e.g. 10.00.": "Den Betrag eingeben, der einem Punkt entspricht, z. B. 10,00.",
+    "Whole points from 0 to {max}.": "Ganze Punkte von 0 bis {max}.",
+    "Whole days from 0 to {max}.": "Ganze Tage von 0 bis {max}.",
 }
+
+
+# Reasons by their code: a controller's denials (protocol.messages), the refusals of its
+# messages (protocol), offline overspends, and the ledger's errors (hub.core.errors' `code`).
+REASONS: dict[str, tuple[str, str]] = {
+    "insufficient_funds": ("insufficient funds", "Guthaben reicht nicht"),
+    "blocked_card": ("card blocked", "Karte gesperrt"),
+    "unknown_card": ("unknown card", "Karte unbekannt"),
+    "unknown_device": ("unknown device", "Gerät unbekannt"),
+    "unknown_hold": ("unknown reservation", "Reservierung unbekannt"),
+    "bad_request": ("bad request", "ungültige Anfrage"),
+    "hub_busy": ("hub busy", "Hub ausgelastet"),
+    "bad_sun": ("card check failed (NTAG 424)", "Kartenprüfung fehlgeschlagen (NTAG 424)"),
+    "id_reused": ("request id reused", "Anfragenummer wiederverwendet"),
+    "bad_topic": ("bad topic", "ungültiges Topic"),
+    "bad_frame": ("bad frame", "ungültiger Rahmen"),
+    "bad_tag": ("bad signature", "ungültige Signatur"),
+    "bad_json": ("not JSON", "kein JSON"),
+    "bad_field": ("bad field", "ungültiges Feld"),
+    "too_large": ("too large", "zu groß"),
+    "bad_config": ("settings refused", "Einstellungen abgelehnt"),
+    "ledger_error": ("booking refused", "Buchung abgelehnt"),
+    "ledger_mismatch": ("the books do not match", "Buchungen stimmen nicht überein"),
+}
+
+
+def reason(code: str | None, locale: str) -> str:
+    """A reason code in words (an unknown code as it is)."""
+    if not code:
+        return ""
+    words = REASONS.get(code)
+    if words is None:
+        return code
+    return words[1] if locale == "de" else words[0]
+
+
+# The domain's messages that carry no code (hub.core.errors: most do not), matched by their
+# English wording, with their German. Each pattern matches a whole message; its groups are
+# put into the German in order. A message matched by none stays English.
+_DOMAIN_DE: list[tuple[str, str]] = [
+    (r"no card (\S+)", "Keine Karte {0}."),
+    (r"card (\S+) is (\w+)", "Karte {0} ist {1}."),
+    (r"card (\S+) exists", "Karte {0} gibt es schon."),
+    (
+        r"card (\S+) has (-?\d+) held for taps not reported yet; try again",
+        "Auf Karte {0} sind {1} für noch nicht gemeldete Buchungen reserviert; bitte erneut versuchen.",
+    ),
+    (
+        r"card (\S+) is a debit card, paid later: settle what it owes instead",
+        "Karte {0} ist eine Debitkarte (später bezahlt): stattdessen die Schuld begleichen.",
+    ),
+    (
+        r"card (\S+) has (\d+) points available now, needs (\d+)",
+        "Karte {0} hat jetzt {1} Punkte verfügbar, braucht {2}.",
+    ),
+    (
+        r"(.+) would take you over your daily ceiling of (\d+)",
+        "{0} würde Ihr Tageslimit von {1} überschreiten.",
+    ),
+    (
+        r"no (device|outlet|site|user|key|counter|basket|article|bonus rule|gift item|chain rule|product group|discount group) (.+)",
+        "Nicht vorhanden: {0} {1}.",
+    ),
+    (
+        r"(device|outlet|site|user|counter|article|gift item|product group|discount group) (\S+) exists",
+        "Schon vorhanden: {0} {1}.",
+    ),
+    (r"outlet (\S+) is not yours", "Die Verkaufsstelle {0} gehört nicht zu Ihnen."),
+    (r"site (\S+) is not yours", "Der Standort {0} gehört nicht zu Ihnen."),
+    (
+        r"this concerns every outlet: only a caller not bound to an outlet or site may",
+        "Das betrifft alle Verkaufsstellen: nur wer an keine Verkaufsstelle und keinen Standort gebunden ist, darf das.",
+    ),
+    (
+        r"idempotency key (\S+) was used for another (booking|basket)",
+        "Der Schlüssel {0} wurde schon für eine andere Buchung verwendet.",
+    ),
+    (
+        r"(\w+): no article, product group or topping group (.+)",
+        "{0}: kein Artikel, keine Warengruppe und keine Toppinggruppe {1}.",
+    ),
+    (r"(\w+): no outlet (.+)", "{0}: keine Verkaufsstelle {1}."),
+    (r"too many wrong passwords: try again later", "Zu viele falsche Passwörter: später erneut versuchen."),
+    (r"two tiers start at the same amount", "Zwei Stufen beginnen beim selben Betrag."),
+    (r"rule \d+: (.+)", "Regel: {0}"),
+]
+_DOMAIN_PATTERNS = [(re.compile(p), german) for p, german in _DOMAIN_DE]
+_WORDS_DE = {
+    "device": "Gerät",
+    "outlet": "Verkaufsstelle",
+    "site": "Standort",
+    "user": "Benutzer",
+    "key": "Schlüssel",
+    "counter": "Kasse",
+    "basket": "Warenkorb",
+    "article": "Artikel",
+    "bonus rule": "Bonusregel",
+    "gift item": "Geschenk",
+    "chain rule": "Geschenkketten-Regel",
+    "product group": "Warengruppe",
+    "discount group": "Rabattgruppe",
+    "booking": "Buchung",
+    "active": "aktiv",
+    "blocked": "gesperrt",
+    "replaced": "ersetzt",
+}
+
+
+def domain_message(exc: Exception, locale: str) -> str:
+    """What the domain refused, in the operator's language: by the error's code where it has
+    one, else by its English wording (_DOMAIN_DE); English where neither is known."""
+    text = str(exc)
+    code = getattr(exc, "code", None)
+    if code in REASONS:
+        words = reason(code, locale)
+        return words if locale == "de" else f"{words} ({text})"
+    if locale != "de":
+        return text
+    for pattern, german in _DOMAIN_PATTERNS:
+        match = pattern.fullmatch(text)
+        if match:
+            return german.format(*(_WORDS_DE.get(g, g) for g in match.groups()))
+    return text
 
 
 def translator(locale: str):

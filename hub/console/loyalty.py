@@ -89,7 +89,17 @@ def _show_loyalty(
 
 
 @router.get("/loyalty")
-def loyalty(page: LoyaltyPage, saved: str | None = None, outlet: str | None = None):
+def loyalty(
+    page: LoyaltyPage,
+    saved: str | None = None,
+    outlet: str | None = None,
+    rule: int | None = None,
+    deleted: int | None = None,
+):
+    if rule is not None:
+        page.messages.append(("ok", page._("Bonus-point rule {id} saved.", id=rule)))
+    if deleted is not None:
+        page.messages.append(("ok", page._("Bonus-point rule {id} deleted.", id=deleted)))
     if saved:
         page.messages.append(("ok", page._("Top-up tiers saved.")))
     if outlet and SLUG.fullmatch(outlet):
@@ -136,7 +146,7 @@ def set_tiers(form: Form, page: LoyaltyWrite):
             scope=COALITION,
         )
     except DomainError as exc:
-        page.messages.append(("error", page._("Not done: {reason}", reason=str(exc))))
+        page.messages.append(("error", page._("Not done: {reason}", reason=page.error(exc))))
         return _show_loyalty(page, exc.status, rows)
     return RedirectResponse("/loyalty?saved=1", status_code=303)
 
@@ -170,7 +180,7 @@ def create_outlet(form: Form, page: SitesWrite):
             values["kind"],
         )
     except DomainError as exc:
-        page.messages.append(("error", page._("Not done: {reason}", reason=str(exc))))
+        page.messages.append(("error", page._("Not done: {reason}", reason=page.error(exc))))
         return _show_loyalty(page, exc.status, outlet=values)
     return RedirectResponse(f"/loyalty?outlet={values['id']}#outlets", status_code=303)
 
@@ -183,7 +193,7 @@ def _set_active(page: Page, kind: str, rule_id: int, active: bool):
             set_active, rule_id, active, before=lambda conn: get(conn, rule_id), scope=COALITION
         )
     except DomainError as exc:
-        page.messages.append(("error", page._("Not done: {reason}", reason=str(exc))))
+        page.messages.append(("error", page._("Not done: {reason}", reason=page.error(exc))))
         return _show_loyalty(page, exc.status)
     return RedirectResponse(f"/loyalty#{kind}-rule-{rule_id}", status_code=303)
 
@@ -268,7 +278,7 @@ def preview(page: LoyaltyPage, request: Request):
     try:
         quote = page.db().read(baskets.quote, req, utcnow())
     except DomainError as exc:
-        page.messages.append(("error", page._("Not done: {reason}", reason=str(exc))))
+        page.messages.append(("error", page._("Not done: {reason}", reason=page.error(exc))))
         return _show_loyalty(page, exc.status, basket=basket)
     return _show_loyalty(page, basket=basket, quote=quote)
 
@@ -318,7 +328,7 @@ def money(page: MoneyPage):
     try:
         data = _money_data(page)
     except DomainError as exc:  # bound to an outlet or site: the reports are the coalition's
-        return page.render("error.html", exc.status, title=page._("Not allowed"), detail=str(exc))
+        return page.render("error.html", exc.status, title=page._("Not allowed"), detail=page.error(exc))
     return page.render("money.html", title=page._("Money"), **data)
 
 

@@ -122,8 +122,8 @@ def change_price(form: Form, page: ChangePage, device_id: str):
             before=lambda conn: registry.device_row(conn, device_id),
         )
     except DomainError as exc:
-        message = str(exc)
-        if "unit_price must be positive" in message:
+        message = page.error(exc)
+        if "unit_price must be positive" in str(exc):
             message = page._("The price may be 0 only for a turnstile.")
         return _show(page, exc.status, errors={device_id: message}, values={device_id: text})
     directory = page.request.app.state.directory
@@ -171,7 +171,7 @@ def register(form: Form, page: ChangePage):
     try:
         created = page.db(body).write(add, retry=True)
     except DomainError as exc:
-        page.messages.append(("error", page._("Not done: {reason}", reason=str(exc))))
+        page.messages.append(("error", page._("Not done: {reason}", reason=page.error(exc))))
         return _show(page, exc.status, new=new)
     app = page.request.app
     if app.state.directory is not None:
@@ -181,7 +181,7 @@ def register(form: Form, page: ChangePage):
         try:
             anyio.from_thread.run(admission.admit, new["id"], new["site"], created["key"])
         except BrokerUnavailable as exc:
-            page.messages.append(("error", page._("Not done: {reason}", reason=str(exc))))
+            page.messages.append(("error", page._("Not done: {reason}", reason=page.error(exc))))
     return _show(page, 201, created=created)
 
 
@@ -196,7 +196,7 @@ def reboot(page: ChangePage, device_id: str):
         seq = anyio.from_thread.run(management.send, app.state.bridge, app.state.engine, device_id, body)
         page.db(body).write(lambda conn: {"seq": seq})
     except DomainError as exc:
-        page.messages.append(("error", page._("Not done: {reason}", reason=str(exc))))
+        page.messages.append(("error", page._("Not done: {reason}", reason=page.error(exc))))
         return _show(page, exc.status)
     return RedirectResponse(f"/machines?rebooted={device_id}", status_code=303)
 
@@ -235,7 +235,7 @@ def _show_machine(page: Page, device_id: str, status: int = 200, errors: dict | 
     try:
         data = page.db().read(_machine, page.caller, device_id)
     except DomainError as exc:
-        return page.render("error.html", exc.status, title=page._("Not found"), detail=str(exc))
+        return page.render("error.html", exc.status, title=page._("Not found"), detail=page.error(exc))
     return page.render(
         "machine.html",
         status,
@@ -288,7 +288,7 @@ def set_loyalty(form: Form, page: ChangePage, device_id: str):
             scope=Scope(body["outlet_id"]),
         )
     except DomainError as exc:
-        page.messages.append(("error", page._("Not done: {reason}", reason=str(exc))))
+        page.messages.append(("error", page._("Not done: {reason}", reason=page.error(exc))))
         return _show_machine(page, device_id, exc.status, values=values)
     finally:
         device_loyalty.forget()
@@ -304,7 +304,7 @@ def clear_loyalty(page: ChangePage, device_id: str):
     try:
         page.db({}).write(clear, before=lambda conn: device_loyalty.get_settings(conn, device_id))
     except DomainError as exc:
-        page.messages.append(("error", page._("Not done: {reason}", reason=str(exc))))
+        page.messages.append(("error", page._("Not done: {reason}", reason=page.error(exc))))
         return _show_machine(page, device_id, exc.status)
     finally:
         device_loyalty.forget()

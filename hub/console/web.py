@@ -80,6 +80,14 @@ class Page:
     def time(self, moment: dt.datetime | None, seconds: bool = False) -> str:
         return i18n.local_time(moment, self.tz, self.locale, seconds)
 
+    def error(self, exc: Exception) -> str:
+        """A domain error's message in the operator's language (i18n.domain_message)."""
+        return i18n.domain_message(exc, self.locale)
+
+    def reason(self, code: str | None) -> str:
+        """A denial's or refusal's code in words (i18n.reason)."""
+        return i18n.reason(code, self.locale)
+
     def menu(self) -> list[tuple[str, str]]:
         return [(self._(text), path) for text, path, needs in MENU if self.may(*needs)]
 

@@ -85,6 +85,29 @@ def create_rule(conn: Connection, rule: dict) -> dict:
     return get_rule(conn, rule_id)
 
 
+def update_rule(conn: Connection, rule_id: int, rule: dict) -> dict:
+    """Replace a rule's fields and targets (every field given, as for create_rule); its id stays,
+    so lots it awarded still name it."""
+    get_rule(conn, rule_id)
+    row, targets = _row(rule), [_target(t) for t in rule.get("targets", [])]
+    _to_rule({**row, "id": rule_id}, targets)  # validates
+    outlets.check_outlets(conn, row.get("stores", []), "stores")
+    catalogue.check_targets(conn, [t["target_id"] for t in targets], "targets")
+    conn.execute(update(RULES).where(RULES.c.id == rule_id).values(**row))
+    conn.execute(delete(TARGETS).where(TARGETS.c.rule_id == rule_id))
+    if targets:
+        conn.execute(TARGETS.insert(), [{**t, "rule_id": rule_id} for t in targets])
+    return get_rule(conn, rule_id)
+
+
+def delete_rule(conn: Connection, rule_id: int) -> dict:
+    """Remove a rule and its targets; what it awarded stays (lots keep the rule's id)."""
+    rule = get_rule(conn, rule_id)
+    conn.execute(delete(TARGETS).where(TARGETS.c.rule_id == rule_id))
+    conn.execute(delete(RULES).where(RULES.c.id == rule_id))
+    return rule
+
+
 def _target(t: dict) -> dict:
     return {
         "target_id": str(t["id"]),
