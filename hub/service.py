@@ -16,7 +16,9 @@ from hub.devices.admission import Admission, DynsecAdmission
 from hub.devices.registry import HUB_USER, DeviceDirectory, reserved_device_id
 from hub.migrations import open_database
 from hub.mqtt.bridge import Bridge
+from hub.reports import schedule as report_schedule
 from hub.taps.authorize import Authorizer
+from hub.vouchers.delivery import MailSettings
 
 
 class Hub:
@@ -57,6 +59,11 @@ class Hub:
         # event loop sooner than the default 5 ms so replies are not held up.
         sys.setswitchinterval(0.0005)
         self._bridge_task = asyncio.create_task(self.bridge.run(), name="bridge")
+        # Scheduled reports by e-mail (hub.reports.schedule): each due one is claimed by one hub.
+        mail = MailSettings(self.settings.smtp, self.settings.mail_from)
+        mailer = asyncio.create_task(
+            report_schedule.run_forever(self.engine, mail, self.settings.currency), name="report-mail"
+        )
         try:
             if api:
                 config = uvicorn.Config(
@@ -68,7 +75,8 @@ class Hub:
                 await self._bridge_task
         finally:
             self._bridge_task.cancel()
-            await asyncio.gather(self._bridge_task, return_exceptions=True)
+            mailer.cancel()
+            await asyncio.gather(self._bridge_task, mailer, return_exceptions=True)
             self.engine.dispose()
 
     def stop(self) -> None:
