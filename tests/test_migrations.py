@@ -91,6 +91,9 @@ ADDED_SINCE_BASELINE = {
     "voucher_deliveries",
     "voucher_secrets",
     "voucher_campaigns",  # 0010
+    "settlement_cash_outlets",  # 0013
+    "settlement_periods",
+    "settlement_period_transfers",
 }
 # Columns added to a table of the previous release: read as NULL from its databases.
 COLUMNS_ADDED_SINCE_BASELINE = {

@@ -18,6 +18,7 @@ from hub.tables import (  # noqa: F401  (registers the tables)
     loyalty,
     outlets,
     sales,
+    settlement,
     taps,
     vouchers,
     wallets,

@@ -34,6 +34,7 @@ from hub.api.routers import (
     outlets,
     point_rules,
     points,
+    settlement,
     sun,
     topup_tiers,
     users,
@@ -66,6 +67,7 @@ for module in (
     gift_rules,
     card_gifts,
     gift_reports,
+    settlement,
     # vouchers (seed 001)
     vouchers,
     # who may do what, and what they did

@@ -10,6 +10,7 @@ from fastapi import APIRouter, BackgroundTasks
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
+from hub import settlement
 from hub.api.auth import Allowed
 from hub.api.deps import Bridge, BridgeDep, Currency, DbDep, EngineDep
 from hub.api.fields import MAX_AMOUNT, CardUid, HistoryCursor, HistoryItem, HistoryKinds, Key, Moment
@@ -120,24 +121,29 @@ def unblock_card(
 
 
 @router.post("/cards/{uid}/topups", response_model=TopUpOut, status_code=201)
-def top_up(_caller: Allowed.money_topup, uid: CardUid, body: TopUpIn, db: DbDep, idempotency_key: Key):
+def top_up(caller: Allowed.money_topup, uid: CardUid, body: TopUpIn, db: DbDep, idempotency_key: Key):
     """Credit the card's wallet. Send an Idempotency-Key header so that a retried
     request books once: the repeat returns the first answer with repeated=true."""
-    return db.write_keyed(
-        "topup/",
-        idempotency_key,
-        {"uid": uid, **body.model_dump(mode="json")},
-        lambda conn, key: cash_desk.top_up(conn, uid, body.amount, key, body.reason),
-    )
+
+    def book(conn, key: str) -> dict:
+        done = cash_desk.top_up(conn, uid, body.amount, key, body.reason)
+        settlement.record_cash(conn, key, caller.outlet_id)  # whose cash it is (seed 004)
+        return done
+
+    return db.write_keyed("topup/", idempotency_key, {"uid": uid, **body.model_dump(mode="json")}, book)
 
 
 @router.post("/cards/{uid}/refund", response_model=RefundOut)
-def refund(_caller: Allowed.money_refund, uid: CardUid, db: DbDep, idempotency_key: Key):
+def refund(caller: Allowed.money_refund, uid: CardUid, db: DbDep, idempotency_key: Key):
     """Pay back the card's own money (the visitor's top-ups less what was spent);
     unspent top-up bonus is not paid back. Refused while taps wait for their report."""
-    return db.write_keyed(
-        "refund/", idempotency_key, {"uid": uid}, lambda conn, key: cash_desk.refund(conn, uid, key)
-    )
+
+    def book(conn, key: str) -> dict:
+        done = cash_desk.refund(conn, uid, key)
+        settlement.record_cash(conn, key, caller.outlet_id)  # who paid the cash out (seed 004)
+        return done
+
+    return db.write_keyed("refund/", idempotency_key, {"uid": uid}, book)
 
 
 @router.post("/cards/{uid}/replace", response_model=ReplaceOut, status_code=201)

@@ -1,0 +1,200 @@
+"""Which outlet each money transfer concerns, derived from the ledger transfers and what their
+accounts belong to:
+
+  * an outlet's revenue account (a till's basket, points bought there)        → that outlet;
+  * a machine's account (a tap, an offline vend; a kiosk's cash box)           → the outlet the
+    machine sells for (its loyalty settings, PUT /devices/{id}/loyalty); none: the node's;
+  * the cash desk (a top-up, a debit card's settlement, a refund)              → the outlet recorded
+    with the booking (`record_cash`: the till or outlet named, else the caller's outlet); none: the
+    node's own cash desk;
+  * the promotions account (a top-up bonus, key "<top-up key>/bonus")        → the outlet of its
+    top-up;
+  * an outlet's gift-obligation account (hub.gifts)                            → that outlet.
+
+`load` reads the money transfers that touch a card's wallet or a gift-obligation account, in
+booking order, each as a `Booked` with what it means for the settlement (`kind`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, or_, select
+
+from hub.core.errors import NotFound
+from hub.ledger import ACCOUNTS, TRANSFERS
+from hub.settlement.allocation import NODE, Allocation
+from hub.tables.devices import Device
+from hub.tables.gifts import ObligationAccount
+from hub.tables.outlets import Counter, Outlet
+from hub.tables.settlement import CashOutlet
+from hub.tables.taps import DeviceLoyalty
+from hub.wallets import topup_bonus
+
+CASH_OUTLETS = CashOutlet.__table__
+OUTLETS = Outlet.__table__
+COUNTERS = Counter.__table__
+DEVICES = Device.__table__
+DEVICE_LOYALTY = DeviceLoyalty.__table__
+OBLIGATIONS = ObligationAccount.__table__
+
+POSTED = ("posted", "post")
+WALLET, OBLIGATION = "wallet", "gift_obligation"
+GRANT, REDEEM = "gift_grant_obligation", "gift_redeem_obligation"
+
+
+def record_cash(
+    conn: Connection, key: str, outlet_id: str | None = None, counter_id: str | None = None
+) -> None:
+    """Remember which outlet took (or paid back) the cash of the cash-desk transfer booked under
+    idempotency key `key`, in the booking's transaction. A counter names its outlet. Nothing to
+    record without either, or when nothing was booked under the key (a card with nothing to
+    pay back), or when it was recorded before (a repeated request)."""
+    if counter_id is not None:
+        outlet_id = conn.execute(select(COUNTERS.c.outlet_id).where(COUNTERS.c.id == counter_id)).scalar()
+        if outlet_id is None:
+            raise NotFound(f"no counter {counter_id}")
+    if outlet_id is None:
+        return
+    if conn.execute(select(OUTLETS.c.id).where(OUTLETS.c.id == outlet_id)).first() is None:
+        raise NotFound(f"no outlet {outlet_id}")
+    tid = conn.execute(select(TRANSFERS.c.id).where(TRANSFERS.c.idempotency_key == key)).scalar()
+    if tid is None:
+        return
+    if conn.execute(select(CASH_OUTLETS.c.transfer_id).where(CASH_OUTLETS.c.transfer_id == tid)).first():
+        return
+    conn.execute(CASH_OUTLETS.insert().values(transfer_id=tid, outlet_id=outlet_id, counter_id=counter_id))
+
+
+@dataclass(frozen=True)
+class Owners:
+    """What the accounts of one money ledger belong to."""
+
+    outlets: dict[int, str]  # revenue account → outlet
+    machines: dict[int, str]  # machine account → outlet (NODE: a machine of no outlet)
+    obligations: dict[int, str]  # gift-obligation account → outlet
+    cash: dict[str, str]  # cash-desk transfer id → outlet
+    names: dict[str, str]  # outlet → its name
+
+
+def owners(conn: Connection, ledger: str) -> Owners:
+    outlets = conn.execute(
+        select(OUTLETS.c.id, OUTLETS.c.name, OUTLETS.c.revenue_account_id).where(OUTLETS.c.ledger == ledger)
+    ).all()
+    machines = conn.execute(
+        select(DEVICES.c.account_id, DEVICE_LOYALTY.c.outlet_id).outerjoin(
+            DEVICE_LOYALTY, DEVICE_LOYALTY.c.device_id == DEVICES.c.id
+        )
+    ).all()
+    obligations = conn.execute(select(OBLIGATIONS.c.account_id, OBLIGATIONS.c.outlet_id)).all()
+    cash = conn.execute(select(CASH_OUTLETS.c.transfer_id, CASH_OUTLETS.c.outlet_id)).all()
+    return Owners(
+        outlets={account: outlet for outlet, _, account in outlets},
+        machines={account: outlet or NODE for account, outlet in machines},
+        obligations=dict(obligations),
+        cash=dict(cash),
+        names={outlet: name for outlet, name, _ in outlets},
+    )
+
+
+@dataclass(frozen=True)
+class Booked:
+    """A posted transfer the settlement reads, with the kinds of its two accounts."""
+
+    id: str
+    key: str
+    debit: int
+    credit: int
+    debit_kind: str
+    credit_kind: str
+    amount: int
+    code: str
+    created_at: dt.datetime
+
+
+def load(conn: Connection, ledger: str, until: dt.datetime) -> list[Booked]:
+    """The posted transfers on `ledger` booked before `until` that touch a card's wallet or an
+    outlet's gift-obligation account, in booking order."""
+    debit, credit = ACCOUNTS.alias("d"), ACCOUNTS.alias("c")
+    kinds = (WALLET, OBLIGATION)
+    query = (
+        select(
+            TRANSFERS.c.id,
+            TRANSFERS.c.idempotency_key,
+            TRANSFERS.c.debit_account_id,
+            TRANSFERS.c.credit_account_id,
+            debit.c.kind,
+            credit.c.kind,
+            TRANSFERS.c.amount,
+            TRANSFERS.c.code,
+            TRANSFERS.c.created_at,
+        )
+        .join(debit, debit.c.id == TRANSFERS.c.debit_account_id)
+        .join(credit, credit.c.id == TRANSFERS.c.credit_account_id)
+        .where(
+            TRANSFERS.c.ledger == ledger,
+            TRANSFERS.c.flags.in_(POSTED),
+            TRANSFERS.c.created_at < until,
+            or_(debit.c.kind.in_(kinds), credit.c.kind.in_(kinds)),
+        )
+        .order_by(TRANSFERS.c.created_at, TRANSFERS.c.id)
+    )
+    return [Booked(*row) for row in conn.execute(query)]
+
+
+def receiver(owned: Owners, account: int) -> str:
+    """The outlet an account paid by a card belongs to (NODE: none)."""
+    return owned.outlets.get(account) or owned.machines.get(account) or NODE
+
+
+CASH_CODES = ("kiosk_topup", "debit_settlement")  # a machine's cash into a wallet: a kiosk's
+
+
+class Attribution:
+    """Feeds the transfers, in the order they settle, to an `Allocation`."""
+
+    def __init__(self, owned: Owners, allocation: Allocation):
+        self.owned, self.alloc = owned, allocation
+        self.cash_by_key: dict[str, str] = {}  # a top-up's key → the outlet that took it
+
+    def apply(self, b: Booked) -> None:
+        if b.credit_kind == WALLET:
+            self._into_wallet(b)
+        elif b.debit_kind == WALLET:
+            self._out_of_wallet(b)
+        elif b.debit_kind == OBLIGATION:
+            outlet = self.owned.obligations.get(b.debit, NODE)
+            name, sign = ("gifts_given", 1) if b.code == GRANT else ("gifts_redeemed", -1)
+            self.alloc.figure(b.id, outlet, name, sign * b.amount)
+            self.alloc.flow(b.id, outlet, NODE, b.amount)
+        elif b.credit_kind == OBLIGATION:
+            outlet = self.owned.obligations.get(b.credit, NODE)
+            name = "gifts_redeemed" if b.code == REDEEM else "gifts_released"
+            self.alloc.figure(b.id, outlet, name, b.amount)
+            self.alloc.flow(b.id, NODE, outlet, b.amount)
+
+    def _into_wallet(self, b: Booked) -> None:
+        alloc, kind = self.alloc, b.debit_kind
+        if kind == WALLET:
+            alloc.move(b.id, b.debit, b.credit, b.amount, bonus=b.code == topup_bonus.BONUS_CODE)
+        elif kind == "cash" or (kind == "machine" and b.code in CASH_CODES):
+            holder = self.owned.cash.get(b.id, NODE) if kind == "cash" else receiver(self.owned, b.debit)
+            self.cash_by_key[b.key] = holder
+            alloc.cash_in(b.id, b.credit, holder, b.amount)
+        elif kind == "bonus":
+            grantor = self.cash_by_key.get(b.key.removesuffix("/bonus"), NODE)
+            alloc.bonus_in(b.id, b.credit, grantor, b.amount)
+        elif kind in ("revenue", "machine"):
+            alloc.unspend(b.id, b.credit, receiver(self.owned, b.debit), b.amount)
+        else:
+            alloc.node_in(b.id, b.credit, b.amount)
+
+    def _out_of_wallet(self, b: Booked) -> None:
+        alloc, kind = self.alloc, b.credit_kind
+        if kind == "cash":
+            alloc.cash_out(b.id, b.debit, self.owned.cash.get(b.id, NODE), b.amount)
+        elif kind == "bonus":
+            alloc.lapse(b.id, b.debit, b.amount)
+        else:
+            alloc.spend(b.id, b.debit, receiver(self.owned, b.credit), b.amount)

@@ -1,0 +1,147 @@
+"""A period's statement: per outlet (and the settlement node) the money it took in, what it
+received from cards, the gifts it gave and redeemed, the top-up bonus it gave and how much of
+that was spent elsewhere, whom it owes and who owes it, one net figure; and the payments that
+settle the nets, fewest first (hub.settlement.netting). Every figure lists the ledger transfers
+behind it.
+
+The whole history of the ledger up to the period's end is replayed (hub.settlement.allocation),
+since a spend today may use a top-up of last month; the figures are those of the transfers that
+count in the period (hub.settlement.periods)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from dataclasses import dataclass
+
+from sqlalchemy import Connection
+
+from hub.settlement import periods
+from hub.settlement.allocation import NODE, Allocation
+from hub.settlement.attribution import Attribution, load, owners
+from hub.settlement.netting import fewest_payments
+
+FIGURES = (
+    "cash_in",
+    "from_cards",
+    "gifts_given",
+    "gifts_redeemed",
+    "gifts_released",
+    "bonus_given",
+    "bonus_redeemed_elsewhere",
+)
+
+
+@dataclass
+class Replayed:
+    statement: dict
+    members: dict[str, dt.datetime]  # the transfers that count in the period, and when
+
+
+def replay(conn: Connection, ledger: str, since: dt.datetime, until: dt.datetime) -> Replayed:
+    periods.check_range(since, until)
+    closed, held = periods.closed(conn, ledger), periods.members(conn, ledger)
+    timed = []
+    for booked in load(conn, ledger, until):
+        at = held.get(booked.id) or periods.effective_at(booked.created_at, closed)
+        if at < until:
+            timed.append((at, booked))
+    timed.sort(key=lambda t: (t[0], t[1].created_at, t[1].id))
+    owned = owners(conn, ledger)
+    allocation = Allocation()
+    attribution = Attribution(owned, allocation)
+    counted: dict[str, dt.datetime] = {}
+    corrections = []
+    for at, booked in timed:
+        attribution.apply(booked)
+        if at >= since:
+            counted[booked.id] = at
+            if booked.created_at < since:
+                corrections.append(booked.id)
+    statement = build(allocation, counted, owned.names)
+    statement.update(
+        ledger=ledger,
+        since=since.isoformat(),
+        until=until.isoformat(),
+        corrections=corrections,
+        period=None,
+    )
+    return Replayed(statement, counted)
+
+
+def report(conn: Connection, ledger: str, since: dt.datetime, until: dt.datetime) -> dict:
+    """The statement of any period, as the ledger stands now (a closed period's own figures
+    where it is closed)."""
+    return replay(conn, ledger, since, until).statement
+
+
+def _figure() -> dict:
+    return {"amount": 0, "transfers": {}}  # an ordered set until `_listed`
+
+
+def _add(figure: dict, amount: int, transfer: str) -> None:
+    figure["amount"] += amount
+    figure["transfers"][transfer] = None
+
+
+def _listed(figure: dict) -> dict:
+    return {**figure, "transfers": list(figure["transfers"])}
+
+
+def build(allocation: Allocation, counted: dict[str, dt.datetime], names: dict[str, str]) -> dict:
+    parties: dict[str, dict] = {}
+
+    def party(pid: str) -> dict:
+        if pid not in parties:
+            parties[pid] = {
+                "outlet_id": pid,
+                "name": "settlement node" if pid == NODE else names.get(pid, ""),
+                **{name: _figure() for name in FIGURES},
+                "owes": {},
+                "owed": {},
+            }
+        return parties[pid]
+
+    for f in allocation.figures:
+        if f.transfer in counted:
+            _add(party(f.party)[f.name], f.amount, f.transfer)
+    for flow in allocation.flows:
+        if flow.transfer in counted:
+            _add(party(flow.payer)["owes"].setdefault(flow.payee, _figure()), flow.amount, flow.transfer)
+            _add(party(flow.payee)["owed"].setdefault(flow.payer, _figure()), flow.amount, flow.transfer)
+    outlets = []
+    for pid in sorted(parties, key=lambda p: (p == NODE, p)):
+        p = parties[pid]
+        for name in FIGURES:
+            p[name] = _listed(p[name])
+        p["owes"] = [{"to": k, **_listed(v)} for k, v in sorted(p["owes"].items())]
+        p["owed"] = [{"by": k, **_listed(v)} for k, v in sorted(p["owed"].items())]
+        p["net"] = sum(o["amount"] for o in p["owed"]) - sum(o["amount"] for o in p["owes"])
+        outlets.append(p)
+    return {
+        "outlets": outlets,
+        "payments": fewest_payments({p["outlet_id"]: p["net"] for p in outlets}),
+    }
+
+
+def to_csv(statement: dict) -> str:
+    """The statement as CSV: one row per outlet and figure (with the transfers behind it), one
+    per owing between two parties, one per payment."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["section", "outlet_id", "figure", "counterparty", "amount", "transfers"])
+    for p in statement["outlets"]:
+        for name in FIGURES:
+            figure = p[name]
+            writer.writerow(
+                ["outlet", p["outlet_id"], name, "", figure["amount"], " ".join(figure["transfers"])]
+            )
+        for owing in p["owes"]:
+            writer.writerow(
+                ["owes", p["outlet_id"], "owes", owing["to"], owing["amount"], " ".join(owing["transfers"])]
+            )
+        writer.writerow(["outlet", p["outlet_id"], "net", "", p["net"], ""])
+    for pay in statement["payments"]:
+        writer.writerow(["payment", pay["from"], "pays", pay["to"], pay["amount"], ""])
+    return out.getvalue()

@@ -1,0 +1,287 @@
+"""The coalition's money settled by period (seed 004, hub.settlement), on SQLite and PostgreSQL:
+three outlets with a hand-computed answer through the REST API (top-ups at two outlets, baskets
+and a machine's taps at three, a gift given at one and redeemed at another), closing the period,
+and corrections booked after the close landing in the next period. The allocation of a card's
+money and the netting to the fewest payments are checked on their own, the netting with
+hypothesis."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from clients import api_client
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from hub.api.app import create_app
+from hub.core.clock import utcnow
+from hub.devices.registry import DeviceDirectory
+from hub.ledger import TRANSFERS
+from hub.ledger import book as ledger_book
+from hub.settlement.allocation import NODE, Allocation
+from hub.settlement.netting import fewest_payments
+from hub.taps.authorize import Authorizer, Incoming
+from protocol import messages, topics
+
+V1 = "/api/v1"
+A, B, C = "bar", "shop", "slide"  # C's takings are a machine's: the slide's controller
+X, Y = "5E771E01", "5E771E02"
+
+
+def ok(response, status=200):
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+@pytest.fixture
+def app(engine):
+    return create_app(engine)
+
+
+@pytest.fixture
+def api(app):
+    api = api_client(app, "admin")
+    ok(api.post(f"{V1}/sites", json={"id": "park"}), 201)
+    for outlet in (A, B, C):
+        ok(api.post(f"{V1}/outlets", json={"id": outlet, "site_id": "park", "kind": outlet}), 201)
+    ok(api.post(f"{V1}/product-groups", json={"id": "food"}), 201)
+    for article, price in (("beer", 500), ("burger", 900), ("ride", 300)):
+        ok(api.post(f"{V1}/articles", json={"id": article, "product_group_id": "food", "price": price}), 201)
+    ok(api.post(f"{V1}/devices", json={"id": "slide-1", "site": "park", "unit_price": 300}), 201)
+    ok(api.put(f"{V1}/devices/slide-1/loyalty", json={"outlet_id": C, "article_id": "ride"}))
+    ok(api.post(f"{V1}/gift-items", json={"id": "DRINK", "value": 400}), 201)
+    for uid in (X, Y):
+        ok(api.post(f"{V1}/cards", json={"uid": uid}), 201)
+    return api
+
+
+def till(app, outlet):
+    return api_client(app, "cashier", outlet_id=outlet)
+
+
+def pay(api, uid, outlet, *lines):
+    basket = {
+        "card_uid": uid,
+        "outlet_id": outlet,
+        "lines": [{"article_id": a, "quantity": q} for a, q in lines],
+    }
+    return ok(api.post(f"{V1}/baskets/pay", json=basket), 201)
+
+
+class Slide:
+    """The slide's controller, its requests handed to the hub's authorizer as the bridge does."""
+
+    def __init__(self, engine):
+        self.device = DeviceDirectory(engine).get("park", "slide-1")
+        self.authorizer = Authorizer(engine)
+        self.n = 0
+
+    def send(self, kind, **body):
+        self.n += 1
+        [reply] = self.authorizer.process([Incoming(self.device, kind, {"id": f"1-{self.n}", **body})])
+        return messages.decode(topics.REPLY, reply)
+
+    def ride(self, uid, units):
+        grant = self.send(topics.TAP, card=uid, units=units)
+        assert grant["k"] == "grant", grant
+        return self.send(topics.REPORT, hold=grant["hold"], delivered=units)
+
+
+def by_outlet(statement):
+    return {o["outlet_id"]: o for o in statement["outlets"]}
+
+
+def figures(statement, *names):
+    return {
+        o["outlet_id"]: tuple(o[n] if n == "net" else o[n]["amount"] for n in names)
+        for o in statement["outlets"]
+    }
+
+
+def report(api, since, until):
+    return ok(api.get(f"{V1}/settlement", params={"from": since.isoformat(), "to": until.isoformat()}))
+
+
+def test_three_outlets_settle_as_computed_by_hand_and_a_closed_period_stays_as_it_was(app, api, engine):
+    start = utcnow()
+    ok(till(app, A).post(f"{V1}/cards/{X}/topups", json={"amount": 5000}), 201)  # A takes 50.00
+    ok(till(app, B).post(f"{V1}/cards/{Y}/topups", json={"amount": 3000}), 201)  # B takes 30.00
+    at_b = pay(api, X, B, ("beer", 2))  # X spends 10.00 of A's money at B: A owes B 1000
+    pay(api, X, A, ("burger", 1))  # 9.00 at A: A's own
+    slide = Slide(engine)
+    assert slide.ride(Y, 2)["posted"] == 600  # B's money at C: B owes C 600
+    assert slide.ride(X, 1)["posted"] == 300  # A's money at C: A owes C 300
+    pay(api, Y, A, ("beer", 1))  # B's money at A: B owes A 500
+    ok(api.post(f"{V1}/cards/{X}/gifts/give", json={"item_id": "DRINK", "outlet_id": A}), 201)
+    ok(api.post(f"{V1}/cards/{X}/gifts/redeem", json={"item_id": "DRINK", "outlet_id": C}))
+    end = utcnow()
+
+    live = report(api, start, end)
+    names = ("cash_in", "from_cards", "gifts_given", "gifts_redeemed", "net")
+    # A: owes B 1000, C 300, the node 400 (the gift); B owes it 500.  B: owed 1000, owes C 600, A 500.
+    # C: owed 600 + 300 by B and A, 400 by the node.  The node: owed 400 by A, owes C 400.
+    assert figures(live, *names) == {
+        A: (5000, 900 + 500, 400, 0, 500 - 1700),
+        B: (3000, 1000, 0, 0, 1000 - 1100),
+        C: (0, 900, 0, 400, 1300),
+        NODE: (0, 0, 0, 0, 0),
+    }
+    assert live["payments"] == [{"from": A, "to": C, "amount": 1200}, {"from": B, "to": C, "amount": 100}]
+    assert live["period"] is None and live["corrections"] == []
+    a = by_outlet(live)[A]
+    assert {o["to"]: o["amount"] for o in a["owes"]} == {B: 1000, C: 300, NODE: 400}
+    assert len(a["cash_in"]["transfers"]) == 1 and len(a["from_cards"]["transfers"]) == 2
+    owed_b = next(o for o in a["owes"] if o["to"] == B)
+    assert owed_b["transfers"] == [sale_transfer(engine, at_b["id"])]
+
+    closed = ok(
+        api.post(f"{V1}/settlement/periods", json={"from": start.isoformat(), "to": end.isoformat()}), 201
+    )
+    assert closed["period"]["id"] >= 1 and closed["outlets"] == live["outlets"]
+    assert closed["payments"] == live["payments"]
+    period_id = closed["period"]["id"]
+
+    # After the close: X's basket at B is refunded (B gives the 1000 back: it owes A again) and
+    # an offline vend X made on the slide before the close is replayed late (A owes C 300).
+    ok(api.post(f"{V1}/baskets/{at_b['id']}/refund"))
+    late = slide.send(
+        topics.REPORT, off="9-1", card=X, delivered=1, ago=int((utcnow() - start).total_seconds())
+    )
+    assert late["posted"] == 300
+    later = utcnow()
+
+    stored = ok(api.get(f"{V1}/settlement/periods/{period_id}"))
+    assert stored == closed
+    assert report(api, start, end)["outlets"] == closed["outlets"]  # the closed period is frozen
+    after = report(api, end, later)
+    assert figures(after, "from_cards", "net") == {A: (0, 1000 - 300), B: (-1000, -1000), C: (300, 300)}
+    assert after["payments"] == [{"from": B, "to": A, "amount": 700}, {"from": B, "to": C, "amount": 300}]
+
+    listed = ok(api.get(f"{V1}/settlement/periods"))
+    assert [(p["id"], p["closed_by"].split()[0]) for p in listed] == [(period_id, "key")]
+    text = api.get(f"{V1}/settlement/periods/{period_id}/csv")
+    assert text.status_code == 200 and text.headers["content-type"].startswith("text/csv")
+    assert f"payment,{A},pays,{C},1200," in text.text and f"outlet,{A},net,,-1200," in text.text
+
+
+def sale_transfer(engine, basket_id):
+    with engine.connect() as conn:
+        return conn.execute(
+            select(TRANSFERS.c.id).where(
+                TRANSFERS.c.reason == f"basket {basket_id} at {B}", TRANSFERS.c.code == "sale"
+            )
+        ).scalar_one()
+
+
+def test_a_booking_dated_inside_a_closed_period_lands_in_the_next(app, api, engine, monkeypatch):
+    start = utcnow()
+    ok(till(app, A).post(f"{V1}/cards/{X}/topups", json={"amount": 2000}), 201)
+    paid = pay(api, X, B, ("beer", 2))
+    end = utcnow()
+    ok(api.post(f"{V1}/settlement/periods", json={"from": start.isoformat(), "to": end.isoformat()}), 201)
+    # A refund whose transfer carries a time inside the closed period (a booking that committed
+    # after the close had read the ledger, or a clock behind): it settles after the period.
+    inside = start + (end - start) / 2
+    monkeypatch.setattr(ledger_book, "utcnow", lambda: inside)
+    ok(api.post(f"{V1}/baskets/{paid['id']}/refund"))
+    monkeypatch.undo()
+    later = utcnow()
+    assert figures(report(api, start, end), "from_cards", "net") == {A: (0, -1000), B: (1000, 1000)}
+    after = report(api, end, later)
+    assert figures(after, "from_cards", "net") == {A: (0, 1000), B: (-1000, -1000)}
+    assert len(after["corrections"]) == 1
+    # Closing the next period takes the correction; the earlier period is untouched.
+    ok(api.post(f"{V1}/settlement/periods", json={"from": end.isoformat(), "to": later.isoformat()}), 201)
+    assert figures(report(api, start, later), "net") == {A: (0,), B: (0,)}
+
+
+def test_closing_is_for_an_admin_of_the_whole_coalition_and_refuses_bad_periods(app, api):
+    now = utcnow()
+    span = {
+        "from": (now - dt.timedelta(hours=2)).isoformat(),
+        "to": (now - dt.timedelta(hours=1)).isoformat(),
+    }
+    manager = api_client(app, "manager", outlet_id=A)
+    assert manager.post(f"{V1}/settlement/periods", json=span).status_code == 403
+    assert manager.get(f"{V1}/settlement", params=span).status_code == 403
+    assert till(app, A).get(f"{V1}/settlement", params=span).status_code == 403
+    assert api_client(app, "auditor").post(f"{V1}/settlement/periods", json=span).status_code == 403
+
+    backwards = {"from": span["to"], "to": span["from"]}
+    assert api.get(f"{V1}/settlement", params=backwards).status_code == 422
+    assert api.post(f"{V1}/settlement/periods", json=backwards).status_code == 422
+    future = {"from": span["from"], "to": (now + dt.timedelta(days=1)).isoformat()}
+    assert "not ended" in api.post(f"{V1}/settlement/periods", json=future).json()["detail"]
+    huge = {"from": "0001-01-01T00:00:00+00:00", "to": "9999-12-31T23:59:59+00:00"}
+    assert api.get(f"{V1}/settlement", params=huge).status_code == 422
+    assert api.get(f"{V1}/settlement", params={"from": "yesterday", "to": span["to"]}).status_code == 422
+
+    ok(api.post(f"{V1}/settlement/periods", json=span), 201)
+    overlap = {"from": (now - dt.timedelta(minutes=90)).isoformat(), "to": now.isoformat()}
+    refused = api.post(f"{V1}/settlement/periods", json=overlap)
+    assert refused.status_code == 409 and "overlaps" in refused.json()["detail"]
+    assert api.get(f"{V1}/settlement/periods/99").status_code == 404
+    audit = ok(api.get(f"{V1}/audit", params={"action": "close_period"}))
+    assert [e["action"] for e in audit] == ["close_period"]
+
+
+# -- the allocation of a card's money, without a database -------------------------------------------
+
+
+def nets(allocation):
+    out = {}
+    for f in allocation.flows:
+        out[f.payer] = out.get(f.payer, 0) - f.amount
+        out[f.payee] = out.get(f.payee, 0) + f.amount
+    return {k: v for k, v in out.items() if v}
+
+
+def test_a_bonus_is_not_cash_the_granting_outlet_pays_the_node_which_pays_where_it_is_spent():
+    alloc = Allocation()
+    alloc.cash_in("t1", 1, A, 10000)
+    alloc.bonus_in("t2", 1, A, 1000)  # A owes the node 1000
+    alloc.spend("t3", 1, B, 10500)  # 10000 of A's cash, then 500 of the bonus: the node pays B
+    assert nets(alloc) == {A: -10000 - 1000, B: 10500, NODE: 1000 - 500}
+    assert [(f.party, f.name, f.amount) for f in alloc.figures if f.name.startswith("bonus")] == [
+        (A, "bonus_given", 1000),
+        (A, "bonus_redeemed_elsewhere", 500),
+    ]
+
+
+def test_money_is_spent_first_in_first_out_and_a_refund_undoes_the_latest_spend_there():
+    alloc = Allocation()
+    alloc.cash_in("t1", 1, A, 300)
+    alloc.cash_in("t2", 1, B, 300)
+    alloc.spend("t3", 1, C, 400)  # A's 300, then 100 of B's
+    assert nets(alloc) == {A: -300, B: -100, C: 400}
+    alloc.unspend("t4", 1, C, 150)  # B's 100 back, then 50 of A's
+    assert nets(alloc) == {A: -250, C: 250}
+    alloc.cash_out("t5", 1, B, 350)  # B pays back the rest: A's 50 first, then B's own 300
+    assert nets(alloc) == {A: -300, B: 50, C: 250}
+
+
+def test_a_debit_card_spends_first_and_whoever_takes_its_cash_owes_the_outlets_it_paid():
+    alloc = Allocation()
+    alloc.spend("t1", 1, B, 700)
+    assert nets(alloc) == {}
+    alloc.cash_in("t2", 1, A, 1000)
+    assert nets(alloc) == {A: -700, B: 700}
+
+
+# -- netting ----------------------------------------------------------------------------------------
+
+
+@given(st.lists(st.integers(-(10**9), 10**9), min_size=1, max_size=12))
+def test_netting_needs_at_most_one_payment_fewer_than_parties_and_meets_every_net(amounts):
+    amounts.append(-sum(amounts))
+    wanted = {f"o{i}": a for i, a in enumerate(amounts)}
+    payments = fewest_payments(wanted)
+    assert len(payments) <= max(0, sum(1 for a in amounts if a) - 1)
+    got = dict.fromkeys(wanted, 0)
+    for p in payments:
+        assert p["amount"] > 0 and wanted[p["from"]] < 0 < wanted[p["to"]]
+        got[p["from"]] -= p["amount"]
+        got[p["to"]] += p["amount"]
+    assert got == wanted
