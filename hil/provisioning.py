@@ -15,7 +15,9 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 
 from firmware import config as fwconfig
-from hub.devices.registry import DEVICES, FREE_KINDS, add_device, mqtt_credentials
+from hub.core.errors import Invalid
+from hub.devices import provisioning as hub_provisioning
+from hub.devices.registry import DEVICES, FREE_KINDS, add_device
 from protocol import topics
 
 # Stands in for the real key when inputs are checked before a device exists.
@@ -32,14 +34,9 @@ class ProvisioningError(ValueError):
 def device_broker_url(broker: str, device_id: str, key_hex: str) -> str:
     """The broker URL a device connects with: the given host:port plus its own credentials."""
     try:
-        parts = fwconfig.parse_broker(broker)
-    except fwconfig.ConfigError as e:
-        raise ProvisioningError(f"broker {broker!r}: {e} (e.g. mqtt://10.0.0.2:1883)") from None
-    if parts["user"] or parts["password"]:
-        raise ProvisioningError("give the broker without user:password: each device gets its own")
-    user, password = mqtt_credentials(device_id, key_hex)
-    scheme = "mqtts" if parts["tls"] else "mqtt"
-    return f"{scheme}://{user}:{password}@{parts['host']}:{parts['port']}"
+        return hub_provisioning.device_broker_url(broker, device_id, key_hex)
+    except Invalid as e:
+        raise ProvisioningError(str(e)) from None
 
 
 def build(
@@ -54,28 +51,15 @@ def build(
     pins: dict | None = None,
     ca: str | None = None,
 ) -> dict:
-    """The complete provisioning dict (defaults written out), checked by the firmware's parser.
-    ca: the PEM of the CA that signed an mqtts:// broker's certificate."""
-    if not wifi_ssid:
-        raise ProvisioningError("Wi-Fi SSID missing (--wifi-ssid or TAPGIFT_WIFI_SSID)")
-    if wifi_password is None:
-        raise ProvisioningError(
-            "Wi-Fi password missing (--wifi-password or TAPGIFT_WIFI_PASSWORD; '' for an open network)"
+    """The complete provisioning dict (hub.devices.provisioning's, with the firmware's defaults
+    written out), checked by the firmware's parser. ca: the PEM of the CA that signed an
+    mqtts:// broker's certificate."""
+    try:
+        data = hub_provisioning.provision_dict(
+            device_id, site, key_hex, broker, wifi_ssid, wifi_password, kind, profile, pins, ca
         )
-    profile = dict(profile or {})
-    if profile.setdefault("kind", kind) != kind:
-        raise ProvisioningError(f"profile kind {profile['kind']!r} differs from --kind {kind!r}")
-    data = {
-        "device": device_id,
-        "site": site,
-        "key": key_hex,
-        "broker": device_broker_url(broker, device_id, key_hex),
-        "wifi": {"ssid": wifi_ssid, "password": wifi_password},
-        "profile": profile,
-        "pins": dict(pins or {}),
-    }
-    if ca is not None:
-        data["ca"] = ca
+    except Invalid as e:
+        raise ProvisioningError(str(e)) from None
     cfg = validate(data)
     # The firmware's merged view: every field written out, nothing left to defaults.
     return {**data, "profile": cfg.profile, "pins": cfg.pins}
