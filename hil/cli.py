@@ -166,12 +166,20 @@ def bench_api(
     ),
     seconds: float = typer.Option(10.0, min=1, help="seconds of paying per round"),
     tills: list[int] = typer.Option([1, 8], help="concurrent tills, one round each"),
+    kind: list[str] = typer.Option(
+        ["1 article", "3 articles", "top-up"], help="what the tills do: '1 article', '3 articles', 'top-up'"
+    ),
+    hubs: list[int] = typer.Option(
+        [1], help="hub processes the tills are spread over, one set of rounds each"
+    ),
     as_json: bool = typer.Option(False, "--json"),
 ):
-    """Measure the REST path of cash registers: tills paying 3-article baskets (discount, points)."""
+    """Measure the REST path of cash registers: tills paying 1- and 3-article baskets (discount,
+    points) and topping up cards."""
     from hil import bench_api as ba
 
-    _emit(ba.run(db, seconds, tills), as_json)
+    summary = ba.run(db, seconds, tills, kinds=kind, hubs=hubs)
+    _emit(summary if as_json else ba.for_table(summary), as_json)
 
 
 @app.command("bench-ledger")
