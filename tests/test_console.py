@@ -5,6 +5,7 @@ and the API's own docs pages without a CDN."""
 
 from __future__ import annotations
 
+import html
 import re
 from pathlib import Path
 
@@ -49,6 +50,10 @@ def messages(html: str) -> list[str]:
 
 def field_errors(html: str) -> dict[str, str]:
     return dict(re.findall(r'class="field-error" id="([a-z0-9_-]+)-error">([^<]*)<', html))
+
+
+def unescaped(errors: dict[str, str]) -> dict[str, str]:
+    return {k: html.unescape(v) for k, v in errors.items()}
 
 
 def form_key(html: str) -> str:
@@ -941,3 +946,61 @@ def test_the_domains_messages_are_german_on_german_pages(app):
     assert messages(client(app, "admin").post("/cards/04A1B2C3D4/replace", data={}, headers=SAME).text) == [
         "Not done: card 04A1B2C3D4 is blocked"
     ]
+
+
+def test_a_controllers_provisioning_file_is_downloaded_by_devices_write_only_and_audited(app):
+    from firmware import config as fwconfig
+    from hub.devices.registry import DEVICES, mqtt_credentials
+
+    c = client(app, "tech")
+    page = c.get("/machines/disp-1").text
+    assert 'id="provision-form"' in page
+    assert "tapgift fw flash --port /dev/ttyUSB0 --provision disp-1.json" in page
+    wrong = c.post(
+        "/machines/gate-1/provision",
+        data={"broker": "mqtt://u:p@10.0.0.2", "wifi_ssid": "", "wifi_password": "secret", "pins": "[1]"},
+        headers=SAME,
+    )
+    assert wrong.status_code == 422
+    assert unescaped(field_errors(wrong.text)) == {
+        "prov-broker": "The broker as the controllers reach it, e.g. mqtt://10.0.0.2:1883.",
+        "prov-wifi_ssid": "The Wi-Fi's name (SSID), 1-32 characters.",
+        "prov-pins": 'A JSON object such as {"units": 2}, or empty.',
+    }
+    assert "secret" not in wrong.text  # the password is not sent back
+    sensorless = c.post(
+        "/machines/gate-1/provision",
+        data={"broker": "mqtt://10.0.0.2:1883", "wifi_ssid": "park", "wifi_password": "pw"},
+        headers=SAME,
+    )
+    assert unescaped(field_errors(sensorless.text)) == {
+        "prov-pins": 'A turnstile needs its sensor\'s pin, e.g. {"sensor": 4}.'
+    }
+    got = c.post(
+        "/machines/disp-1/provision",
+        data={
+            "broker": "mqtt://10.0.0.2:1883",
+            "wifi_ssid": "park",
+            "wifi_password": "pw",
+            "profile": '{"units": 2}',
+        },
+        headers=SAME,
+    )
+    assert got.status_code == 200, got.text
+    assert got.headers["content-disposition"] == 'attachment; filename="disp-1.json"'
+    assert got.headers["cache-control"] == "no-store"
+    with app.state.engine.connect() as conn:
+        key = conn.execute(select(DEVICES.c.key_hex).where(DEVICES.c.id == "disp-1")).scalar_one()
+        entry = conn.execute(select(AUDIT).where(AUDIT.c.action == "download_provisioning")).mappings().one()
+    cfg = fwconfig.from_dict(got.json())  # the board's own parser takes it
+    user, password = mqtt_credentials("disp-1", key)
+    assert (cfg.device, cfg.site, cfg.key) == ("disp-1", "park", key)
+    assert cfg.broker == {"host": "10.0.0.2", "port": 1883, "user": user, "password": password, "tls": False}
+    assert cfg.profile["units"] == 2 and cfg.wifi == {"ssid": "park", "password": "pw"}
+    assert (entry["actor"], entry["target"]) == ("tech", {"device_id": "disp-1"})
+    assert key not in str(dict(entry)) and "pw" not in str(entry["request"])
+    # devices.read alone sees the page but not the form, and may not download
+    auditor = client(app, "auditor")
+    assert 'id="provision-form"' not in auditor.get("/machines/disp-1").text
+    assert auditor.post("/machines/disp-1/provision", data={}, headers=SAME).status_code == 403
+    assert c.post("/machines/nothing/provision", data={}, headers=SAME).status_code == 404

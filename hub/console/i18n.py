@@ -407,6 +407,27 @@ GERMAN: dict[str, str] = {
     "Enter the amount that earns one point, e.g. 10.00.": "Den Betrag eingeben, der einem Punkt entspricht, z. B. 10,00.",
     "Whole points from 0 to {max}.": "Ganze Punkte von 0 bis {max}.",
     "Whole days from 0 to {max}.": "Ganze Tage von 0 bis {max}.",
+    # provisioning file
+    "Provisioning file": "Provisionierungsdatei",
+    "The file a technician copies to the board: the controller's key, the broker, the Wi-Fi. Keep it like a password; each download is in the audit log.": "Die Datei, die ein Techniker auf die Platine kopiert: der Schlüssel der Steuerung, der Broker, das WLAN. Wie ein Passwort aufbewahren; jeder Download steht im Prüfprotokoll.",
+    "Broker as the controllers reach it": "Broker, wie die Steuerungen ihn erreichen",
+    "Wi-Fi name (SSID)": "WLAN-Name (SSID)",
+    "Wi-Fi password": "WLAN-Passwort",
+    "Profile (JSON, optional)": "Profil (JSON, optional)",
+    "Pins (JSON, optional)": "Pins (JSON, optional)",
+    "CA certificate of an mqtts:// broker (PEM)": "CA-Zertifikat eines mqtts://-Brokers (PEM)",
+    "Download the provisioning file": "Provisionierungsdatei herunterladen",
+    "Then, at the board:": "Dann an der Platine:",
+    "Download its provisioning file on its page,": "Ihre Provisionierungsdatei auf ihrer Seite herunterladen,",
+    "or a technician writes it and flashes the board with:": "oder ein Techniker schreibt sie und flasht die Platine mit:",
+    "The broker as the controllers reach it, e.g. mqtt://10.0.0.2:1883.": "Der Broker, wie die Steuerungen ihn erreichen, z. B. mqtt://10.0.0.2:1883.",
+    "The Wi-Fi's name (SSID), 1-32 characters.": "Der Name des WLANs (SSID), 1-32 Zeichen.",
+    "At most 64 characters (empty for an open network).": "Höchstens 64 Zeichen (leer für ein offenes Netz).",
+    "A JSON object such as {example}, or empty.": "Ein JSON-Objekt wie {example}, oder leer.",
+    "The profile's kind must be the machine's: {kind}.": "Die Art im Profil muss die der Maschine sein: {kind}.",
+    "A {kind} needs its sensor's pin, e.g. {example}.": "Ein(e) {kind} braucht den Pin seines Sensors, z. B. {example}.",
+    "A PEM certificate (-----BEGIN CERTIFICATE----- …).": "Ein PEM-Zertifikat (-----BEGIN CERTIFICATE----- …).",
+    "An mqtts:// broker needs the CA that signed its certificate.": "Ein mqtts://-Broker braucht die CA, die sein Zertifikat signiert hat.",
 }
 
 

@@ -6,12 +6,14 @@ command that writes its provisioning file and flashes the board."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
 from typing import Annotated
 
 import anyio.from_thread
 from fastapi import APIRouter, Depends
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import Connection, func, select
 
 from hub.access.callers import Caller, visible_devices
@@ -19,7 +21,7 @@ from hub.api.deps import Scope
 from hub.console import i18n
 from hub.console.web import Form, Needs, Page, same_origin
 from hub.core.errors import DomainError
-from hub.devices import management, registry
+from hub.devices import management, provisioning, registry
 from hub.devices.admission import Admission, BrokerUnavailable
 from hub.gifts import list_items
 from hub.loyalty import catalogue
@@ -31,8 +33,7 @@ from hub.wallets.cards import CARDS
 router = APIRouter()
 
 DEVICE_ID = re.compile(r"[A-Za-z0-9_.-]{1,40}")  # hub/api/routers/devices.py
-# What a controller's firmware can run (firmware/config.py PROFILE_KINDS; the hub does not import it).
-KINDS = ("dispenser", "slot_machine", "billiard", "turnstile", "kiosk")
+KINDS = provisioning.KINDS
 
 MachinesPage = Annotated[Page, Needs("devices.read")]
 ChangePage = Annotated[Page, Needs("devices.write")]
@@ -231,7 +232,14 @@ def _machine(conn: Connection, caller, device_id: str) -> dict:
     }
 
 
-def _show_machine(page: Page, device_id: str, status: int = 200, errors: dict | None = None, values=None):
+def _show_machine(
+    page: Page,
+    device_id: str,
+    status: int = 200,
+    errors: dict | None = None,
+    values=None,
+    provision: dict | None = None,
+):
     try:
         data = page.db().read(_machine, page.caller, device_id)
     except DomainError as exc:
@@ -243,6 +251,7 @@ def _show_machine(page: Page, device_id: str, status: int = 200, errors: dict | 
         **data,
         errors=errors or {},
         values=values or data["loyalty"] or {},
+        provision=provision or {"broker": os.environ.get("TAPGIFT_DEVICE_BROKER", "")},
     )
 
 
@@ -309,3 +318,111 @@ def clear_loyalty(page: ChangePage, device_id: str):
     finally:
         device_loyalty.forget()
     return RedirectResponse(f"/machines/{device_id}?saved=cleared", status_code=303)
+
+
+# --- the provisioning file ---------------------------------------------------------------------
+
+PROVISION_FIELDS = ("broker", "wifi_ssid", "wifi_password", "profile", "pins", "ca")
+
+
+def _json_object(text: str) -> dict | None:
+    """A profile or pins field: a JSON object, {} when empty; None if it is not one."""
+    if not text.strip():
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _check_provision(page: Page, kind: str, values: dict) -> tuple[dict, dict]:
+    """The file's inputs checked field by field: (errors, parsed profile and pins)."""
+    _ = page._
+    errors, parsed = {}, {}
+    try:
+        tls, _host, _port = provisioning.broker_address(values["broker"])
+    except DomainError:
+        errors["broker"] = _("The broker as the controllers reach it, e.g. mqtt://10.0.0.2:1883.")
+        tls = False
+    if not 1 <= len(values["wifi_ssid"]) <= 32:
+        errors["wifi_ssid"] = _("The Wi-Fi's name (SSID), 1-32 characters.")
+    if len(values["wifi_password"]) > 64:
+        errors["wifi_password"] = _("At most 64 characters (empty for an open network).")
+    for name in ("profile", "pins"):
+        parsed[name] = _json_object(values[name])
+        if parsed[name] is None:
+            errors[name] = _("A JSON object such as {example}, or empty.", example='{"units": 2}')
+    if parsed.get("profile") and parsed["profile"].get("kind", kind) != kind:
+        errors["profile"] = _("The profile's kind must be the machine's: {kind}.", kind=kind)
+    if (
+        kind in provisioning.NEEDS_SENSOR
+        and parsed.get("pins") is not None
+        and parsed["pins"].get("sensor") is None
+    ):
+        errors["pins"] = _(
+            "A {kind} needs its sensor's pin, e.g. {example}.", kind=kind, example='{"sensor": 4}'
+        )
+    if values["ca"] and "-----BEGIN CERTIFICATE-----" not in values["ca"]:
+        errors["ca"] = _("A PEM certificate (-----BEGIN CERTIFICATE----- …).")
+    elif tls and not values["ca"]:
+        errors["ca"] = _("An mqtts:// broker needs the CA that signed its certificate.")
+    return errors, parsed
+
+
+def _visible_device(conn: Connection, caller: Caller, device_id: str) -> dict:
+    caller.check_device(conn, device_id)
+    return registry.device_row(conn, device_id)
+
+
+@router.post(
+    "/machines/{device_id}/provision", name="download_provisioning", dependencies=[Depends(same_origin)]
+)
+def download_provisioning(form: Form, page: ChangePage, device_id: str):
+    """The controller's provisioning file, as `tapgift device add --out` writes it (without the
+    firmware's defaults written out: the board fills them in). It holds the device's key: only
+    devices.write gets it, and each download is in the audit log (the Wi-Fi password is not)."""
+    values = {k: form.get(k, "") for k in PROVISION_FIELDS}
+    values.update({k: values[k].strip() for k in ("broker", "wifi_ssid", "profile", "pins", "ca")})
+    try:
+        device = page.db().read(_visible_device, page.caller, device_id)
+    except DomainError as exc:
+        return page.render("error.html", exc.status, title=page._("Not found"), detail=page.error(exc))
+    errors, parsed = _check_provision(page, device["kind"], values)
+    if errors:
+        return _show_machine(page, device_id, 422, errors=errors, provision={**values, "wifi_password": ""})
+    key: dict[str, str] = {}
+
+    def issue(conn: Connection) -> dict:
+        page.caller.check_device(conn, device_id)
+        key["hex"] = conn.execute(
+            select(registry.DEVICES.c.key_hex).where(registry.DEVICES.c.id == device_id)
+        ).scalar_one()
+        return {"device": device_id, "site": device["site"]}
+
+    body = {"broker": values["broker"], "wifi_ssid": values["wifi_ssid"], **parsed, "ca": bool(values["ca"])}
+    try:
+        page.db(body).write(issue)
+        data = provisioning.provision_dict(
+            device_id,
+            device["site"],
+            key["hex"],
+            values["broker"],
+            values["wifi_ssid"],
+            values["wifi_password"],
+            device["kind"],
+            parsed["profile"],
+            parsed["pins"],
+            values["ca"] or None,
+        )
+    except DomainError as exc:
+        page.messages.append(("error", page._("Not done: {reason}", reason=page.error(exc))))
+        return _show_machine(page, device_id, exc.status, provision={**values, "wifi_password": ""})
+    return Response(
+        json.dumps(data, indent=2) + "\n",
+        media_type="application/json",
+        headers={
+            "Content-Disposition": f'attachment; filename="{device_id}.json"',
+            "Cache-Control": "no-store",
+        },
+    )
