@@ -131,6 +131,8 @@ def test_three_outlets_settle_as_computed_by_hand_and_a_closed_period_stays_as_i
     assert live["payments"] == [{"from": A, "to": C, "amount": 1200}, {"from": B, "to": C, "amount": 100}]
     assert live["period"] is None and live["corrections"] == []
     a = by_outlet(live)[A]
+    assert a["gifts_redeemed_elsewhere"]["amount"] == 400  # the guard: A's gift, handed over at C
+    assert by_outlet(live)[C]["gifts_redeemed_elsewhere"]["amount"] == 0
     assert {o["to"]: o["amount"] for o in a["owes"]} == {B: 1000, C: 300, NODE: 400}
     assert len(a["cash_in"]["transfers"]) == 1 and len(a["from_cards"]["transfers"]) == 2
     owed_b = next(o for o in a["owes"] if o["to"] == B)
@@ -143,21 +145,25 @@ def test_three_outlets_settle_as_computed_by_hand_and_a_closed_period_stays_as_i
     assert closed["payments"] == live["payments"]
     period_id = closed["period"]["id"]
 
-    # After the close: X's basket at B is refunded (B gives the 1000 back: it owes A again) and
-    # an offline vend X made on the slide before the close is replayed late (A owes C 300).
+    # After the close: X's basket at B is refunded (B gives the 1000 back: it owes A again), an
+    # offline vend X made on the slide before the close is replayed late (A owes C 300), and A's
+    # till pays Y back what is left of the money B took (B owes A 1900).
     ok(api.post(f"{V1}/baskets/{at_b['id']}/refund"))
-    late = slide.send(
-        topics.REPORT, off="9-1", card=X, delivered=1, ago=int((utcnow() - start).total_seconds())
-    )
-    assert late["posted"] == 300
+    ago = int((utcnow() - start).total_seconds())
+    assert slide.send(topics.REPORT, off="9-1", card=X, delivered=1, ago=ago)["posted"] == 300
+    assert ok(till(app, A).post(f"{V1}/cards/{Y}/refund"))["refunded"] == 3000 - 600 - 500
     later = utcnow()
 
     stored = ok(api.get(f"{V1}/settlement/periods/{period_id}"))
     assert stored == closed
     assert report(api, start, end)["outlets"] == closed["outlets"]  # the closed period is frozen
     after = report(api, end, later)
-    assert figures(after, "from_cards", "net") == {A: (0, 1000 - 300), B: (-1000, -1000), C: (300, 300)}
-    assert after["payments"] == [{"from": B, "to": A, "amount": 700}, {"from": B, "to": C, "amount": 300}]
+    assert figures(after, "cash_in", "from_cards", "net") == {
+        A: (-1900, 0, 1000 - 300 + 1900),
+        B: (0, -1000, -1000 - 1900),
+        C: (0, 300, 300),
+    }
+    assert after["payments"] == [{"from": B, "to": A, "amount": 2600}, {"from": B, "to": C, "amount": 300}]
 
     listed = ok(api.get(f"{V1}/settlement/periods"))
     assert [(p["id"], p["closed_by"].split()[0]) for p in listed] == [(period_id, "key")]

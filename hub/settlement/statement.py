@@ -1,8 +1,8 @@
 """A period's statement: per outlet (and the settlement node) the money it took in, what it
-received from cards, the gifts it gave and redeemed, the top-up bonus it gave and how much of
-that was spent elsewhere, whom it owes and who owes it, one net figure; and the payments that
-settle the nets, fewest first (hub.settlement.netting). Every figure lists the ledger transfers
-behind it.
+received from cards, the gifts it gave and redeemed, the top-up bonus and gifts it gave and how
+much of them was spent or handed over elsewhere (hub.settlement.guard), whom it owes and who owes
+it, one net figure; and the payments that settle the nets, fewest first (hub.settlement.netting).
+Every figure lists the ledger transfers behind it.
 
 The whole history of the ledger up to the period's end is replayed (hub.settlement.allocation),
 since a spend today may use a top-up of last month; the figures are those of the transfers that
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
-from hub.settlement import periods
+from hub.settlement import guard, periods
 from hub.settlement.allocation import NODE, Allocation
 from hub.settlement.attribution import Attribution, load, owners
 from hub.settlement.netting import fewest_payments
@@ -59,7 +59,8 @@ def replay(conn: Connection, ledger: str, since: dt.datetime, until: dt.datetime
             counted[booked.id] = at
             if booked.created_at < since:
                 corrections.append(booked.id)
-    statement = build(allocation, counted, owned.names)
+    elsewhere = guard.gifts_redeemed_elsewhere(conn, ledger, since, until)
+    statement = build(allocation, counted, owned.names, elsewhere)
     statement.update(
         ledger=ledger,
         since=since.isoformat(),
@@ -89,7 +90,9 @@ def _listed(figure: dict) -> dict:
     return {**figure, "transfers": list(figure["transfers"])}
 
 
-def build(allocation: Allocation, counted: dict[str, dt.datetime], names: dict[str, str]) -> dict:
+def build(
+    allocation: Allocation, counted: dict[str, dt.datetime], names: dict[str, str], elsewhere: dict[str, dict]
+) -> dict:
     parties: dict[str, dict] = {}
 
     def party(pid: str) -> dict:
@@ -98,10 +101,14 @@ def build(allocation: Allocation, counted: dict[str, dt.datetime], names: dict[s
                 "outlet_id": pid,
                 "name": "settlement node" if pid == NODE else names.get(pid, ""),
                 **{name: _figure() for name in FIGURES},
+                "gifts_redeemed_elsewhere": {"amount": 0, "lot_moves": []},
                 "owes": {},
                 "owed": {},
             }
         return parties[pid]
+
+    for pid, figure in elsewhere.items():
+        party(pid)["gifts_redeemed_elsewhere"] = figure
 
     for f in allocation.figures:
         if f.transfer in counted:
@@ -137,6 +144,9 @@ def to_csv(statement: dict) -> str:
             writer.writerow(
                 ["outlet", p["outlet_id"], name, "", figure["amount"], " ".join(figure["transfers"])]
             )
+        mine = p["gifts_redeemed_elsewhere"]
+        moves = " ".join(str(m) for m in mine["lot_moves"])
+        writer.writerow(["outlet", p["outlet_id"], "gifts_redeemed_elsewhere", "", mine["amount"], moves])
         for owing in p["owes"]:
             writer.writerow(
                 ["owes", p["outlet_id"], "owes", owing["to"], owing["amount"], " ".join(owing["transfers"])]

@@ -7,6 +7,7 @@ import datetime as dt
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from hub import settlement
 from hub.api.auth import Allowed
 from hub.api.deps import DbDep
 from hub.api.fields import MAX_AMOUNT, CardUid, HistoryItem, Key
@@ -68,12 +69,13 @@ def owed(_caller: Allowed.holders_read, db: DbDep):
 
 
 @router.post("/cards/{uid}/settle", response_model=SettleOut, status_code=201)
-def settle(_caller: Allowed.money_topup, uid: CardUid, body: SettleIn, db: DbDep, idempotency_key: Key):
+def settle(caller: Allowed.money_topup, uid: CardUid, body: SettleIn, db: DbDep, idempotency_key: Key):
     """The holder pays what the debit card owes (all by default, never more) at the cash desk.
     Send an Idempotency-Key header: a retry books nothing new and answers repeated=true."""
-    return db.write_keyed(
-        "settle/",
-        idempotency_key,
-        {"uid": uid, **body.model_dump(mode="json")},
-        lambda conn, key: cash_desk.settle(conn, uid, key, body.amount),
-    )
+
+    def book(conn, key: str) -> dict:
+        done = cash_desk.settle(conn, uid, key, body.amount)
+        settlement.record_cash(conn, key, caller.outlet_id)  # whose cash it is (seed 004)
+        return done
+
+    return db.write_keyed("settle/", idempotency_key, {"uid": uid, **body.model_dump(mode="json")}, book)

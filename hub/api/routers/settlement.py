@@ -31,6 +31,11 @@ class Figure(BaseModel):
     transfers: list[str] = Field(description="the ledger transfers behind the amount")
 
 
+class GuardFigure(BaseModel):
+    amount: int = Field(description="minor units")
+    lot_moves: list[int] = Field(description="the gift lot moves behind the amount")
+
+
 class Owing(Figure):
     to: str
 
@@ -49,6 +54,9 @@ class OutletStatement(BaseModel):
     gifts_released: Figure = Field(description="value of its gifts reset unredeemed and given back to it")
     bonus_given: Figure = Field(description="top-up bonus it granted (it owes the node)")
     bonus_redeemed_elsewhere: Figure = Field(description="of its bonus, what cards spent at other outlets")
+    gifts_redeemed_elsewhere: GuardFigure = Field(
+        description="of its gifts, the value other outlets handed over (the seed's guard against abuse)"
+    )
     owes: list[Owing]
     owed: list[OwedBy]
     net: int = Field(description="owed − owes: > 0 it receives, < 0 it pays")
