@@ -91,6 +91,7 @@ ADDED_SINCE_BASELINE = {
     "voucher_deliveries",
     "voucher_secrets",
     "voucher_campaigns",  # 0010
+    "topup_tier_sites",  # 0011
     "settlement_cash_outlets",  # 0013
     "settlement_periods",
     "settlement_period_transfers",
@@ -99,6 +100,7 @@ ADDED_SINCE_BASELINE = {
 COLUMNS_ADDED_SINCE_BASELINE = {
     "device_requests": {"fingerprint"},  # 0004
     "device_health": {"heap_alloc_bytes", "reset_cause", "last_traceback"},  # 0009
+    "topup_tiers": {"site_id"},  # 0011
 }
 
 

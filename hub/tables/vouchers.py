@@ -69,6 +69,7 @@ class VoucherRedemption(SQLModel, table=True):
     outlet_id: str | None = Field(default=None, foreign_key="outlets.id")
     counter_id: str | None = None
     card_uid: str | None = None
+    basket_id: str | None = Field(default=None, index=True)  # the paid basket it was used in or credited on
     caller: str = ""
     used: int = money()  # taken from the voucher's account (minor units, points or uses)
     value: int = money()  # money booked to the outlet's revenue (minor units)

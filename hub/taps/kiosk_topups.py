@@ -1,6 +1,6 @@
 """Kiosk top-ups (up/topup): cash a kiosk counted from its coin/bill acceptor, credited
 to the tapped card from the kiosk's cash box (the device's own account) with the
-top-up bonus of its tier (hub/topup_bonus.py), once per (device, event id). The event
+top-up bonus of its site's tiers (hub/wallets/topup_bonus.py), once per (device, event id). The event
 id is taken when the first coin of a card session is counted and kept on the kiosk's
 flash, so money counted before a power cut is credited once, under whatever request
 id the kiosk sends it again. A blocked card is credited too: it is the visitor's money.
@@ -34,7 +34,7 @@ class TopUps:
     def __init__(self, book: Book, now: datetime, items: list):
         self.book, self.raw, self.now = book, book.raw, now
         self.done: dict[tuple[str, str], tuple[int, int]] = {}
-        self.tiers: dict[str, list] = {}
+        self.tiers: dict[tuple[str, str], list] = {}
         self.bonus_source: dict[str, int] = {}
         self.rows: list[tuple] = []
         if items:
@@ -90,7 +90,7 @@ class TopUps:
             reason=f"cash counted at kiosk {device.id}",
             key=tag,
         )
-        bonus = 0 if debit else topup_bonus.topup_bonus(amount, self._tiers(ledger))
+        bonus = 0 if debit else topup_bonus.topup_bonus(amount, self._tiers(ledger, device.site))
         if bonus:
             self.book.transfer(
                 self._bonus_source(ledger),
@@ -105,12 +105,12 @@ class TopUps:
         )
         return amount, bonus
 
-    def _tiers(self, ledger: str) -> list:
-        if ledger not in self.tiers:
-            self.tiers[ledger] = [
-                (t["min_amount"], t["percent"]) for t in topup_bonus.get_tiers(self.book.conn, ledger)
+    def _tiers(self, ledger: str, site: str) -> list:
+        if (ledger, site) not in self.tiers:
+            self.tiers[ledger, site] = [
+                (t["min_amount"], t["percent"]) for t in topup_bonus.get_tiers(self.book.conn, ledger, site)
             ]
-        return self.tiers[ledger]
+        return self.tiers[ledger, site]
 
     def _bonus_source(self, ledger: str) -> int:
         if ledger not in self.bonus_source:

@@ -29,9 +29,11 @@ def _repeat(conn: Connection, key: str, account_id: int, amount: int) -> dict | 
     return done
 
 
-def top_up(conn: Connection, uid: str, amount: int, key: str, reason: str = "") -> dict:
-    """Credit a wallet from the cash desk, plus the top-up bonus its tier earns.
-    A repeated key books nothing new."""
+def top_up(
+    conn: Connection, uid: str, amount: int, key: str, reason: str = "", site_id: str | None = None
+) -> dict:
+    """Credit a wallet from the cash desk, plus the top-up bonus its tier earns at `site_id`
+    (the site's tiers, or the default list). A repeated key books nothing new."""
     card = get_card(conn, uid)
     if card.kind == "debit":
         raise Conflict(f"card {uid} is a debit card, paid later: settle what it owes instead")
@@ -50,7 +52,7 @@ def top_up(conn: Connection, uid: str, amount: int, key: str, reason: str = "") 
     tid = book.transfer(
         cash, card.account_id, amount, code="topup", reason=reason or "top-up at the cash desk", key=key
     )
-    bonus = topup_bonus.bonus_for(conn, ledger, amount)
+    bonus = topup_bonus.bonus_for(conn, ledger, amount, site_id)
     if bonus:
         source = system_account(conn, ledger, "bonus", topup_bonus.PROMOTIONS)
         book.transfer(

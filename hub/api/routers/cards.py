@@ -12,11 +12,11 @@ from sqlalchemy import Engine
 
 from hub import settlement
 from hub.api.auth import Allowed
-from hub.api.deps import Bridge, BridgeDep, Currency, DbDep, EngineDep
-from hub.api.fields import MAX_AMOUNT, CardUid, HistoryCursor, HistoryItem, HistoryKinds, Key, Moment
+from hub.api.deps import Bridge, BridgeDep, Currency, DbDep, EngineDep, Scope
+from hub.api.fields import MAX_AMOUNT, CardUid, HistoryCursor, HistoryItem, HistoryKinds, Key, Moment, Slug
 from hub.cards import replacement
 from hub.devices import management
-from hub.wallets import cards, cash_desk, history
+from hub.wallets import cards, cash_desk, history, topup_bonus
 
 log = logging.getLogger("tapgift.api")
 
@@ -45,6 +45,12 @@ class TopUpIn(BaseModel):
         gt=0, le=MAX_AMOUNT, strict=True, description="minor units as a JSON integer, e.g. 5000 for 50.00"
     )
     reason: str = Field("", max_length=200)
+    outlet_id: Slug | None = Field(
+        None,
+        description="the outlet whose cash desk takes the money: its site's top-up tiers apply "
+        "(default: the caller's own outlet or site; a caller bound to neither: the default tiers)",
+    )
+    counter_id: Slug | None = Field(None, description="the till taking the money (its outlet's site)")
 
 
 class TopUpOut(CardOut):
@@ -122,15 +128,26 @@ def unblock_card(
 
 @router.post("/cards/{uid}/topups", response_model=TopUpOut, status_code=201)
 def top_up(caller: Allowed.money_topup, uid: CardUid, body: TopUpIn, db: DbDep, idempotency_key: Key):
-    """Credit the card's wallet. Send an Idempotency-Key header so that a retried
-    request books once: the repeat returns the first answer with repeated=true."""
+    """Credit the card's wallet, with the top-up bonus of the tiers of the site where it is
+    paid in (the counter's or outlet's, else the caller's own). Send an Idempotency-Key header
+    so that a retried request books once: the repeat returns the first answer with
+    repeated=true."""
+    outlet = body.outlet_id or (None if body.counter_id else caller.outlet_id)
 
     def book(conn, key: str) -> dict:
-        done = cash_desk.top_up(conn, uid, body.amount, key, body.reason)
-        settlement.record_cash(conn, key, caller.outlet_id)  # whose cash it is (seed 004)
+        site = topup_bonus.site_of(conn, outlet, body.counter_id) or caller.site_id
+        done = cash_desk.top_up(conn, uid, body.amount, key, body.reason, site)
+        settlement.record_cash(conn, key, outlet, body.counter_id)  # whose cash it is (seed 004)
         return done
 
-    return db.write_keyed("topup/", idempotency_key, {"uid": uid, **body.model_dump(mode="json")}, book)
+    named = body.outlet_id is not None or body.counter_id is not None
+    return db.write_keyed(
+        "topup/",
+        idempotency_key,
+        {"uid": uid, **body.model_dump(mode="json", exclude_none=True)},
+        book,
+        scope=Scope(body.outlet_id, body.counter_id) if named else None,
+    )
 
 
 @router.post("/cards/{uid}/refund", response_model=RefundOut)
