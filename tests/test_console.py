@@ -1004,3 +1004,106 @@ def test_a_controllers_provisioning_file_is_downloaded_by_devices_write_only_and
     assert 'id="provision-form"' not in auditor.get("/machines/disp-1").text
     assert auditor.post("/machines/disp-1/provision", data={}, headers=SAME).status_code == 403
     assert c.post("/machines/nothing/provision", data={}, headers=SAME).status_code == 404
+
+
+def test_discount_groups_gift_items_and_chain_rules_are_made_in_the_console(app):
+    from clients import api_client
+
+    api = api_client(app, "admin")
+    api.post("/api/v1/product-groups", json={"id": "drinks"})
+    api.post("/api/v1/articles", json={"id": "cola", "product_group_id": "drinks", "price": 250})
+    c = client(app, "tech")
+    loyalty = c.get("/loyalty").text
+    for path in ("/loyalty/discount-groups/new", "/loyalty/gift-items/new", "/loyalty/chain-rules/new"):
+        assert f'href="{path}"' in loyalty
+        assert 'id="loyalty-form"' in c.get(path).text
+        assert client(app, "auditor").get(path).status_code == 403
+    wrong = c.post(
+        "/loyalty/discount-groups",
+        data={
+            "id": "staff",
+            "scope_0": "general",
+            "target_0": "cola",
+            "percent_0": "100",
+            "percent_1": "120",
+        },
+        headers=SAME,
+    )
+    assert field_errors(wrong.text) == {
+        "target_0": "A general rate has no target.",
+        "percent_1": "A percentage from 0 to 100, e.g. 5 or 2.5.",
+    }
+    made = c.post(
+        "/loyalty/discount-groups",
+        data={
+            "id": "staff",
+            "name": "Staff",
+            "scope_0": "general",
+            "percent_0": "100",
+            "scope_1": "article",
+            "target_1": "cola",
+            "percent_1": "50",
+        },
+        headers=SAME,
+    )
+    assert made.headers["location"] == "/loyalty?made=discount-group#discount-groups"
+    assert api.get("/api/v1/discount-groups").json() == [
+        {
+            "id": "staff",
+            "name": "Staff",
+            "rates": [
+                {"scope": "article", "target": "cola", "percent": "50"},
+                {"scope": "general", "target": "", "percent": "100"},
+            ],
+        }
+    ]
+    again = c.post("/loyalty/discount-groups", data={"id": "staff"}, headers=SAME)
+    assert again.status_code == 409 and messages(again.text) == ["Not done: discount group staff exists"]
+    wrong = c.post(
+        "/loyalty/gift-items",
+        data={"id": "a drink", "value": "4.001", "redeem_kinds": "Bar", "points_level": "5"},
+        headers=SAME,
+    )
+    assert field_errors(wrong.text) == {
+        "id": "1-32 letters, digits, _ or -.",
+        "value": "Enter an amount such as 4.00.",
+        "redeem_kinds": "Outlet kinds are small letters or _, separated by commas.",
+        "points_price": "A points level needs a points price.",
+    }
+    item = {
+        "id": "DRINK",
+        "name": "A drink",
+        "value": "4",
+        "voucher_type": "goods",
+        "redeem_outlets_bar": "on",
+    }
+    assert c.post("/loyalty/gift-items", data=item | {"valid_days": "30"}, headers=SAME).status_code == 303
+    got = api.get("/api/v1/gift-items/DRINK").json()
+    assert (got["value"], got["redeem_outlets"], got["valid_days"]) == (400, ["bar"], 30)
+    wrong = c.post(
+        "/loyalty/chain-rules",
+        data={"name": "slides", "site_id": "park", "item_id": "DRINK", "activities": "0"},
+        headers=SAME,
+    )
+    assert field_errors(wrong.text) == {"activities": "A whole number from 1 to 1000."}
+    rule = {
+        "name": "third slide",
+        "site_id": "park",
+        "item_id": "DRINK",
+        "activities": "3",
+        "active": "on",
+        "outlet_ids_shop": "on",
+    }
+    assert c.post("/loyalty/chain-rules", data=rule, headers=SAME).status_code == 303
+    (chain,) = api.get("/api/v1/gift-rules").json()
+    assert (chain["activities"], chain["units"], chain["outlet_ids"], chain["active"]) == (
+        3,
+        1,
+        ["shop"],
+        True,
+    )
+    assert messages(c.get("/loyalty?made=chain-rule").text) == ["Chain rule added."]
+    with app.state.engine.connect() as conn:
+        actions = set(conn.execute(select(AUDIT.c.action).where(AUDIT.c.actor == "tech")).scalars())
+    assert actions == {"create_discount_group", "create_gift_item", "create_chain_rule"}
+    assert client(app, "cashier").post("/loyalty/gift-items", data=item, headers=SAME).status_code == 403

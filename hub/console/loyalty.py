@@ -88,6 +88,14 @@ def _show_loyalty(
     )
 
 
+# What hub.console.offers made, said on the Loyalty page it leads back to.
+MADE = {
+    "discount-group": "Discount group added.",
+    "gift-item": "Gift item added.",
+    "chain-rule": "Chain rule added.",
+}
+
+
 @router.get("/loyalty")
 def loyalty(
     page: LoyaltyPage,
@@ -95,7 +103,10 @@ def loyalty(
     outlet: str | None = None,
     rule: int | None = None,
     deleted: int | None = None,
+    made: str | None = None,
 ):
+    if made in MADE:
+        page.messages.append(("ok", page._(MADE[made])))
     if rule is not None:
         page.messages.append(("ok", page._("Bonus-point rule {id} saved.", id=rule)))
     if deleted is not None:
