@@ -280,3 +280,37 @@ def test_days_follow_the_sites_time_zone_across_daylight_saving(engine):
         assert rows[1]["bucket"] == dt.datetime(2026, 10, 24, 22, tzinfo=dt.UTC)
         hours = queries.run(conn, "sales", start, end, "hour", B)["rows"]
         assert [r["label"] for r in hours] == ["2026-10-24 23", "2026-10-25 01", "2026-10-25 23"]
+
+
+def test_machine_uptime_and_faults_come_from_health_telemetry(engine):
+    """Four health reports of one controller: up 10:00-10:30, a watchdog reset at ~10:49, up
+    again until 11:10 — 2,460 s up in the 10 o'clock hour with a reboot that is a fault."""
+    from hub.devices import management, registry
+
+    with engine.begin() as conn:
+        registry.add_device(conn, "slide-1", "park", 300, "CHF")
+
+    def health(at, uptime, cause="power_on"):
+        body = {"uptime_seconds": uptime, "reset_cause": cause, "reconnects": 0, "reader_resets": 0}
+        body |= {"journal_depth": 0, "fw": "1"}
+        management.store_reports(engine, {"slide-1": (dt.datetime(2026, 7, 1, *at, tzinfo=dt.UTC), body)}, [])
+
+    health((10, 5), 300)
+    health((10, 30), 2100)
+    health((10, 50), 60, "watchdog")  # it was down from about 10:30 to 10:49
+    health((11, 10), 1260)
+    start = dt.datetime(2026, 7, 1, 10, tzinfo=dt.UTC)
+    with engine.connect() as conn:
+        rows = queries.run(conn, "machines", start, start + dt.timedelta(hours=2), "hour")["rows"]
+    got = [
+        (
+            r["bucket"].hour,
+            r["health_reports"],
+            r["up_seconds"],
+            r["uptime_percent"],
+            r["reboots"],
+            r["faults"],
+        )
+        for r in rows
+    ]
+    assert got == [(10, 3, 2460, 68.3, 1, 1), (11, 1, 600, 16.7, 0, 0)]

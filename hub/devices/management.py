@@ -24,6 +24,7 @@ from sqlalchemy import Connection, Engine, func, select, update
 
 from hub.core.clock import utcnow
 from hub.core.errors import NotFound
+from hub.devices import health_hours
 from hub.tables.cards import Card
 from hub.tables.devices import Device, DeviceCommand, DeviceDeny, DeviceHealth
 from protocol import manage, messages, topics
@@ -63,10 +64,13 @@ class UnknownDevice(NotFound):
 def store_reports(
     engine: Engine, health: dict[str, tuple[datetime, dict]], acks: list[tuple[str, dict]]
 ) -> None:
-    """Keep the latest health of each device and mark acknowledged commands."""
+    """Keep the latest health of each device (and add it to its hours: uptime, reboots, faults)
+    and mark acknowledged commands."""
     with engine.begin() as conn:
         for device_id, (received_at, body) in health.items():
+            previous = latest_health(conn, device_id)
             _upsert_health(conn, device_id, received_at, body)
+            health_hours.roll_up(conn, device_id, received_at, body, previous)
         for device_id, ack in acks:
             conn.execute(
                 update(COMMANDS)
