@@ -92,6 +92,9 @@ ADDED_SINCE_BASELINE = {
     "voucher_secrets",
     "voucher_campaigns",  # 0010
     "topup_tier_sites",  # 0011
+    "outlet_contacts",  # 0012
+    "report_schedules",
+    "device_health_hours",
     "settlement_cash_outlets",  # 0013
     "settlement_periods",
     "settlement_period_transfers",

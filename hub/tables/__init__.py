@@ -17,6 +17,7 @@ from hub.tables import (  # noqa: F401  (registers the tables)
     ledger,
     loyalty,
     outlets,
+    reports,
     sales,
     settlement,
     taps,

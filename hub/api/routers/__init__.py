@@ -34,6 +34,7 @@ from hub.api.routers import (
     outlets,
     point_rules,
     points,
+    reports,
     settlement,
     sun,
     topup_tiers,
@@ -68,6 +69,8 @@ for module in (
     card_gifts,
     gift_reports,
     settlement,
+    # reports: per outlet, till, machine; e-mailed schedules
+    reports,
     # vouchers (seed 001)
     vouchers,
     # who may do what, and what they did
