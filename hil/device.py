@@ -9,10 +9,12 @@ survives it; a network outage resets the connection and refuses new ones.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import os
+import sys
 
-from firmware import config, faults, hal
+from firmware import config, faults, hal, ota
 from firmware.app import App
 from firmware.hal_sim import SimBoard, hanging_reader
 
@@ -83,6 +85,7 @@ class SimDevice:
         self._writers = []
         self._online = True
         self._new_result = asyncio.Event()
+        self._swapped = None  # (slot folder, the firmware modules it replaced): see _load_version
 
     @property
     def id(self):
@@ -110,23 +113,70 @@ class SimDevice:
 
     async def start(self):
         hal.all_off(self.board.relays)  # what boot.py does first
+        self._restore_modules()
+        # Then, as boot.py: which version starts (firmware/ota.py), the flashed one's or an update's.
+        state = ota.boot(self.board.flash_dir)
         self.cfg = config.load(self._provisioning)
-        self.app = App(
-            self.cfg,
-            self.board,
-            on_result=self._record,
-            open_connection=self._open_connection,
-            **CLIENT_OPTIONS,
-        )
+        app_class, board_hal = App, hal
+        if state[0]:
+            try:
+                app_class, board_hal = self._load_version(state[0])
+            except Exception as err:  # an update that does not load: main.py restarts the board
+                faults.keep(err, self.board.flash_dir)
+                self._restore_modules()
+                self.board.reboot()
+                return
+        board_hal.ota = state
+        try:
+            self.app = app_class(
+                self.cfg,
+                self.board,
+                on_result=self._record,
+                open_connection=self._open_connection,
+                **CLIENT_OPTIONS,
+            )
+        finally:
+            board_hal.ota = None  # the modules are shared by every simulated device
         self._task = asyncio.create_task(self._run(self.app))
+
+    def _load_version(self, folder):
+        """An update's firmware package from its slot (source modules, under CPython): its
+        modules take the place of the repository's in sys.modules until the power goes, so its
+        own imports, lazy ones too, load its own code. The protocol package stays the repository's.
+        Only one simulated device per process may run an update at a time."""
+        saved = {
+            name: sys.modules.pop(name) for name in list(sys.modules) if name.split(".")[0] == "firmware"
+        }
+        sys.path.insert(0, folder)
+        self._swapped = (folder, saved)
+        importlib.invalidate_caches()
+        return importlib.import_module("firmware.app").App, importlib.import_module("firmware.hal")
+
+    def _restore_modules(self):
+        if self._swapped is None:
+            return
+        folder, saved = self._swapped
+        self._swapped = None
+        for name in [name for name in sys.modules if name.split(".")[0] == "firmware"]:
+            del sys.modules[name]
+        sys.modules.update(saved)
+        sys.path.remove(folder)
+
+    @property
+    def fw(self):
+        """The version the running firmware reports."""
+        return self.app.fw
 
     async def _run(self, app):
         """The app, as firmware.app.main runs it: what kills it is kept on flash for the next
-        boot's health telemetry (the simulated watchdog then reboots the board)."""
+        boot's health telemetry (the simulated watchdog then reboots the board; an update's app
+        restarts the board at once, as firmware.faults.main does)."""
         try:
             await app.run()
         except Exception as err:
             faults.keep(err, self.board.flash_dir)
+            if self._swapped is not None:
+                self.board.reboot()
             raise
 
     async def wait_connected(self, timeout=10.0):
@@ -157,6 +207,7 @@ class SimDevice:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self.board.power_off()
+        self._restore_modules()
 
     async def stop(self):
         """End of the simulation: a power cut (the last will marks the device offline)."""

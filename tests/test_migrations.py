@@ -98,6 +98,10 @@ ADDED_SINCE_BASELINE = {
     "settlement_cash_outlets",  # 0013
     "settlement_periods",
     "settlement_period_transfers",
+    "firmware_bundles",  # 0014
+    "firmware_files",
+    "firmware_rollouts",
+    "firmware_updates",
 }
 # Columns added to a table of the previous release: read as NULL from its databases.
 COLUMNS_ADDED_SINCE_BASELINE = {

@@ -37,7 +37,7 @@ from gmqtt import Subscription
 from gmqtt.mqtt.constants import UNLIMITED_RECONNECTS, MQTTv311
 
 from hub.core.clock import utcnow
-from hub.devices import management, refusals
+from hub.devices import firmware_updates, management, refusals
 from hub.devices.registry import DeviceDirectory, DeviceInfo
 from hub.taps.authorize import Authorizer, Incoming
 from protocol import ProtocolError, hub_side, topics
@@ -261,6 +261,9 @@ class Bridge:
         if kind == topics.CMDACK:
             self.stats["cmdacks"] += 1
             self._acks.append((device_id, body))
+            return
+        if kind == topics.FW:  # updates over the air: answered off this path
+            firmware_updates.receive(self, site, device_id, body)
             return
         self.stats["received"] += 1
         self.queue.put_nowait(Incoming(self.directory.get(site, device_id), kind, body))

@@ -13,6 +13,7 @@ from hub.tables import (  # noqa: F401  (registers the tables)
     cards,
     catalogue,
     devices,
+    firmware,
     gifts,
     ledger,
     loyalty,

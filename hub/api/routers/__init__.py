@@ -25,6 +25,7 @@ from hub.api.routers import (
     device_refusals,
     devices,
     discounts,
+    firmware,
     gift_items,
     gift_reports,
     gift_rules,
@@ -56,6 +57,7 @@ for module in (
     device_loyalty,
     device_refusals,
     offline_overspends,
+    firmware,
     # loyalty: outlets, catalogue, discounts, bonus points, baskets
     outlets,
     catalogue,
