@@ -314,3 +314,24 @@ def test_machine_uptime_and_faults_come_from_health_telemetry(engine):
         for r in rows
     ]
     assert got == [(10, 3, 2460, 68.3, 1, 1), (11, 1, 600, 16.7, 0, 0)]
+
+
+def test_the_season_bench_seeds_what_the_reports_count(tmp_path):
+    """`tapgift bench-reports` at a tiny size: every report timed, and the taps it seeded counted."""
+    from hil import bench_reports
+    from hub.migrations import open_database
+
+    engine = open_database(f"sqlite:///{tmp_path / 'season.db'}")
+    counts = bench_reports.seed(
+        engine, days=2, n_outlets=2, machines=2, taps=5, baskets=3, topups=2, cards=50
+    )
+    assert counts["holds"] == 2 * 2 * 2 * 5 and counts["baskets"] == 2 * 2 * 3
+    timed = bench_reports.time_reports(engine, days=2)
+    assert {t["report"] for t in timed} == set(queries.REPORTS)
+    start = bench_reports.START
+    with engine.connect() as conn:
+        season = queries.run(conn, "machines", start, start + dt.timedelta(days=2), "month")
+        sales = queries.run(conn, "sales", start, start + dt.timedelta(days=2), "day")
+    assert season["totals"]["taps"] == 40 and season["totals"]["posted"] == 40 * 300
+    assert sales["totals"]["baskets"] == 12 and sales["totals"]["topups_count"] == 8
+    engine.dispose()
