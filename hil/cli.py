@@ -182,6 +182,28 @@ def bench_api(
     _emit(summary if as_json else ba.for_table(summary), as_json)
 
 
+@app.command("bench-reports")
+def bench_reports(
+    db: str = typer.Option(
+        "sqlite",
+        help="'sqlite' (a temp file) or a postgresql:// admin URL (a scratch database is made and dropped)",
+    ),
+    days: int = typer.Option(120, min=1, help="days of the season"),
+    outlets: int = typer.Option(10, min=1, help="outlets"),
+    machines: int = typer.Option(10, min=1, help="machines per outlet"),
+    taps: int = typer.Option(100, min=0, help="taps per machine and day (a hold and two transfers each)"),
+    baskets: int = typer.Option(300, min=0, help="baskets per outlet and day"),
+    topups: int = typer.Option(100, min=0, help="top-ups per outlet and day"),
+    as_json: bool = typer.Option(False, "--json"),
+):
+    """Seed a season of taps, baskets and top-ups straight into the tables (bulk inserts), then
+    time every report over one day and over the season, for all outlets and for one."""
+    from hil import bench_reports as br
+
+    summary = br.run(db, days, outlets, machines, taps, baskets, topups)
+    _emit(summary if as_json else br.for_table(summary), as_json)
+
+
 @app.command("bench-ledger")
 def bench_ledger(
     db: str = typer.Option(
