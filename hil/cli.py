@@ -267,6 +267,41 @@ def fw_footprint(
     _emit(report, as_json)
 
 
+@fw.command("publish")
+def fw_publish(
+    version: str | None = typer.Option(
+        None, help="the bundle's version (default: firmware/app.py's VERSION)"
+    ),
+    build: Path | None = typer.Option(None, help="a `tapgift fw build` folder (default: build one now)"),
+    db: str | None = typer.Option(None, help=hub_cli.DB_HELP),
+):
+    """Publish the .mpy build as a firmware bundle on the hub (its database): its lib/ files and
+    a manifest of their SHA-256 hashes. Roll it out to controllers with POST
+    /api/v1/firmware/rollouts (a group first); each gets the manifest signed with its own key."""
+    import tempfile
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from firmware.app import VERSION
+    from hil import micropython
+    from hub.devices import firmware_updates
+    from hub.migrations import open_database
+
+    settings = Settings(**({"db": db} if db else {}))
+    with tempfile.TemporaryDirectory(prefix="tapgift-fw-") as out:
+        if build is None:
+            build = Path(out)
+            micropython.build(build)
+        files = firmware_updates.files_of_build(build / "lib")
+        try:
+            engine = open_database(settings.db)
+            with engine.begin() as conn:
+                bundle = firmware_updates.publish(conn, version or VERSION, files, by="tapgift fw publish")
+        except (DomainError, OSError, SQLAlchemyError) as e:
+            raise _fail(str(e)) from e
+    typer.echo(json.dumps(bundle, default=str))
+
+
 def _fail(message: str) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(1)

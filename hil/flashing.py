@@ -7,7 +7,8 @@ as a shell script (the dry run); ``run()`` executes them. Two invocations:
    (boot.py sees the flag: no app, no watchdog), so a 30 s watchdog cannot cut
    the copy short. A board without our firmware ignores the flag.
 2. after a pause for the restart: remove the old ``lib/firmware`` and
-   ``lib/protocol`` (no stale module survives), copy the build's ``lib/``,
+   ``lib/protocol`` (no stale module survives) and ``/ota`` (versions updated over
+   the air, which would start before the flashed one), copy the build's ``lib/``,
    ``main.py``, ``boot.py``, the provisioning file as ``provision.json.tmp``
    renamed to ``provision.json`` (atomic on littlefs), load it with the
    firmware's own parser on the board, remove the flag, reset.
@@ -50,7 +51,9 @@ def _rm(p):
         os.remove(p)
 for p in (%s):
     _rm(p)
-""" % ", ".join('"/lib/%s"' % pkg for pkg in micropython.PACKAGES)
+""" % ", ".join(
+    ['"/lib/%s"' % pkg for pkg in micropython.PACKAGES] + ['"/ota"']
+)  # /ota: updates (firmware/ota.py)
 _RENAME = f'import os; os.rename("/{PROVISION}.tmp", "/{PROVISION}")'
 _VERIFY = 'from firmware import config; c = config.load(); print("tapgift: provisioned", c.site, c.device)'
 

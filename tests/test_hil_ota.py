@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -16,11 +18,11 @@ import httpx
 import pytest
 from clients import make_key
 from sqlalchemy import update
-from test_end_to_end import make_card, make_device, until
+from test_end_to_end import SITE, make_card, make_device, until
 
 from firmware import app as running_app
 from firmware import ota
-from hub.core.errors import Conflict
+from hub.core.errors import Conflict, NotFound
 from hub.devices import firmware_updates
 
 REPO = Path(__file__).resolve().parents[1]
@@ -216,3 +218,42 @@ async def test_the_rest_api_publishes_rolls_out_and_shows_each_device_and_refuse
         assert (await auditor.get("/api/v1/firmware/rollouts")).json()[0]["counts"] == {"offered": 1}
         refused = await auditor.post("/api/v1/firmware/rollouts", json={"version": "9.6.0", "percent": 50})
         assert refused.status_code == 403, refused.text
+
+
+def test_fw_publish_publishes_the_mpy_build(tmp_path):
+    from processes import TAPGIFT
+
+    from hil import micropython
+    from hub.migrations import open_database
+
+    build = tmp_path / "build"
+    micropython.build(build)
+    db = f"sqlite:///{tmp_path}/hub.db"
+    argv = TAPGIFT + ["fw", "publish", "--db", db, "--build", str(build), "--version", "1.2.3"]
+    first = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0, first.stderr
+    bundle = json.loads(first.stdout)
+    mpy = sorted(p.relative_to(build / "lib").as_posix() for p in (build / "lib").rglob("*.mpy"))
+    assert bundle["version"] == "1.2.3" and bundle["files"] == len(mpy)
+    engine = open_database(db)
+    with engine.connect() as conn:
+        listed = firmware_updates.get_bundle(conn, "1.2.3")["file_list"]
+    engine.dispose()
+    assert [f["path"] for f in listed] == mpy and "firmware/hal_sim.mpy" not in mpy
+
+
+async def test_a_share_of_a_site_grows_one_group(hub, tmp_path):
+    devices = [make_device(hub, tmp_path) for _ in range(10)]
+    publish(hub, "9.5.0")
+    ten, _ = await asyncio.to_thread(
+        firmware_updates.start_rollout, hub.engine, "9.5.0", site=SITE, percent=10
+    )
+    half, _ = await asyncio.to_thread(
+        firmware_updates.start_rollout, hub.engine, "9.5.0", site=SITE, percent=50
+    )
+    first = {d["device_id"] for d in ten["devices"]}
+    second = {d["device_id"] for d in half["devices"]}
+    assert (len(first), len(second)) == (1, 4)  # 10 % of ten; then 50 %: four more, not five
+    assert not first & second and first | second <= {d.id for d in devices}
+    with pytest.raises(NotFound, match="no device at site"):
+        firmware_updates.start_rollout(hub.engine, "9.5.0", site="nowhere", percent=10)
