@@ -20,6 +20,7 @@ from hub.core.clock import utcnow
 from hub.devices.registry import DeviceDirectory
 from hub.ledger import TRANSFERS
 from hub.ledger import book as ledger_book
+from hub.migrations import open_database
 from hub.settlement.allocation import NODE, Allocation
 from hub.settlement.netting import fewest_payments
 from hub.taps.authorize import Authorizer, Incoming
@@ -71,10 +72,11 @@ def pay(api, uid, outlet, *lines):
 
 
 class Slide:
-    """The slide's controller, its requests handed to the hub's authorizer as the bridge does."""
+    """A controller (the slide's, by default), its requests handed to the hub's authorizer as the
+    bridge does."""
 
-    def __init__(self, engine):
-        self.device = DeviceDirectory(engine).get("park", "slide-1")
+    def __init__(self, engine, device_id="slide-1"):
+        self.device = DeviceDirectory(engine).get("park", device_id)
         self.authorizer = Authorizer(engine)
         self.n = 0
 
@@ -104,7 +106,9 @@ def report(api, since, until):
     return ok(api.get(f"{V1}/settlement", params={"from": since.isoformat(), "to": until.isoformat()}))
 
 
-def test_three_outlets_settle_as_computed_by_hand_and_a_closed_period_stays_as_it_was(app, api, engine):
+def test_three_outlets_settle_as_computed_by_hand_and_corrections_land_in_the_next_period(
+    app, api, engine, monkeypatch
+):
     start = utcnow()
     ok(till(app, A).post(f"{V1}/cards/{X}/topups", json={"amount": 5000}), 201)  # A takes 50.00
     ok(till(app, B).post(f"{V1}/cards/{Y}/topups", json={"amount": 3000}), 201)  # B takes 30.00
@@ -138,17 +142,20 @@ def test_three_outlets_settle_as_computed_by_hand_and_a_closed_period_stays_as_i
     owed_b = next(o for o in a["owes"] if o["to"] == B)
     assert owed_b["transfers"] == [sale_transfer(engine, at_b["id"])]
 
-    closed = ok(
-        api.post(f"{V1}/settlement/periods", json={"from": start.isoformat(), "to": end.isoformat()}), 201
-    )
+    closed = ok(api.post(f"{V1}/settlement/periods", json=span(start, end)), 201)
     assert closed["period"]["id"] >= 1 and closed["outlets"] == live["outlets"]
     assert closed["payments"] == live["payments"]
     period_id = closed["period"]["id"]
 
-    # After the close: X's basket at B is refunded (B gives the 1000 back: it owes A again), an
-    # offline vend X made on the slide before the close is replayed late (A owes C 300), and A's
-    # till pays Y back what is left of the money B took (B owes A 1900).
+    # After the close: X's basket at B is refunded (B gives the 1000 back: it owes A again) by a
+    # booking whose transfer carries a time inside the closed period (one that committed after the
+    # close had read the ledger, or a clock behind); an offline vend X made on the slide before the
+    # close is replayed late (A owes C 300); A's till pays Y back what is left of the money B took
+    # (B owes A 1900).
+    inside = start + (end - start) / 2
+    monkeypatch.setattr(ledger_book, "utcnow", lambda: inside)
     ok(api.post(f"{V1}/baskets/{at_b['id']}/refund"))
+    monkeypatch.undo()
     ago = int((utcnow() - start).total_seconds())
     assert slide.send(topics.REPORT, off="9-1", card=X, delivered=1, ago=ago)["posted"] == 300
     assert ok(till(app, A).post(f"{V1}/cards/{Y}/refund"))["refunded"] == 3000 - 600 - 500
@@ -158,18 +165,36 @@ def test_three_outlets_settle_as_computed_by_hand_and_a_closed_period_stays_as_i
     assert stored == closed
     assert report(api, start, end)["outlets"] == closed["outlets"]  # the closed period is frozen
     after = report(api, end, later)
-    assert figures(after, "cash_in", "from_cards", "net") == {
-        A: (-1900, 0, 1000 - 300 + 1900),
-        B: (0, -1000, -1000 - 1900),
-        C: (0, 300, 300),
-    }
+    expected = {A: (-1900, 0, 1000 - 300 + 1900), B: (0, -1000, -1000 - 1900), C: (0, 300, 300)}
+    assert figures(after, "cash_in", "from_cards", "net") == expected
     assert after["payments"] == [{"from": B, "to": A, "amount": 2600}, {"from": B, "to": C, "amount": 300}]
+    [refund] = after["corrections"]  # booked at a time of the closed period, settled in this one
+    assert refund in by_outlet(after)[B]["from_cards"]["transfers"]
+
+    # Closing the next period takes the correction along; the first stays as it was.
+    closed_next = ok(api.post(f"{V1}/settlement/periods", json=span(end, later)), 201)
+    assert figures(closed_next, "cash_in", "from_cards", "net") == expected
+    assert closed_next["corrections"] == [refund]
+    assert ok(api.get(f"{V1}/settlement/periods/{period_id}")) == closed
+    assert figures(report(api, start, later), "net") == {
+        A: (-1200 + 2600,),
+        B: (-100 - 2900,),
+        C: (1300 + 300,),
+        NODE: (0,),
+    }
 
     listed = ok(api.get(f"{V1}/settlement/periods"))
-    assert [(p["id"], p["closed_by"].split()[0]) for p in listed] == [(period_id, "key")]
+    assert [(p["id"], p["closed_by"].split()[0]) for p in listed] == [
+        (period_id, "key"),
+        (closed_next["period"]["id"], "key"),
+    ]
     text = api.get(f"{V1}/settlement/periods/{period_id}/csv")
     assert text.status_code == 200 and text.headers["content-type"].startswith("text/csv")
     assert f"payment,{A},pays,{C},1200," in text.text and f"outlet,{A},net,,-1200," in text.text
+
+
+def span(since, until):
+    return {"from": since.isoformat(), "to": until.isoformat()}
 
 
 def sale_transfer(engine, basket_id):
@@ -181,56 +206,71 @@ def sale_transfer(engine, basket_id):
         ).scalar_one()
 
 
-def test_a_booking_dated_inside_a_closed_period_lands_in_the_next(app, api, engine, monkeypatch):
-    start = utcnow()
-    ok(till(app, A).post(f"{V1}/cards/{X}/topups", json={"amount": 2000}), 201)
-    paid = pay(api, X, B, ("beer", 2))
-    end = utcnow()
-    ok(api.post(f"{V1}/settlement/periods", json={"from": start.isoformat(), "to": end.isoformat()}), 201)
-    # A refund whose transfer carries a time inside the closed period (a booking that committed
-    # after the close had read the ledger, or a clock behind): it settles after the period.
-    inside = start + (end - start) / 2
-    monkeypatch.setattr(ledger_book, "utcnow", lambda: inside)
-    ok(api.post(f"{V1}/baskets/{paid['id']}/refund"))
-    monkeypatch.undo()
-    later = utcnow()
-    assert figures(report(api, start, end), "from_cards", "net") == {A: (0, -1000), B: (1000, 1000)}
-    after = report(api, end, later)
-    assert figures(after, "from_cards", "net") == {A: (0, 1000), B: (-1000, -1000)}
-    assert len(after["corrections"]) == 1
-    # Closing the next period takes the correction; the earlier period is untouched.
-    ok(api.post(f"{V1}/settlement/periods", json={"from": end.isoformat(), "to": later.isoformat()}), 201)
-    assert figures(report(api, start, later), "net") == {A: (0,), B: (0,)}
+@pytest.fixture
+def lite(tmp_path):
+    """A hub on SQLite with one outlet: who may close and what is refused does not depend on the
+    database."""
+    engine = open_database(f"sqlite:///{tmp_path / 'hub.db'}")
+    app = create_app(engine)
+    api = api_client(app, "admin")
+    ok(api.post(f"{V1}/sites", json={"id": "park"}), 201)
+    ok(api.post(f"{V1}/outlets", json={"id": A, "site_id": "park"}), 201)
+    yield app, api
+    engine.dispose()
 
 
-def test_closing_is_for_an_admin_of_the_whole_coalition_and_refuses_bad_periods(app, api):
+def test_closing_is_for_an_admin_of_the_whole_coalition_and_refuses_bad_periods(lite):
+    app, api = lite
     now = utcnow()
-    span = {
+    hours = {
         "from": (now - dt.timedelta(hours=2)).isoformat(),
         "to": (now - dt.timedelta(hours=1)).isoformat(),
     }
     manager = api_client(app, "manager", outlet_id=A)
-    assert manager.post(f"{V1}/settlement/periods", json=span).status_code == 403
-    assert manager.get(f"{V1}/settlement", params=span).status_code == 403
-    assert till(app, A).get(f"{V1}/settlement", params=span).status_code == 403
-    assert api_client(app, "auditor").post(f"{V1}/settlement/periods", json=span).status_code == 403
+    assert manager.post(f"{V1}/settlement/periods", json=hours).status_code == 403
+    assert manager.get(f"{V1}/settlement", params=hours).status_code == 403
+    assert till(app, A).get(f"{V1}/settlement", params=hours).status_code == 403
+    assert api_client(app, "auditor").post(f"{V1}/settlement/periods", json=hours).status_code == 403
 
-    backwards = {"from": span["to"], "to": span["from"]}
+    backwards = {"from": hours["to"], "to": hours["from"]}
     assert api.get(f"{V1}/settlement", params=backwards).status_code == 422
     assert api.post(f"{V1}/settlement/periods", json=backwards).status_code == 422
-    future = {"from": span["from"], "to": (now + dt.timedelta(days=1)).isoformat()}
+    future = {"from": hours["from"], "to": (now + dt.timedelta(days=1)).isoformat()}
     assert "not ended" in api.post(f"{V1}/settlement/periods", json=future).json()["detail"]
     huge = {"from": "0001-01-01T00:00:00+00:00", "to": "9999-12-31T23:59:59+00:00"}
     assert api.get(f"{V1}/settlement", params=huge).status_code == 422
-    assert api.get(f"{V1}/settlement", params={"from": "yesterday", "to": span["to"]}).status_code == 422
+    assert api.get(f"{V1}/settlement", params={"from": "yesterday", "to": hours["to"]}).status_code == 422
 
-    ok(api.post(f"{V1}/settlement/periods", json=span), 201)
+    ok(api.post(f"{V1}/settlement/periods", json=hours), 201)
     overlap = {"from": (now - dt.timedelta(minutes=90)).isoformat(), "to": now.isoformat()}
     refused = api.post(f"{V1}/settlement/periods", json=overlap)
     assert refused.status_code == 409 and "overlaps" in refused.json()["detail"]
     assert api.get(f"{V1}/settlement/periods/99").status_code == 404
     audit = ok(api.get(f"{V1}/audit", params={"action": "close_period"}))
     assert [e["action"] for e in audit] == ["close_period"]
+
+
+def test_a_top_up_bonus_is_not_cash_and_a_kiosks_cash_is_its_outlets(app, api, engine):
+    ok(api.put(f"{V1}/topup-tiers", json=[{"min_amount": 1000, "percent": "10"}]))
+    ok(
+        api.post(f"{V1}/devices", json={"id": "kiosk-1", "site": "park", "unit_price": 1, "kind": "kiosk"}),
+        201,
+    )
+    ok(api.put(f"{V1}/devices/kiosk-1/loyalty", json={"outlet_id": B, "article_id": "ride"}))
+    start = utcnow()
+    assert ok(till(app, A).post(f"{V1}/cards/{X}/topups", json={"amount": 5000}), 201)["bonus"] == 500
+    kiosk = Slide(engine, "kiosk-1")
+    assert kiosk.send(topics.TOPUP, ev="7-1", card=Y, amount=2000)["bonus"] == 200  # B's cash box
+    pay(api, X, B, ("beer", 11))  # A's 5000, then the 500 bonus A granted: the node pays B
+    pay(api, Y, A, ("beer", 1))  # 500 of the cash B took
+    live = report(api, start, utcnow())
+    names = ("cash_in", "bonus_given", "bonus_redeemed_elsewhere", "net")
+    assert figures(live, *names) == {
+        A: (5000, 500, 500, -5000 - 500 + 500),
+        B: (2000, 200, 0, 5000 + 500 - 200 - 500),
+        NODE: (0, 0, 0, 500 + 200 - 500),
+    }
+    assert live["payments"] == [{"from": A, "to": B, "amount": 4800}, {"from": A, "to": NODE, "amount": 200}]
 
 
 # -- the allocation of a card's money, without a database -------------------------------------------

@@ -77,7 +77,10 @@ class Allocation:
         self.figures: list[Figure] = []
 
     def _wallet(self, account: int) -> Wallet:
-        return self.wallets.setdefault(account, Wallet())
+        found = self.wallets.get(account)
+        if found is None:
+            found = self.wallets[account] = Wallet()
+        return found
 
     def flow(self, tid: str, payer: str, payee: str, amount: int) -> None:
         if payer != payee and amount:

@@ -154,9 +154,21 @@ CASH_CODES = ("kiosk_topup", "debit_settlement")  # a machine's cash into a wall
 class Attribution:
     """Feeds the transfers, in the order they settle, to an `Allocation`."""
 
-    def __init__(self, owned: Owners, allocation: Allocation):
+    def __init__(self, owned: Owners, allocation: Allocation, booked: list[Booked]):
         self.owned, self.alloc = owned, allocation
-        self.cash_by_key: dict[str, str] = {}  # a top-up's key → the outlet that took it
+        # a top-up's key → the outlet that took it, for its bonus ("<key>/bonus"): read first,
+        # since a kiosk books both with one time and their order is not the booking's
+        self.cash_by_key = {b.key: h for b in booked if (h := self._cash_holder(b)) is not None}
+
+    def _cash_holder(self, b: Booked) -> str | None:
+        """The outlet whose cash a transfer into a wallet is (None: it is not cash)."""
+        if b.credit_kind != WALLET:
+            return None
+        if b.debit_kind == "cash":
+            return self.owned.cash.get(b.id, NODE)
+        if b.debit_kind == "machine" and b.code in CASH_CODES:
+            return receiver(self.owned, b.debit)
+        return None
 
     def apply(self, b: Booked) -> None:
         if b.credit_kind == WALLET:
@@ -178,10 +190,8 @@ class Attribution:
         alloc, kind = self.alloc, b.debit_kind
         if kind == WALLET:
             alloc.move(b.id, b.debit, b.credit, b.amount, bonus=b.code == topup_bonus.BONUS_CODE)
-        elif kind == "cash" or (kind == "machine" and b.code in CASH_CODES):
-            holder = self.owned.cash.get(b.id, NODE) if kind == "cash" else receiver(self.owned, b.debit)
-            self.cash_by_key[b.key] = holder
-            alloc.cash_in(b.id, b.credit, holder, b.amount)
+        elif b.key in self.cash_by_key:
+            alloc.cash_in(b.id, b.credit, self.cash_by_key[b.key], b.amount)
         elif kind == "bonus":
             grantor = self.cash_by_key.get(b.key.removesuffix("/bonus"), NODE)
             alloc.bonus_in(b.id, b.credit, grantor, b.amount)

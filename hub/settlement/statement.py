@@ -19,7 +19,7 @@ from sqlalchemy import Connection
 
 from hub.settlement import guard, periods
 from hub.settlement.allocation import NODE, Allocation
-from hub.settlement.attribution import Attribution, load, owners
+from hub.settlement.attribution import WALLET, Attribution, load, owners
 from hub.settlement.netting import fewest_payments
 
 FIGURES = (
@@ -47,10 +47,11 @@ def replay(conn: Connection, ledger: str, since: dt.datetime, until: dt.datetime
         at = held.get(booked.id) or periods.effective_at(booked.created_at, closed)
         if at < until:
             timed.append((at, booked))
-    timed.sort(key=lambda t: (t[0], t[1].created_at, t[1].id))
+    # Transfers of one booking may carry one time: money into a wallet before money out of it.
+    timed.sort(key=lambda t: (t[0], t[1].created_at, t[1].credit_kind != WALLET, t[1].id))
     owned = owners(conn, ledger)
     allocation = Allocation()
-    attribution = Attribution(owned, allocation)
+    attribution = Attribution(owned, allocation, [b for _, b in timed])
     counted: dict[str, dt.datetime] = {}
     corrections = []
     for at, booked in timed:
