@@ -73,15 +73,26 @@ class Book:
         self._rows: list[tuple] = []
 
     def load(self, ids, lock: bool = True) -> None:
-        """Read accounts not read yet; lock=True for those money may leave."""
+        """Read accounts not read yet; lock=True for those money may leave. Only accounts
+        that cannot go negative are locked: an outlet's revenue or the points issued is
+        credited by every sale, and a lock on it held from the first transfer to the commit
+        would queue every concurrent sale behind it (DESIGN 11)."""
         missing = sorted(set(ids) - self.accounts.keys())
         if not missing:
             return
-        rows = self.raw.rows(
-            f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE id IN "
-            f"({self.raw.marks(len(missing))}) ORDER BY id" + (self.raw.lock() if lock else ""),
-            missing,
-        )
+        marks = self.raw.marks(len(missing))
+        if lock and self.raw.pg:
+            rows = self.raw.rows(
+                f"WITH w AS (SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE id IN ({marks})"
+                " AND NOT allow_negative ORDER BY id FOR UPDATE)"
+                f" SELECT * FROM w UNION ALL SELECT {_ACCOUNT_COLUMNS} FROM accounts"
+                f" WHERE id IN ({marks}) AND allow_negative",
+                missing + missing,
+            )
+        else:
+            rows = self.raw.rows(
+                f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE id IN ({marks}) ORDER BY id", missing
+            )
         for row in rows:
             self.accounts[row[0]] = AccountState(row[0], row[1], bool(row[2]), *row[3:])
 
