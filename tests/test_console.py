@@ -1107,3 +1107,54 @@ def test_discount_groups_gift_items_and_chain_rules_are_made_in_the_console(app)
         actions = set(conn.execute(select(AUDIT.c.action).where(AUDIT.c.actor == "tech")).scalars())
     assert actions == {"create_discount_group", "create_gift_item", "create_chain_rule"}
     assert client(app, "cashier").post("/loyalty/gift-items", data=item, headers=SAME).status_code == 403
+
+
+def test_money_charts_sales_attendance_and_campaigns_per_hour_with_tables_and_csv(app):
+    from clients import api_client
+
+    api = api_client(app, "admin")
+    api.post("/api/v1/product-groups", json={"id": "drinks"})
+    api.post("/api/v1/articles", json={"id": "beer", "product_group_id": "drinks", "price": 500})
+    for uid in ("04A1B2C3D4", "04A1B2C3D5"):
+        api.post(f"/api/v1/cards/{uid}/topups", json={"amount": 5000})
+    for uid, outlet, quantity in (
+        ("04A1B2C3D4", "bar", 2),
+        ("04A1B2C3D5", "shop", 1),
+        ("04A1B2C3D4", "shop", 1),
+    ):
+        paid = api.post(
+            "/api/v1/baskets/pay",
+            json={
+                "card_uid": uid,
+                "outlet_id": outlet,
+                "lines": [{"article_id": "beer", "quantity": quantity}],
+            },
+        )
+        assert paid.status_code == 201, paid.text
+    c = client(app, "admin")
+    page = c.get("/money").text  # today, by hour
+    sales = re.search(r'<svg id="sales-chart".*?</svg>', page, re.S).group(0)
+    # stacked: bar 10.00 under shop 10.00, on a scale up to 20.00: each half of the 214 px plot
+    assert sales.count("<rect") == 2 and 'data-top="2000"' in sales
+    bar = re.search(r'<rect [^>]*data-series="bar" data-value="1000">', sales).group(0)
+    shop = re.search(r'<rect [^>]*data-series="shop" data-value="1000">', sales).group(0)
+    assert 'y="117.0"' in bar and 'height="107.0"' in bar and 'y="10.0"' in shop and 'height="107.0"' in shop
+    assert re.search(r"<title>\d\d · Bar Lagune: CHF 10.00</title>", sales)
+    assert '<p class="legend">' in page and "Bar Lagune" in page
+    assert sales.count("<text") == 5 + 12  # the scale's five steps, every second of 24 hours
+    table = re.search(r'<table id="sales-table">.*?</table>', page, re.S).group(0)
+    assert re.findall(r"<td>Bar Lagune</td><td class=\"num\">([^<]*)<", table) == ["CHF 10.00"]
+    attendance = re.search(r'<svg id="attendance-chart".*?</svg>', page, re.S).group(0)
+    assert re.findall(r'data-value="(\d+)"', attendance) == ["2"]  # two cards, one at both outlets
+    assert 'id="activities-chart"' in page
+    csv = c.get("/money/sales.csv").text.splitlines()
+    assert csv[0].startswith("bucket,label,outlet_id,baskets,sales")
+    assert sorted(line.split(",")[2] for line in csv[1:]) == ["", "bar", "shop"]  # "": the top-ups
+    assert c.get("/money/attendance.csv").status_code == 200
+    wrong = c.get("/money", params={"from": "yesterday"})
+    assert wrong.status_code == 422 and field_errors(wrong.text) == {
+        "period-from": "A date such as 2026-12-31."
+    }
+    month = c.get("/money", params={"from": "2026-11-01", "to": "2026-11-30"}).text  # by day
+    assert re.search(r'<svg id="sales-chart".*?font-size="11">01.11.</text>', month, re.S)
+    assert client(app, "cashier").get("/money").status_code == 403

@@ -9,8 +9,8 @@ calls the same domain services. `install(app)` adds it to the API's app (hub.ser
 
 Pages: `session` (login, logout, language), `cards` (look up, top up, block, refund, history),
 `live` (controllers online, health, refused messages), `machines` (prices, new controllers),
-`loyalty` (top-up tiers, outlets, switching rules on and off; and the Money page: ledgers, settlement, offline
-overspends), `point_rules` (making, editing and deleting bonus-point rules), `offers` (making discount
+`loyalty` (top-up tiers, outlets, switching rules on and off), `money` (charts of sales,
+attendance and campaigns from hub.reports; ledgers, settlement, offline overspends), `point_rules` (making, editing and deleting bonus-point rules), `offers` (making discount
 groups, gift items and chain rules), `admin` (users, API keys, the audit log). docs/console.md describes them.
 """
 
@@ -21,7 +21,7 @@ from importlib import resources
 from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 
-from hub.console import admin, cards, live, loyalty, machines, offers, point_rules, session
+from hub.console import admin, cards, live, loyalty, machines, money, offers, point_rules, session
 from hub.console.web import LoginNeeded, NotPermitted, login_redirect
 
 STATIC = "/static"
@@ -30,7 +30,7 @@ STATIC = "/static"
 def install(app: FastAPI) -> None:
     """The console's pages and static files on `app` (made by hub.api.app.create_app)."""
     app.mount(STATIC, StaticFiles(directory=str(resources.files("hub.console") / "static")), name="static")
-    for module in (session, cards, live, machines, point_rules, offers, loyalty, admin):
+    for module in (session, cards, live, machines, point_rules, offers, loyalty, money, admin):
         app.include_router(module.router, include_in_schema=False)
 
     @app.exception_handler(LoginNeeded)

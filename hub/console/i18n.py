@@ -478,6 +478,23 @@ GERMAN: dict[str, str] = {
     "Counting at outlets of kinds": "Zählt bei Verkaufsstellen der Arten",
     "Again every so many activities": "Wieder nach jeweils so vielen Aktivitäten",
     "At most per visit (optional)": "Höchstens pro Besuch (optional)",
+    # money charts
+    "From day": "Vom Tag",
+    "To day": "Bis Tag",
+    "Per": "Pro",
+    "hour": "Stunde",
+    "day": "Tag",
+    "Show": "Anzeigen",
+    "At most {days} days.": "Höchstens {days} Tage.",
+    "Times in {tz}. A card paying at two outlets counts once in the attendance.": "Zeiten in {tz}. Eine Karte, die bei zwei Verkaufsstellen zahlt, zählt bei den Besuchern einmal.",
+    "Sales per outlet": "Umsatz pro Verkaufsstelle",
+    "Attendance: distinct cards": "Besucher: verschiedene Karten",
+    "Activities (seed 000)": "Aktivitäten (Kampagnen)",
+    "Nothing in this period.": "Nichts in diesem Zeitraum.",
+    "all outlets": "alle Verkaufsstellen",
+    "no outlet": "keine Verkaufsstelle",
+    "Taken": "Eingenommen",
+    "Campaigns": "Kampagnen",
 }
 
 

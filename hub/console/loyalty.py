@@ -2,21 +2,17 @@
 /api/v1/topup-tiers: they concern every outlet, so only an operator bound to no outlet or site
 changes them), and the bonus-point rules with their main fields.
 
-The Money page: the ledgers (each sums to zero), the gift settlement between the outlets and
-offline overspends, each with a CSV download; like the API's reports, for operators bound to no
-outlet or site (reports.read)."""
+The Money page is hub/console/money.py."""
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import Connection, select
+from fastapi.responses import RedirectResponse
+from sqlalchemy import Connection
 
 from hub import gifts
 from hub.api.deps import COALITION
@@ -24,19 +20,15 @@ from hub.console import i18n
 from hub.console.web import Form, Needs, Page, same_origin
 from hub.core.clock import utcnow
 from hub.core.errors import DomainError
-from hub.gifts import activity_report, settlement
-from hub.ledger import ACCOUNTS, ledger_totals
 from hub.loyalty import catalogue, discounts, outlets, points
 from hub.loyalty.point_rules import ChannelIn, ChannelOut
 from hub.sales import baskets
-from hub.taps.offline_vends import overspends
 from hub.wallets import topup_bonus
 
 router = APIRouter()
 
 LoyaltyPage = Annotated[Page, Needs("loyalty.read")]
 LoyaltyWrite = Annotated[Page, Needs("loyalty.write")]
-MoneyPage = Annotated[Page, Needs("reports.read")]
 BLANK_TIERS = 2  # empty rows to add tiers in
 PREVIEW_LINES = 4  # basket lines of the preview form
 SLUG = re.compile(r"[A-Za-z0-9_.-]{1,40}")
@@ -296,94 +288,3 @@ def preview(page: LoyaltyPage, request: Request):
 
 def _card_uid(raw: str) -> str | None:
     return raw.upper() if re.fullmatch(r"[0-9A-Za-z_:.-]{4,64}", raw or "") else None
-
-
-# --- money -------------------------------------------------------------------------------------
-
-
-def _revenue(conn: Connection, currency: str) -> list[dict]:
-    """What each outlet and machine took in (its revenue or machine account's balance), largest
-    first: read off the accounts, not the transfer log, so it costs one query however long
-    the park has run."""
-    rows = conn.execute(
-        select(ACCOUNTS.c.kind, ACCOUNTS.c.name, ACCOUNTS.c.credits_posted - ACCOUNTS.c.debits_posted).where(
-            ACCOUNTS.c.ledger == currency, ACCOUNTS.c.kind.in_(("revenue", "machine"))
-        )
-    )
-    taken = [{"kind": k, "name": n.split(" ", 1)[-1], "amount": int(a)} for k, n, a in rows if a]
-    return sorted(taken, key=lambda r: (-r["amount"], r["name"]))
-
-
-def _chart(rows: list[dict]) -> dict:
-    """Bars for an SVG chart: each row's share of the largest, in percent of the width."""
-    top = max((r["amount"] for r in rows), default=0)
-    return {"rows": [{**r, "width": round(100 * r["amount"] / top, 1) if top > 0 else 0} for r in rows]}
-
-
-def _money(conn: Connection, currency: str) -> dict:
-    return {
-        "revenue": _chart(_revenue(conn, currency)),
-        "activities": activity_report(conn),
-        "ledgers": ledger_totals(conn),
-        "settlement": settlement(conn, currency),
-        "overspends": overspends(conn, None, 200),
-    }
-
-
-def _money_data(page: Page) -> dict:
-    return page.db().read(_money, page.currency, scope=COALITION)
-
-
-@router.get("/money")
-def money(page: MoneyPage):
-    try:
-        data = _money_data(page)
-    except DomainError as exc:  # bound to an outlet or site: the reports are the coalition's
-        return page.render("error.html", exc.status, title=page._("Not allowed"), detail=page.error(exc))
-    return page.render("money.html", title=page._("Money"), **data)
-
-
-def _csv(rows: list[dict], columns: list[str], name: str) -> Response:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, columns, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-    return Response(
-        out.getvalue(),
-        media_type="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{name}.csv"', "Cache-Control": "no-store"},
-    )
-
-
-@router.get("/money/{table}.csv")
-def money_csv(page: MoneyPage, table: str):
-    """One table of the Money page as CSV (amounts in minor units, times in UTC)."""
-    try:
-        data = _money_data(page)
-    except DomainError as exc:
-        return Response(str(exc), status_code=exc.status)
-    if table == "ledgers":
-        rows = [{"ledger": k, **v} for k, v in sorted(data["ledgers"].items())]
-        return _csv(rows, ["ledger", "posted", "pending"], "ledgers")
-    if table == "revenue":
-        return _csv(data["revenue"]["rows"], ["kind", "name", "amount"], "revenue")
-    if table == "settlement":
-        return _csv(
-            data["settlement"]["outlets"],
-            ["outlet_id", "owed_to_outlet", "owed_by_outlet", "net"],
-            "settlement",
-        )
-    if table == "overspends":
-        columns = [
-            "booked_at",
-            "site",
-            "device_id",
-            "event_id",
-            "card_uid",
-            "amount",
-            "posted",
-            "short",
-            "overspend",
-        ]
-        return _csv(data["overspends"], columns, "overspends")
-    return Response("no such table", status_code=404)
