@@ -41,10 +41,9 @@ def on_message(app, topic, payload):
         link.ignored += 1  # a replay, or a repeat of one applied before
         return
     if body["k"] == manage.FW:
-        write_atomic(flash + SEQ_FILE, str(body["seq"]))
         from firmware import ota
 
-        ota.offer(app, body)
+        ota.offer(app, body)  # staged in a task of its own, which keeps the seq once done
         return
     ack = apply(app, body)
     # Kept after applying: a power cut in between makes the hub's repeat apply
@@ -52,6 +51,12 @@ def on_message(app, topic, payload):
     write_atomic(flash + SEQ_FILE, str(body["seq"]))
     reboot = body["k"] == manage.REBOOT or (body["k"] == manage.NETWORK and ack["ok"])
     asyncio.create_task(answer(app, ack, reboot))
+
+
+def keep_seq(flash, seq):
+    """A command's seq is applied (never lowered: commands may end out of order)."""
+    if seq > last_seq(flash):
+        write_atomic(flash + SEQ_FILE, str(seq))
 
 
 def last_seq(flash):

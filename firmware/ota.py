@@ -19,7 +19,7 @@
 # over its SHA-256 (carried by the offer, itself a command signed with that key), then each
 # file's size and SHA-256 against the manifest, hashed as its pieces arrive. Manifest (text):
 #   tapgift-fw 1 <version>
-#   <sha256 hex> <size> <path>      one line a file; path: protocol.manage.check_fw_path
+#   <sha256 hex> <size> <path>      one line a file; path: check_path
 #
 # The hub answers each up/fw ask on dn/fw with b'<json head>\n<bytes>': a piece of a file
 # {"v", "f", "o"} (or {"err": ...}), or the confirmation of a trial {"ok": version, "n": nonce}.
@@ -29,7 +29,7 @@ import json
 import os
 
 from firmware import hal
-from protocol import const, manage, topics
+from protocol import const, topics
 from protocol.ids import write_atomic
 
 ROOT = "/ota"
@@ -140,8 +140,12 @@ class Session:
 
 
 def offer(app, body):
-    """A "fw" command (firmware/commands.py): stage it in a task of its own; acked from there."""
+    """A "fw" command (firmware/commands.py): stage it in a task of its own; acked from there.
+    Its seq is kept only then: an offer cut short by a power cut is staged again when the hub
+    sends it again (it does when the device comes online)."""
     if app.ota is not None:
+        if getattr(app.ota, "offer", {}).get("seq") == body["seq"]:
+            return  # a repeat of the offer being staged
         _ack(app, {"seq": body["seq"], "ok": False, "code": BUSY, "detail": "an update is under way"})
         return
     stage = Stage(app, body)
@@ -152,6 +156,7 @@ def offer(app, body):
 def _ack(app, ack, reboot=False):
     from firmware import commands
 
+    commands.keep_seq(app.board.flash_dir, ack["seq"])
     asyncio.create_task(commands.answer(app, ack, reboot))
 
 
@@ -167,9 +172,14 @@ class Stage(Session):
             ack = {"seq": seq, "ok": True}
         except Failed as err:
             ack = {"seq": seq, "ok": False, "code": err.args[0], "detail": str(err.args[1])[:120]}
-        except OSError as err:  # the flash: full (ENOSPC 28) or broken
-            code = NO_SPACE if err.args and err.args[0] == 28 else FETCH_FAILED
-            ack = {"seq": seq, "ok": False, "code": code, "detail": "flash: %s" % err}
+        except Exception as err:  # the flash full (ENOSPC, 28), or anything unforeseen: acked
+            full = isinstance(err, OSError) and err.args and err.args[0] == 28
+            ack = {
+                "seq": seq,
+                "ok": False,
+                "code": NO_SPACE if full else FETCH_FAILED,
+                "detail": repr(err)[:120],
+            }
         self.app.ota = None
         # Staged: acknowledged, then the board restarts into the new version, on trial.
         _ack(self.app, ack, ack["ok"])
@@ -241,9 +251,19 @@ def entries(path, version):
                 raise Failed(BAD_MANIFEST, line[:40])
             if len(parts) != 3 or len(sha) != 64 or sha.strip("0123456789abcdef") or size < 0:
                 raise Failed(BAD_MANIFEST, line[:40])
-            if not manage.check_fw_path(name) or name.split("/")[-1] == MANIFEST:
+            if not check_path(name) or name.split("/")[-1] == MANIFEST:
                 raise Failed(BAD_MANIFEST, name[:40])
             yield sha, size, name
+
+
+def check_path(path):
+    """A file of an update: under firmware/ or protocol/, lower-case names, no way out (the
+    hub's twin: protocol/hub_side.py check_fw_path)."""
+    if not 0 < len(path) <= 64 or ".." in path or "//" in path or path.endswith("/"):
+        return False
+    if not (path.startswith("firmware/") or path.startswith("protocol/")):
+        return False
+    return not path.strip("abcdefghijklmnopqrstuvwxyz0123456789_./")
 
 
 # --- after the boot: a version on trial, or one given up ---------------------------------------

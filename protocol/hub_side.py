@@ -81,7 +81,7 @@ def _check_fw(body):
         raise ProtocolError(BAD_FIELD, "k")
     manage.check_version(body)
     if ask == "get":
-        if not manage.check_fw_path(_field(body, "f", str)) and body["f"] != "manifest":
+        if not check_fw_path(_field(body, "f", str)) and body["f"] != "manifest":
             raise ProtocolError(BAD_FIELD, "f")
         if not 0 <= _field(body, "o", int) <= _MAX_AGO:
             raise ProtocolError(BAD_FIELD, "o out of range")
@@ -90,6 +90,20 @@ def _check_fw(body):
             raise ProtocolError(BAD_FIELD, "n")
     elif len(_field(body, "why", str)) > 100:
         raise ProtocolError(BAD_FIELD, "why length")
+
+
+MAX_FW_PATH = 64  # characters of a file's path in an update
+_PATH_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_./"
+
+
+def check_fw_path(path):
+    """A file of an update: under firmware/ or protocol/, lower-case names, no way out. The
+    controller checks the same (firmware/ota.py check_path: not here, to spare its heap)."""
+    if not isinstance(path, str) or not 0 < len(path) <= MAX_FW_PATH or ".." in path or "//" in path:
+        return False
+    if not (path.startswith("firmware/") or path.startswith("protocol/")) or path.endswith("/"):
+        return False
+    return not path.strip(_PATH_CHARS)
 
 
 def _check_tap(body):

@@ -51,8 +51,6 @@ _MAX_SET = const(16)  # fields in one config command
 _MAX_SEQ = const(0x7FFFFFFF)
 MAX_MANIFEST = 16384  # bytes of an update's manifest
 MAX_VERSION = 16  # characters of a firmware version (health's "fw")
-MAX_FW_PATH = 64  # characters of a file's path in an update
-_PATH_CHARS = const("abcdefghijklmnopqrstuvwxyz0123456789_./")
 _HEALTH_COUNTS = ("uptime_seconds", "reconnects", "reader_resets", "journal_depth")
 
 
@@ -132,18 +130,6 @@ def _check_cmd(body):
             raise ProtocolError(BAD_FIELD, "sig must be 64 hex digits")
     elif kind != REBOOT:
         raise ProtocolError(BAD_FIELD, "k")
-
-
-def check_fw_path(path):
-    """A file of an update: under firmware/ or protocol/, lower-case names, no way out."""
-    if not isinstance(path, str) or not 0 < len(path) <= MAX_FW_PATH or ".." in path or "//" in path:
-        return False
-    if not (path.startswith("firmware/") or path.startswith("protocol/")) or path.endswith("/"):
-        return False
-    for ch in path:
-        if ch not in _PATH_CHARS:
-            return False
-    return True
 
 
 def check_version(body, name="v"):

@@ -37,7 +37,7 @@ from hub.core.errors import Conflict, Invalid, NotFound
 from hub.devices import management
 from hub.tables.devices import Device, DeviceCommand, DeviceHealth
 from hub.tables.firmware import FirmwareBundle, FirmwareFile, FirmwareRollout, FirmwareUpdate
-from protocol import ProtocolError, manage, messages, topics
+from protocol import ProtocolError, hub_side, manage, messages, topics
 from protocol.signing import Signer
 
 log = logging.getLogger("tapgift.firmware")
@@ -94,7 +94,7 @@ def _check_bundle(version: str, files: dict[str, bytes]) -> None:
     if len(files) > MAX_FILES or sum(len(d) for d in files.values()) > MAX_BUNDLE_BYTES:
         raise Invalid(f"at most {MAX_FILES} files and {MAX_BUNDLE_BYTES} bytes")
     for path in files:
-        if not manage.check_fw_path(path) or path.rsplit("/", 1)[-1] == MANIFEST_NAME:
+        if not hub_side.check_fw_path(path) or path.rsplit("/", 1)[-1] == MANIFEST_NAME:
             raise Invalid(f"{path!r}: files go under firmware/ or protocol/, lower-case names")
     if "firmware/app.mpy" not in files and "firmware/app.py" not in files:
         raise Invalid("a bundle without firmware/app: controllers would not start it")

@@ -216,8 +216,13 @@ async def test_a_staging_cut_short_is_never_started_and_the_next_offer_starts_af
     try:
         hub.silent_after = 4  # the hub goes away after four pieces: as good as a power cut
         offer(rig, 1)
+        assert await until(lambda: len(hub.asks) > 4)
+        # Not kept while staging: after a power cut now, the hub's resend stages it again...
+        assert commands.last_seq(rig.flash) == 0
+        offer(rig, 1)  # ...and a resend while it stages is a repeat, not a second staging
         ack = await done(rig, app, hub)
         assert (ack["ok"], ack["code"]) == (False, ota.FETCH_FAILED), ack
+        assert len(hub.acks) == 1 and commands.last_seq(rig.flash) == 1
         assert exists(rig.flash + ota.ROOT + "/a/MANIFEST")  # half a slot on flash...
         assert ota.boot(rig.flash) == (None, None, None)  # ...that nothing names
         hub.silent_after = None
