@@ -9,7 +9,9 @@ the rules and why.
   allocation   whose money a card spends: lots per holder, first in first out (pure)
   attribution  which outlet each transfer concerns; `record_cash` for a cash desk's outlet
   netting      the fewest payments that settle the nets (pure)
-  periods      when a transfer counts; closed periods and their transfers
+  periods      when a transfer counts; closed periods
+  history      the transfers a statement replays: the period's, late ones, its wallets' histories
+  guard        each outlet's gifts handed over elsewhere (the seed's guard against abuse)
   statement    a period's figures per outlet, each with its transfers; CSV
   closing      close a period (frozen), read a closed one
 """

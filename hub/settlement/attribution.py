@@ -11,8 +11,8 @@ accounts belong to:
     top-up;
   * an outlet's gift-obligation account (hub.gifts)                            → that outlet.
 
-`load` reads the money transfers that touch a card's wallet or a gift-obligation account, in
-booking order, each as a `Booked` with what it means for the settlement (`kind`).
+`Attribution` feeds each transfer (a `Booked`, read by hub.settlement.history) to the allocation of
+cards' money as what it means there: cash in, a bonus, a spend, a refund, a move, an obligation.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, select
 
 from hub.core.errors import NotFound
-from hub.ledger import ACCOUNTS, TRANSFERS
+from hub.ledger import TRANSFERS
 from hub.settlement.allocation import NODE, Allocation
 from hub.tables.devices import Device
 from hub.tables.gifts import ObligationAccount
@@ -111,36 +111,6 @@ class Booked:
     amount: int
     code: str
     created_at: dt.datetime
-
-
-def load(conn: Connection, ledger: str, until: dt.datetime) -> list[Booked]:
-    """The posted transfers on `ledger` booked before `until` that touch a card's wallet or an
-    outlet's gift-obligation account, in booking order."""
-    debit, credit = ACCOUNTS.alias("d"), ACCOUNTS.alias("c")
-    kinds = (WALLET, OBLIGATION)
-    query = (
-        select(
-            TRANSFERS.c.id,
-            TRANSFERS.c.idempotency_key,
-            TRANSFERS.c.debit_account_id,
-            TRANSFERS.c.credit_account_id,
-            debit.c.kind,
-            credit.c.kind,
-            TRANSFERS.c.amount,
-            TRANSFERS.c.code,
-            TRANSFERS.c.created_at,
-        )
-        .join(debit, debit.c.id == TRANSFERS.c.debit_account_id)
-        .join(credit, credit.c.id == TRANSFERS.c.credit_account_id)
-        .where(
-            TRANSFERS.c.ledger == ledger,
-            TRANSFERS.c.flags.in_(POSTED),
-            TRANSFERS.c.created_at < until,
-            or_(debit.c.kind.in_(kinds), credit.c.kind.in_(kinds)),
-        )
-        .order_by(TRANSFERS.c.created_at, TRANSFERS.c.id)
-    )
-    return [Booked(*row) for row in conn.execute(query)]
 
 
 def receiver(owned: Owners, account: int) -> str:

@@ -43,16 +43,6 @@ def overlapping(conn: Connection, ledger: str, since: dt.datetime, until: dt.dat
     return list(conn.execute(query.order_by(PERIODS.c.starts_at)).scalars())
 
 
-def members(conn: Connection, ledger: str) -> dict[str, dt.datetime]:
-    """Every transfer settled in a closed period of the ledger, and the time it counted at."""
-    query = (
-        select(MEMBERS.c.transfer_id, MEMBERS.c.effective_at)
-        .join(PERIODS, PERIODS.c.id == MEMBERS.c.period_id)
-        .where(PERIODS.c.ledger == ledger)
-    )
-    return dict(conn.execute(query).all())
-
-
 def effective_at(booked_at: dt.datetime, periods: list[dict]) -> dt.datetime:
     """When a transfer that no closed period holds counts: its booking time, moved past every
     closed period it falls in (`periods` earliest first, never overlapping)."""

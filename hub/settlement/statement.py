@@ -4,9 +4,9 @@ much of them was spent or handed over elsewhere (hub.settlement.guard), whom it 
 it, one net figure; and the payments that settle the nets, fewest first (hub.settlement.netting).
 Every figure lists the ledger transfers behind it.
 
-The whole history of the ledger up to the period's end is replayed (hub.settlement.allocation),
-since a spend today may use a top-up of last month; the figures are those of the transfers that
-count in the period (hub.settlement.periods)."""
+The whole history of every card wallet the period touches is replayed, to the period's end
+(hub.settlement.history, hub.settlement.allocation), since a spend today may use a top-up of last
+month; the figures are those of the transfers that count in the period (hub.settlement.periods)."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
-from hub.settlement import guard, periods
+from hub.settlement import guard, history, periods
 from hub.settlement.allocation import NODE, Allocation
-from hub.settlement.attribution import WALLET, Attribution, load, owners
+from hub.settlement.attribution import WALLET, Attribution, owners
 from hub.settlement.netting import fewest_payments
 
 FIGURES = (
@@ -41,10 +41,10 @@ class Replayed:
 
 def replay(conn: Connection, ledger: str, since: dt.datetime, until: dt.datetime) -> Replayed:
     periods.check_range(since, until)
-    closed, held = periods.closed(conn, ledger), periods.members(conn, ledger)
+    closed = periods.closed(conn, ledger)
     timed = []
-    for booked in load(conn, ledger, until):
-        at = held.get(booked.id) or periods.effective_at(booked.created_at, closed)
+    for booked, recorded in history.load(conn, ledger, since, until, closed):
+        at = recorded or periods.effective_at(booked.created_at, closed)
         if at < until:
             timed.append((at, booked))
     # Transfers of one booking may carry one time: money into a wallet before money out of it.
