@@ -14,7 +14,7 @@ earned by the bonus rules (seed 003), booked as dated lots.
 `refund` undoes a paid basket once: the money goes back to the wallet, the redeemed points go back
 into the lots they came from, the earned points are clawed back (see hub.loyalty.points), the gift vouchers
 go back to the card and the outlet's redemption obligation is reversed, the vouchers by code get
-back what they paid.
+back what they paid, and a discount credited on the basket afterwards is taken back.
 
 Choices:
   * A menu's price covers its components: COMPONENT lines are priced 0; toppings cost their price.
@@ -319,6 +319,9 @@ def refund(conn: Connection, basket_id: str, now: dt.datetime) -> dict:
     coded = voucher_codes.give_back_basket(
         conn, book, paid.get("coded_vouchers", []), outlet, basket_id, f"{key}/refund", now
     )
+    credits = voucher_codes.take_back_credits(
+        conn, book, basket_id, card.account_id, outlet["ledger"], f"{key}/refund", now
+    )
     book.flush()
     result = {
         "id": basket_id,
@@ -327,6 +330,7 @@ def refund(conn: Connection, basket_id: str, now: dt.datetime) -> dict:
         "points_clawed_back": clawed,
         "gift_units_returned": vouchers,
         "voucher_value_returned": coded,
+        "voucher_credit_taken_back": credits,
         "status": "refunded",
     }
     conn.execute(

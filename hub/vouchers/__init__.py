@@ -1,5 +1,6 @@
 """Vouchers (seed 001): a value voucher in money or points, a voucher for goods or a service (an
-article or a product group), a discount voucher (a percent or an amount off a future purchase).
+article or a product group), a discount voucher (a percent or an amount off a future purchase, or
+credited on a past one: a paid basket).
 
 Each voucher has a unique code signed by the hub (`codes`: a till checks it offline, with the code
 key), its own account on the ledger holding what is left of it (`store`), and is redeemed online,
@@ -11,7 +12,8 @@ redeemed, redeemed (each redemption: where, when, by which till), expired, cance
 The package, each module importing only modules listed before it:
   codes     the code's format, its HMAC tag, reading a code offline
   store     the signing key, issuing, looking up, status, cancelling
-  redeem    redeeming at a till or web shop against a basket's lines, crediting to a card
+  redeem    redeeming at a till or web shop against a basket's lines, crediting to a card, a
+            discount credited on a paid basket
   delivery  the QR image, the PDF, the e-mail
   campaigns bonus credits: a voucher for each card of an audience, the campaign's cost and uptake
 """

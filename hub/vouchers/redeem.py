@@ -15,6 +15,11 @@ What a redemption books (the outlet's revenue account is credited like any other
   * points, or money credited to a card: the voucher's account → the card's points (a lot,
                spendable at once) or the card's wallet.
 
+A discount voucher may also be credited on a past purchase (`credit_basket`): its percent or
+amount of a paid basket's lines (those it is limited to) goes onto the basket's card's wallet,
+paid by the issuer's "vouchers issued" account; its one use → "uses redeemed". A refund of the
+basket takes the credit back (`take_back_credits`).
+
 Conditions: the validity window; "online only" (only a web shop's or an app's request, channel_in
 webshop or app); limited to articles or product groups (only those lines count); not
 transferable (only with the card it was issued to, or a card linked to that card's wallet).
@@ -27,11 +32,15 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import Connection, select
 
-from hub.core.errors import Conflict, Invalid
+from hub.core.errors import Conflict, Invalid, NotFound
 from hub.ledger import Book, new_id
 from hub.loyalty import catalogue, outlets, points
+from hub.tables.sales import Basket
 from hub.vouchers import store
 from hub.wallets.cards import get_card
+
+BASKETS = Basket.__table__
+CREDIT = "credit"  # the channel of a credit on a past basket
 
 ONLINE = ("webshop", "app")
 
@@ -210,6 +219,7 @@ def _record(
             outlet_id=req.get("outlet_id"),
             counter_id=req.get("counter_id"),
             card_uid=result["card_uid"],
+            basket_id=req.get("basket_id"),
             caller=caller,
             used=used,
             value=value,
@@ -248,6 +258,7 @@ def _result(
         "remaining": left - used,
         "status": store.status(v, left - used, sent, now),
         "at": now.isoformat(),
+        "basket_id": req.get("basket_id"),
     }
 
 
@@ -424,7 +435,7 @@ def book_basket(
         rkey = f"{key}/voucher/{v['id']}"
         what = f"voucher {v['id']} in basket {basket_id} at {outlet['id']}"
         _book_value(conn, book, v, c["used"], c["value"], outlet, rkey, what)
-        where = {"outlet_id": outlet["id"], "counter_id": req.get("counter_id")}
+        where = {"outlet_id": outlet["id"], "counter_id": req.get("counter_id"), "basket_id": basket_id}
         left = c["remaining"] + c["used"]
         result = _result(
             conn, v, where, req["channel_in"], card, c["used"], c["value"], c["lines"], left, now
@@ -463,10 +474,138 @@ def give_back_basket(
                     reason=what,
                     key=rkey + "/value",
                 )
-        where = {"outlet_id": outlet["id"], "counter_id": None}
+        where = {"outlet_id": outlet["id"], "counter_id": None, "basket_id": basket_id}
         result = _result(conn, v, where, "refund", None, -c["used"], -c["value"], c["lines"], left, now)
         if back_to != v["account_id"]:  # cancelled: nothing comes back onto it
             result["remaining"] = left
         _record(conn, v, rkey, where, f"basket {basket_id}", -c["used"], -c["value"], result, now)
         total += c["value"]
+    return total
+
+
+# -- a credit on a past purchase ---------------------------------------------------------------------
+
+
+def basket_outlet(conn: Connection, basket_id: str) -> str:
+    outlet = conn.execute(select(BASKETS.c.outlet_id).where(BASKETS.c.id == basket_id)).scalar()
+    if outlet is None:
+        raise NotFound(f"no basket {basket_id}")
+    return outlet
+
+
+def _paid_basket(conn: Connection, basket_id: str) -> dict:
+    row = conn.execute(select(BASKETS).where(BASKETS.c.id == basket_id)).mappings().first()
+    if row is None:
+        raise NotFound(f"no basket {basket_id}")
+    if row["status"] != "paid":
+        raise Conflict(f"basket {basket_id} is {row['status']}: nothing to credit on it")
+    return dict(row)
+
+
+def _credits(conn: Connection, basket_id: str) -> list[dict]:
+    """The credits given on a basket so far (their redemption rows)."""
+    rows = conn.execute(
+        select(store.REDEMPTIONS).where(
+            store.REDEMPTIONS.c.basket_id == basket_id, store.REDEMPTIONS.c.channel == CREDIT
+        )
+    ).mappings()
+    return [dict(r) for r in rows if r["used"] > 0]
+
+
+def _paid_lines(conn: Connection, basket: dict) -> list[dict]:
+    """The basket's lines as a discount sees them: what the card paid for each (its net after the
+    card's discount, less what gift vouchers, vouchers by code and earlier credits took off)."""
+    paid = basket["result"]
+    taken: dict[str, int] = {}
+    covers = [c["lines"] for c in paid.get("coded_vouchers", [])]
+    covers += [r["result"].get("lines", []) for r in _credits(conn, basket["id"])]
+    for lines in covers:
+        for line in lines:
+            taken[line["line_id"]] = taken.get(line["line_id"], 0) + (line.get("value") or 0)
+    articles = catalogue.articles_by_id(conn, [line["article_id"] for line in paid["lines"]])
+    return [
+        _open(
+            line["line_id"],
+            articles[line["article_id"]],
+            0,
+            max(0, line["net"] - line.get("covered", 0) - taken.get(line["line_id"], 0)),
+        )
+        for line in paid["lines"]
+    ]
+
+
+def credit_basket(
+    conn: Connection, req: dict, secret: str | None, key: str, caller: str, now: dt.datetime
+) -> dict:
+    """Redeem a discount voucher against a paid basket (seed 001: a discount on a past
+    purchase): its percent or amount of the basket's lines it applies to is credited to the
+    basket's card's wallet, from the issuer's "vouchers issued" account. Once per voucher (its
+    one use, locked first), once per key; the basket's credits together never exceed what was
+    paid for its lines."""
+    done = _repeat(conn, key)
+    if done is not None:
+        return done
+    found = store.by_code(conn, secret, req["code"])
+    if found["kind"] != "discount":
+        raise Invalid(
+            f"voucher {found['id']} is a {found['kind']} voucher: only a discount is credited on a basket"
+        )
+    basket = _paid_basket(conn, req["basket_id"])
+    book = Book(conn)
+    v = store.lock(conn, book, found["id"])  # the voucher first, then the wallet, as a basket's pay does
+    left = book.account(v["account_id"]).available
+    store.check_open(v, left, now)
+    card = _check_card(conn, v, basket["card_uid"])
+    wallet = get_card(conn, card).account_id
+    book.load([wallet], lock=True)  # two credits on one basket: one after the other
+    basket = _paid_basket(conn, basket["id"])  # read again under the lock: a refund may have won
+    channel = basket["request"].get("channel_in") or "till"
+    if v["online_only"] and channel not in ONLINE:
+        raise Conflict(
+            f"voucher {v['id']} is redeemable online only: basket {basket['id']} was not bought online"
+        )
+    used, value, covered = _cover(v, left, _paid_lines(conn, basket), None)
+    what = f"voucher {v['id']}: credit on basket {basket['id']} at {basket['outlet_id']}"
+    _book_use(conn, book, v, used, key, what, store.uses_redeemed_account(conn))
+    if value:
+        issuer = store.issuer_account(conn, book.account(wallet).ledger, v["issuer_outlet_id"])
+        book.load([issuer], lock=False)
+        book.transfer(issuer, wallet, value, code="voucher_credit", reason=what, key=key + "/credit")
+    book.flush()
+    where = {"outlet_id": None, "counter_id": None, "basket_id": basket["id"]}
+    result = _result(conn, v, where, CREDIT, card, used, value, covered, left, now)
+    return _record(conn, v, key, where, caller, used, value, result, now)
+
+
+def take_back_credits(
+    conn: Connection, book: Book, basket_id: str, wallet: int, ledger: str, key: str, now: dt.datetime
+) -> int:
+    """A refunded basket's credits go back: the credited money from the card's wallet to the
+    issuer, the discount voucher's use back onto it (or to where it came from, if cancelled).
+    Returns the money taken back."""
+    book.load([wallet], lock=True)  # a credit racing the refund waits, then finds it refunded
+    total = 0
+    for row in _credits(conn, basket_id):
+        v = store.get_voucher(conn, row["voucher_id"])
+        back_to = store.source_account(conn, v) if v["status"] == "cancelled" else v["account_id"]
+        uses = store.uses_redeemed_account(conn)
+        what = f"refund of basket {basket_id}: credit of voucher {v['id']} taken back"
+        rkey = f"{key}/credit/{v['id']}"
+        book.load([uses, back_to], lock=False)
+        book.transfer(uses, back_to, row["used"], code="voucher_returned", reason=what, key=rkey)
+        if row["value"]:
+            issuer = store.issuer_account(conn, ledger, v["issuer_outlet_id"])
+            book.load([issuer], lock=False)
+            book.transfer(
+                wallet, issuer, row["value"], code="voucher_credit_returned", reason=what, key=rkey + "/value"
+            )
+        where = {"outlet_id": None, "counter_id": None, "basket_id": basket_id}
+        left = store.remaining(conn, v)
+        result = _result(
+            conn, v, where, "refund", row["card_uid"], -row["used"], -row["value"], [], left, now
+        )
+        if back_to != v["account_id"]:
+            result["remaining"] = left
+        _record(conn, v, rkey, where, f"basket {basket_id}", -row["used"], -row["value"], result, now)
+        total += row["value"]
     return total

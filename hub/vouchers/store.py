@@ -268,7 +268,20 @@ def redemptions(conn: Connection, voucher_id: str) -> list[dict]:
         select(REDEMPTIONS).where(REDEMPTIONS.c.voucher_id == voucher_id).order_by(REDEMPTIONS.c.id)
     ).mappings()
     return [
-        {k: r[k] for k in ("id", "channel", "outlet_id", "counter_id", "card_uid", "caller", "used", "value")}
+        {
+            k: r[k]
+            for k in (
+                "id",
+                "channel",
+                "outlet_id",
+                "counter_id",
+                "card_uid",
+                "basket_id",
+                "caller",
+                "used",
+                "value",
+            )
+        }
         | {"at": r["created_at"], "lines": r["result"].get("lines", [])}
         for r in rows
     ]

@@ -135,6 +135,10 @@ class BasketRefundOut(BaseModel):
     points_clawed_back: int
     gift_units_returned: int = Field(0, description="gift voucher units given back to the card")
     voucher_value_returned: int = Field(0, description="given back to the vouchers named by code")
+    voucher_credit_taken_back: int = Field(
+        0,
+        description="discounts credited on the basket afterwards (POST /vouchers/credit-basket), taken back",
+    )
     status: str
     repeated: bool
 

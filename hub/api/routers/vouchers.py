@@ -95,10 +95,13 @@ class VoucherIn(BaseModel):
 
 class RedemptionView(BaseModel):
     id: int
-    channel: str
+    channel: str = Field(
+        description="till, webshop, app; card (credited to it); credit (on a basket); refund"
+    )
     outlet_id: str | None
     counter_id: str | None
     card_uid: str | None
+    basket_id: str | None = Field(None, description="the paid basket it was used in or credited on")
     caller: str
     used: int
     value: int
@@ -194,12 +197,21 @@ class RedeemOut(BaseModel):
     counter_id: str | None
     card_uid: str | None
     used: int = Field(description="taken from the voucher: minor units, points, or uses")
-    value: int = Field(description="money booked to the outlet's revenue, minor units")
+    value: int = Field(
+        description="money booked to the outlet's revenue (a credit on a basket: onto the card's wallet), "
+        "minor units"
+    )
     lines: list[CoveredLine]
     remaining: int
     status: str
     at: dt.datetime
+    basket_id: str | None = Field(None, description="the basket a credit was given on")
     repeated: bool
+
+
+class CreditIn(BaseModel):
+    code: Code = Field(description="a discount voucher's code")
+    basket_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="the paid basket")]
 
 
 class DeliverIn(BaseModel):
@@ -346,6 +358,32 @@ def redeem_voucher(
         lambda conn, key: redeem.redeem(conn, body, secret, key, caller.name, now),
         scope=Scope(redemption.outlet_id, redemption.counter_id),
     )
+
+
+@router.post("/vouchers/credit-basket", response_model=RedeemOut, status_code=201)
+def credit_basket(
+    caller: Allowed.sales_pay,
+    credit: CreditIn,
+    db: DbDep,
+    now: Now,
+    request: Request,
+    idempotency_key: Key,
+):
+    """A discount voucher redeemed against a basket paid before (seed 001: a discount on a past
+    purchase): its percent or amount of the basket's lines it applies to (what the card paid
+    for them) is credited to the basket's card's wallet, paid by the voucher's issuer. Within
+    the voucher's validity, once; a non-transferable voucher only on its card's baskets; a
+    refund of the basket takes the credit back. A cashier of the basket's outlet may. A retry
+    with the same key answers the first credit with repeated=true."""
+    body = credit.model_dump(mode="json")
+    secret = _settings(request).secret
+
+    def run(conn: Connection, key: str) -> dict:
+        if caller.scoped:
+            caller.check_outlet(conn, redeem.basket_outlet(conn, credit.basket_id))
+        return redeem.credit_basket(conn, body, secret, key, caller.name, now)
+
+    return db.write_keyed("voucher-credit/", idempotency_key, body, run)
 
 
 def _issuer_scope(conn: Connection, caller: Caller, voucher_id: str) -> None:
