@@ -148,6 +148,12 @@ def test_a_cashier_sees_no_admin_page(page, shots):
     assert response.status == 403
     assert page.get_by_role("heading", name="Not allowed").is_visible()
     page.screenshot(path=shots / "cashier-admin-403.png")
+    # nor the forms that make rules, gifts or provisioning files
+    assert nav.get_by_role("link", name="Loyalty").count() == 0
+    assert nav.get_by_role("link", name="Machines").count() == 0
+    for path in ("/loyalty/point-rules/new", "/loyalty/gift-items/new", "/machines/disp-1"):
+        assert page.goto(path).status == 403, path
+        assert page.locator("form#rule-form, form#loyalty-form, form#provision-form").count() == 0
 
 
 # Accessibility basics: every field has a label, every button a name, one h1, a language.
@@ -176,6 +182,10 @@ def test_an_admin_sees_every_page_and_each_has_labels_and_a_heading(page, shots)
         ("/machines", "Machines"),
         ("/machines/disp-1", "Machine disp-1"),
         ("/loyalty", "Loyalty"),
+        ("/loyalty/point-rules/new", "New bonus-point rule"),
+        ("/loyalty/discount-groups/new", "New discount group"),
+        ("/loyalty/gift-items/new", "New gift item"),
+        ("/loyalty/chain-rules/new", "New gift chain rule"),
         ("/money", "Money"),
         ("/admin/users", "Users"),
         ("/admin/keys", "API keys"),
@@ -260,3 +270,101 @@ def test_switching_a_rule_off_changes_the_basket_preview(page, site, shots):
         page.locator(f"#points-rule-{rule_id}").get_by_role("button", name="Switch off").click()
     page.goto(preview)  # the preview's address again, under the rules as they are now
     assert page.locator("#quote-points").inner_text() == "0"
+
+
+def _preview_points(page, card: str, article: str, quantity: int) -> str:
+    page.goto("/loyalty")
+    page.get_by_label("Card UID").fill(card)
+    page.get_by_label("Article 1").fill(article)
+    page.get_by_label("Quantity 1").fill(str(quantity))
+    page.get_by_role("button", name="Preview").click()
+    return page.locator("#quote-points").inner_text()
+
+
+def test_a_rule_made_and_edited_in_the_browser_changes_the_preview(page, site, shots):
+    from clients import api_client
+
+    app, _ = site
+    api = api_client(app, "admin")
+    api.post("/api/v1/product-groups", json={"id": "cones"})
+    api.post("/api/v1/articles", json={"id": "cone", "product_group_id": "cones", "price": 250})
+    settings = {"hours_until_available": 0, "default_validity_days": None, "enabled_stores": ["bar"]}
+    api.put("/api/v1/bonus-settings", json=settings | {"point_value": 10})
+    log_in(page, "tech")
+    page.wait_for_url("**/cards")
+    assert _preview_points(page, "04A1B2C3D6", "cone", 2) == "0"
+    page.get_by_role("link", name="Add a bonus-point rule").click()
+    page.get_by_label("Name").fill("cone bonus")
+    page.get_by_label("Bar Lagune").check()
+    page.get_by_label("Target 1").fill("cornet")  # no such article: said next to the field
+    page.get_by_label("Points 1").fill("3")
+    page.get_by_role("button", name="Add the rule").click()
+    target = page.get_by_label("Target 1")
+    assert target.get_attribute("aria-invalid") == "true"
+    assert (
+        page.locator("#target_id_0-error").inner_text()
+        == "Choose an article, product group or topping group."
+    )
+    assert page.get_by_label("Name").input_value() == "cone bonus"  # what was typed stays
+    page.screenshot(path=shots / "point-rule-error.png", full_page=True)
+    target.fill("cone")
+    page.get_by_role("button", name="Add the rule").click()
+    page.wait_for_url("**/loyalty?rule=*")
+    assert _preview_points(page, "04A1B2C3D6", "cone", 2) == "6"
+    page.get_by_role("link", name="cone bonus").click()
+    page.get_by_label("Points 1").fill("5")
+    page.get_by_role("button", name="Save the rule").click()
+    page.wait_for_url("**/loyalty?rule=*")
+    assert _preview_points(page, "04A1B2C3D6", "cone", 2) == "10"
+    page.screenshot(path=shots / "loyalty-preview-after-edit.png", full_page=True)
+
+
+def test_a_controllers_provisioning_file_is_downloaded_from_its_page(page, shots):
+    import json
+
+    log_in(page, "tech")
+    page.wait_for_url("**/cards")
+    page.goto("/machines/disp-1")
+    page.get_by_label("Broker as the controllers reach it").fill("mqtt://10.0.0.2:1883")
+    page.get_by_label("Wi-Fi name (SSID)").fill("park")
+    page.get_by_label("Wi-Fi password").fill("pw")
+    assert page.locator("#flash-command").inner_text() == (
+        "tapgift fw flash --port /dev/ttyUSB0 --provision disp-1.json"
+    )
+    page.screenshot(path=shots / "machine-provisioning.png", full_page=True)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download the provisioning file").click()
+    assert download.value.suggested_filename == "disp-1.json"
+    data = json.loads(Path(download.value.path()).read_text())
+    assert (data["device"], data["site"]) == ("disp-1", "park")
+    assert data["broker"].startswith("mqtt://disp-1:") and data["broker"].endswith("@10.0.0.2:1883")
+    assert data["wifi"] == {"ssid": "park", "password": "pw"}
+
+
+def test_the_money_chart_shows_a_basket_paid_now(page, site, shots):
+    from clients import api_client
+
+    app, _ = site
+    api = api_client(app, "admin")
+    api.post("/api/v1/product-groups", json={"id": "snacks"})
+    api.post("/api/v1/articles", json={"id": "crisps", "product_group_id": "snacks", "price": 250})
+    api.post("/api/v1/cards/04A1B2C3D4/topups", json={"amount": 1000})
+    paid = api.post(
+        "/api/v1/baskets/pay",
+        json={
+            "card_uid": "04A1B2C3D4",
+            "outlet_id": "shop",
+            "lines": [{"article_id": "crisps", "quantity": 3}],
+        },
+    )
+    assert paid.status_code == 201, paid.text
+    log_in(page, "admin")
+    page.wait_for_url("**/cards")
+    page.goto("/money")
+    bar = page.locator('#sales-chart rect[data-series="shop"]')
+    # 7.50 on a scale up to 10.00: three quarters of the 214 px plot
+    assert (bar.get_attribute("data-value"), bar.get_attribute("height")) == ("750", "160.5")
+    assert bar.is_visible()
+    assert page.locator("#sales-table").get_by_role("cell", name="CHF 7.50").is_visible()
+    page.locator("#sales-chart").screenshot(path=shots / "money-sales-chart.png")
+    page.screenshot(path=shots / "money.png", full_page=True)

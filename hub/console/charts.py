@@ -55,13 +55,14 @@ def stacked_bars(
         f'data-top="{top}" xmlns="http://www.w3.org/2000/svg">',
         f'<title id="{escape(chart_id)}-title">{escape(title)}</title>',
     ]
-    for i in range(5):  # the scale: 0, ¼, ½, ¾ and the top
-        value = top * i // 4
+    for i in range(5):  # the scale: 0, ¼, ½, ¾ and the top (a step that is no whole number: unlabelled)
         y = TOP + plot_h - plot_h * i / 4
-        out.append(
-            f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#d4d9df"/>'
-            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11">{escape(fmt(value))}</text>'
-        )
+        out.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#d4d9df"/>')
+        if top * i % 4 == 0:
+            out.append(
+                f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11">'
+                f"{escape(fmt(top * i // 4))}</text>"
+            )
     every = max(1, math.ceil(len(buckets) / MAX_X_LABELS))
     palette = colours(series)
     for i, (label, shown) in enumerate(buckets):

@@ -489,7 +489,7 @@ GERMAN: dict[str, str] = {
     "Times in {tz}. A card paying at two outlets counts once in the attendance.": "Zeiten in {tz}. Eine Karte, die bei zwei Verkaufsstellen zahlt, zählt bei den Besuchern einmal.",
     "Sales per outlet": "Umsatz pro Verkaufsstelle",
     "Attendance: distinct cards": "Besucher: verschiedene Karten",
-    "Activities (seed 000)": "Aktivitäten (Kampagnen)",
+    "Activities and campaigns": "Aktivitäten und Kampagnen",
     "Nothing in this period.": "Nichts in diesem Zeitraum.",
     "all outlets": "alle Verkaufsstellen",
     "no outlet": "keine Verkaufsstelle",

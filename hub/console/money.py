@@ -123,14 +123,14 @@ def _chart(
     title = {
         "sales": page._("Sales per outlet"),
         "attendance": page._("Attendance: distinct cards"),
-        "activities": page._("Activities (seed 000)"),
+        "activities": page._("Activities and campaigns"),
     }[chart_id]
     shown = dict(buckets)
     table = [
         {
             **r,
             "shown": shown.get(r["label"], r["label"]),
-            "outlet": names.get(r["outlet_id"] or NO_OUTLET, r["outlet_id"]),
+            "outlet": outlet_names.get(r["outlet_id"], r["outlet_id"]),
         }
         for r in rows
         if r[figure] or (chart_id == "activities" and r["campaigns"])

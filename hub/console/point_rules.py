@@ -215,7 +215,10 @@ def _show(
     page: Page, values: dict, status: int = 200, errors: dict | None = None, rule_id: int | None = None
 ):
     choices = page.db().read(_choices)
-    rows = 1 + max((int(k.rsplit("_", 1)[1]) for k in values if k.startswith("target_id_")), default=-1)
+    rows = 1 + max(
+        (int(k.rsplit("_", 1)[1]) for k, v in values.items() if k.startswith("target_id_") and v.strip()),
+        default=-1,
+    )
     return page.render(
         "point_rule.html",
         status,
