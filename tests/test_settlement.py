@@ -11,7 +11,7 @@ import datetime as dt
 
 import pytest
 from clients import api_client
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from sqlalchemy import select
 
@@ -331,3 +331,63 @@ def test_netting_needs_at_most_one_payment_fewer_than_parties_and_meets_every_ne
         got[p["from"]] -= p["amount"]
         got[p["to"]] += p["amount"]
     assert got == wanted
+
+
+EVENTS = st.lists(
+    st.tuples(
+        st.sampled_from(["cash_in", "bonus_in", "spend", "unspend", "cash_out", "lapse", "move"]),
+        st.sampled_from([1, 2]),
+        st.sampled_from([A, B, C, NODE]),
+        st.integers(1, 1000),
+    ),
+    max_size=40,
+)
+
+
+@given(EVENTS)
+@example(
+    [
+        ("cash_in", 1, A, 100),
+        ("bonus_in", 1, A, 50),
+        ("spend", 1, B, 120),
+        ("cash_in", 1, B, 100),
+        ("lapse", 1, A, 50),
+    ]
+)
+def test_a_wallets_lots_less_its_debts_are_always_its_balance_and_every_flow_has_a_payee(events):
+    alloc, balance, bonus = Allocation(), {1: 0, 2: 0}, {1: 0, 2: 0}
+    for n, (kind, wallet, party, amount) in enumerate(events):
+        tid = f"t{n}"
+        if kind == "cash_in":
+            alloc.cash_in(tid, wallet, party, amount)
+        elif kind == "bonus_in":
+            alloc.bonus_in(tid, wallet, party, amount)
+            bonus[wallet] += amount
+        elif kind == "spend":
+            alloc.spend(tid, wallet, party, amount)
+            amount = -amount
+        elif kind == "unspend":
+            alloc.unspend(tid, wallet, party, amount)
+        elif kind == "cash_out":
+            amount = min(amount, max(0, balance[wallet] - bonus[wallet]))  # only own money is paid back
+            if amount:
+                alloc.cash_out(tid, wallet, party, amount)
+            amount = -amount
+        elif kind == "lapse":
+            amount = min(amount, bonus[wallet], max(0, balance[wallet]))
+            if amount:
+                alloc.lapse(tid, wallet, amount)
+            bonus[wallet] -= amount
+            amount = -amount
+        else:
+            other = 3 - wallet
+            alloc.move(tid, wallet, other, amount, bonus=False)
+            balance[other] += amount
+            amount = -amount
+        balance[wallet] += amount
+        for w in (1, 2):
+            state = alloc.wallets.get(w)
+            lots = sum(lot.amount for q in state.lots.values() for lot in q) if state else 0
+            debts = sum(d[1] for d in state.debts) if state else 0
+            assert lots - debts == balance[w], (w, events[: n + 1])
+    assert all(f.amount > 0 and f.payer != f.payee for f in alloc.flows)

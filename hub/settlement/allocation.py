@@ -147,14 +147,13 @@ class Allocation:
             w.debts.append([payer, left])
 
     def lapse(self, tid: str, wallet: int, amount: int) -> None:
-        """Bonus forfeited (a refund): its lots are gone, the node keeps what was paid for them."""
-        lots = self._wallet(wallet).lots[BONUS]
-        while lots and amount:
-            took = min(lots[0].amount, amount)
-            lots[0].amount -= took
-            amount -= took
-            if not lots[0].amount:
-                lots.popleft()
+        """Bonus forfeited (a refund): its lots are gone, the node keeps what was paid for them.
+        More than the bonus lots hold goes to the node as a spend there."""
+        w = self._wallet(wallet)
+        _, left = self._take(w, amount, (BONUS,))
+        left = self._consume(tid, w, NODE, left, (CASH,))
+        if left:
+            w.debts.append([NODE, left])
 
     def _take(self, w: Wallet, amount: int, kinds) -> tuple[list[Lot], int]:
         pieces = []
