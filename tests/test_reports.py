@@ -22,6 +22,7 @@ from test_settlement import Slide, ok, pay
 from test_vouchers_delivery import smtp  # noqa: F401  (the fixture: a real SMTP server)
 
 from hub.api.app import create_app
+from hub.api.routers.vouchers import VoucherSettings
 from hub.core.clock import utcnow
 from hub.ledger import TRANSFERS
 from hub.reports import queries, schedule
@@ -239,7 +240,11 @@ def test_a_scheduled_report_is_mailed_to_the_outlets_contacts_once(app, engine, 
     ) == next_run + dt.timedelta(days=1)
     with engine.connect() as conn:
         assert conn.execute(select(ReportSchedule.__table__.c.last_run)).scalar() is not None
+    app.state.voucher_settings = VoucherSettings(None, MailSettings(url, "reports@park.test"))
+    sent = ok(api.post(f"{V1}/report-schedules/{made['id']}/send"))  # the day that ended last, now
+    assert sent["last_error"] is None and len(inbox.messages) == 2 and sent["next_run"] == stored["next_run"]
     assert ok(api.delete(f"{V1}/report-schedules/{made['id']}"))["id"] == made["id"]
+    assert api.post(f"{V1}/report-schedules/{made['id']}/send").status_code == 404
 
 
 def test_days_follow_the_sites_time_zone_across_daylight_saving(engine):

@@ -60,6 +60,13 @@ def period_before(end: dt.datetime, period: str, tz: str) -> tuple[dt.datetime, 
     return dt.datetime.combine(start, dt.time(), tzinfo=zone(tz)).astimezone(dt.UTC), end
 
 
+def last_ended(engine: Engine, schedule: dict, now: dt.datetime) -> dt.datetime:
+    """The end of the schedule's last period that has ended by now."""
+    with engine.connect() as conn:
+        tz = queries.report_tz(conn, schedule["outlet_id"])
+    return period_before(_boundary_after(now, schedule["period"], tz), schedule["period"], tz)[0]
+
+
 def _last_boundary(now: dt.datetime, next_run: dt.datetime, period: str, tz: str) -> dt.datetime:
     """The latest boundary at or before now (next_run, or a later one the hub missed)."""
     at = next_run
