@@ -194,13 +194,16 @@ def bench_reports(
     taps: int = typer.Option(100, min=0, help="taps per machine and day (a hold and two transfers each)"),
     baskets: int = typer.Option(300, min=0, help="baskets per outlet and day"),
     topups: int = typer.Option(100, min=0, help="top-ups per outlet and day"),
+    file: Path | None = typer.Option(
+        None, help="SQLite: keep the season in this file (seeded if absent, else timed again as it is)"
+    ),
     as_json: bool = typer.Option(False, "--json"),
 ):
     """Seed a season of taps, baskets and top-ups straight into the tables (bulk inserts), then
     time every report over one day and over the season, for all outlets and for one."""
     from hil import bench_reports as br
 
-    summary = br.run(db, days, outlets, machines, taps, baskets, topups)
+    summary = br.run(db, days, outlets, machines, taps, baskets, topups, file=file)
     _emit(summary if as_json else br.for_table(summary), as_json)
 
 
