@@ -17,5 +17,5 @@ the rules and why.
 """
 
 from hub.settlement.attribution import record_cash  # noqa: F401
-from hub.settlement.closing import close, list_closed, stored  # noqa: F401
+from hub.settlement.closing import close, close_summarised, list_closed, stored  # noqa: F401
 from hub.settlement.statement import report, to_csv  # noqa: F401

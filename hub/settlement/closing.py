@@ -44,6 +44,25 @@ def close(
     return frozen
 
 
+def summary(statement: dict) -> dict:
+    """A closed statement without the transfers behind its figures: what the audit log keeps of a
+    close (the statement itself is stored with the period)."""
+    return {
+        "period": statement["period"],
+        "ledger": statement["ledger"],
+        "since": statement["since"],
+        "until": statement["until"],
+        "nets": {p["outlet_id"]: p["net"] for p in statement["outlets"]},
+        "payments": statement["payments"],
+        "corrections": len(statement["corrections"]),
+    }
+
+
+def close_summarised(conn: Connection, *args) -> dict:
+    """`close`, answering its `summary`."""
+    return summary(close(conn, *args))
+
+
 def stored(conn: Connection, period_id: int) -> dict:
     """A closed period's statement as it was at the close."""
     found = conn.execute(select(PERIODS.c.statement).where(PERIODS.c.id == period_id)).scalar()

@@ -137,8 +137,8 @@ def statement_csv(
 def close_period(caller: Allowed.settlement_close, body: CloseIn, db: DbDep, currency: Currency):
     """Close [from, to): its statement is stored and never changes. The period must have ended
     and may not overlap a closed one (409)."""
-    return db.write(
-        settlement.close,
+    closed = db.write(
+        settlement.close_summarised,  # the audit log keeps the nets and payments, not every id
         body.ledger or currency,
         body.since,
         body.until,
@@ -146,6 +146,7 @@ def close_period(caller: Allowed.settlement_close, body: CloseIn, db: DbDep, cur
         f"{caller.kind} {caller.name}",
         scope=COALITION,
     )
+    return db.read(settlement.stored, closed["period"]["id"], scope=COALITION)
 
 
 @router.get("/settlement/periods", response_model=list[PeriodOut])
