@@ -1103,9 +1103,27 @@ def test_discount_groups_gift_items_and_chain_rules_are_made_in_the_console(app)
         True,
     )
     assert messages(c.get("/loyalty?made=chain-rule").text) == ["Chain rule added."]
+    form = c.get(f"/loyalty/chain-rules/{chain['id']}").text
+    assert 'name="outlet_ids_shop" checked' in form and 'value="third slide"' in form
+    edited = c.post(
+        f"/loyalty/chain-rules/{chain['id']}", data=rule | {"activities": "4", "repeat": "on"}, headers=SAME
+    )
+    assert edited.headers["location"] == "/loyalty?made=chain-rule-saved#chain-rules"
+    (chain,) = api.get("/api/v1/gift-rules").json()
+    assert (chain["activities"], chain["repeat"], chain["outlet_ids"]) == (4, True, ["shop"])
+    deleted = c.post(f"/loyalty/chain-rules/{chain['id']}/delete", headers=SAME)
+    assert deleted.headers["location"] == "/loyalty?made=chain-rule-deleted#chain-rules"
+    assert api.get("/api/v1/gift-rules").json() == []
+    assert c.get(f"/loyalty/chain-rules/{chain['id']}").status_code == 404
     with app.state.engine.connect() as conn:
         actions = set(conn.execute(select(AUDIT.c.action).where(AUDIT.c.actor == "tech")).scalars())
-    assert actions == {"create_discount_group", "create_gift_item", "create_chain_rule"}
+    assert actions == {
+        "create_discount_group",
+        "create_gift_item",
+        "create_chain_rule",
+        "update_chain_rule",
+        "delete_chain_rule",
+    }
     assert client(app, "cashier").post("/loyalty/gift-items", data=item, headers=SAME).status_code == 403
 
 

@@ -478,6 +478,11 @@ GERMAN: dict[str, str] = {
     "Counting at outlets of kinds": "Zählt bei Verkaufsstellen der Arten",
     "Again every so many activities": "Wieder nach jeweils so vielen Aktivitäten",
     "At most per visit (optional)": "Höchstens pro Besuch (optional)",
+    "Gift chain rule {id}": "Geschenkketten-Regel {id}",
+    "Save the chain rule": "Regel speichern",
+    "Chain rule saved.": "Geschenkketten-Regel gespeichert.",
+    "Chain rule deleted.": "Geschenkketten-Regel gelöscht.",
+    "Delete": "Löschen",
     # money charts
     "From day": "Vom Tag",
     "To day": "Bis Tag",

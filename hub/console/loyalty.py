@@ -85,6 +85,8 @@ MADE = {
     "discount-group": "Discount group added.",
     "gift-item": "Gift item added.",
     "chain-rule": "Chain rule added.",
+    "chain-rule-saved": "Chain rule saved.",
+    "chain-rule-deleted": "Chain rule deleted.",
 }
 
 

@@ -1,8 +1,8 @@
 """Discount groups, gift items and gift chain rules made on the Loyalty page (as POST
 /api/v1/discount-groups, /gift-items, /gift-rules): one form each, checked here field by field so
 that each mistake is said next to its field, then stored by the domain (hub.loyalty.discounts,
-hub.gifts), which checks again. Made, not edited: the domain changes these only by switching a
-chain rule on or off (the Loyalty page does that).
+hub.gifts), which checks again. Chain rules are also edited and deleted here; discount groups
+and gift items are made only (a gift item's value is what outlets settle its units at).
 
 The forms are described as rows of fields (`F`) and drawn by one template, loyalty_form.html."""
 
@@ -22,6 +22,7 @@ from hub.api.deps import COALITION
 from hub.console import i18n
 from hub.console.web import Form, Needs, Page, same_origin
 from hub.core.errors import DomainError
+from hub.gifts import items as gift_items
 from hub.loyalty import catalogue, discounts, outlets
 from hub.taps import device_loyalty
 
@@ -263,10 +264,10 @@ def create_gift_item(form: Form, page: OfferWrite):
     return refused or RedirectResponse("/loyalty?made=gift-item#gift-items", status_code=303)
 
 
-# --- chain rules -------------------------------------------------------------------------------
+# --- chain rules ---------------------------------------------------------------------------
 
 
-def _chain_spec(page: Page) -> dict:
+def _chain_spec(page: Page, rule_id: int | None = None) -> dict:
     _ = page._
 
     def read(conn: Connection) -> tuple:
@@ -274,13 +275,14 @@ def _chain_spec(page: Page) -> dict:
 
     sites, outlet_rows, items = page.db().read(read)
     return {
-        "title": _("New gift chain rule"),
+        "title": _("Gift chain rule {id}", id=rule_id) if rule_id else _("New gift chain rule"),
         "hint": _(
             "Activities within one visit at the outlets chosen earn the gift (no outlet or kind chosen: every outlet counts)."
         ),
-        "action": "/loyalty/chain-rules",
+        "action": f"/loyalty/chain-rules/{rule_id}" if rule_id else "/loyalty/chain-rules",
+        "delete_action": f"/loyalty/chain-rules/{rule_id}/delete" if rule_id else "",
         "back": "chain-rules",
-        "submit": _("Add the chain rule"),
+        "submit": _("Save the chain rule") if rule_id else _("Add the chain rule"),
         "rows": [
             [
                 F("name", _("Name")),
@@ -315,15 +317,21 @@ def _chain_spec(page: Page) -> dict:
     }
 
 
-@router.get("/loyalty/chain-rules/new")
-def new_chain_rule(page: OfferWrite):
-    return _render(page, 200, _chain_spec(page), {"active": "on", "units": "1"})
+def _chain_form(rule: dict) -> dict:
+    """A stored chain rule as the form's fields."""
+    values = {k: str(rule[k]) for k in ("name", "site_id", "item_id", "activities", "units")}
+    values |= {
+        "active": "on" if rule["active"] else "",
+        "repeat": "on" if rule["repeat"] else "",
+        "outlet_kinds": ", ".join(rule["outlet_kinds"]),
+        "max_per_visit": "" if rule["max_per_visit"] is None else str(rule["max_per_visit"]),
+    }
+    return values | {f"outlet_ids_{o}": "on" for o in rule["outlet_ids"]}
 
 
-@router.post("/loyalty/chain-rules", name="create_chain_rule", dependencies=[Depends(same_origin)])
-def create_chain_rule(form: Form, page: OfferWrite):
+def _chain_rule(form: dict, page: Page, spec: dict) -> tuple[dict, dict]:
+    """The chain rule the form describes (as gifts.create_rule takes it) and the errors."""
     _ = page._
-    spec = _chain_spec(page)
     errors: dict[str, str] = {}
     name = form.get("name", "").strip()
     if not name or len(name) > 100:
@@ -346,8 +354,6 @@ def create_chain_rule(form: Form, page: OfferWrite):
     max_per_visit = _optional_whole(
         form, "max_per_visit", 1, 1_000_000, errors, whole.format(low=1, high=1_000_000)
     )
-    if errors:
-        return _render(page, 422, spec, form, errors)
     rule = {
         "name": name,
         "site_id": site_id,
@@ -360,5 +366,63 @@ def create_chain_rule(form: Form, page: OfferWrite):
         "repeat": bool(form.get("repeat")),
         "max_per_visit": max_per_visit,
     }
+    return rule, errors
+
+
+@router.get("/loyalty/chain-rules/new")
+def new_chain_rule(page: OfferWrite):
+    return _render(page, 200, _chain_spec(page), {"active": "on", "units": "1"})
+
+
+@router.post("/loyalty/chain-rules", name="create_chain_rule", dependencies=[Depends(same_origin)])
+def create_chain_rule(form: Form, page: OfferWrite):
+    spec = _chain_spec(page)
+    rule, errors = _chain_rule(form, page, spec)
+    if errors:
+        return _render(page, 422, spec, form, errors)
     refused = _store(page, spec, form, rule, gifts.create_rule, rule)
     return refused or RedirectResponse("/loyalty?made=chain-rule#chain-rules", status_code=303)
+
+
+@router.get("/loyalty/chain-rules/{rule_id}")
+def edit_chain_rule(page: OfferWrite, rule_id: int):
+    try:
+        rule = page.db().read(gifts.get_rule, rule_id)
+    except DomainError as exc:
+        return page.render("error.html", exc.status, title=page._("Not found"), detail=page.error(exc))
+    return _render(page, 200, _chain_spec(page, rule_id), _chain_form(rule))
+
+
+@router.post("/loyalty/chain-rules/{rule_id}", name="update_chain_rule", dependencies=[Depends(same_origin)])
+def update_chain_rule(form: Form, page: OfferWrite, rule_id: int):
+    spec = _chain_spec(page, rule_id)
+    rule, errors = _chain_rule(form, page, spec)
+    if errors:
+        return _render(page, 422, spec, form, errors)
+    try:
+        page.db(rule).write(
+            gift_items.update_rule,
+            rule_id,
+            rule,
+            before=lambda conn: gifts.get_rule(conn, rule_id),
+            scope=COALITION,
+        )
+    except DomainError as exc:
+        page.messages.append(("error", page._("Not done: {reason}", reason=page.error(exc))))
+        return _render(page, exc.status, spec, form)
+    finally:
+        device_loyalty.forget()
+    return RedirectResponse("/loyalty?made=chain-rule-saved#chain-rules", status_code=303)
+
+
+@router.post(
+    "/loyalty/chain-rules/{rule_id}/delete", name="delete_chain_rule", dependencies=[Depends(same_origin)]
+)
+def delete_chain_rule(page: OfferWrite, rule_id: int):
+    try:
+        page.db({}).write(gift_items.delete_rule, rule_id, scope=COALITION)
+    except DomainError as exc:
+        return page.render("error.html", exc.status, title=page._("Not done"), detail=page.error(exc))
+    finally:
+        device_loyalty.forget()
+    return RedirectResponse("/loyalty?made=chain-rule-deleted#chain-rules", status_code=303)

@@ -64,21 +64,41 @@ def list_items(conn: Connection) -> list[dict]:
     return [dict(r) for r in conn.execute(select(ITEMS).order_by(ITEMS.c.id)).mappings()]
 
 
-def create_rule(conn: Connection, rule: dict) -> dict:
+def _checked_rule(conn: Connection, rule: dict) -> dict:
     outlets.get_site(conn, rule["site_id"])
     get_item(conn, rule["item_id"])
     outlets.check_outlets(conn, rule.get("outlet_ids", []), "outlet_ids")
     if rule["activities"] < 1 or rule.get("units", 1) < 1:
         raise Invalid("a chain rule needs at least one activity and grants at least one unit")
-    values = {
+    return {
         **rule,
         "outlet_kinds": sorted(set(rule.get("outlet_kinds", []))),
         "outlet_ids": sorted(set(rule.get("outlet_ids", []))),
-        "created_at": utcnow(),
     }
+
+
+def create_rule(conn: Connection, rule: dict) -> dict:
+    values = {**_checked_rule(conn, rule), "created_at": utcnow()}
     rule_id = conn.execute(RULES.insert().values(**values)).inserted_primary_key[0]
     _changed()
     return get_rule(conn, rule_id)
+
+
+def update_rule(conn: Connection, rule_id: int, rule: dict) -> dict:
+    """Replace a chain rule's fields (every field given, as for create_rule); its id stays, so
+    the gifts it granted, and the visits' counts of them, still name it."""
+    get_rule(conn, rule_id)
+    conn.execute(update(RULES).where(RULES.c.id == rule_id).values(**_checked_rule(conn, rule)))
+    _changed()
+    return get_rule(conn, rule_id)
+
+
+def delete_rule(conn: Connection, rule_id: int) -> dict:
+    """Remove a chain rule; the gifts it granted stay (their lots keep its id)."""
+    rule = get_rule(conn, rule_id)
+    conn.execute(RULES.delete().where(RULES.c.id == rule_id))
+    _changed()
+    return rule
 
 
 def get_rule(conn: Connection, rule_id: int) -> dict:
