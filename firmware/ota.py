@@ -122,12 +122,15 @@ class Session:
         """Publish body on up/fw until an answer whose head match(head) comes: (head, data)."""
         topic, payload = self.app.link.seal(topics.FW, body)
         wait_ms = wait_ms or ASK_MS
+        client = self.app.client
         for _ in range(tries or ASKS):
             self._event.clear()
             self._match = match
-            # QoS 0: an ask lost with the link is asked again after wait_ms.
-            await self.app.client.publish(topic, payload, 0)
             try:
+                if not client.is_connected():  # a QoS 0 ask would be dropped: wait for the link
+                    await hal.wait_for_ms(client.wait_connected(), wait_ms)
+                # QoS 0: an ask lost with the link is asked again after wait_ms.
+                await client.publish(topic, payload, 0)
                 await hal.wait_for_ms(self._event.wait(), wait_ms)
                 return self._answer
             except asyncio.TimeoutError:
@@ -299,7 +302,8 @@ async def watch(app, state):
 
 
 async def _hello(app, session, version):
-    await app.client.subscribe(session.topic, 1)
+    await app.client.wait_connected()
+    await app.client.subscribe(session.topic, 1)  # acked by the broker before the first hello
     nonce = _nonce()
     while True:
         try:

@@ -353,7 +353,14 @@ _tasks: set[asyncio.Task] = set()
 
 
 def receive(bridge, site: str, device_id: str, body: dict) -> None:
-    """A checked up/fw body from a device: answered in a task (database and files in a thread)."""
+    """A checked up/fw body from a device. A piece of a bundle already in memory, for a device
+    known to have been offered it, is answered at once; the rest in a task, with the database
+    in a thread."""
+    if body["k"] == "get":
+        reply = _cached_piece(bridge.authorizer.engine, device_id, body)
+        if reply is not None:
+            _publish(bridge, site, device_id, reply, 0)
+            return
     task = asyncio.get_running_loop().create_task(_answer(bridge, site, device_id, body))
     _tasks.add(task)
     task.add_done_callback(_tasks.discard)
@@ -361,19 +368,29 @@ def receive(bridge, site: str, device_id: str, body: dict) -> None:
 
 async def _answer(bridge, site: str, device_id: str, body: dict) -> None:
     try:
-        engine = bridge.authorizer.engine
-        reply = await asyncio.to_thread(answer, engine, device_id, body)
-        client = bridge.client
-        if reply is None or client is None:
-            return
-        info = await asyncio.to_thread(bridge.directory.get, site, device_id)
-        if info is None:
-            return
-        topic = topics.down(site, device_id, topics.FW)
-        # A piece lost is asked for again; a confirmation is worth a PUBACK.
-        client.publish(topic, info.signer.seal(topic, reply), qos=0 if body["k"] == "get" else 1)
+        reply = await asyncio.to_thread(answer, bridge.authorizer.engine, device_id, body)
+        if reply is not None:
+            # A piece lost is asked for again; a confirmation is worth a PUBACK.
+            _publish(bridge, site, device_id, reply, 0 if body["k"] == "get" else 1)
     except Exception:  # one device's ask must never take the bridge down
         log.exception("answering %s's %s failed", device_id, body.get("k"))
+
+
+def _publish(bridge, site: str, device_id: str, reply: bytes, qos: int) -> None:
+    client = bridge.client
+    info = bridge.directory.get(site, device_id)
+    if client is None or info is None:
+        return
+    topic = topics.down(site, device_id, topics.FW)
+    client.publish(topic, info.signer.seal(topic, reply), qos=qos)
+
+
+def _cached_piece(engine: Engine, device_id: str, body: dict) -> bytes | None:
+    version = body["v"]
+    files = _files.get(engine, {}).get(version)
+    if files is None or _offered.get(engine, {}).get((device_id, version), 0) <= time.monotonic():
+        return None
+    return _slice(files, version, body["f"], body["o"])
 
 
 def answer(engine: Engine, device_id: str, body: dict) -> bytes | None:
@@ -407,12 +424,16 @@ def answer(engine: Engine, device_id: str, body: dict) -> bytes | None:
 
 
 def _piece(engine: Engine, device_id: str, version: str, name: str, offset: int) -> bytes:
-    head = messages.encode({"v": version, "f": name, "o": offset})
     files = _bundle_files(engine, version) if _may_fetch(engine, device_id, version) else None
-    if files is None or name not in files:
+    return _slice(files or {}, version, name, offset)
+
+
+def _slice(files: dict[str, bytes], version: str, name: str, offset: int) -> bytes:
+    """A piece as large as a message allows: b'<head>\\n<bytes>'."""
+    head = messages.encode({"v": version, "f": name, "o": offset})
+    if name not in files:
         return messages.encode({"v": version, "f": name, "o": offset, "err": "not offered"})
-    room = messages.MAX_BODY - len(head) - 1
-    return head + b"\n" + files[name][offset : offset + room]
+    return head + b"\n" + files[name][offset : offset + messages.MAX_BODY - len(head) - 1]
 
 
 def _may_fetch(engine: Engine, device_id: str, version: str) -> bool:

@@ -132,8 +132,13 @@ def exists(path):
         return False
 
 
+async def _connected():
+    pass
+
+
 def setup(**hub):
     rig = Rig(grant_all)
+    rig.client.wait_connected = _connected  # the in-memory client is always connected
     return rig, FakeApp(rig), FwHub(rig, **hub)
 
 
