@@ -23,8 +23,12 @@ from hub.vouchers import delivery
 
 
 def decode_qr(data: bytes) -> str:
+    """The text of the QR code in a PNG. OpenCV's classic detector misses about 1 code in 70 of
+    ours (measured over random codes); its ArUco-based one reads those too."""
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
-    return cv2.QRCodeDetector().detectAndDecode(image)[0]
+    return (
+        cv2.QRCodeDetector().detectAndDecode(image)[0] or cv2.QRCodeDetectorAruco().detectAndDecode(image)[0]
+    )
 
 
 class Inbox:

@@ -7,13 +7,19 @@ last N days (a tap, a sale, a top-up: "visited lately"), or several of these (th
 one of them names). Blocked cards and RFID cards linked to a digital wallet (their wallet's card
 counts) are left out. A voucher of money credited to the card is a credit for a past purchase; a
 discount or goods voucher bound to the card one for a future purchase.
+
+Delivery: `card` credits or binds each voucher to its card at issue; `email` sends each voucher
+(the code as an image, the PDF) to its card holder's e-mail address, after the vouchers are
+issued and committed: `unsent_emails` lists what is still to send, `record_emails` records what
+the mail server took (hub.vouchers.delivery.send_each), so a retry sends only the rest. Cards
+without an address keep their voucher (bound to the card, found at a till) and are reported.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Connection, func, or_, select
+from sqlalchemy import Connection, and_, func, or_, select
 
 from hub.core.errors import Conflict, Invalid, NotFound
 from hub.ledger import TRANSFERS
@@ -73,9 +79,15 @@ def run(
     terms = req["voucher"]
     if terms.get("card_uid"):
         raise Invalid("a campaign's voucher names no card: each card of the audience gets one")
+    deliver = req.get("deliver", "none")
+    if deliver == "email" and terms.get("recipient_email"):
+        raise Invalid(
+            "an e-mailed campaign sends each voucher to its card holder's address: name no recipient_email"
+        )
     cards = audience(conn, req["audience"], now)
     if not cards:
         raise Conflict("the audience is empty: no card to credit")
+    holders = _holders(conn, cards) if deliver == "email" else {}
     conn.execute(
         CAMPAIGNS.insert().values(
             id=req["id"],
@@ -89,9 +101,13 @@ def run(
         )
     )
     for uid in cards:
+        to = {}
+        if deliver == "email":
+            name, address = holders[uid]
+            to = {"recipient_email": address, "recipient_name": terms.get("recipient_name") or name}
         made = store.issue(
             conn,
-            {**terms, "card_uid": uid},
+            {**terms, **to, "card_uid": uid},
             currency,
             secret,
             f"{key}/{uid}",
@@ -99,18 +115,112 @@ def run(
             now,
             campaign_id=req["id"],
         )
-        if req.get("deliver") == "card":
+        if deliver == "card":
             redeem.credit_to_card(conn, made["id"], uid, f"{key}/{uid}/card", caller, now)
     return {**report(conn, req["id"], now), "repeated": False}
+
+
+def _holders(conn: Connection, uids: list[str]) -> dict[str, tuple[str, str]]:
+    """Each card's holder name and e-mail address ("" where not known)."""
+    out: dict[str, tuple[str, str]] = {}
+    for i in range(0, len(uids), 1000):
+        rows = conn.execute(
+            select(CARDS.c.uid, CARDS.c.holder_name, CARDS.c.holder_email).where(
+                CARDS.c.uid.in_(uids[i : i + 1000])
+            )
+        )
+        out.update({uid: (name or "", (email or "").strip()) for uid, name, email in rows})
+    return out
+
+
+def _emailed(voucher_id):
+    return (
+        select(store.DELIVERIES.c.id)
+        .where(store.DELIVERIES.c.voucher_id == voucher_id, store.DELIVERIES.c.channel == "email")
+        .exists()
+    )
+
+
+def get_campaign(conn: Connection, campaign_id: str) -> dict:
+    row = conn.execute(select(CAMPAIGNS).where(CAMPAIGNS.c.id == campaign_id)).mappings().first()
+    if row is None:
+        raise NotFound(f"no campaign {campaign_id}")
+    return dict(row)
+
+
+def unsent_emails(conn: Connection, campaign_id: str) -> list[tuple[str, str, str]]:
+    """(voucher id, address, card) of the campaign's vouchers still to e-mail: those with an
+    address, not cancelled or expired, and not e-mailed yet."""
+    if get_campaign(conn, campaign_id)["deliver"] != "email":
+        raise Conflict(f"campaign {campaign_id} is not delivered by e-mail")
+    V = store.VOUCHERS
+    rows = conn.execute(
+        select(V.c.id, V.c.recipient_email, V.c.card_uid)
+        .where(
+            V.c.campaign_id == campaign_id,
+            V.c.recipient_email != "",
+            V.c.status == "issued",
+            ~_emailed(V.c.id),
+        )
+        .order_by(V.c.card_uid)
+    )
+    return [tuple(r) for r in rows]
+
+
+def email_key(voucher_id: str) -> str:
+    return f"voucher-campaign-email/{voucher_id}"
+
+
+def record_emails(conn: Connection, sent: list[tuple[str, str]], caller: str, now: dt.datetime) -> int:
+    """Record each (voucher id, address) the mail server took, once per voucher."""
+    done = 0
+    for voucher_id, address in sent:
+        key = email_key(voucher_id)
+        if conn.execute(select(store.DELIVERIES.c.id).where(store.DELIVERIES.c.key == key)).first():
+            continue
+        store.record_delivery(conn, voucher_id, "email", address, caller, now, key)
+        done += 1
+    return done
+
+
+def _delivery_counts(conn: Connection, campaign_id: str, deliver: str) -> dict:
+    V, D = store.VOUCHERS, store.DELIVERIES
+    by_channel = dict(
+        conn.execute(
+            select(D.c.channel, func.count(func.distinct(D.c.voucher_id)))
+            .join(V, V.c.id == D.c.voucher_id)
+            .where(V.c.campaign_id == campaign_id)
+            .group_by(D.c.channel)
+        ).all()
+    )
+    out = {
+        "deliveries": {ch: int(by_channel.get(ch, 0)) for ch in ("card", "email", "print")},
+        "without_email": [],
+        "email_pending": 0,
+    }
+    if deliver == "email":
+        out["without_email"] = list(
+            conn.execute(
+                select(V.c.card_uid)
+                .where(V.c.campaign_id == campaign_id, V.c.recipient_email == "")
+                .order_by(V.c.card_uid)
+            ).scalars()
+        )
+        out["email_pending"] = conn.execute(
+            select(func.count()).where(
+                and_(V.c.campaign_id == campaign_id, V.c.recipient_email != "", V.c.status == "issued"),
+                ~_emailed(V.c.id),
+            )
+        ).scalar()
+    return out
 
 
 def report(conn: Connection, campaign_id: str, now: dt.datetime) -> dict:
     """A campaign's cost and uptake: vouchers issued and their face value, by status; the money
     its vouchers paid out (money to outlets and onto cards, net of refunds), the points they
-    credited, and what is still open on them."""
-    row = conn.execute(select(CAMPAIGNS).where(CAMPAIGNS.c.id == campaign_id)).mappings().first()
-    if row is None:
-        raise NotFound(f"no campaign {campaign_id}")
+    credited, and what is still open on them; how many were handed over by each channel, the
+    cards without an e-mail address and the e-mails still to send (an e-mailed campaign)."""
+    row = get_campaign(conn, campaign_id)
     ids = list(
         conn.execute(
             select(store.VOUCHERS.c.id)
@@ -147,6 +257,7 @@ def report(conn: Connection, campaign_id: str, now: dt.datetime) -> dict:
             v["remaining"] for v in views if v["status"] in ("issued", "delivered", "partly_redeemed")
         ),
         "voucher_ids": ids,
+        **_delivery_counts(conn, campaign_id, row["deliver"]),
     }
 
 

@@ -143,7 +143,8 @@ def message(v: dict, currency: str, to: str, settings: MailSettings) -> EmailMes
     return msg
 
 
-def send(msg: EmailMessage, settings: MailSettings, timeout: float = 10.0) -> None:
+def _client(settings: MailSettings, timeout: float) -> smtplib.SMTP:
+    """A connection to the configured mail server, logged in if the URL names a user."""
     if not settings.smtp:
         raise Conflict("no mail server is configured (TAPGIFT_SMTP): deliver by print or to a card")
     url = urlsplit(settings.smtp)
@@ -154,10 +155,47 @@ def send(msg: EmailMessage, settings: MailSettings, timeout: float = 10.0) -> No
     if url.scheme not in ("smtp", "smtps") or not url.hostname or port is None:
         raise Conflict("TAPGIFT_SMTP is not smtp://[user:password@]host[:port] or smtps://…")
     client = smtplib.SMTP_SSL if url.scheme == "smtps" else smtplib.SMTP
+    smtp = client(url.hostname, port, timeout=timeout)
     try:
-        with client(url.hostname, port, timeout=timeout) as smtp:
-            if url.username:
-                smtp.login(unquote(url.username), unquote(url.password or ""))
+        if url.username:
+            smtp.login(unquote(url.username), unquote(url.password or ""))
+    except BaseException:
+        smtp.close()
+        raise
+    return smtp
+
+
+def send(msg: EmailMessage, settings: MailSettings, timeout: float = 10.0) -> None:
+    try:
+        with _client(settings, timeout) as smtp:
             smtp.send_message(msg)
     except (OSError, smtplib.SMTPException) as exc:
         raise MailFailed(f"the mail server did not take the voucher: {exc}") from None
+
+
+def send_each(
+    messages: list[EmailMessage], settings: MailSettings, timeout: float = 10.0
+) -> list[str | None]:
+    """Send the messages over one connection; for each, None if the server took it, else why
+    not. A message the server refuses does not stop the others; a connection that fails fails
+    the rest."""
+    out: list[str | None] = []
+    if not messages:
+        return out
+    try:
+        with _client(settings, timeout) as smtp:
+            for msg in messages:
+                try:
+                    smtp.send_message(msg)
+                    out.append(None)
+                except (
+                    smtplib.SMTPRecipientsRefused,
+                    smtplib.SMTPDataError,
+                    smtplib.SMTPSenderRefused,
+                ) as exc:
+                    smtp.rset()
+                    out.append(f"refused: {exc}")
+    except (OSError, smtplib.SMTPException) as exc:
+        reason = f"the mail server did not take it: {exc}"
+        out += [reason] * (len(messages) - len(out))
+    return out

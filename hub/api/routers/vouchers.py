@@ -16,7 +16,7 @@ from hub.access.callers import Caller
 from hub.api.auth import Allowed
 from hub.api.deps import COALITION, Currency, DbDep, Now, Scope
 from hub.api.fields import MAX_POINTS, CardUid, Flag, Key, Minor, Moment, Slug
-from hub.core.errors import Conflict, Invalid
+from hub.core.errors import Conflict, Forbidden, Invalid
 from hub.core.settings import Settings
 from hub.loyalty.point_rules import ChannelIn
 from hub.vouchers import campaigns, codes, delivery, redeem, store
@@ -512,10 +512,18 @@ class CampaignIn(BaseModel):
     name: Annotated[str, Field(max_length=100)] = ""
     voucher: VoucherIn = Field(description="the terms of every card's voucher (no card_uid: each card's own)")
     audience: AudienceIn
-    deliver: Literal["none", "card"] = Field(
+    deliver: Literal["none", "card", "email"] = Field(
         "none",
-        description="card: money and points credited straight to each card; goods, discounts bound to it",
+        description="card: money and points credited straight to each card; goods, discounts bound to it; "
+        "email: each voucher (bound to its card) e-mailed to the card holder's address, the code as an image "
+        "and the PDF (cards without an address are listed in without_email)",
     )
+
+
+class EmailFailure(BaseModel):
+    card_uid: str
+    email: str
+    error: str
 
 
 class CampaignOut(BaseModel):
@@ -535,6 +543,15 @@ class CampaignOut(BaseModel):
     points_credited: int
     open: int = Field(description="what is left on its vouchers still redeemable")
     voucher_ids: list[str]
+    deliveries: dict[str, int] = Field(description="vouchers handed over, per channel: card, email, print")
+    without_email: list[str] = Field(
+        description="an e-mailed campaign: the cards whose holder has no address"
+    )
+    email_pending: int = Field(description="an e-mailed campaign: vouchers with an address not e-mailed yet")
+    email_failures: list[EmailFailure] = Field(
+        [],
+        description="this request: the e-mails the mail server did not take (POST …/email sends them again)",
+    )
     repeated: bool = False
 
 
@@ -549,19 +566,91 @@ def run_campaign(
     idempotency_key: Key,
 ):
     """Bonus credits (seed 001): one voucher of the same terms for each card of the audience,
-    issued at once (and credited to each card if asked). A retry with the same key answers the
-    campaign with repeated=true."""
+    issued at once (and credited to each card, or e-mailed to each card holder, if asked). A
+    retry with the same key answers the campaign with repeated=true (and sends the e-mails not
+    sent yet)."""
     body = campaign.model_dump(mode="json")
     terms = {**body["voucher"], **campaign.voucher.model_dump(include={"valid_from", "valid_to"})}
     req = {**body, "voucher": terms, "terms_json": body["voucher"]}
-    secret = _settings(request).secret
-    return db.write_keyed(
+    settings = _settings(request)
+    scope = Scope(campaign.voucher.outlet_id) if campaign.voucher.outlet_id else COALITION
+    if campaign.deliver == "email":
+        if not caller.may("holders.read"):
+            raise Forbidden("e-mailing a campaign reads the card holders' addresses: holders.read")
+        if not settings.mail.smtp:
+            raise Conflict("no mail server is configured (TAPGIFT_SMTP): deliver to the cards instead")
+    out = db.write_keyed(
         "voucher-campaign/",
         idempotency_key,
         body,
-        lambda conn, key: campaigns.run(conn, req, currency, secret, key, caller.name, now),
-        scope=Scope(campaign.voucher.outlet_id) if campaign.voucher.outlet_id else COALITION,
+        lambda conn, key: campaigns.run(conn, req, currency, settings.secret, key, caller.name, now),
+        scope=scope,
     )
+    if campaign.deliver != "email":
+        return out
+    failures = _email_campaign(db, out["id"], currency, settings.mail, caller.name, now, scope)
+    return {
+        **db.read(campaigns.report, out["id"], now),
+        "repeated": out["repeated"],
+        "email_failures": failures,
+    }
+
+
+EMAIL_BATCH = 100  # vouchers read, sent over one connection and recorded at a time
+
+
+def _email_campaign(
+    db: DbDep, campaign_id: str, currency: str, mail: delivery.MailSettings, caller: str, now, scope: Scope
+) -> list[dict]:
+    """E-mail the campaign's vouchers not e-mailed yet, a batch at a time, outside the database
+    transactions (a slow mail server holds no lock); each batch's sent mails recorded at once."""
+    todo = db.read(campaigns.unsent_emails, campaign_id)
+    failures = []
+    for i in range(0, len(todo), EMAIL_BATCH):
+        batch = todo[i : i + EMAIL_BATCH]
+        vouchers = db.read(
+            lambda conn, ids=[v for v, _, _ in batch]: [store.get_voucher(conn, v) for v in ids]
+        )
+        messages = [
+            delivery.message(v, currency, to, mail) for v, (_, to, _) in zip(vouchers, batch, strict=True)
+        ]
+        errors = delivery.send_each(messages, mail)
+        sent = [(v, to) for (v, to, _), error in zip(batch, errors, strict=True) if error is None]
+        failures += [
+            {"card_uid": uid, "email": to, "error": error}
+            for (_, to, uid), error in zip(batch, errors, strict=True)
+            if error is not None
+        ]
+        if sent:
+            db.write(campaigns.record_emails, sent, caller, now, scope=scope)
+    return failures
+
+
+@router.post(
+    "/voucher-campaigns/{campaign_id}/email",
+    response_model=CampaignOut,
+    responses={409: {"description": "The campaign is not delivered by e-mail, or no mail server is set"}},
+)
+def email_campaign(
+    caller: Allowed.vouchers_issue,
+    campaign_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]{1,40}$")],
+    db: DbDep,
+    now: Now,
+    currency: Currency,
+    request: Request,
+):
+    """E-mail the vouchers of an e-mailed campaign that are not e-mailed yet (the mail server
+    refused them, or was down): each voucher is sent until the server takes it, then not again."""
+    settings = _settings(request)
+    if not caller.may("holders.read"):
+        raise Forbidden("e-mailing a campaign reads the card holders' addresses: holders.read")
+    if not settings.mail.smtp:
+        raise Conflict("no mail server is configured (TAPGIFT_SMTP)")
+    outlet = db.read(campaigns.get_campaign, campaign_id)["terms"].get("outlet_id")
+    scope = Scope(outlet) if outlet else COALITION
+    db.read(lambda conn: None, scope=scope)  # a caller of another outlet is refused before any mail
+    failures = _email_campaign(db, campaign_id, currency, settings.mail, caller.name, now, scope)
+    return {**db.read(campaigns.report, campaign_id, now), "email_failures": failures}
 
 
 @router.get("/voucher-campaigns", response_model=list[CampaignOut])
