@@ -39,6 +39,8 @@ TRIAL_MS = 120000  # how long a version on trial has to reach the hub, each boot
 ASK_MS = 3000  # how long to wait for one answer before asking again
 ASKS = 5  # times one piece is asked for before staging gives up
 HELLO_MS = 5000  # between a trial's hellos
+IDLE_MS = 3000  # every relay off this long before a staged version is started
+IDLE_STEP_MS = 250
 _DIR = const(0x4000)
 
 # Why an offer was refused (its cmdack "code").
@@ -156,11 +158,22 @@ def offer(app, body):
     asyncio.create_task(stage.run())
 
 
-def _ack(app, ack, reboot=False):
+def _ack(app, ack):
     from firmware import commands
 
     commands.keep_seq(app.board.flash_dir, ack["seq"])
-    asyncio.create_task(commands.answer(app, ack, reboot))
+    asyncio.create_task(commands.answer(app, ack, False))
+
+
+async def _restart_when_idle(app):
+    """Restart once every relay has been off for IDLE_MS (a game, a kiosk session or a vend is
+    never cut short; the ack has that long to reach the broker)."""
+    idle = 0
+    while idle < IDLE_MS:
+        await hal.sleep_ms(IDLE_STEP_MS)
+        idle = 0 if any(relay.value() for relay in app.board.relays) else idle + IDLE_STEP_MS
+    hal.all_off(app.board.relays)
+    app.board.reboot()
 
 
 class Stage(Session):
@@ -184,8 +197,9 @@ class Stage(Session):
                 "detail": repr(err)[:120],
             }
         self.app.ota = None
-        # Staged: acknowledged, then the board restarts into the new version, on trial.
-        _ack(self.app, ack, ack["ok"])
+        _ack(self.app, ack)
+        if ack["ok"]:  # staged: the board restarts into it, on trial, once the machine is free
+            await _restart_when_idle(self.app)
 
     async def stage(self):
         app = self.app

@@ -56,6 +56,12 @@ def source_bundle(version: str, crash: bool = False) -> dict[str, bytes]:
     return files
 
 
+@pytest.fixture(autouse=True)
+def quick_restart(monkeypatch):
+    """A staged version starts once the relays have been off IDLE_MS: shorter here."""
+    monkeypatch.setattr(ota, "IDLE_MS", 200)
+
+
 def publish(hub, version, **kw):
     with hub.engine.begin() as conn:
         return firmware_updates.publish(conn, version, source_bundle(version, **kw), by="test")

@@ -137,6 +137,7 @@ async def _connected():
 
 
 def setup(**hub):
+    ota.IDLE_MS = 300  # the machine's relays off this long: it restarts into the new version
     rig = Rig(grant_all)
     rig.client.wait_connected = _connected  # the in-memory client is always connected
     return rig, FakeApp(rig), FwHub(rig, **hub)
@@ -155,12 +156,16 @@ async def finish(rig):
 async def test_an_offer_is_staged_verified_and_started_on_trial_at_the_next_boot():
     rig, app, hub = setup()
     try:
+        rig.board.relays[0].on()  # a game, a session: the machine is busy
         offer(rig, 1)
         assert await done(rig, app, hub) == {"seq": 1, "ok": True}
         folder = rig.flash + ota.ROOT + "/a"
         for path, data in FILES.items():
             assert read(folder + "/" + path) == data, path
-        assert await until(lambda: rig.board.reboots == 1)  # staged: acknowledged, then restarted
+        await sleep_ms(ota.IDLE_MS + 200)
+        assert rig.board.reboots == 0  # staged and acknowledged, but never in the middle of it
+        rig.board.relays[0].off()
+        assert await until(lambda: rig.board.reboots == 1, ota.IDLE_MS + 1000)
         assert len(hub.asks) > len(FILES)  # in pieces: app.py alone is four
         # Each boot on trial is counted; after TRIAL_BOOTS the old version is back.
         for _ in range(ota.TRIAL_BOOTS):
