@@ -733,12 +733,24 @@ def test_every_page_on_both_databases(db_url):
             "/machines",
             "/machines/disp-1",
             "/loyalty",
+            "/loyalty/point-rules/new",
+            "/loyalty/chain-rules/new",
             "/money",
+            "/money?from=2026-11-01&to=2026-11-30",
+            "/money/attendance.csv",
             "/admin/users",
             "/admin/keys",
             "/admin/audit",
         ):
             assert c.get(path).status_code == 200, path
+        welcome = _rule_form(name="welcome", kind="registration", points="25", store_bar="on")
+        made = c.post("/loyalty/point-rules", data=welcome, headers=SAME)
+        rule_path = made.headers["location"].split("?rule=")[1].split("#")[0]
+        edited = c.post(
+            f"/loyalty/point-rules/{rule_path}", data=welcome | {"store_shop": "on"}, headers=SAME
+        )
+        assert edited.status_code == 303, edited.text
+        assert 'name="store_shop" checked' in c.get(f"/loyalty/point-rules/{rule_path}").text
     finally:
         app.state.engine.dispose()
 
