@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 import subprocess
 import sys
@@ -212,6 +213,9 @@ async def test_the_rest_api_publishes_rolls_out_and_shows_each_device_and_refuse
         assert refused.status_code == 403, refused.text
         made = await admin.post("/api/v1/firmware/bundles", json={"version": "9.6.0", "files": files})
         assert made.status_code == 201 and made.json()["files"] == len(files), made.text
+        [entry] = [e for e in (await admin.get("/api/v1/audit")).json() if e["action"] == "publish_bundle"]
+        digest = hashlib.sha256(base64.b64decode(files["firmware/app.py"])).hexdigest()
+        assert entry["request"]["files"]["firmware/app.py"] == digest  # a hash, not the file
         again = await admin.post("/api/v1/firmware/bundles", json={"version": "9.6.0", "files": files})
         assert again.status_code == 201 and again.json() == made.json()
         other = dict(files, **{"firmware/app.py": base64.b64encode(b"VERSION = 1\n").decode()})

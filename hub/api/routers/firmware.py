@@ -7,14 +7,15 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import hashlib
 from typing import Annotated
 
 import anyio.to_thread
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from hub.api.auth import Allowed
-from hub.api.deps import COALITION, BridgeDep, DbDep, EngineDep, Scope
+from hub.api.deps import COALITION, AuditedDb, BridgeDep, DbDep, EngineDep, Scope
 from hub.api.fields import Flag
 from hub.core.errors import Invalid
 from hub.devices import firmware_updates
@@ -102,11 +103,14 @@ def _decode(files: dict[str, str]) -> dict[str, bytes]:
 
 
 @router.post("/firmware/bundles", response_model=BundleOut, status_code=201)
-def publish_bundle(_caller: Allowed.firmware_publish, bundle: BundleIn, db: DbDep):
+def publish_bundle(_caller: Allowed.firmware_publish, bundle: BundleIn, db: DbDep, request: Request):
     """Publish a version. The same version with the same files again changes nothing; with
     other files it is a 409. Files go under firmware/ or protocol/ (firmware/app among them)."""
     files = _decode(bundle.files)
-    return db.write(firmware_updates.publish, bundle.version, files, _caller.name, scope=COALITION)
+    # The audit log keeps each file's hash, not the file.
+    digests = {path: hashlib.sha256(data).hexdigest() for path, data in files.items()}
+    audited = AuditedDb(db.db, request, {"version": bundle.version, "files": digests})
+    return audited.write(firmware_updates.publish, bundle.version, files, _caller.name, scope=COALITION)
 
 
 @router.get("/firmware/bundles", response_model=list[BundleOut])
