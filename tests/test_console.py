@@ -1092,6 +1092,21 @@ def test_discount_groups_gift_items_and_chain_rules_are_made_in_the_console(app)
     assert c.post("/loyalty/gift-items", data=item | {"valid_days": "30"}, headers=SAME).status_code == 303
     got = api.get("/api/v1/gift-items/DRINK").json()
     assert (got["value"], got["redeem_outlets"], got["valid_days"]) == (400, ["bar"], 30)
+    form = c.get("/loyalty/gift-items/DRINK/edit").text
+    assert 'name="value" value="4.00" readonly' in form and 'name="redeem_outlets_bar" checked' in form
+    edited = c.post(
+        "/loyalty/gift-items/DRINK/edit",
+        data=item | {"value": "9", "name": "A cold drink", "redeem_outlets_shop": "on", "valid_days": ""},
+        headers=SAME,
+    )
+    assert edited.headers["location"] == "/loyalty?made=gift-item-saved#gift-items"
+    got = api.get("/api/v1/gift-items/DRINK").json()
+    assert (got["name"], got["value"], got["redeem_outlets"], got["valid_days"]) == (
+        "A cold drink",
+        400,  # the value stays: the units granted are owed at it
+        ["bar", "shop"],
+        None,
+    )
     wrong = c.post(
         "/loyalty/chain-rules",
         data={"name": "slides", "site_id": "park", "item_id": "DRINK", "activities": "0"},
@@ -1132,6 +1147,7 @@ def test_discount_groups_gift_items_and_chain_rules_are_made_in_the_console(app)
     assert actions == {
         "create_discount_group",
         "create_gift_item",
+        "update_gift_item",
         "create_chain_rule",
         "update_chain_rule",
         "delete_chain_rule",

@@ -86,6 +86,7 @@ MADE = {
     "gift-item": "Gift item added.",
     "chain-rule": "Chain rule added.",
     "chain-rule-saved": "Chain rule saved.",
+    "gift-item-saved": "Gift item saved.",
     "chain-rule-deleted": "Chain rule deleted.",
 }
 

@@ -1,8 +1,8 @@
 """Discount groups, gift items and gift chain rules made on the Loyalty page (as POST
 /api/v1/discount-groups, /gift-items, /gift-rules): one form each, checked here field by field so
 that each mistake is said next to its field, then stored by the domain (hub.loyalty.discounts,
-hub.gifts), which checks again. Chain rules are also edited and deleted here; discount groups
-and gift items are made only (a gift item's value is what outlets settle its units at).
+hub.gifts), which checks again. Chain rules are also edited and deleted here, gift items edited
+(not their id or value: the units granted are owed at it); discount groups are made only.
 
 The forms are described as rows of fields (`F`) and drawn by one template, loyalty_form.html."""
 
@@ -48,6 +48,7 @@ class F:
     hint: str = ""
     numeric: bool = False
     list: str = ""
+    readonly: bool = False
 
 
 def _whole(text: str, low: int, high: int) -> int | None:
@@ -164,22 +165,26 @@ def create_discount_group(form: Form, page: OfferWrite):
 # --- gift items --------------------------------------------------------------------------------
 
 
-def _item_spec(page: Page) -> dict:
+def _item_spec(page: Page, item_id: str | None = None) -> dict:
     _ = page._
     outlet_rows = page.db().read(outlets.list_outlets)
     articles = page.db().read(catalogue.list_articles)
+    fixed = item_id is not None  # an item's id and value stay: its granted units are owed at it
     return {
-        "title": _("New gift item"),
+        "title": _("Gift item {id}", id=item_id) if fixed else _("New gift item"),
         "hint": _(
             "What a chain rule or staff give, or a card buys with points; its value is what outlets settle."
         ),
-        "action": "/loyalty/gift-items",
+        "action": f"/loyalty/gift-items/{item_id}/edit" if fixed else "/loyalty/gift-items",
         "back": "gift-items",
-        "submit": _("Add the gift item"),
+        "submit": _("Save the gift item") if fixed else _("Add the gift item"),
         "rows": [
-            [F("id", _("Gift id"), hint=_("e.g. DRINK: letters, digits, _ or -")), F("name", _("Name"))],
             [
-                F("value", _("Value") + f" ({page.currency})", numeric=True),
+                F("id", _("Gift id"), hint=_("e.g. DRINK: letters, digits, _ or -"), readonly=fixed),
+                F("name", _("Name")),
+            ],
+            [
+                F("value", _("Value") + f" ({page.currency})", numeric=True, readonly=fixed),
                 F(
                     "voucher_type",
                     _("Voucher type"),
@@ -212,24 +217,36 @@ def _item_spec(page: Page) -> dict:
     }
 
 
-@router.get("/loyalty/gift-items/new")
-def new_gift_item(page: OfferWrite):
-    return _render(page, 200, _item_spec(page), {"voucher_type": "goods"})
+def _item_form(item: dict, page: Page) -> dict:
+    """A stored gift item as the form's fields."""
+    values = {
+        "id": item["id"],
+        "name": item["name"],
+        "value": i18n.plain_amount(item["value"], page.currency),
+        "voucher_type": item["voucher_type"],
+        "article_id": item["article_id"] or "",
+        "redeem_kinds": ", ".join(item["redeem_kinds"]),
+    }
+    for name in ("points_price", "points_level", "valid_days"):
+        values[name] = "" if item[name] is None else str(item[name])
+    return values | {f"redeem_outlets_{o}": "on" for o in item["redeem_outlets"]}
 
 
-@router.post("/loyalty/gift-items", name="create_gift_item", dependencies=[Depends(same_origin)])
-def create_gift_item(form: Form, page: OfferWrite):
+def _gift_item(form: dict, page: Page, spec: dict, item_id: str | None = None) -> tuple[dict, dict]:
+    """The gift item the form describes (as gifts.create_item takes it) and the errors; editing
+    `item_id`, its id and value are not read from the form."""
     _ = page._
-    spec = _item_spec(page)
     errors: dict[str, str] = {}
     item = {k: form.get(k, "").strip() for k in ("id", "name", "article_id", "voucher_type")}
-    if not ITEM_ID.fullmatch(item["id"]):
-        errors["id"] = _("1-32 letters, digits, _ or -.")
+    value = None
+    if item_id is None:
+        if not ITEM_ID.fullmatch(item["id"]):
+            errors["id"] = _("1-32 letters, digits, _ or -.")
+        value = i18n.parse_amount(form.get("value", ""), page.currency)
+        if value is None:
+            errors["value"] = _("Enter an amount such as 4.00.")
     if len(item["name"]) > 100:
         errors["name"] = _("At most 100 characters.")
-    value = i18n.parse_amount(form.get("value", ""), page.currency)
-    if value is None:
-        errors["value"] = _("Enter an amount such as 4.00.")
     item["voucher_type"] = item["voucher_type"] or "goods"
     if item["voucher_type"] not in ("goods", "service"):
         errors["voucher_type"] = _("Choose goods or service.")
@@ -248,8 +265,6 @@ def create_gift_item(form: Form, page: OfferWrite):
     valid_days = _optional_whole(form, "valid_days", 1, 3660, errors, whole.format(low=1, high=3660))
     if points_level is not None and points_price is None and "points_price" not in errors:
         errors["points_price"] = _("A points level needs a points price.")
-    if errors:
-        return _render(page, 422, spec, form, errors)
     body = {
         **item,
         "article_id": item["article_id"] or None,
@@ -260,8 +275,63 @@ def create_gift_item(form: Form, page: OfferWrite):
         "points_level": points_level,
         "valid_days": valid_days,
     }
+    if item_id is not None:
+        body.pop("id")
+        body.pop("value")
+    return body, errors
+
+
+@router.get("/loyalty/gift-items/new")
+def new_gift_item(page: OfferWrite):
+    return _render(page, 200, _item_spec(page), {"voucher_type": "goods"})
+
+
+@router.post("/loyalty/gift-items", name="create_gift_item", dependencies=[Depends(same_origin)])
+def create_gift_item(form: Form, page: OfferWrite):
+    spec = _item_spec(page)
+    body, errors = _gift_item(form, page, spec)
+    if errors:
+        return _render(page, 422, spec, form, errors)
     refused = _store(page, spec, form, body, gifts.create_item, body, page.currency)
     return refused or RedirectResponse("/loyalty?made=gift-item#gift-items", status_code=303)
+
+
+@router.get("/loyalty/gift-items/{item_id}/edit")
+def edit_gift_item(page: OfferWrite, item_id: str):
+    try:
+        item = page.db().read(gifts.get_item, item_id)
+    except DomainError as exc:
+        return page.render("error.html", exc.status, title=page._("Not found"), detail=page.error(exc))
+    return _render(page, 200, _item_spec(page, item_id), _item_form(item, page))
+
+
+@router.post(
+    "/loyalty/gift-items/{item_id}/edit", name="update_gift_item", dependencies=[Depends(same_origin)]
+)
+def update_gift_item(form: Form, page: OfferWrite, item_id: str):
+    spec = _item_spec(page, item_id)
+    try:
+        stored = _item_form(page.db().read(gifts.get_item, item_id), page)
+    except DomainError as exc:
+        return page.render("error.html", exc.status, title=page._("Not found"), detail=page.error(exc))
+    shown = {**form, "id": stored["id"], "value": stored["value"]}  # these two are not changed
+    body, errors = _gift_item(form, page, spec, item_id)
+    if errors:
+        return _render(page, 422, spec, shown, errors)
+    try:
+        page.db(body).write(
+            gift_items.update_item,
+            item_id,
+            body,
+            before=lambda conn: gifts.get_item(conn, item_id),
+            scope=COALITION,
+        )
+    except DomainError as exc:
+        page.messages.append(("error", page._("Not done: {reason}", reason=page.error(exc))))
+        return _render(page, exc.status, spec, shown)
+    finally:
+        device_loyalty.forget()
+    return RedirectResponse("/loyalty?made=gift-item-saved#gift-items", status_code=303)
 
 
 # --- chain rules ---------------------------------------------------------------------------

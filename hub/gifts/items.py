@@ -53,6 +53,28 @@ def create_item(conn: Connection, item: dict, currency: str) -> dict:
     return get_item(conn, item["id"])
 
 
+def update_item(conn: Connection, item_id: str, item: dict) -> dict:
+    """Change a gift item's name, where and how it is redeemed, its points price and level and its
+    validity (for units granted from now on). Its id, ledger, currency and value stay: the units
+    granted so far are owed at that value."""
+    get_item(conn, item_id)
+    if item.get("points_level") is not None and item.get("points_price") is None:
+        raise Invalid("a points level needs a points price")
+    if item.get("article_id"):
+        catalogue.articles_by_id(conn, [item["article_id"]])  # NotFound for an unknown article
+    values = {k: item.get(k) for k in ("article_id", "points_price", "points_level", "valid_days")}
+    values.update(
+        name=item.get("name") or item_id,
+        voucher_type=item.get("voucher_type", "goods"),
+        redeem_kinds=sorted(set(item.get("redeem_kinds", []))),
+        redeem_outlets=sorted(set(item.get("redeem_outlets", []))),
+    )
+    outlets.check_outlets(conn, values["redeem_outlets"], "redeem_outlets")
+    conn.execute(update(ITEMS).where(ITEMS.c.id == item_id).values(**values))
+    _changed()
+    return get_item(conn, item_id)
+
+
 def get_item(conn: Connection, item_id: str) -> dict:
     row = conn.execute(select(ITEMS).where(ITEMS.c.id == item_id)).mappings().first()
     if row is None:
