@@ -18,6 +18,7 @@ from protocol.ids import write_atomic
 
 CRASH_FILE = "/crash.txt"
 CRASH_MAX = 300  # characters of a traceback in health telemetry (its end: where it broke)
+TRIAL_ATTEMPTS = 2  # attempts an update on trial gets to start before the board restarts
 
 
 def main(App):
@@ -52,7 +53,22 @@ def start(load, make_board, fault, flash=""):
             print("tapgift: cannot start (attempt %d): %s: %s" % (attempt, type(err).__name__, err))
             print("tapgift: relays off; fix /provision.json with mpremote, trying again")
             keep(err, flash)
+            if attempt >= TRIAL_ATTEMPTS and on_trial():
+                # An update on trial that cannot start: restart, so boot.py counts the boot
+                # and gives the update up after a few (firmware/ota.py).
+                print("tapgift: the update on trial cannot start: restarting")
+                import machine
+
+                machine.reset()
             fault(err, attempt)
+
+
+def on_trial():
+    """Whether boot.py started an update on trial (firmware/ota.py)."""
+    from firmware import hal
+
+    state = getattr(hal, "ota", None)
+    return bool(state) and state[2] == "trial"
 
 
 class Settings:

@@ -6,7 +6,8 @@ if not firmware.hal.maintenance:
     try:
         import firmware.app
     except Exception:
-        if firmware.hal.ota[2] == "trial":  # an update that does not load: boot.py counts it
+        state = getattr(firmware.hal, "ota", None)  # set by boot.py
+        if state and state[2] == "trial":  # an update that does not load: boot.py counts it
             import machine
 
             machine.reset()

@@ -328,3 +328,76 @@ def test_an_offer_with_a_malformed_signature_or_size_breaks_the_protocol():
             assert getattr(err, "code", None) == "bad_field", (bad, err)
         else:
             raise AssertionError("accepted %r" % (bad,))
+
+
+class _Pin:
+    OUT = IN = PULL_UP = 0
+
+    def __init__(self, number, *args, **kw):
+        self.number = number
+
+    def value(self):
+        return 1  # the maintenance button is not pressed
+
+
+class _Machine:
+    Pin = _Pin
+
+    def reset(self):
+        raise AssertionError("boot.py restarted the board")
+
+
+def _run_boot_py():
+    """Run boot.py as a board does; (firmware.hal as it left it, sys.path[0]). Only under
+    MicroPython: it works on the filesystem's root, in-memory there."""
+    import sys
+
+    source = None
+    for path in ("/boot.py", "/lib/firmware/boot.py"):  # a build's, the sources'
+        if exists(path):
+            with open(path) as f:
+                source = f.read()
+            break
+    saved = {}
+    for name in list(sys.modules):
+        if name.split(".")[0] in ("firmware", "protocol"):
+            saved[name] = sys.modules.pop(name)
+    saved_path = list(sys.path)
+    sys.modules["machine"] = _Machine()
+    try:
+        exec(source, {"__name__": "boot"})
+        return sys.modules["firmware.hal"], sys.path[0]
+    finally:
+        for name in list(sys.modules):
+            if name.split(".")[0] in ("firmware", "protocol"):
+                del sys.modules[name]
+        sys.modules.update(saved)
+        sys.modules.pop("machine", None)
+        sys.path[:] = saved_path
+
+
+def test_boot_py_starts_a_version_on_trial_first_on_the_import_path_and_gives_it_up_after_its_boots():
+    import sys
+
+    if sys.implementation.name != "micropython":
+        return  # it writes /ota at the filesystem's root: MicroPython's in-memory one only
+    try:
+        for folder in ("/ota", "/ota/a", "/ota/a/firmware"):
+            ota._mkdir(folder)
+        for path, text in (
+            ("/ota/a/firmware/__init__.py", ""),
+            ("/ota/a/firmware/hal.py", "maintenance = False\nSLOT = 'a'\n"),
+            ("/ota/a/MANIFEST", "tapgift-fw 1 9.9.9\n"),
+            ("/ota/trial", "a 9.9.9 %d" % (ota.TRIAL_BOOTS - 1)),
+        ):
+            with open(path, "w") as f:
+                f.write(text)
+        hal, first = _run_boot_py()
+        assert first == "/ota/a" and getattr(hal, "SLOT", None) == "a"  # the update's own modules
+        assert hal.ota == ("/ota/a", "9.9.9", "trial") and not hal.maintenance
+        assert read("/ota/trial") == b"a 9.9.9 %d" % ota.TRIAL_BOOTS
+        hal, first = _run_boot_py()  # its last boot on trial has gone by: the flashed version
+        assert first != "/ota/a" and not hasattr(hal, "SLOT")
+        assert hal.ota == (None, None, "back") and read("/ota/back") == b"9.9.9 restarted"
+    finally:
+        ota._clear("/ota")
