@@ -1009,6 +1009,14 @@ def test_a_controllers_provisioning_file_is_downloaded_by_devices_write_only_and
     assert (cfg.device, cfg.site, cfg.key) == ("disp-1", "park", key)
     assert cfg.broker == {"host": "10.0.0.2", "port": 1883, "user": user, "password": password, "tls": False}
     assert cfg.profile["units"] == 2 and cfg.wifi == {"ssid": "park", "password": "pw"}
+    # the file `tapgift device add --out` writes for the same device is this one with the
+    # firmware's defaults written out
+    from hil import provisioning as cli_provisioning
+
+    written = cli_provisioning.build(
+        "disp-1", "park", key, "mqtt://10.0.0.2:1883", "park", "pw", profile={"units": 2}
+    )
+    assert written == {**got.json(), "profile": cfg.profile, "pins": cfg.pins}
     assert (entry["actor"], entry["target"]) == ("tech", {"device_id": "disp-1"})
     assert key not in str(dict(entry)) and "pw" not in str(entry["request"])
     # devices.read alone sees the page but not the form, and may not download
