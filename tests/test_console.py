@@ -939,7 +939,7 @@ def test_point_rules_are_made_edited_and_deleted_in_the_console(app):
 
 
 def test_the_domains_messages_are_german_on_german_pages(app):
-    from hub.core.errors import Conflict, InsufficientFunds, NotFound
+    from hub.core.errors import Conflict, Forbidden, InsufficientFunds, NotFound
 
     assert (
         i18n.domain_message(InsufficientFunds("account 7 has 300, needs 500"), "de")
@@ -950,6 +950,9 @@ def test_the_domains_messages_are_german_on_german_pages(app):
     )
     assert i18n.domain_message(NotFound("no device d9"), "de") == "Nicht vorhanden: Gerät d9."
     assert i18n.domain_message(Conflict("something new"), "de") == "something new"  # no wording known
+    assert i18n.domain_message(Forbidden("top_up would take you over your daily ceiling of 50000"), "de") == (
+        "Die Aufladung würde Ihr Tageslimit von 50000 überschreiten."
+    )
     c = client(app, "kassierer")
     c.post("/cards/04A1B2C3D4/block", headers=SAME)
     refused = c.post("/cards/04A1B2C3D4/replace", data={"new_uid": "04A1B2C3FF"}, headers=SAME)

@@ -587,6 +587,19 @@ _DOMAIN_DE: list[tuple[str, str]] = [
     ),
     (r"(\w+): no outlet (.+)", "{0}: keine Verkaufsstelle {1}."),
     (r"too many wrong passwords: try again later", "Zu viele falsche Passwörter: später erneut versuchen."),
+    (
+        r"a refund of (\d+) is over your limit of (\d+): a manager books it",
+        "Eine Rückzahlung von {0} liegt über Ihrem Limit von {1}: das bucht eine Leitung.",
+    ),
+    (
+        r"card (\S+) is a (\w+) card; only a debit card is settled",
+        "Karte {0} ist keine Debitkarte; nur eine Debitkarte wird beglichen.",
+    ),
+    (
+        r"card (\S+) owes (\d+); a settlement pays between 1 and that",
+        "Karte {0} schuldet {1}; beglichen wird zwischen 1 und diesem Betrag.",
+    ),
+    (r"more than (\d+) requests a minute", "Mehr als {0} Anfragen pro Minute."),
     (r"two tiers start at the same amount", "Zwei Stufen beginnen beim selben Betrag."),
     (r"rule \d+: (.+)", "Regel: {0}"),
 ]
@@ -606,6 +619,8 @@ _WORDS_DE = {
     "product group": "Warengruppe",
     "discount group": "Rabattgruppe",
     "booking": "Buchung",
+    "top_up": "Die Aufladung",
+    "refund": "Die Rückzahlung",
     "active": "aktiv",
     "blocked": "gesperrt",
     "replaced": "ersetzt",
