@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import Connection
 
 from hub.core.clock import utcnow
 from hub.core.errors import InsufficientFunds, LedgerError, LedgerMismatch
 from hub.core.raw import Raw
+from hub.ledger import bulk
+from hub.ledger.accounts import ACCOUNTS, TRANSFERS
 
 _BALANCE_COLUMNS = ("debits_posted", "credits_posted", "debits_pending", "credits_pending")
 
@@ -55,20 +58,27 @@ class AccountState:
 
 
 _ACCOUNT_COLUMNS = "id, ledger, allow_negative, credit_limit, " + ", ".join(_BALANCE_COLUMNS)
-_INSERT_TRANSFER = (
-    "INSERT INTO transfers (id, idempotency_key, ledger, debit_account_id, credit_account_id,"
-    " amount, flags, pending_id, code, reason, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
-)
-# One statement for every touched account of a batch (executemany), by deltas.
-_APPLY_DELTAS = (
-    "UPDATE accounts SET " + ", ".join(f"{c} = {c} + ?" for c in _BALANCE_COLUMNS) + " WHERE id = ?"
+_TRANSFER_COLUMNS = (
+    "id",
+    "idempotency_key",
+    "ledger",
+    "debit_account_id",
+    "credit_account_id",
+    "amount",
+    "flags",
+    "pending_id",
+    "code",
+    "reason",
+    "created_at",
 )
 
 
 class Book:
-    def __init__(self, conn: Connection):
+    def __init__(self, conn: Connection, now: datetime | None = None):
+        """now: one moment for every transfer of this Book (a batch of taps), else each its own."""
         self.conn = conn
         self.raw = Raw(conn)
+        self._stamp = None if now is None else self.raw.when(now)
         self.accounts: dict[int, AccountState] = {}
         self._rows: list[tuple] = []
 
@@ -166,21 +176,35 @@ class Book:
                 pending_id,
                 code,
                 reason,
-                self.raw.when(utcnow()),
+                self._stamp or self.raw.when(utcnow()),
             )
         )
         return tid
 
     def flush(self) -> None:
-        """Write the transfers and one delta update per touched account."""
-        self.raw.many(_INSERT_TRANSFER, self._rows)
+        """Write the transfers and one delta update per touched account (hub.ledger.bulk: on
+        PostgreSQL one statement each)."""
+        bulk.insert(self.raw, TRANSFERS, _TRANSFER_COLUMNS, self._rows)
         self._rows = []
         changed = [a for a in self.accounts.values() if any(a.delta.values())]
         # Wallets first, then the rest, each in id order: every transaction
         # takes row locks in the same order, so hub processes never deadlock.
         changed.sort(key=lambda a: (a.allow_negative, a.id))
-        self.raw.many(
-            _APPLY_DELTAS, [tuple(acc.delta[c] for c in _BALANCE_COLUMNS) + (acc.id,) for acc in changed]
+        if self.raw.pg and changed:
+            # One UPDATE for all of them locks in no set order: lock first, in that order
+            # (a row this transaction locked already costs nothing more).
+            self.raw.rows(
+                f"SELECT id FROM accounts WHERE id IN ({self.raw.marks(len(changed))})"
+                " ORDER BY allow_negative, id FOR UPDATE",
+                [a.id for a in changed],
+            )
+        bulk.update(
+            self.raw,
+            ACCOUNTS,
+            "id",
+            _BALANCE_COLUMNS,
+            [tuple(acc.delta[c] for c in _BALANCE_COLUMNS) + (acc.id,) for acc in changed],
+            add=True,
         )
         for acc in changed:
             acc.delta = dict.fromkeys(_BALANCE_COLUMNS, 0)

@@ -79,10 +79,13 @@ def store_key(conn: Connection, prefix: str, key: str) -> str:
     return prefix + "".join(_SEPARATORS.get(ch, ch) for ch in key)
 
 
+# json.dumps with options builds an encoder per call; this one is made once (same output).
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+
+
 def fingerprint(request: Any) -> str:
     """A digest of what a request asks (its path parameters and body, as JSON)."""
-    text = json.dumps(request, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return hashlib.sha256(_CANONICAL.encode(request).encode()).hexdigest()
 
 
 def claim(conn: Connection, key: str, request: Any) -> None:

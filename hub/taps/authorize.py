@@ -25,9 +25,9 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from hub.core.clock import utcnow
 from hub.devices.registry import DeviceInfo
-from hub.ledger import Book, InsufficientFunds, new_id
+from hub.ledger import Book, InsufficientFunds, bulk, new_id
 from hub.ledger.requests import fingerprint
-from hub.tables.taps import Hold
+from hub.tables.taps import DeviceRequest, DeviceRequestConflict, Hold
 from hub.taps import device_loyalty, sun
 from hub.taps.kiosk_topups import TopUps
 from hub.taps.offline_vends import Replays
@@ -38,6 +38,8 @@ from protocol import topics
 log = logging.getLogger("tapgift.authorize")
 
 HOLDS = Hold.__table__
+ANSWERS = DeviceRequest.__table__
+CONFLICTS = DeviceRequestConflict.__table__
 
 
 @dataclass
@@ -172,25 +174,21 @@ _HOLD_COLUMNS = (
     "expires_at",
     "resolved_at",
 )
-_INSERT_HOLD = f"INSERT INTO holds ({', '.join(_HOLD_COLUMNS)}) VALUES ({','.join('?' * len(_HOLD_COLUMNS))})"
-_RESOLVE_HOLD = "UPDATE holds SET status = ?, posted = ?, resolved_at = ? WHERE id = ?"
-_INSERT_ANSWER = (
-    "INSERT INTO device_requests (device_id, request_id, reply, fingerprint, created_at) VALUES (?,?,?,?,?)"
-)
-_INSERT_CONFLICT = (
-    "INSERT INTO device_request_conflicts (device_id, request_id, kind, fingerprint, created_at) "
-    "VALUES (?,?,?,?,?)"
-)
+_ANSWER_COLUMNS = ("device_id", "request_id", "reply", "fingerprint", "created_at")
+_CONFLICT_COLUMNS = ("device_id", "request_id", "kind", "fingerprint", "created_at")
+_RESOLVED_COLUMNS = ("status", "posted", "resolved_at")
 
 
 class _Run:
     """One attempt at one batch inside one transaction (driver-level SQL: the hot path)."""
 
     def __init__(self, conn: Connection, hold_ttl: timedelta):
-        self.book = Book(conn)
-        self.raw = self.book.raw
-        self.hold_ttl = hold_ttl
         self.now = utcnow()
+        # One moment for the whole batch (its transfers too), converted for the column once.
+        self.book = Book(conn, now=self.now)
+        self.raw = self.book.raw
+        self.stamp = self.raw.when(self.now)
+        self.hold_ttl = hold_ttl
         self.answers: dict[tuple[str, str], bytes] = {}
         self.fingerprints: dict[tuple[str, str], str | None] = {}
         self.new_answers: list[tuple] = []
@@ -404,7 +402,7 @@ class _Run:
         encoded = m.encode(reply)
         self.answers[item.key] = encoded
         self.fingerprints[item.key] = digest
-        self.new_answers.append((item.device.id, item.body["id"], encoded, digest, self.raw.when(self.now)))
+        self.new_answers.append((item.device.id, item.body["id"], encoded, digest, self.stamp))
 
     def _refuse_reused(self, item: Incoming, digest: str) -> bytes:
         """Another request under an id already answered: the stored answer is not its answer
@@ -415,22 +413,26 @@ class _Run:
             item.device.id,
             item.kind,
         )
-        self.conflicts.append((item.device.id, item.body["id"], item.kind, digest, self.raw.when(self.now)))
+        self.conflicts.append((item.device.id, item.body["id"], item.kind, digest, self.stamp))
         return m.encode({"k": m.ERROR, "re": item.body["id"], "code": m.ID_REUSED})
 
     def _write(self) -> None:
-        self.raw.many(_INSERT_HOLD, self.new_holds)
-        self.raw.many(
-            _RESOLVE_HOLD,
-            [(h["status"], h["posted"], self.raw.when(self.now), h["id"]) for h in self.resolved.values()],
+        """Everything the batch books (hub.ledger.bulk: on PostgreSQL one statement a table)."""
+        bulk.insert(self.raw, HOLDS, _HOLD_COLUMNS, self.new_holds)
+        bulk.update(
+            self.raw,
+            HOLDS,
+            "id",
+            _RESOLVED_COLUMNS,
+            [(h["status"], h["posted"], self.stamp, h["id"]) for h in self.resolved.values()],
         )
         self.loyalty.write()
         self.book.flush()
         sun.store_counters(self.raw, self.sun_counters, self.now)
         self.offline.write()
         self.kiosk.write()
-        self.raw.many(_INSERT_ANSWER, self.new_answers)
-        self.raw.many(_INSERT_CONFLICT, self.conflicts)
+        bulk.insert(self.raw, ANSWERS, _ANSWER_COLUMNS, self.new_answers)
+        bulk.insert(self.raw, CONFLICTS, _CONFLICT_COLUMNS, self.conflicts)
 
 
 def _deny(body: dict, code: str, balance: int | None = None) -> dict:
