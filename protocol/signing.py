@@ -9,6 +9,12 @@ import hashlib
 
 from protocol import BAD_FRAME, BAD_TAG, ProtocolError, const
 
+try:  # CPython (the hub, the tools): OpenSSL's HMAC in one call, several times faster
+    from hmac import compare_digest as _same
+    from hmac import digest as _hmac
+except ImportError:  # MicroPython: the implementation below
+    _hmac = None
+
 _BLOCK = const(64)
 _TAG_HEX_LEN = const(64)
 _SUFFIX_LEN = const(65)  # b"#" + the tag
@@ -21,6 +27,9 @@ class Signer:
     def __init__(self, key):
         if isinstance(key, str):
             key = bytes.fromhex(key)
+        if _hmac is not None:
+            self._key = key
+            return
         if len(key) > _BLOCK:
             key = hashlib.sha256(key).digest()
         key = key + bytes(_BLOCK - len(key))
@@ -28,7 +37,9 @@ class Signer:
         self._outer = bytes(b ^ 0x5C for b in key)
 
     def mac(self, *parts):
-        """HMAC of the concatenated parts, without concatenating them."""
+        """HMAC of the concatenated parts (on MicroPython without concatenating them)."""
+        if _hmac is not None:
+            return _hmac(self._key, b"".join(parts), "sha256")
         inner = hashlib.sha256(self._inner)
         for part in parts:
             inner.update(part)
@@ -47,6 +58,10 @@ class Signer:
         """Return the body of a payload whose tag is right, else raise ProtocolError."""
         body, tag = split(payload)
         expected = self.tag(topic, body)
+        if _hmac is not None:
+            if not _same(expected, tag):
+                raise ProtocolError(BAD_TAG, topic)
+            return body
         # Both are 64 bytes; compare all of them, so the time taken does not
         # tell where the first difference is.
         diff = 0

@@ -19,6 +19,13 @@ PUBACK to read and the broker one more packet each way, for no guarantee the
 repeat does not already give. Commands keep QoS 1. And everything the client
 writes during one turn of the event loop (PUBACKs for a burst of requests, the
 replies of a batch) leaves in one socket write instead of one per packet.
+Incoming PUBLISH packets and outgoing replies skip gmqtt's general packet code
+(_fast_publish, _publish_head): a few bytes sliced or joined instead of packet
+objects, a few microseconds less for each of the four messages of a tap.
+
+The hub still subscribes at QoS 1: with one hub, its persistent session makes the
+broker keep the devices' requests while the hub restarts. Each request costs it a
+four-byte PUBACK.
 """
 
 from __future__ import annotations
@@ -90,6 +97,60 @@ def _cork(client: MQTTClient) -> None:
         protocol._transport = corked
 
 
+def _fast_publish(client: MQTTClient, on_message: Callable) -> None:
+    """Take incoming PUBLISH packets of QoS 0 and 1 (MQTT 3.1.1, as the hub connects) off
+    gmqtt's general handler, which unpacks each with struct formats built per packet, parses
+    properties MQTT 3.1.1 has not, and builds its PUBACK as a packet object: here the topic is
+    sliced out, the PUBACK written as four bytes to the corked transport, then on_message
+    called as gmqtt would (optimistic acknowledgement, its default). QoS 2, or a gmqtt without
+    these attributes, goes on through gmqtt."""
+    cache = getattr(client, "_handler_cache", None)
+    general = getattr(client, "_handle_publish_packet", None)
+    state = getattr(client, "_connection_state", None)
+    if cache is None or general is None or getattr(state, "protocol_version", None) != MQTTv311:
+        return
+
+    def handle(cmd: int, packet: bytes) -> None:
+        qos = (cmd >> 1) & 3
+        transport = _corked_transport(client)
+        if qos == 2 or transport is None or len(packet) < 2:
+            general(cmd, packet)
+            return
+        end = 2 + ((packet[0] << 8) | packet[1])
+        topic = packet[2:end].decode("utf-8", "replace")
+        if qos:
+            transport.write(b"\x40\x02" + packet[end : end + 2])
+            end += 2
+        if topic:
+            on_message(client, topic, packet[end:], qos, {"dup": (cmd >> 3) & 1, "retain": cmd & 1})
+
+    cache[0x30] = handle
+
+
+def _corked_transport(client: MQTTClient) -> _Corked | None:
+    """The connection's corked transport while it is connected, else None."""
+    connection = getattr(client, "_connection", None)
+    transport = getattr(connection, "_transport", None)
+    if isinstance(transport, _Corked) and client.is_connected and not transport.is_closing():
+        return transport
+    return None
+
+
+def _topic_field(topic: str) -> bytes:
+    encoded = topic.encode()
+    return len(encoded).to_bytes(2, "big") + encoded
+
+
+def _publish_head(remaining: int) -> bytes:
+    """The fixed header of a QoS 0 PUBLISH with `remaining` bytes after it."""
+    head = bytearray(b"\x30")
+    while True:
+        byte, remaining = remaining & 0x7F, remaining >> 7
+        head.append(byte | (0x80 if remaining else 0))
+        if not remaining:
+            return bytes(head)
+
+
 def parse_mqtt_url(url: str) -> dict:
     """mqtt://user:pass@host:port, or mqtts:// for TLS (port 8883 by default)."""
     parts = urlsplit(url)
@@ -149,7 +210,7 @@ class Bridge:
         self._health: dict = {}  # device id -> (received at, body): the latest, not yet stored
         self._acks: list[tuple[str, dict]] = []
         self._came_online: set[tuple[str, str]] = set()
-        self._reply_topics: dict[tuple[str, str], str] = {}
+        self._reply_topics: dict[tuple[str, str], tuple[str, bytes]] = {}  # topic, its field
         # Batches are booked on one thread of their own, always the same.
         self._booker = ThreadPoolExecutor(1, thread_name_prefix="tapgift-batch")
         # Topics of the broker's own APIs the hub also listens to (answers of Mosquitto's
@@ -209,6 +270,7 @@ class Bridge:
 
     def _on_connect(self, client, flags, rc, properties) -> None:
         _cork(client)
+        _fast_publish(client, self._on_message)
         # One SUBSCRIBE (one SUBACK: _on_subscribe), the control topics with the devices'.
         client.subscribe([Subscription(t, qos=1) for t in (self.filter, *self.control)])
 
@@ -363,9 +425,19 @@ class Bridge:
         if client is None:
             return
         reply_topics = self._reply_topics
+        # A QoS 0 PUBLISH is the topic and the payload behind a fixed header: written as bytes
+        # straight to the (corked) transport it costs a third of gmqtt's publish(), which makes
+        # a Message and its properties for each. Anywhere else (not connected, a gmqtt without
+        # the attributes _cork uses) gmqtt publishes it.
+        transport = _corked_transport(client)
         for item, body in zip(batch, replies, strict=True):
             device = item.device
-            topic = reply_topics.get((device.site, device.id))
-            if topic is None:
-                topic = reply_topics[(device.site, device.id)] = topics.down(device.site, device.id)
-            client.publish(topic, device.signer.seal(topic, body), qos=REPLY_QOS)
+            known = reply_topics.get((device.site, device.id))
+            if known is None:
+                topic = topics.down(device.site, device.id)
+                known = reply_topics[(device.site, device.id)] = (topic, _topic_field(topic))
+            payload = device.signer.seal(known[0], body)
+            if transport is not None:
+                transport.write(_publish_head(len(known[1]) + len(payload)) + known[1] + payload)
+            else:
+                client.publish(known[0], payload, qos=REPLY_QOS)
