@@ -8,22 +8,30 @@ hypothesis."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 
+import psycopg
 import pytest
 from clients import api_client
 from hypothesis import example, given
 from hypothesis import strategies as st
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 
 from hub.api.app import create_app
 from hub.core.clock import utcnow
 from hub.devices.registry import DeviceDirectory
-from hub.ledger import TRANSFERS
+from hub.ledger import TRANSFERS, Book
 from hub.ledger import book as ledger_book
+from hub.loyalty import outlets
 from hub.migrations import open_database
+from hub.settlement import close, record_cash
 from hub.settlement.allocation import NODE, Allocation
 from hub.settlement.netting import fewest_payments
 from hub.taps.authorize import Authorizer, Incoming
+from hub.wallets import cards as card_service
+from hub.wallets.cash_desk import top_up
 from protocol import messages, topics
 
 V1 = "/api/v1"
@@ -393,3 +401,54 @@ def test_a_wallets_lots_less_its_debts_are_always_its_balance_and_every_flow_has
             debts = sum(d[1] for d in state.debts) if state else 0
             assert lots - debts == balance[w], (w, events[: n + 1])
     assert all(f.amount > 0 and f.payer != f.payee for f in alloc.flows)
+
+
+def test_a_close_while_tills_book_counts_every_sale_in_exactly_one_period(pg_url):
+    """On PostgreSQL a sale may commit after a close read the ledger, with a time inside the
+    closed period: it lands in the next period, never in none or in both."""
+    engine = open_database(pg_url)
+    try:
+        with engine.begin() as conn:
+            outlets.create_site(conn, "park")
+            shop = outlets.create_outlet(conn, "CHF", B, "park")["revenue_account_id"]
+            wallets = []
+            for n in range(4):
+                uid = f"5E7700{n:02X}"
+                wallets.append(card_service.issue_card(conn, "CHF", uid) and card_service.get_card(conn, uid))
+                top_up(conn, uid, 1_000_000, f"settle-race/top/{n}")
+                record_cash(conn, f"settle-race/top/{n}", B)
+        start, stop, sold = utcnow(), threading.Event(), []
+
+        def till(card):
+            n = 0
+            while not stop.is_set():
+                n += 1
+                try:
+                    with engine.begin() as conn:
+                        book = Book(conn)
+                        book.transfer(card.account_id, shop, 7, "sale", "race", f"settle-race/{card.uid}/{n}")
+                        book.flush()
+                        time.sleep(0.002)  # the transfer's time is taken, its commit comes later
+                except (DBAPIError, psycopg.Error):  # a till retries what the database refused
+                    continue
+                sold.append(7)
+
+        threads = [threading.Thread(target=till, args=(card,)) for card in wallets]
+        for t in threads:
+            t.start()
+        time.sleep(0.3)
+        with engine.begin() as conn:
+            first = close(conn, "CHF", start, utcnow(), utcnow(), "test")
+        time.sleep(0.3)
+        stop.set()
+        for t in threads:
+            t.join()
+        end = utcnow()
+        with engine.begin() as conn:
+            second = close(conn, "CHF", dt.datetime.fromisoformat(first["until"]), end, utcnow(), "test")
+        taken = [by_outlet(s)[B]["from_cards"]["amount"] for s in (first, second)]
+        assert sum(taken) == sum(sold) and all(taken)
+        ids = [set(by_outlet(s)[B]["from_cards"]["transfers"]) for s in (first, second)]
+        assert not ids[0] & ids[1] and len(ids[0] | ids[1]) == len(sold)
+    finally:
+        engine.dispose()
