@@ -931,6 +931,16 @@ def test_point_rules_are_made_edited_and_deleted_in_the_console(app):
     assert (
         client(app, "cashier").post(f"/loyalty/point-rules/{rule_id}/delete", headers=SAME).status_code == 403
     )
+    # a manager of one outlet changes no rule: rules concern every outlet
+    from hub.access import operators
+
+    with app.state.engine.begin() as conn:
+        operators.add_operator(conn, "barchef", PASSWORD, "manager", outlet_id="bar")
+    barchef = client(app, "barchef")
+    assert 'href="/loyalty/point-rules/new"' not in barchef.get("/loyalty").text
+    assert barchef.get(f"/loyalty/point-rules/{rule_id}").status_code == 403
+    assert barchef.post(f"/loyalty/point-rules/{rule_id}/delete", headers=SAME).status_code == 403
+    assert barchef.get("/loyalty/gift-items/new").status_code == 403
     deleted = c.post(f"/loyalty/point-rules/{rule_id}/delete", headers=SAME)
     assert deleted.headers["location"] == f"/loyalty?deleted={rule_id}#rules"
     assert api.get(f"/api/v1/bonus-rules/{rule_id}").status_code == 404

@@ -28,7 +28,7 @@ from hub.taps import device_loyalty
 
 router = APIRouter()
 
-OfferWrite = Annotated[Page, Needs("loyalty.write")]
+OfferWrite = Annotated[Page, Needs("loyalty.write", coalition=True)]
 
 SLUG = re.compile(r"[A-Za-z0-9_.-]{1,40}")
 ITEM_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")

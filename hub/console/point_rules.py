@@ -25,7 +25,7 @@ from hub.taps import device_loyalty
 
 router = APIRouter()
 
-RuleWrite = Annotated[Page, Needs("loyalty.write")]
+RuleWrite = Annotated[Page, Needs("loyalty.write", coalition=True)]
 
 TARGET_ROWS = 3  # empty target rows below the rule's own
 MAX_TARGETS = 100

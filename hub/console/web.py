@@ -155,11 +155,14 @@ def current_page(request: Request) -> Page:
     return Page(request, caller, i18n.pick_locale(locale), ZoneInfo(tz), request.app.state.currency)
 
 
-def Needs(*permissions: str) -> Any:
-    """A dependency: the page of an operator holding one of `permissions`, else 403."""
+def Needs(*permissions: str, coalition: bool = False) -> Any:
+    """A dependency: the page of an operator holding one of `permissions`, else 403; with
+    `coalition`, also 403 to an operator bound to an outlet or site (what concerns every outlet)."""
 
     def check(page: Page = Depends(current_page)) -> Page:
         if permissions and not page.may(*permissions):
+            raise NotPermitted(page)
+        if coalition and page.caller.scoped:
             raise NotPermitted(page)
         return page
 
