@@ -4,6 +4,8 @@ manager of one site cannot change another's. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from clients import api_client
 from test_end_to_end import SITE, RawDevice
@@ -151,3 +153,43 @@ async def test_a_kiosk_applies_the_tiers_of_its_site(hub):
     async with RawDevice(hub, kind="kiosk") as kiosk:
         ack = await ask(kiosk, topics.TOPUP, {"id": "1-1", "ev": "1-1", "card": uid, "amount": 1000})
     assert (ack["posted"], ack["bonus"], ack["balance"]) == (1000, 200, 1200)
+
+
+def test_each_site_switches_the_bonus_system_at_its_own_outlets_only(app, api):
+    for site in ("north", "south"):
+        api.post(f"{V1}/outlets", json={"id": f"{site}-shop", "site_id": site})
+    with (
+        api_client(app, "manager", site_id="north") as north,
+        api_client(app, "manager", site_id="south") as south,
+    ):
+        out = [None, None]
+
+        def put(i, client, site, stores):
+            out[i] = client.put(f"{V1}/sites/{site}/bonus-stores", json={"enabled_stores": stores})
+
+        threads = [
+            threading.Thread(target=put, args=(0, north, "north", ["north-bar", "north-shop"])),
+            threading.Thread(target=put, args=(1, south, "south", ["south-shop"])),
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert [r.status_code for r in out] == [200, 200], [r.text for r in out]
+        assert out[1].json() == {
+            "site_id": "south",
+            "outlets": ["south-bar", "south-shop"],
+            "enabled_stores": ["south-shop"],
+        }
+        both = ["north-bar", "north-shop", "south-shop"]
+        assert api.get(f"{V1}/bonus-settings").json()["enabled_stores"] == both
+        off = north.put(f"{V1}/sites/north/bonus-stores", json={"enabled_stores": ["north-shop"]})
+        assert off.json()["enabled_stores"] == ["north-shop"]
+        assert api.get(f"{V1}/bonus-settings").json()["enabled_stores"] == ["north-shop", "south-shop"]
+        assert north.put(f"{V1}/sites/south/bonus-stores", json={"enabled_stores": []}).status_code == 403
+        assert north.put(f"{V1}/bonus-settings", json={"enabled_stores": []}).status_code == 403
+        for stores, status in ((["south-bar"], 422), (["no-such"], 422)):
+            r = north.put(f"{V1}/sites/north/bonus-stores", json={"enabled_stores": stores})
+            assert r.status_code == status, r.text
+    assert api.get(f"{V1}/sites/nowhere/bonus-stores").status_code == 404
+    assert api.get(f"{V1}/sites/south/bonus-stores").json()["enabled_stores"] == ["south-shop"]

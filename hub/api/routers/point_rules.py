@@ -12,8 +12,8 @@ from pydantic import BaseModel, Field
 
 from hub.api.auth import Allowed
 from hub.api.deps import COALITION, DbDep, Scope
-from hub.api.fields import MAX_DAYS, MAX_POINTS, Day, Flag, Minor, Moment, RowId
-from hub.loyalty import outlets, points
+from hub.api.fields import MAX_DAYS, MAX_POINTS, Day, Flag, Minor, Moment, RowId, Slug
+from hub.loyalty import outlets, points, site_bonus
 from hub.loyalty.point_rules import ChannelIn, ChannelOut, ExpiryKind, RuleKind
 
 router = APIRouter(tags=["bonus points"])
@@ -106,6 +106,39 @@ def set_settings(_caller: Allowed.loyalty_write, settings: SettingsIn, db: DbDep
     bonus system is on (switched off: nothing is earned there, points stay redeemable) and the
     value of a point as payment."""
     return db.write(points.set_settings, settings.model_dump(), scope=COALITION)
+
+
+class SiteStoresIn(BaseModel):
+    enabled_stores: list[Slug] = Field(
+        max_length=1000, description="the site's outlets where the bonus system is on"
+    )
+
+
+class SiteStores(SiteStoresIn):
+    site_id: str
+    outlets: list[str] = Field(description="every outlet of the site")
+
+
+@router.get("/sites/{site_id}/bonus-stores", response_model=SiteStores)
+def get_site_stores(_caller: Allowed.loyalty_read, site_id: Slug, db: DbDep):
+    """The site's outlets where the bonus system is on (its part of the bonus settings'
+    enabled_stores)."""
+    return db.read(site_bonus.site_stores, site_id, scope=Scope(site=site_id))
+
+
+@router.put("/sites/{site_id}/bonus-stores", response_model=SiteStores)
+def set_site_stores(_caller: Allowed.loyalty_write, site_id: Slug, body: SiteStoresIn, db: DbDep):
+    """Switch the bonus system on at exactly these outlets of the site and off at its others;
+    other sites' outlets keep theirs (a manager of the site may). PUT /bonus-settings replaces
+    every site's at once and is the coalition's."""
+    return db.write(
+        site_bonus.set_site_stores,
+        site_id,
+        body.enabled_stores,
+        before=lambda conn: site_bonus.site_stores(conn, site_id),
+        scope=Scope(site=site_id),
+        retry=True,
+    )
 
 
 @router.put("/outlets/{outlet_id}/holidays", response_model=list[dt.date])
