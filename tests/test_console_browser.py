@@ -294,6 +294,17 @@ def test_a_rule_made_and_edited_in_the_browser_changes_the_preview(page, site, s
     page.wait_for_url("**/cards")
     assert _preview_points(page, "04A1B2C3D6", "cone", 2) == "0"
     page.get_by_role("link", name="Add a bonus-point rule").click()
+    # the form shows the fields of the kind chosen
+    assert (
+        page.get_by_label("Target 1").is_visible()
+        and not page.get_by_label("Amount per point (CHF)").is_visible()
+    )
+    page.get_by_label("Kind").select_option("basket_value")
+    assert (
+        page.get_by_label("Amount per point (CHF)").is_visible()
+        and not page.get_by_label("Target 1").is_visible()
+    )
+    page.get_by_label("Kind").select_option("article")
     page.get_by_label("Name").fill("cone bonus")
     page.get_by_label("Bar Lagune").check()
     page.get_by_label("Target 1").fill("cornet")  # no such article: said next to the field
