@@ -207,6 +207,24 @@ def bench_reports(
     _emit(summary if as_json else br.for_table(summary), as_json)
 
 
+@app.command("bench-settlement")
+def bench_settlement(
+    db: str = typer.Option(
+        "sqlite",
+        help="'sqlite' (a temp file) or a postgresql:// admin URL (a scratch database is made and dropped)",
+    ),
+    cards: int = typer.Option(2000, min=1, help="cards of the first day, each topped up once"),
+    spends: int = typer.Option(50, min=0, help="baskets per card"),
+    outlets: int = typer.Option(8, min=1, help="outlets"),
+    as_json: bool = typer.Option(False, "--json"),
+):
+    """Time the settlement by period (hub.settlement): a day's statement, its close, and the next
+    day's statement once the first is closed."""
+    from hil import bench_settlement as bs
+
+    _emit(bs.run(db, cards, spends, outlets), as_json)
+
+
 @app.command("bench-ledger")
 def bench_ledger(
     db: str = typer.Option(

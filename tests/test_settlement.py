@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
+from hil import bench_settlement
 from hub.api.app import create_app
 from hub.core.clock import utcnow
 from hub.devices.registry import DeviceDirectory
@@ -452,3 +453,10 @@ def test_a_close_while_tills_book_counts_every_sale_in_exactly_one_period(pg_url
         assert not ids[0] & ids[1] and len(ids[0] | ids[1]) == len(sold)
     finally:
         engine.dispose()
+
+
+def test_the_settlement_benchmark_prints_its_figures():
+    summary = bench_settlement.run("sqlite", cards=20, spends=3, n_outlets=3)
+    assert summary["transfers_day1"] == 80 and summary["payments_day1"] <= 2
+    for figure in ("statement_day1_seconds", "close_day1_seconds", "statement_day2_seconds"):
+        assert summary[figure] >= 0, figure
