@@ -76,12 +76,15 @@ def start_hub_process(
     client_id: str = "bench-hub",
     share_group: str = "",
     env: dict | None = None,
+    wait: bool = True,
 ) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "hub.cli", "hub", "--db", db, "--mqtt", mqtt_url]
     cmd += ["--api-port", str(api_port), "--client-id", client_id, "--log-level", "WARNING"]
+    cmd += ["--share-group", share_group] if share_group else []
     env = {**os.environ, "TAPGIFT_SHARE_GROUP": share_group, **(env or {})}
     proc = subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env)
-    wait_for_port("127.0.0.1", api_port, timeout=60)
+    if wait:
+        wait_for_port("127.0.0.1", api_port, timeout=60)
     return proc
 
 
@@ -96,6 +99,8 @@ class Hubs:
         self.ports: list[int] = []
 
     def start(self) -> Hubs:
+        """Starts them all at once (the database's schema is up to date already: prepare()),
+        then waits until each answers."""
         for i in range(self.n):
             self.ports.append(free_port())
             self.procs.append(
@@ -107,8 +112,11 @@ class Hubs:
                     client_id=f"bench-hub-{i + 1}",
                     share_group=SHARE_GROUP if self.n > 1 else "",
                     env=self.env,
+                    wait=False,
                 )
             )
+        for port in self.ports:
+            wait_for_port("127.0.0.1", port, timeout=60)
         return self
 
     @property

@@ -26,6 +26,11 @@ def hub(
     api_host: str | None = typer.Option(None, help="REST API address [env TAPGIFT_API_HOST]"),
     api_port: int | None = typer.Option(None, help="REST API port [env TAPGIFT_API_PORT]"),
     client_id: str | None = typer.Option(None, help="MQTT client id [env TAPGIFT_CLIENT_ID]"),
+    share_group: str | None = typer.Option(
+        None,
+        help="several hubs: the MQTT shared-subscription group they all name, so the broker hands "
+        "each device message to one of them ($share/<group>/...) [env TAPGIFT_SHARE_GROUP]",
+    ),
     dynsec: bool | None = typer.Option(
         None,
         "--dynsec/--no-dynsec",
@@ -38,7 +43,17 @@ def hub(
     from hub import migrations
     from hub.service import Hub, configure_logging
 
-    given = dict(db=db, mqtt=mqtt, api_host=api_host, api_port=api_port, client_id=client_id, dynsec=dynsec)
+    if share_group and any(ch in share_group for ch in "/+#"):
+        raise typer.BadParameter("a share group's name holds no '/', '+' or '#'", param_hint="--share-group")
+    given = dict(
+        db=db,
+        mqtt=mqtt,
+        api_host=api_host,
+        api_port=api_port,
+        client_id=client_id,
+        share_group=share_group,
+        dynsec=dynsec,
+    )
     settings = Settings(**{k: v for k, v in given.items() if v is not None})
     configure_logging(log_level)
     try:

@@ -16,6 +16,7 @@ import time
 
 import httpx
 import paho.mqtt.client as mqtt
+import pytest
 
 from hil.bench import Hubs, exactly_once, prepare
 from hil.broker import Broker, free_port
@@ -59,9 +60,10 @@ def _run(pg_url, tmp_path, *, duplicates=0.0, kill_after_s=None, duration=3.0, h
     return tally, problems, alive
 
 
-def test_two_hubs_book_each_request_once_though_it_arrives_twice(pg_url, tmp_path):
-    tally, problems, alive = _run(pg_url, tmp_path, duplicates=0.5)
-    assert alive == [True, True]
+@pytest.mark.parametrize("hubs", [2, 3])
+def test_hubs_book_each_request_once_though_it_arrives_twice(pg_url, tmp_path, hubs):
+    tally, problems, alive = _run(pg_url, tmp_path, duplicates=0.5, hubs=hubs)
+    assert alive == [True] * hubs
     assert tally["duplicates"] > 10  # requests sent twice, to either hub
     assert tally["granted"] > 50 and tally["timeouts"] == 0 and tally["report_timeouts"] == 0
     assert len(tally["delivered"]) == tally["granted"]
