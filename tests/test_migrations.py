@@ -102,6 +102,7 @@ ADDED_SINCE_BASELINE = {
     "firmware_files",
     "firmware_rollouts",
     "firmware_updates",
+    "report_buckets",  # 0015
 }
 # Columns added to a table of the previous release: read as NULL from its databases.
 COLUMNS_ADDED_SINCE_BASELINE = {

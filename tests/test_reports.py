@@ -24,8 +24,9 @@ from test_vouchers_delivery import smtp  # noqa: F401  (the fixture: a real SMTP
 from hub.api.app import create_app
 from hub.api.routers.vouchers import VoucherSettings
 from hub.core.clock import utcnow
+from hub.core.engine import reader
 from hub.ledger import TRANSFERS
-from hub.reports import queries, schedule
+from hub.reports import cache, queries, schedule
 from hub.reports.periods import offset_spans
 from hub.tables.reports import ReportSchedule
 from hub.vouchers.delivery import MailSettings
@@ -285,6 +286,42 @@ def test_days_follow_the_sites_time_zone_across_daylight_saving(engine):
         assert rows[1]["bucket"] == dt.datetime(2026, 10, 24, 22, tzinfo=dt.UTC)
         hours = queries.run(conn, "sales", start, end, "hour", B)["rows"]
         assert [r["label"] for r in hours] == ["2026-10-24 23", "2026-10-25 01", "2026-10-25 23"]
+
+    # Closed buckets are kept: the same answer, then read back instead of computed, an open one
+    # (ended less than 15 minutes before now) computed each time.
+    now = dt.datetime(2026, 10, 26, 0, 10, tzinfo=dt.UTC)  # the 26th (local) is still open
+    with reader(engine).connect() as conn:
+        first = queries.run(conn, "sales", start, end, "day", B, keep=engine, now=now)
+        assert [(r["label"], r["sales"]) for r in first["rows"]] == [("2026-10-24", 100), ("2026-10-25", 500)]
+    with engine.connect() as conn:
+        kept = conn.execute(select(cache.BUCKETS.c.label)).scalars().all()
+        assert kept == ["2026-10-25"]  # the 24th began before `from` (local midnight is 22:00 UTC)
+    with engine.begin() as conn:  # a booking dated into a kept day, and one into the open day
+        for n, at in ((7, dt.datetime(2026, 10, 25, 12)), (8, dt.datetime(2026, 10, 26, 0, 5))):
+            conn.execute(
+                TRANSFERS.insert().values(
+                    id=f"t{n}",
+                    idempotency_key=f"k{n}",
+                    ledger="CHF",
+                    debit_account_id=wallet,
+                    credit_account_id=shop["revenue_account_id"],
+                    amount=1000,
+                    flags="posted",
+                    code="sale",
+                    reason="",
+                    created_at=at.replace(tzinfo=dt.UTC),
+                )
+            )
+    with reader(engine).connect() as conn:
+        again = queries.run(conn, "sales", start, end, "day", B, keep=engine, now=now)["rows"]
+        assert [(r["label"], r["sales"]) for r in again] == [
+            ("2026-10-24", 100),
+            ("2026-10-25", 500),
+            ("2026-10-26", 1000),
+        ]
+        assert again[:2] == first["rows"]  # the kept day as it was (bucket time and all)
+        fresh = queries.run(conn, "sales", start, end, "day", B)["rows"]  # nothing kept: all computed
+        assert [r["sales"] for r in fresh] == [100, 1500, 1000]
 
 
 def test_machine_uptime_and_faults_come_from_health_telemetry(engine):

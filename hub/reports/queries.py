@@ -37,10 +37,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, Engine, select, text
 
+from hub.core.clock import utcnow
 from hub.core.errors import NotFound
 from hub.gifts.reports import campaigns
+from hub.reports import cache
 from hub.reports.periods import Buckets, Period
 from hub.tables.devices import Device
 from hub.tables.gifts import ObligationAccount
@@ -719,8 +721,12 @@ def run(
     end: dt.datetime,
     by: str = "day",
     outlet_id: str | None = None,
+    keep: Engine | None = None,
+    now: dt.datetime | None = None,
 ) -> dict:
-    """A report with what it covers: its rows, and totals over them where figures add up."""
+    """A report with what it covers: its rows, and totals over them where figures add up. With
+    `keep` (the hub's engine), closed buckets are read from and kept in report_buckets
+    (hub.reports.cache) instead of being computed again."""
     report = get_report(name)
     if (
         outlet_id is not None
@@ -728,7 +734,15 @@ def run(
     ):
         raise NotFound(f"no outlet {outlet_id}")
     period = make_period(conn, start, end, by, outlet_id)
-    rows = report.fn(conn, period, outlet_id)
+    if keep is None:
+        rows = report.fn(conn, period, outlet_id)
+    else:
+        rows = cache.rows(conn, report.name, report.fn, period, outlet_id, keep, now or utcnow())
+        rows.sort(
+            key=lambda r: tuple(
+                "" if r[c] is None else str(r[c]) for c in report.columns[: 1 + len(report.dims)]
+            )
+        )
     return {
         "report": report.name,
         "title": report.title,

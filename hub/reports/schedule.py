@@ -19,6 +19,7 @@ from email.message import EmailMessage
 from sqlalchemy import Connection, Engine, delete, select, update
 
 from hub.core.clock import utcnow
+from hub.core.engine import reader
 from hub.core.errors import Invalid, NotFound
 from hub.reports import queries, render
 from hub.reports.periods import zone
@@ -183,11 +184,20 @@ def recipients(conn: Connection, schedule: dict) -> list[str]:
     return sorted(set(people) | set(schedule["recipients"]))
 
 
-def message(conn: Connection, schedule: dict, end: dt.datetime, currency: str, sender: str) -> EmailMessage:
+def message(
+    conn: Connection,
+    schedule: dict,
+    end: dt.datetime,
+    currency: str,
+    sender: str,
+    keep: Engine | None = None,
+) -> EmailMessage:
     """The report of the period ending at `end` as an e-mail with its PDF or CSV attached."""
     tz = queries.report_tz(conn, schedule["outlet_id"])
     start, end = period_before(end, schedule["period"], tz)
-    result = queries.run(conn, schedule["report"], start, end, schedule["by"], schedule["outlet_id"])
+    result = queries.run(
+        conn, schedule["report"], start, end, schedule["by"], schedule["outlet_id"], keep=keep
+    )
     to = recipients(conn, schedule)
     if not to:
         raise Invalid(f"report schedule {schedule['id']} has no recipients (the outlet has no contacts)")
@@ -222,8 +232,8 @@ def send(
     """Mail one schedule's report; a failure is kept on the schedule (last_error)."""
     error = None
     try:
-        with engine.connect() as conn:
-            msg = message(conn, schedule, end, currency, mail.sender)
+        with reader(engine).connect() as conn:  # SQLite: no write lock, so the kept buckets can be written
+            msg = message(conn, schedule, end, currency, mail.sender, keep=engine)
         delivery.send(msg, mail)
     except Exception as exc:  # kept for the operator; the next period is mailed anyway
         log.warning("report schedule %s not sent: %s", schedule["id"], exc)

@@ -69,6 +69,21 @@ class DeviceHealthHour(SQLModel, table=True):
     last_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
+class ReportBucket(SQLModel, table=True):
+    """A report's rows of one closed bucket (an hour, day or month that ended a while ago), kept
+    so that a report over a season reads its past buckets instead of its millions of rows."""
+
+    __tablename__ = "report_buckets"
+    report: str = Field(primary_key=True)
+    scope: str = Field(primary_key=True)  # the outlet, or "" for every outlet
+    by: str = Field(primary_key=True)
+    tz: str = Field(primary_key=True)
+    label: str = Field(primary_key=True)  # the local bucket, e.g. "2026-07-01"
+    version: str  # of the report's definition: rows of another version are computed again
+    rows: list = json_list()
+    computed_at: dt.datetime = created()
+
+
 # What the reports scan by time. Declared here (the reports' need), on the other domains' tables.
 Index("ix_transfers_code_created_at", Transfer.__table__.c.code, Transfer.__table__.c.created_at)
 Index("ix_holds_resolved_at", Hold.__table__.c.resolved_at)

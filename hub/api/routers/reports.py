@@ -88,6 +88,7 @@ def get_report(
     caller: Allowed.reports_read,
     name: ReportName,
     db: DbDep,
+    engine: EngineDep,
     currency: Currency,
     from_: Annotated[Moment | None, Query(alias="from", description="default: 7 days before `to`")] = None,
     to: Annotated[Moment | None, Query(description="default: now")] = None,
@@ -108,7 +109,7 @@ def get_report(
     if start >= end:
         raise Invalid("from must be before to")
     outlet_id, scope = _scope(caller, outlet_id)
-    result = db.read(queries.run, name, start, end, by, outlet_id, scope=scope)
+    result = db.read(queries.run, name, start, end, by, outlet_id, keep=engine, scope=scope)
     chosen = _format(format, accept)
     if chosen == "json":
         return result
