@@ -18,7 +18,7 @@ from __future__ import annotations
 from decimal import Decimal
 from fractions import Fraction
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, and_, delete, literal, select, union_all
 
 from hub.core.errors import Conflict, Invalid, NotFound
 from hub.tables.loyalty import CardDiscountGroup, DiscountGroup, DiscountRate
@@ -123,6 +123,33 @@ def card_discounts(conn: Connection, uid: str) -> dict:
         "rates": _rates(conn, "card", uid),
         "group_rates": _rates(conn, "group", group),
     }
+
+
+def profile(conn: Connection, uid: str) -> dict:
+    """card_discounts of a card known to exist (`uid` as hub.wallets.cards.get_card names it), in
+    one query: the basket's way."""
+    own = select(RATES.c.owner, RATES.c.owner_id, RATES.c.scope, RATES.c.target, RATES.c.percent).where(
+        RATES.c.owner == "card", RATES.c.owner_id == uid
+    )
+    group = (
+        select(literal("group"), CARD_GROUPS.c.group_id, RATES.c.scope, RATES.c.target, RATES.c.percent)
+        .select_from(
+            CARD_GROUPS.outerjoin(
+                RATES, and_(RATES.c.owner == "group", RATES.c.owner_id == CARD_GROUPS.c.group_id)
+            )
+        )
+        .where(CARD_GROUPS.c.card_uid == uid)
+    )
+    out = {"uid": uid, "group": None, "rates": [], "group_rates": []}
+    for owner, owner_id, scope, target, percent in conn.execute(union_all(own, group)):
+        if owner == "group":
+            out["group"] = owner_id
+        if scope is not None:
+            rate = {"scope": scope, "target": target, "percent": Decimal(percent)}
+            out["rates" if owner == "card" else "group_rates"].append(rate)
+    for rates in (out["rates"], out["group_rates"]):
+        rates.sort(key=lambda r: (r["scope"], r["target"]))
+    return out
 
 
 def _most_specific(rates: list[dict], article: dict) -> Decimal | None:

@@ -167,6 +167,18 @@ def get_counter(conn: Connection, counter_id: str) -> dict:
     return dict(row)
 
 
+def all_counters(conn: Connection) -> list[dict]:
+    return [dict(r) for r in conn.execute(_counter_query()).mappings()]
+
+
+def all_holidays(conn: Connection) -> dict[str, frozenset[dt.date]]:
+    """Every outlet's holidays (outlets without any left out)."""
+    days: dict[str, set[dt.date]] = {}
+    for outlet_id, day in conn.execute(select(HOLIDAYS.c.outlet_id, HOLIDAYS.c.day)):
+        days.setdefault(outlet_id, set()).add(day)
+    return {o: frozenset(d) for o, d in days.items()}
+
+
 def list_counters(conn: Connection, outlet_id: str) -> list[dict]:
     get_outlet(conn, outlet_id)
     return [

@@ -35,16 +35,17 @@ import datetime as dt
 import json
 from decimal import Decimal
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, func, select, update
 
 from hub import gifts
+from hub.core.clock import utcnow
 from hub.core.errors import Conflict, Invalid, NotFound
-from hub.ledger import Book
-from hub.loyalty import catalogue, discounts, outlets, points
+from hub.ledger import Book, new_id, system_account
+from hub.loyalty import cache, discounts, outlets, points
 from hub.loyalty import point_rules as br
 from hub.tables.sales import Basket
 from hub.vouchers import redeem as voucher_codes
-from hub.wallets.cards import get_card
+from hub.wallets.cards import CARDS, CardRef, canonical_uid, get_card
 
 SALE = "sale"
 
@@ -137,15 +138,54 @@ def _award_view(a: br.Award) -> dict:
     }
 
 
+def _card(conn: Connection, uid: str) -> tuple[CardRef, int | None]:
+    """The card (as hub.wallets.cards.get_card) and its points wallet (None before it has one),
+    in one query."""
+    row = (
+        conn.execute(
+            select(CARDS, points.POINT_ACCOUNTS.c.account_id.label("points_account"))
+            .outerjoin(
+                points.POINT_ACCOUNTS,
+                points.POINT_ACCOUNTS.c.card_uid == func.coalesce(CARDS.c.linked_to, CARDS.c.uid),
+            )
+            .where(CARDS.c.uid == canonical_uid(uid))
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise NotFound(f"no card {uid}")
+    card = CardRef(
+        card_uid=row["uid"],
+        uid=row["linked_to"] or row["uid"],
+        account_id=row["account_id"],
+        status=row["status"],
+        label=row["label"],
+        medium=row["medium"],
+        kind=row["kind"],
+        holder_name=row["holder_name"],
+        holder_email=row["holder_email"],
+        linked_to=row["linked_to"],
+        created_at=row["created_at"],
+    )
+    return card, row["points_account"]
+
+
 def price(
-    conn: Connection, req: dict, now: dt.datetime, ref: str | None = None, book: Book | None = None
+    conn: Connection,
+    req: dict,
+    now: dt.datetime,
+    ref: str | None = None,
+    book: Book | None = None,
+    card: CardRef | None = None,
 ) -> dict:
     """Every figure of a basket, booking nothing (with `book`, the vouchers it names by code are
-    locked, for `pay`)."""
-    card = get_card(conn, req["card_uid"])
-    outlet = outlets.get_outlet(conn, req["outlet_id"])
-    articles = catalogue.articles_by_id(conn, [line["article_id"] for line in req["lines"]])
-    lines = _lines(req, articles, discounts.card_discounts(conn, card.uid))
+    locked, for `pay`). The outlets, articles and rules come from hub.loyalty.cache."""
+    static = cache.static(conn)
+    card = card or get_card(conn, req["card_uid"])
+    outlet = static.outlet(req["outlet_id"])
+    articles = static.articles_by_id(line["article_id"] for line in req["lines"])
+    lines = _lines(req, articles, discounts.profile(conn, card.uid))
     fees = req.get("small_quantity_surcharge", 0) + req.get("delivery_fee", 0)
     total = sum(line["net"] for line in lines) + fees
     vouchers = gifts.cover_lines(conn, card.uid, outlet, lines, req.get("vouchers", []))
@@ -154,7 +194,7 @@ def price(
     )
     coded_value = sum(c["value"] for c in coded)
     vouchers += coded_value
-    book, settings = points.rule_book(conn)
+    settings = static.settings
     redeem = req.get("redeem_points", 0)
     if redeem and not settings["point_value"]:
         raise Invalid("paying with points is not enabled (bonus settings: point_value is 0)")
@@ -165,14 +205,14 @@ def price(
             + (" left after the vouchers" if vouchers else "")
         )
     basket = _engine_basket(req, lines, articles, value, coded_value)  # validates menus and toppings
-    awards = book.awards_for_order(
+    awards = static.rules.awards_for_order(
         basket,
         store=outlet["id"],
         channel_in=req["channel_in"],
         channel_out=req["channel_out"],
         at=now,
         tz=outlet["tz"],
-        holidays=frozenset(outlets.holidays(conn, outlet["id"])),
+        holidays=static.holidays.get(outlet["id"], frozenset()),
         ref=ref,
     )
     return {
@@ -209,18 +249,25 @@ def _repeat(conn: Connection, key: str, req: dict) -> dict | None:
     return {**row["result"], "status": row["status"], "repeated": True}
 
 
-def pay(conn: Connection, req: dict, basket_id: str, key: str, now: dt.datetime) -> dict:
-    """Book a basket once per key: a repeat returns the first answer with repeated=true."""
-    done = _repeat(conn, key, req)
+def pay(
+    conn: Connection, req: dict, basket_id: str, key: str, now: dt.datetime, new_key: bool = False
+) -> dict:
+    """Book a basket once per key: a repeat returns the first answer with repeated=true.
+    new_key: the key was claimed by this very transaction (hub.ledger.requests.claim), so no
+    basket can hold it yet."""
+    done = None if new_key else _repeat(conn, key, req)
     if done is not None:
         return done
-    card = get_card(conn, req["card_uid"])
+    card, points_account = _card(conn, req["card_uid"])
     if card.status != "active":
         raise Conflict(f"card {card.uid} is {card.status}")
     book = Book(conn)
-    figures = price(conn, req, now, ref=key, book=book)
-    outlet = outlets.get_outlet(conn, req["outlet_id"])
+    figures = price(conn, req, now, ref=key, book=book, card=card)
+    outlet = cache.static(conn).outlet(req["outlet_id"])
     what = f"basket {basket_id} at {outlet['id']}"
+    earned = _earning_accounts(conn, card, points_account) if figures["awards"] else None
+    # every account the basket books on, read (its wallets locked) in one statement
+    book.load([card.account_id, outlet["revenue_account_id"], *(earned or ())])
     if figures["amount_due"]:
         book.transfer(
             card.account_id,
@@ -254,23 +301,12 @@ def pay(conn: Connection, req: dict, basket_id: str, key: str, now: dt.datetime)
                 f"{key}/gift/{line['line_id']}",
                 f"voucher in {what}",
             )
-    voucher_codes.book_basket(
-        conn, book, figures["coded_vouchers"], req, outlet, card.card_uid, basket_id, key, now
-    )
-    for award in figures["awards"]:
-        points.issue_lot(
-            conn,
-            book,
-            card.uid,
-            award["points"],
-            award["key"],
-            f"{award['reason']} ({what})",
-            award["available_at"],
-            award["expires_at"],
-            rule_id=award["rule_id"],
-            basket_id=basket_id,
+    if figures["coded_vouchers"]:
+        voucher_codes.book_basket(
+            conn, book, figures["coded_vouchers"], req, outlet, card.card_uid, basket_id, key, now
         )
-    book.flush()
+    if figures["awards"]:
+        _issue_lots(conn, book, card, earned, figures["awards"], basket_id, what)
     result = _jsonable({"id": basket_id, **figures})
     conn.execute(
         BASKETS.insert().values(
@@ -284,7 +320,51 @@ def pay(conn: Connection, req: dict, basket_id: str, key: str, now: dt.datetime)
             created_at=now,
         )
     )
+    # last: the balance updates of the outlet's revenue and the points issued, rows every
+    # concurrent sale updates, are held from here to the commit
+    book.flush()
     return {**result, "status": "paid", "repeated": False}
+
+
+def _earning_accounts(conn: Connection, card: CardRef, points_account: int | None) -> tuple[int, int]:
+    """(the points issued account, the card's points wallet), made on first use."""
+    issued = cache.static(conn).points_issued
+    if issued is None:
+        issued = system_account(conn, points.LEDGER, "points", points.ISSUED)
+        cache.changed(conn)
+    if points_account is None:
+        points_account = points.point_account(conn, card.uid)
+    return issued, points_account
+
+
+def _issue_lots(
+    conn: Connection, book: Book, card: CardRef, accounts: tuple[int, int], awards: list, basket_id, what
+) -> None:
+    """The basket's points as one dated lot per award, as hub.loyalty.points.issue_lot books
+    them, the lots in one statement."""
+    issued, wallet = accounts
+    created = utcnow()
+    lots = []
+    for award in awards:
+        reason = f"{award['reason']} ({what})"
+        book.transfer(issued, wallet, award["points"], code="points_earned", reason=reason, key=award["key"])
+        lots.append(
+            {
+                "id": new_id(),
+                "card_uid": card.uid,
+                "account_id": wallet,
+                "points": award["points"],
+                "remaining": award["points"],
+                "available_at": award["available_at"],
+                "expires_at": award["expires_at"],
+                "source_key": award["key"],
+                "reason": reason,
+                "rule_id": award["rule_id"],
+                "basket_id": basket_id,
+                "created_at": created,
+            }
+        )
+    conn.execute(points.LOTS.insert(), lots)
 
 
 def get_basket(conn: Connection, basket_id: str) -> dict:

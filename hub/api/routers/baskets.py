@@ -17,7 +17,7 @@ from hub.access.callers import Caller
 from hub.api.auth import Allowed
 from hub.api.deps import DbDep, Now, Scope
 from hub.api.fields import MAX_POINTS, CardUid, ItemId, Key, Minor, Slug
-from hub.loyalty import outlets
+from hub.loyalty import cache
 from hub.loyalty.point_rules import ChannelIn, ChannelOut, LineKind
 from hub.sales import baskets
 
@@ -147,7 +147,7 @@ def _at_counter(fn: Callable[..., dict]) -> Callable[..., dict]:
     """fn(conn, req, …) with the basket's counter checked first and named in the answer."""
 
     def at_counter(conn: Connection, req: dict, *args) -> dict:
-        outlets.check_counter(conn, req.get("counter_id"), req["outlet_id"])
+        cache.static(conn).check_counter(req.get("counter_id"), req["outlet_id"])
         return {**fn(conn, req, *args), "counter_id": req.get("counter_id")}
 
     return at_counter
