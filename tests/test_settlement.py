@@ -284,6 +284,24 @@ def test_a_top_up_bonus_is_not_cash_and_a_kiosks_cash_is_its_outlets(app, api, e
     assert live["payments"] == [{"from": A, "to": B, "amount": 4800}, {"from": A, "to": NODE, "amount": 200}]
 
 
+def test_a_top_up_is_the_cash_of_the_till_or_outlet_it_names_else_of_the_callers_outlet(lite):
+    app, api = lite
+    ok(api.post(f"{V1}/outlets", json={"id": B, "site_id": "park"}), 201)
+    ok(api.post(f"{V1}/outlets/{B}/counters", json={"id": "b-1"}), 201)
+    for uid in (X, Y):
+        ok(api.post(f"{V1}/cards", json={"uid": uid}), 201)
+    start = utcnow()
+    ok(api.post(f"{V1}/cards/{X}/topups", json={"amount": 1000, "counter_id": "b-1"}), 201)
+    ok(api.post(f"{V1}/cards/{X}/topups", json={"amount": 2000, "outlet_id": B}), 201)
+    ok(till(app, A).post(f"{V1}/cards/{Y}/topups", json={"amount": 4000}), 201)
+    ok(api.post(f"{V1}/cards/{Y}/topups", json={"amount": 8000}), 201)  # the node's own cash desk
+    assert ok(till(app, A).post(f"{V1}/cards/{X}/refund"))["refunded"] == 3000  # A pays out B's cash
+    assert api.post(f"{V1}/cards/{X}/topups", json={"amount": 1, "counter_id": "nowhere"}).status_code == 404
+    live = report(api, start, utcnow())
+    assert figures(live, "cash_in", "net") == {A: (4000 - 3000, 3000), B: (3000, -3000), NODE: (8000, 0)}
+    assert len(by_outlet(live)[B]["cash_in"]["transfers"]) == 2
+
+
 # -- the allocation of a card's money, without a database -------------------------------------------
 
 
