@@ -18,6 +18,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, text
 
@@ -28,7 +29,8 @@ from hub.migrations import open_database
 from hub.reports import queries
 
 SITE = "season-park"
-START = dt.datetime(2026, 5, 1, tzinfo=dt.UTC)
+# The season starts at the site's local midnight, so its days and months are whole local buckets.
+START = dt.datetime(2026, 5, 1, tzinfo=ZoneInfo("Europe/Zurich")).astimezone(dt.UTC)
 
 
 class Writer:
@@ -321,6 +323,15 @@ def seed(
     return w.count
 
 
+def _month_after(moment: dt.datetime) -> dt.datetime:
+    """The first local 1st of a month at or after `moment`: the season's months whole."""
+    local = moment.astimezone(ZoneInfo("Europe/Zurich"))
+    if local.day == 1 and local.time() == dt.time():
+        return moment
+    first = (local.date().replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return dt.datetime.combine(first, dt.time(), tzinfo=ZoneInfo("Europe/Zurich")).astimezone(dt.UTC)
+
+
 def time_reports(engine: Engine, days: int, outlet: str = "o0") -> list[dict]:
     """Every report over one day (by hour) and over the season (by day, by month), for all outlets
     and one: computed from the tables (`seconds`, keeping its closed buckets), then again
@@ -329,7 +340,7 @@ def time_reports(engine: Engine, days: int, outlet: str = "o0") -> list[dict]:
     cases = [
         ("one day by hour", day, day + dt.timedelta(days=1), "hour"),
         ("the season by day", START, START + dt.timedelta(days=days), "day"),
-        ("the season by month", START, START + dt.timedelta(days=days), "month"),
+        ("the season by month", START, _month_after(START + dt.timedelta(days=days)), "month"),
     ]
     out = []
     for name in queries.REPORTS:
