@@ -191,6 +191,8 @@ async def test_a_version_that_crashes_at_start_is_rolled_back_by_the_board_itsel
         await device.stop()
 
 
+# The rollouts' queries run on PostgreSQL in the tests above; these two on SQLite alone.
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 async def test_the_rest_api_publishes_rolls_out_and_shows_each_device_and_refuses_others(hub, tmp_path):
     device = make_device(hub, tmp_path)
     transport = httpx.ASGITransport(app=hub.app)
@@ -266,6 +268,7 @@ def test_fw_publish_publishes_the_mpy_build(tmp_path):
     assert [f["path"] for f in listed] == mpy and "firmware/hal_sim.mpy" not in mpy
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_a_share_of_a_site_grows_one_group(engine):
     ids = [f"share-{i}" for i in range(10)]
     with engine.begin() as conn:
