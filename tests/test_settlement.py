@@ -261,6 +261,7 @@ def test_closing_is_for_an_admin_of_the_whole_coalition_and_refuses_bad_periods(
     assert audit["after"]["nets"] == {} and audit["after"]["period"]["closed_by"].startswith("key ")
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the three-outlet test covers both
 def test_a_top_up_bonus_is_not_cash_and_a_kiosks_cash_is_its_outlets(app, api, engine):
     ok(api.put(f"{V1}/topup-tiers", json=[{"min_amount": 1000, "percent": "10"}]))
     ok(
