@@ -303,6 +303,7 @@ def _run_bench(
         "taps_per_s": round(answered / taps["issued_s"], 1) if taps["issued_s"] else None,
         "tap_p50_ms": taps["p50_ms"],
         "tap_p99_ms": taps["p99_ms"],
+        "tap_p99_over_echo_p99": _ratio(taps["p99_ms"], percentile(echo, 0.99)),
         "hub_cpu_ms_per_tap": hub_ms,
         "broker_cpu_ms_per_tap": _per_tap(broker0, broker1, answered),
         "generator_cpu_ms_per_tap": round(taps["cpu_s"] * 1000 / answered, 3) if answered else None,
@@ -324,6 +325,9 @@ def _run_bench(
         "db": "postgresql" if db_url.startswith("postgresql") else "sqlite",
         "broker": broker.kind,
         "cpus": os.cpu_count(),
+        # The machine's load average (1, 5, 15 min) as the run ended: latency figures from a
+        # machine busy with other work say more about it than about the hub; CPU per tap less so.
+        "load_average": [round(x, 2) for x in os.getloadavg()],
     }
     if check is not None:
         summary["exactly_once"] = not check
@@ -358,6 +362,10 @@ def _profile(pid: int, duration: float, work: Path) -> subprocess.Popen | None:
     cmd = [spy, "record", "--pid", str(pid), "--duration", str(max(1, int(duration) - 1))]
     cmd += ["--rate", "250", "--format", "raw", "--threads", "--gil", "--nonblocking", "-o", out]
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _ratio(value: float | None, base: float | None) -> float | None:
+    return round(value / base, 1) if value is not None and base else None
 
 
 def _round(value: float | None) -> float | None:

@@ -53,8 +53,10 @@ def test_bench_reports_hub_broker_and_generator_cost_and_checks_exactly_once():
         "hub_cpu_ms_per_tap",
         "broker_cpu_ms_per_tap",
         "generator_cpu_ms_per_tap",
+        "tap_p99_over_echo_p99",
     ):
         assert summary[figure] is not None and summary[figure] >= 0, figure
+    assert len(summary["load_average"]) == 3
 
 
 def test_bench_api_pays_baskets_from_concurrent_tills_without_a_failure():
