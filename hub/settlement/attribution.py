@@ -78,7 +78,9 @@ class Owners:
     names: dict[str, str]  # outlet → its name
 
 
-def owners(conn: Connection, ledger: str) -> Owners:
+def owners(conn: Connection, ledger: str, cash_transfers: list[str]) -> Owners:
+    """The owners of the ledger's outlet, machine and obligation accounts, and the outlets of the
+    cash-desk transfers named."""
     outlets = conn.execute(
         select(OUTLETS.c.id, OUTLETS.c.name, OUTLETS.c.revenue_account_id).where(OUTLETS.c.ledger == ledger)
     ).all()
@@ -88,7 +90,11 @@ def owners(conn: Connection, ledger: str) -> Owners:
         )
     ).all()
     obligations = conn.execute(select(OBLIGATIONS.c.account_id, OBLIGATIONS.c.outlet_id)).all()
-    cash = conn.execute(select(CASH_OUTLETS.c.transfer_id, CASH_OUTLETS.c.outlet_id)).all()
+    cash = []
+    for i in range(0, len(cash_transfers), 500):
+        chunk = cash_transfers[i : i + 500]
+        query = select(CASH_OUTLETS.c.transfer_id, CASH_OUTLETS.c.outlet_id)
+        cash += conn.execute(query.where(CASH_OUTLETS.c.transfer_id.in_(chunk))).all()
     return Owners(
         outlets={account: outlet for outlet, _, account in outlets},
         machines={account: outlet or NODE for account, outlet in machines},

@@ -49,7 +49,8 @@ def replay(conn: Connection, ledger: str, since: dt.datetime, until: dt.datetime
             timed.append((at, booked))
     # Transfers of one booking may carry one time: money into a wallet before money out of it.
     timed.sort(key=lambda t: (t[0], t[1].created_at, t[1].credit_kind != WALLET, t[1].id))
-    owned = owners(conn, ledger)
+    cash_desk = [b.id for _, b in timed if "cash" in (b.debit_kind, b.credit_kind)]
+    owned = owners(conn, ledger, cash_desk)
     allocation = Allocation()
     attribution = Attribution(owned, allocation, [b for _, b in timed])
     counted: dict[str, dt.datetime] = {}
