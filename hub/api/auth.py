@@ -60,7 +60,7 @@ def _identify(request: Request, key: str | None, token: str | None) -> Caller | 
     db = request.app.state.db
     now = utcnow()
     if key:
-        return db.read(keys.key_caller, key, now)
+        return db.read_one(keys.key_caller, key, now)
     if token:
         return db.read(operators.session_caller, token, now)
     return None
