@@ -1092,6 +1092,28 @@ def test_discount_groups_gift_items_and_chain_rules_are_made_in_the_console(app)
     ]
     again = c.post("/loyalty/discount-groups", data={"id": "staff"}, headers=SAME)
     assert again.status_code == 409 and messages(again.text) == ["Not done: discount group staff exists"]
+    form = c.get("/loyalty/discount-groups/staff/edit").text
+    assert 'name="id" value="staff" readonly' in form and 'name="target_0" value="cola"' in form
+    edited = c.post(
+        "/loyalty/discount-groups/staff/edit",
+        data={"name": "Staff and family", "scope_0": "general", "percent_0": "30"},
+        headers=SAME,
+    )
+    assert edited.headers["location"] == "/loyalty?made=discount-group-saved#discount-groups"
+    assert api.get("/api/v1/discount-groups").json() == [
+        {
+            "id": "staff",
+            "name": "Staff and family",
+            "rates": [{"scope": "general", "target": "", "percent": "30"}],
+        }
+    ]
+    api.put("/api/v1/cards/04A1B2C3D4/discounts", json={"group": "staff"})
+    held = c.post("/loyalty/discount-groups/staff/delete", headers=SAME)
+    assert held.status_code == 409 and "holds 1 cards" in held.text
+    api.put("/api/v1/cards/04A1B2C3D4/discounts", json={"group": None})
+    gone = c.post("/loyalty/discount-groups/staff/delete", headers=SAME)
+    assert gone.headers["location"] == "/loyalty?made=discount-group-deleted#discount-groups"
+    assert api.get("/api/v1/discount-groups").json() == []
     wrong = c.post(
         "/loyalty/gift-items",
         data={"id": "a drink", "value": "4.001", "redeem_kinds": "Bar", "points_level": "5"},
@@ -1167,6 +1189,8 @@ def test_discount_groups_gift_items_and_chain_rules_are_made_in_the_console(app)
         actions = set(conn.execute(select(AUDIT.c.action).where(AUDIT.c.actor == "tech")).scalars())
     assert actions == {
         "create_discount_group",
+        "update_discount_group",
+        "delete_discount_group",
         "create_gift_item",
         "update_gift_item",
         "create_chain_rule",

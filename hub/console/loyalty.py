@@ -87,6 +87,8 @@ MADE = {
     "chain-rule": "Chain rule added.",
     "chain-rule-saved": "Chain rule saved.",
     "gift-item-saved": "Gift item saved.",
+    "discount-group-saved": "Discount group saved.",
+    "discount-group-deleted": "Discount group deleted.",
     "chain-rule-deleted": "Chain rule deleted.",
 }
 

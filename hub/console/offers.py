@@ -1,8 +1,8 @@
 """Discount groups, gift items and gift chain rules made on the Loyalty page (as POST
 /api/v1/discount-groups, /gift-items, /gift-rules): one form each, checked here field by field so
 that each mistake is said next to its field, then stored by the domain (hub.loyalty.discounts,
-hub.gifts), which checks again. Chain rules are also edited and deleted here, gift items edited
-(not their id or value: the units granted are owed at it); discount groups are made only.
+hub.gifts), which checks again. Discount groups and chain rules are also edited and deleted
+here, gift items edited (not their id or value: the units granted are owed at it).
 
 The forms are described as rows of fields (`F`) and drawn by one template, loyalty_form.html."""
 
@@ -91,10 +91,10 @@ def _store(page: Page, spec: dict, values: dict, body: dict, fn, *args):
 # --- discount groups ---------------------------------------------------------------------------
 
 
-def _group_spec(page: Page) -> dict:
+def _group_spec(page: Page, group_id: str | None = None) -> dict:
     _ = page._
     scopes = [(s, _(s)) for s in ("general", "revenue_group", "article")]
-    rows = [[F("id", _("Group id")), F("name", _("Name"))]]
+    rows = [[F("id", _("Group id"), readonly=group_id is not None), F("name", _("Name"))]]
     for i in range(RATE_ROWS):
         rows.append(
             [
@@ -104,12 +104,14 @@ def _group_spec(page: Page) -> dict:
             ]
         )
     articles = page.db().read(catalogue.list_articles)
+    edit = f"/loyalty/discount-groups/{group_id}/edit"
     return {
-        "title": _("New discount group"),
+        "title": _("Discount group {id}", id=group_id) if group_id else _("New discount group"),
         "hint": _("Employee consumption, say, is a general rate of 100 %. An empty row is left out."),
-        "action": "/loyalty/discount-groups",
+        "action": edit if group_id else "/loyalty/discount-groups",
+        "delete_action": f"/loyalty/discount-groups/{group_id}/delete" if group_id else "",
         "back": "discount-groups",
-        "submit": _("Add the discount group"),
+        "submit": _("Save the discount group") if group_id else _("Add the discount group"),
         "rows": rows,
         "lists": {
             "articles": sorted(
@@ -119,20 +121,17 @@ def _group_spec(page: Page) -> dict:
     }
 
 
-@router.get("/loyalty/discount-groups/new")
-def new_discount_group(page: OfferWrite):
-    return _render(page, 200, _group_spec(page), {})
+def _group_form(group: dict) -> dict:
+    values = {"id": group["id"], "name": group["name"]}
+    for i, r in enumerate(group["rates"][:RATE_ROWS]):
+        values |= {f"scope_{i}": r["scope"], f"target_{i}": r["target"], f"percent_{i}": str(r["percent"])}
+    return values
 
 
-@router.post("/loyalty/discount-groups", name="create_discount_group", dependencies=[Depends(same_origin)])
-def create_discount_group(form: Form, page: OfferWrite):
+def _group_rates(form: dict, page: Page, errors: dict) -> list[dict]:
+    """The rate rows filled in (an empty row is left out)."""
     _ = page._
-    errors, rates = {}, []
-    group_id, name = form.get("id", "").strip(), form.get("name", "").strip()
-    if not SLUG.fullmatch(group_id):
-        errors["id"] = _("An id is 1-40 letters, digits or _ . -.")
-    if len(name) > 100:
-        errors["name"] = _("At most 100 characters.")
+    rates = []
     for i in range(RATE_ROWS):
         scope = form.get(f"scope_{i}", "general")
         target, text = form.get(f"target_{i}", "").strip(), form.get(f"percent_{i}", "").strip()
@@ -154,12 +153,85 @@ def create_discount_group(form: Form, page: OfferWrite):
         rates.append({"scope": scope, "target": target if scope != "general" else "", "percent": percent})
     if len({(r["scope"], r["target"]) for r in rates}) != len(rates):
         errors["percent_0"] = _("Two rates apply to the same thing.")
+    return rates
+
+
+def _group_body(group_id: str, name: str, rates: list[dict]) -> dict:
+    return {"id": group_id, "name": name, "rates": [{**r, "percent": str(r["percent"])} for r in rates]}
+
+
+@router.get("/loyalty/discount-groups/new")
+def new_discount_group(page: OfferWrite):
+    return _render(page, 200, _group_spec(page), {})
+
+
+@router.post("/loyalty/discount-groups", name="create_discount_group", dependencies=[Depends(same_origin)])
+def create_discount_group(form: Form, page: OfferWrite):
+    _ = page._
+    errors: dict[str, str] = {}
+    group_id, name = form.get("id", "").strip(), form.get("name", "").strip()
+    if not SLUG.fullmatch(group_id):
+        errors["id"] = _("An id is 1-40 letters, digits or _ . -.")
+    if len(name) > 100:
+        errors["name"] = _("At most 100 characters.")
+    rates = _group_rates(form, page, errors)
     spec = _group_spec(page)
     if errors:
         return _render(page, 422, spec, form, errors)
-    body = {"id": group_id, "name": name, "rates": [{**r, "percent": str(r["percent"])} for r in rates]}
+    body = _group_body(group_id, name, rates)
     refused = _store(page, spec, form, body, discounts.create_group, group_id, name, rates)
     return refused or RedirectResponse("/loyalty?made=discount-group#discount-groups", status_code=303)
+
+
+@router.get("/loyalty/discount-groups/{group_id}/edit")
+def edit_discount_group(page: OfferWrite, group_id: str):
+    try:
+        group = page.db().read(discounts.get_group, group_id)
+    except DomainError as exc:
+        return page.render("error.html", exc.status, title=page._("Not found"), detail=page.error(exc))
+    return _render(page, 200, _group_spec(page, group_id), _group_form(group))
+
+
+@router.post(
+    "/loyalty/discount-groups/{group_id}/edit",
+    name="update_discount_group",
+    dependencies=[Depends(same_origin)],
+)
+def update_discount_group(form: Form, page: OfferWrite, group_id: str):
+    errors: dict[str, str] = {}
+    name = form.get("name", "").strip()
+    if len(name) > 100:
+        errors["name"] = page._("At most 100 characters.")
+    rates = _group_rates(form, page, errors)
+    spec, shown = _group_spec(page, group_id), {**form, "id": group_id}
+    if errors:
+        return _render(page, 422, spec, shown, errors)
+    try:
+        page.db(_group_body(group_id, name, rates)).write(
+            discounts.update_group,
+            group_id,
+            name,
+            rates,
+            before=lambda conn: discounts.get_group(conn, group_id),
+            scope=COALITION,
+        )
+    except DomainError as exc:
+        page.messages.append(("error", page._("Not done: {reason}", reason=page.error(exc))))
+        return _render(page, exc.status, spec, shown)
+    return RedirectResponse("/loyalty?made=discount-group-saved#discount-groups", status_code=303)
+
+
+@router.post(
+    "/loyalty/discount-groups/{group_id}/delete",
+    name="delete_discount_group",
+    dependencies=[Depends(same_origin)],
+)
+def delete_discount_group(page: OfferWrite, group_id: str):
+    try:
+        page.db({}).write(discounts.delete_group, group_id, scope=COALITION)
+    except DomainError as exc:
+        return page.render("error.html", exc.status, title=page._("Not done"), detail=page.error(exc))
+    return RedirectResponse("/loyalty?made=discount-group-deleted#discount-groups", status_code=303)
 
 
 # --- gift items --------------------------------------------------------------------------------

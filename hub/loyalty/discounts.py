@@ -18,7 +18,7 @@ from __future__ import annotations
 from decimal import Decimal
 from fractions import Fraction
 
-from sqlalchemy import Connection, and_, delete, literal, select, union_all
+from sqlalchemy import Connection, and_, delete, func, literal, select, union_all
 
 from hub.core.errors import Conflict, Invalid, NotFound
 from hub.tables.loyalty import CardDiscountGroup, DiscountGroup, DiscountRate
@@ -81,6 +81,27 @@ def create_group(conn: Connection, group_id: str, name: str, rates: list[dict]) 
     conn.execute(GROUPS.insert().values(id=group_id, name=name or group_id))
     _set_rates(conn, "group", group_id, rates)
     return get_group(conn, group_id)
+
+
+def update_group(conn: Connection, group_id: str, name: str, rates: list[dict]) -> dict:
+    """A group's new name and rates; the cards in it keep it."""
+    get_group(conn, group_id)
+    conn.execute(GROUPS.update().where(GROUPS.c.id == group_id).values(name=name or group_id))
+    _set_rates(conn, "group", group_id, rates)
+    return get_group(conn, group_id)
+
+
+def delete_group(conn: Connection, group_id: str) -> dict:
+    """Remove a group no card is in (Conflict naming how many are)."""
+    group = get_group(conn, group_id)
+    cards = conn.execute(
+        select(func.count()).select_from(CARD_GROUPS).where(CARD_GROUPS.c.group_id == group_id)
+    ).scalar_one()
+    if cards:
+        raise Conflict(f"discount group {group_id} holds {cards} cards: move them to another group first")
+    conn.execute(delete(RATES).where(RATES.c.owner == "group", RATES.c.owner_id == group_id))
+    conn.execute(delete(GROUPS).where(GROUPS.c.id == group_id))
+    return group
 
 
 def get_group(conn: Connection, group_id: str) -> dict:
