@@ -192,10 +192,13 @@ class Book:
         changed.sort(key=lambda a: (a.allow_negative, a.id))
         if self.raw.pg and changed:
             # One UPDATE for all of them locks in no set order: lock first, in that order
-            # (a row this transaction locked already costs nothing more).
+            # (a row this transaction locked already costs nothing more). The lock an UPDATE
+            # takes, not FOR UPDATE: that one also waits for the key-share locks the transfers
+            # just inserted took on the same accounts in other transactions, which wait for
+            # ours: a deadlock between any two sales at one outlet.
             self.raw.rows(
                 f"SELECT id FROM accounts WHERE id IN ({self.raw.marks(len(changed))})"
-                " ORDER BY allow_negative, id FOR UPDATE",
+                " ORDER BY allow_negative, id FOR NO KEY UPDATE",
                 [a.id for a in changed],
             )
         bulk.update(
