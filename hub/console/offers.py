@@ -4,7 +4,9 @@ that each mistake is said next to its field, then stored by the domain (hub.loya
 hub.gifts), which checks again. Discount groups and chain rules are also edited and deleted
 here, gift items edited (not their id or value: the units granted are owed at it).
 
-The forms are described as rows of fields (`F`) and drawn by one template, loyalty_form.html."""
+The forms are described as rows of fields (`F`) and drawn by one template, loyalty_form.html.
+A form that makes something is audited under the REST route's name (create_discount_group,
+create_item, create_rule), so the audit log lists the console's and the API's together."""
 
 from __future__ import annotations
 
@@ -358,7 +360,7 @@ def new_gift_item(page: OfferWrite):
     return _render(page, 200, _item_spec(page), {"voucher_type": "goods"})
 
 
-@router.post("/loyalty/gift-items", name="create_gift_item", dependencies=[Depends(same_origin)])
+@router.post("/loyalty/gift-items", name="create_item", dependencies=[Depends(same_origin)])
 def create_gift_item(form: Form, page: OfferWrite):
     spec = _item_spec(page)
     body, errors = _gift_item(form, page, spec)
@@ -516,7 +518,7 @@ def new_chain_rule(page: OfferWrite):
     return _render(page, 200, _chain_spec(page), {"active": "on", "units": "1"})
 
 
-@router.post("/loyalty/chain-rules", name="create_chain_rule", dependencies=[Depends(same_origin)])
+@router.post("/loyalty/chain-rules", name="create_rule", dependencies=[Depends(same_origin)])
 def create_chain_rule(form: Form, page: OfferWrite):
     spec = _chain_spec(page)
     rule, errors = _chain_rule(form, page, spec)
