@@ -93,6 +93,7 @@ def test_a_cashier_key_gets_its_outlets_sites_tiers_without_naming_it(app, api):
         assert bonus(south_kiosk_key, uid, 1000) == 40
 
 
+@sqlite_only
 def test_the_old_put_changes_only_the_default_and_a_site_can_go_back_to_it(api):
     api.put(f"{V1}/sites/north/topup-tiers", json=[{"min_amount": 0, "percent": 5}])
     api.put(f"{V1}/topup-tiers", json=[{"min_amount": 0, "percent": 20}])  # a careless integrator
@@ -144,6 +145,7 @@ def test_bad_places_and_tiers_are_refused_clearly(api):
     assert api.get(f"{V1}/cards/{uid}").json()["balance"] == 0
 
 
+@sqlite_only
 async def test_a_kiosk_applies_the_tiers_of_its_site(hub):
     with hub.engine.begin() as conn:
         outlets.create_site(conn, SITE)

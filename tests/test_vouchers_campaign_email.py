@@ -118,6 +118,7 @@ def test_each_holder_gets_their_voucher_by_mail_and_the_report_counts_it(api, po
     assert report["deliveries"]["email"] == 2 and report["without_email"] == [NOBODY]
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_mails_the_server_did_not_take_are_sent_again_later(api, port):
     out = ok(api.post(f"{V1}/voucher-campaigns", json=CAMPAIGN), 201)  # nobody listens on the port
     assert out["vouchers"] == 3 and out["email_pending"] == 2
