@@ -377,3 +377,23 @@ def test_the_season_bench_seeds_what_the_reports_count(tmp_path):
     assert season["totals"]["taps"] == 40 and season["totals"]["posted"] == 40 * 300
     assert sales["totals"]["baskets"] == 12 and sales["totals"]["topups_count"] == 8
     engine.dispose()
+
+
+def test_schedules_mail_each_local_day_week_and_month_and_only_the_last_one_missed():
+    zurich = "Europe/Zurich"
+    now = dt.datetime(2026, 3, 28, 10, tzinfo=dt.UTC)  # a Saturday; summer time starts on the 29th
+    daily = schedule._boundary_after(now, "daily", zurich)
+    weekly = schedule._boundary_after(now, "weekly", zurich)
+    monthly = schedule._boundary_after(now, "monthly", zurich)
+    assert daily == dt.datetime(2026, 3, 28, 23, tzinfo=dt.UTC)  # local midnight, still UTC+1
+    assert weekly == dt.datetime(2026, 3, 29, 22, tzinfo=dt.UTC)  # Monday 00:00, now UTC+2
+    assert monthly == dt.datetime(2026, 3, 31, 22, tzinfo=dt.UTC)
+    assert schedule.period_before(weekly, "weekly", zurich)[0] == dt.datetime(2026, 3, 22, 23, tzinfo=dt.UTC)
+    assert schedule.period_before(monthly, "monthly", zurich)[0] == dt.datetime(
+        2026, 2, 28, 23, tzinfo=dt.UTC
+    )
+    # A hub down for three days mails the last day that ended, not all three.
+    later = daily + dt.timedelta(days=3, hours=5)
+    assert schedule._last_boundary(later, daily, "daily", zurich) == daily + dt.timedelta(
+        days=3
+    ) - dt.timedelta(hours=1)
