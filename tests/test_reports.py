@@ -397,3 +397,29 @@ def test_schedules_mail_each_local_day_week_and_month_and_only_the_last_one_miss
     assert schedule._last_boundary(later, daily, "daily", zurich) == daily + dt.timedelta(
         days=3
     ) - dt.timedelta(hours=1)
+
+
+def test_two_hubs_claim_a_due_schedule_once(engine):
+    """Two hubs' mailers looking at the same moment: one claims the schedule, the other finds it
+    moved on (UPDATE … WHERE next_run = <as read>)."""
+    import threading
+
+    from hub.loyalty import outlets
+
+    with engine.begin() as conn:
+        outlets.create_site(conn, "park")
+        outlets.create_outlet(conn, "CHF", B, "park")
+        made = schedule.create(conn, {"report": "sales", "outlet_id": B, "period": "daily"}, "test", utcnow())
+    due = made["next_run"] + dt.timedelta(minutes=1)
+    barrier, claimed = threading.Barrier(2), []
+
+    def hub():
+        barrier.wait()
+        claimed.append(len(schedule.claim_due(engine, due)))
+
+    threads = [threading.Thread(target=hub) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(claimed) == [0, 1]
