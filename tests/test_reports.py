@@ -15,25 +15,84 @@ import email.policy
 import io
 
 import pytest
+from aiosmtpd.controller import Controller
 from clients import api_client
 from pypdf import PdfReader
 from sqlalchemy import select
-from test_settlement import Slide, ok, pay
-from test_vouchers_delivery import smtp  # noqa: F401  (the fixture: a real SMTP server)
 
 from hub.api.app import create_app
 from hub.api.routers.vouchers import VoucherSettings
 from hub.core.clock import utcnow
 from hub.core.engine import reader
+from hub.devices.registry import DeviceDirectory
 from hub.ledger import TRANSFERS
 from hub.reports import cache, queries, schedule
 from hub.reports.periods import offset_spans
 from hub.tables.reports import ReportSchedule
+from hub.taps.authorize import Authorizer, Incoming
 from hub.vouchers.delivery import MailSettings
+from protocol import messages, topics
 
 V1 = "/api/v1"
 A, B, C = "bar", "shop", "slide"  # C takes money only through its machine, slide-1
 X, Y = "5E771E01", "5E771E02"
+
+
+def ok(response, status=200):
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+def pay(api, uid, outlet, *lines):
+    basket = {
+        "card_uid": uid,
+        "outlet_id": outlet,
+        "lines": [{"article_id": a, "quantity": q} for a, q in lines],
+    }
+    return ok(api.post(f"{V1}/baskets/pay", json=basket), 201)
+
+
+class Slide:
+    """The slide's controller, its requests handed to the hub's authorizer as the bridge does."""
+
+    def __init__(self, engine):
+        self.device = DeviceDirectory(engine).get("park", "slide-1")
+        self.authorizer = Authorizer(engine)
+        self.n = 0
+
+    def send(self, kind, **body):
+        self.n += 1
+        [reply] = self.authorizer.process([Incoming(self.device, kind, {"id": f"1-{self.n}", **body})])
+        return messages.decode(topics.REPLY, reply)
+
+    def ride(self, uid, units):
+        grant = self.send(topics.TAP, card=uid, units=units)
+        assert grant["k"] == "grant", grant
+        return self.send(topics.REPORT, hold=grant["hold"], delivered=units)
+
+
+class Inbox:
+    def __init__(self):
+        self.messages: list[tuple[list[str], bytes]] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append((list(envelope.rcpt_tos), envelope.original_content or envelope.content))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp():
+    """A real SMTP server on loopback: (its inbox, its smtp:// URL)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    inbox = Inbox()
+    server = Controller(inbox, hostname="127.0.0.1", port=port)
+    server.start()
+    yield inbox, f"smtp://127.0.0.1:{port}"
+    server.stop()
 
 
 @pytest.fixture
@@ -212,7 +271,7 @@ def check_bad_input_is_refused_with_a_reason(api, start, end):
     assert api.post(f"{V1}/report-schedules", json={"report": "sales", "period": "daily"}).status_code == 422
 
 
-def test_a_scheduled_report_is_mailed_to_the_outlets_contacts_once(app, engine, day, smtp):  # noqa: F811
+def test_a_scheduled_report_is_mailed_to_the_outlets_contacts_once(app, engine, day, smtp):
     api, start, end = day
     inbox, url = smtp
     people = [{"email": "owner@shop.test", "name": "Owner"}, {"email": "books@shop.test"}]
