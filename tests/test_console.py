@@ -18,6 +18,10 @@ from hub.access.audit import AUDIT
 from hub.access.limits import Ceilings
 from hub.console import i18n
 from hub.ledger import TRANSFERS
+from hub.tables.settlement import CashOutlet
+from hub.wallets import topup_bonus
+
+CASH_OUTLETS = CashOutlet.__table__
 
 BASE = "https://hub.test"
 SAME = {"origin": BASE}
@@ -158,6 +162,32 @@ def test_top_up_shows_the_bonus_before_it_books_and_books_once_per_form(app):
     assert c.get("/cards/04A1B2C3D4/topup/bonus", params={"amount": "10"}).text.strip() == (
         "No bonus for this amount."
     )
+
+
+def test_a_desk_top_up_takes_its_sites_tiers_and_is_its_outlets_cash(app):
+    """The bar's cashier tops up with the park's own tiers (not the coalition's default), and
+    the cash counts as the bar's in the settlement; the refund is paid out by the bar too."""
+    with app.state.engine.begin() as conn:
+        topup_bonus.set_site_tiers(conn, "CHF", "park", [{"min_amount": 1000, "percent": "10"}])
+    c = client(app, "cashier")
+    confirm = c.get("/cards/04A1B2C3D4/topup", params={"amount": "20"})
+    assert re.search(r'id="confirm-bonus">CHF 2.00<', confirm.text)
+    done = c.post(
+        "/cards/04A1B2C3D4/topup", data={"amount": "2000", "key": form_key(confirm.text)}, headers=SAME
+    )
+    assert balance(c.get(done.headers["location"]).text) == "CHF 22.00"
+    c.post(
+        "/cards/04A1B2C3D4/refund",
+        data={"key": form_key(c.get("/cards/04A1B2C3D4/refund").text)},
+        headers=SAME,
+    )
+    with app.state.engine.connect() as conn:
+        cash = conn.execute(
+            select(TRANSFERS.c.code, CASH_OUTLETS.c.outlet_id).join(
+                CASH_OUTLETS, CASH_OUTLETS.c.transfer_id == TRANSFERS.c.id
+            )
+        ).all()
+    assert sorted(cash) == [("refund", "bar"), ("topup", "bar")]
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,8 @@ from fastapi import APIRouter, BackgroundTasks, Depends
 from fastapi.responses import RedirectResponse
 from sqlalchemy import Connection, select
 
+from hub import settlement
+from hub.access.callers import Caller
 from hub.api.fields import MAX_AMOUNT
 from hub.api.routers.cards import sync_deny_lists
 from hub.cards import kinds, links, replacement
@@ -221,9 +223,14 @@ def _amount_error(page: Page, cents: int | None) -> str | None:
     return None
 
 
-def _preview(conn: Connection, uid: str, amount: int) -> dict:
+def _desk_site(conn: Connection, caller: Caller) -> str | None:
+    """The site whose top-up tiers apply at the operator's desk: their outlet's, or their own."""
+    return topup_bonus.site_of(conn, caller.outlet_id) or caller.site_id
+
+
+def _preview(conn: Connection, uid: str, amount: int, caller: Caller) -> dict:
     view = cards.card_view(conn, uid)
-    bonus = topup_bonus.bonus_for(conn, view["ledger"], amount)
+    bonus = topup_bonus.bonus_for(conn, view["ledger"], amount, _desk_site(conn, caller))
     return {"card": view, "bonus": bonus, "new_balance": view["balance"] + amount + bonus}
 
 
@@ -239,7 +246,7 @@ def topup_confirm(page: TopUpPage, uid: str, amount: str = ""):
     if error:
         return _show_card(page, found, 422, errors={"amount": error}, amount=amount)
     try:
-        preview = page.db().read(_preview, found, cents)
+        preview = page.db().read(_preview, found, cents, page.caller)
     except NotFound:
         return _show_card(page, found)
     return page.render(
@@ -261,7 +268,7 @@ def topup_bonus_hint(page: TopUpPage, uid: str, amount: str = ""):
     text = ""
     if found and cents and _amount_error(page, cents) is None:
         try:
-            bonus = page.db().read(_preview, found, cents)["bonus"]
+            bonus = page.db().read(_preview, found, cents, page.caller)["bonus"]
         except DomainError:
             bonus = 0
         text = (
@@ -285,13 +292,15 @@ def top_up(form: Form, page: TopUpPage, uid: str):
     if error:
         return _show_card(page, found, 422, errors={"amount": error})
     body = {"amount": cents, "reason": ""}
+    caller = page.caller
+
+    def book(conn: Connection, stored: str) -> dict:
+        done = cash_desk.top_up(conn, found, cents, stored, site_id=_desk_site(conn, caller))
+        settlement.record_cash(conn, stored, caller.outlet_id)  # whose cash it is (seed 004)
+        return done
+
     try:
-        page.db(body).write_keyed(
-            "topup/",
-            key,
-            {"uid": found, **body},
-            lambda conn, stored: cash_desk.top_up(conn, found, cents, stored),
-        )
+        page.db(body).write_keyed("topup/", key, {"uid": found, **body}, book)
     except DomainError as exc:
         page.messages.append(("error", page._("The top-up was not booked: {reason}", reason=page.error(exc))))
         return _show_card(page, found, exc.status)
@@ -331,10 +340,15 @@ def refund(form: Form, page: RefundPage, uid: str):
     key = form.get("key", "")
     if found is None or not FORM_KEY.fullmatch(key):
         return lookup(page, uid)
+    outlet = page.caller.outlet_id
+
+    def book(conn: Connection, stored: str) -> dict:
+        done = cash_desk.refund(conn, found, stored)
+        settlement.record_cash(conn, stored, outlet)  # who paid the cash out (seed 004)
+        return done
+
     try:
-        page.db({}).write_keyed(
-            "refund/", key, {"uid": found}, lambda conn, stored: cash_desk.refund(conn, found, stored)
-        )
+        page.db({}).write_keyed("refund/", key, {"uid": found}, book)
     except DomainError as exc:
         page.messages.append(("error", page._("Not done: {reason}", reason=page.error(exc))))
         return _show_card(page, found, exc.status)
