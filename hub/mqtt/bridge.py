@@ -104,9 +104,10 @@ def _fast_publish(client: MQTTClient, on_message: Callable) -> None:
     sliced out, the PUBACK written as four bytes to the corked transport, then on_message
     called as gmqtt would (optimistic acknowledgement, its default). QoS 2, or a gmqtt without
     these attributes, goes on through gmqtt."""
-    cache = getattr(client, "_handler_cache", None)
-    general = getattr(client, "_handle_publish_packet", None)
-    state = getattr(client, "_connection_state", None)
+    handler = getattr(client, "_package_handler", client)  # gmqtt's packet handler
+    cache = getattr(handler, "_handler_cache", None)
+    general = getattr(handler, "_handle_publish_packet", None)
+    state = getattr(handler, "_connection_state", None)
     if cache is None or general is None or getattr(state, "protocol_version", None) != MQTTv311:
         return
 
