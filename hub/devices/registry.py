@@ -157,30 +157,32 @@ def _version(conn: Connection) -> str | None:
 
 
 class DeviceDirectory:
-    """Device lookups for every incoming message, cached; refreshed after `ttl` seconds
-    so that a new device made by another process is seen soon, and on PostgreSQL as soon as
-    the devices table's version changes (VERSION_CHECK_S)."""
+    """Device lookups for every incoming message, cached: every device is read in one query,
+    again after `ttl` seconds (a device made or changed by another process is seen then) and,
+    on PostgreSQL, as soon as the devices table's version changes (VERSION_CHECK_S). A device
+    not found there is looked up alone (and remembered as unknown until the next reload)."""
 
     def __init__(self, engine: Engine, ttl: float = 30.0):
         self.engine = reader(engine)
         self.ttl = ttl
-        self._cache: dict[tuple[str, str], tuple[float, DeviceInfo | None]] = {}
+        self._cache: dict[tuple[str, str], DeviceInfo | None] = {}
         self._lock = threading.Lock()
         self._versioned = engine.dialect.name == "postgresql"
         self._version: str | None = None
-        self._checked = 0.0
+        self._loaded = self._checked = -ttl
         self._signers: dict[str, tuple[str, Signer]] = {}  # device id -> (its key, its Signer)
 
     def get(self, site: str, device_id: str) -> DeviceInfo | None:
         now = time.monotonic()
-        if self._versioned and now - self._checked >= VERSION_CHECK_S:
-            self._check_version(now)
-        hit = self._cache.get((site, device_id))
-        if hit and now - hit[0] < self.ttl:
-            return hit[1]
+        if now - self._loaded >= self.ttl or (self._versioned and now - self._checked >= VERSION_CHECK_S):
+            self._refresh(now)
+        try:
+            return self._cache[(site, device_id)]
+        except KeyError:
+            pass
         info = self._load(site, device_id)
         with self._lock:
-            self._cache[(site, device_id)] = (now, info)
+            self._cache[(site, device_id)] = info
         return info
 
     def signer(self, site: str, device_id: str) -> Signer | None:
@@ -191,25 +193,25 @@ class DeviceDirectory:
         with self._lock:
             if device_id is None:
                 self._cache.clear()
+                self._loaded = -self.ttl
             else:
                 for key in [k for k in self._cache if k[1] == device_id]:
                     del self._cache[key]
 
-    def _check_version(self, now: float) -> None:
-        """Another process changed the devices table: reload every device in one query (a
-        changed key's Signer is made anew, the others are kept) and forget the unknown ones."""
+    def _refresh(self, now: float) -> None:
+        """Every device in one query, when `ttl` is out or (PostgreSQL) another process changed
+        the devices table; a Signer is made anew only for a new key."""
         self._checked = now
         with self.engine.connect() as conn:
             version = _version(conn)
-            changed = self._version is not None and version != self._version
-            rows = conn.execute(select(*_COLUMNS, DEVICES.c.key_hex)).all() if changed else ()
+            stale = now - self._loaded >= self.ttl or version != self._version
+            rows = conn.execute(select(*_COLUMNS, DEVICES.c.key_hex)).all() if stale else ()
             conn.rollback()
-        self._version = version
-        if not changed:
+        if not stale:
             return
-        fresh = {(row.site, row.id): (now, self._info(row)) for row in rows}
+        fresh = {(row.site, row.id): self._info(row) for row in rows}
         with self._lock:
-            self._cache = fresh
+            self._cache, self._version, self._loaded = fresh, version, now
 
     def _load(self, site: str, device_id: str) -> DeviceInfo | None:
         with self.engine.connect() as conn:
