@@ -8,10 +8,10 @@ import threading
 
 from clients import api_client
 from fastapi.testclient import TestClient
-from test_loyalty_cache import _park, _rule
 
 from hub.api.app import create_app
 from hub.ledger import ledger_totals
+from hub.loyalty import catalogue, outlets, points
 from hub.migrations import open_database
 from hub.wallets import cash_desk
 from hub.wallets.cards import issue_card
@@ -20,10 +20,30 @@ V1 = "/api/v1"
 TILLS, BASKETS = 8, 6
 
 
+def _bar(engine) -> None:
+    """A bar selling a beer at 5.00, its bonus system on."""
+    with engine.begin() as conn:
+        outlets.create_site(conn, "park")
+        outlets.create_outlet(conn, "CHF", "bar", "park")
+        catalogue.create_group(conn, "drinks")
+        catalogue.create_article(conn, {"id": "beer", "price": 500, "product_group_id": "drinks"})
+        settings = {"hours_until_available": 0, "default_validity_days": None, "point_value": 0}
+        points.set_settings(conn, {**settings, "enabled_stores": ["bar"]})
+
+
+RULE = {
+    "name": "1 per 1.00",
+    "kind": "basket_value",
+    "stores": ["bar"],
+    "channels_in": ["till"],
+    "amount_per_point": 100,
+}
+
+
 def test_eight_tills_pay_at_one_outlet_at_once_without_a_failure(pg_url):
     engine = open_database(pg_url)
     try:
-        _park(engine)
+        _bar(engine)
         cards = [f"CA5E{i:04d}" for i in range(TILLS)]
         with engine.begin() as conn:
             for uid in cards:
@@ -31,7 +51,7 @@ def test_eight_tills_pay_at_one_outlet_at_once_without_a_failure(pg_url):
                 cash_desk.top_up(conn, uid, 10_000, f"concurrent/{uid}")
         app = create_app(engine)
         with api_client(app) as admin:
-            _rule(admin)
+            assert admin.post(f"{V1}/bonus-rules", json=RULE).status_code == 201
             key = admin.post(f"{V1}/api-keys", json={"name": "till", "role": "cashier", "outlet_id": "bar"})
             till_key = key.json()["key"]
         statuses: list[int] = []
