@@ -699,6 +699,40 @@ def test_money_charts_what_each_outlet_took(app):
     assert csv == ["kind,name,amount", "revenue,bar,1000"]
 
 
+def test_money_shows_who_owes_whom_for_the_periods_card_money(app):
+    """30.00 topped up at the bar's desk, 12.00 of it spent at the shop: the bar owes the shop
+    12.00, in today's statement on the Money page and in its CSV."""
+    from clients import api_client
+
+    api = api_client(app, "admin")
+    api.post("/api/v1/product-groups", json={"id": "toys"})
+    api.post("/api/v1/articles", json={"id": "ball", "product_group_id": "toys", "price": 600})
+    desk = client(app, "cashier")
+    confirm = desk.get("/cards/04A1B2C3D5/topup", params={"amount": "30"})
+    desk.post("/cards/04A1B2C3D5/topup", data={"amount": "3000", "key": form_key(confirm.text)}, headers=SAME)
+    paid = api.post(
+        "/api/v1/baskets/pay",
+        json={
+            "card_uid": "04A1B2C3D5",
+            "outlet_id": "shop",
+            "lines": [{"article_id": "ball", "quantity": 2}],
+        },
+    )
+    assert paid.status_code == 201, paid.text
+    page = client(app, "admin").get("/money").text
+    table = re.search(r'<table id="owing">.*?</table>', page, re.S).group(0)
+    rows = {
+        cells[0]: cells[1:]
+        for cells in (re.findall(r"<td[^>]*>([^<]*)<", row) for row in table.split("<tr>")[2:])
+    }
+    assert rows["Bar Lagune"] == ["CHF 30.00", "CHF 0.00", "CHF 0.00", "CHF -12.00"]
+    assert rows["Shop"] == ["CHF 0.00", "CHF 12.00", "CHF 0.00", "CHF 12.00"]
+    assert re.findall(r'<ul id="owing-payments"><li>([^<]*)<', page) == ["bar pays shop CHF 12.00"]
+    csv = client(app, "admin").get("/money/owing.csv").text.splitlines()
+    assert "payment,bar,pays,shop,1200," in csv
+    assert client(app, "cashier").get("/money/owing.csv").status_code == 403
+
+
 def test_a_machines_page_its_deny_list_and_loyalty_settings(app):
     from clients import api_client
 

@@ -2,7 +2,8 @@
 attendance (distinct cards) and seed 000's activities and campaigns, per hour or day of a chosen
 period, each with its table and CSV (from hub.reports, the same queries as GET /api/v1/reports) —
 then what each outlet and machine took so far, the ledgers (each sums to zero), the gift
-settlement between the outlets and offline overspends, each with a CSV download. Like the API's
+settlement between the outlets and offline overspends, each with a CSV download; and who owes
+whom for the cards' money in the chosen period (hub.settlement, as GET /api/v1/settlement). Like the API's
 reports, for operators bound to no outlet or site (reports.read)."""
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy import Connection, select
 
+from hub import settlement as cash_settlement
 from hub.api.deps import COALITION
 from hub.console import charts
 from hub.console.web import Needs, Page
@@ -91,11 +93,12 @@ def _buckets(start: dt.datetime, end: dt.datetime, by: str, tz: str) -> list[tup
     return out
 
 
-def _reports(conn: Connection, period: dict) -> dict:
+def _reports(conn: Connection, period: dict, currency: str) -> dict:
     start, end, tz = _bounds(conn, period)
     found = {
         name: queries.run(conn, report, start, end, period["by"]) for name, (report, *_rest) in CHARTS.items()
     }
+    found["_owing"] = cash_settlement.report(conn, currency, start, end)
     found["_buckets"] = _buckets(start, end, period["by"], tz)
     found["_tz"] = tz
     return found
@@ -191,7 +194,7 @@ def money(page: MoneyPage, request: Request):
     period = _period(request, page)
     try:
         data = _money_data(page)
-        found = page.db().read(_reports, period, scope=COALITION)
+        found = page.db().read(_reports, period, page.currency, scope=COALITION)
     except DomainError as exc:  # bound to an outlet or site: the reports are the coalition's
         return page.render("error.html", exc.status, title=page._("Not allowed"), detail=page.error(exc))
     buckets = found["_buckets"]
@@ -205,6 +208,7 @@ def money(page: MoneyPage, request: Request):
         charts=shown,
         query=query,
         report_tz=found["_tz"],
+        owing=found["_owing"],
         **data,
     )
 
@@ -230,8 +234,10 @@ def money_csv(page: MoneyPage, request: Request, table: str):
     """One table of the Money page as CSV (amounts in minor units, times in UTC; a chart's
     table as hub.reports writes it, local buckets labelled)."""
     try:
-        if table in CHARTS:
-            found = page.db().read(_reports, _period(request, page), scope=COALITION)
+        if table in CHARTS or table == "owing":
+            found = page.db().read(_reports, _period(request, page), page.currency, scope=COALITION)
+            if table == "owing":
+                return _csv_response(cash_settlement.to_csv(found["_owing"]), "owing")
             return _csv_response(render.csv_text(found[table]), table)
         data = _money_data(page)
     except DomainError as exc:
