@@ -78,9 +78,13 @@ class App:
         if self.ota is not None and topic == self.ota.topic:
             self.ota.on_message(topic, payload)
             return
-        from firmware import commands  # loaded with the first command: they are rare
+        from firmware import commands  # loaded for each command: they are rare
 
-        commands.on_message(self, topic, payload)
+        try:
+            commands.on_message(self, topic, payload)
+        finally:  # a task it started (the ack) keeps what it needs until it ends
+            commands = None
+            hal.unload("firmware.commands", "protocol.manage")
 
     async def _health_loop(self):
         """Health telemetry (protocol/manage.py) every profile.health_s, at QoS 0."""
@@ -144,6 +148,8 @@ class App:
             from firmware import commands
 
             coros.append(commands.network_trial(self))
+            commands = None
+            hal.unload("firmware.commands", "protocol.manage")
         except OSError:
             pass
         if self.boot_state[2]:  # a version on trial, or one given up (firmware/ota.py)

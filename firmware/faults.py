@@ -26,7 +26,7 @@ def main(App):
 
     from firmware import hal, hal_esp32
 
-    cfg, board = start(load_config, hal_esp32.Board, hal_esp32.fault)
+    cfg, board = start(load_config, hal_esp32.Board, board_fault)
     try:
         app = App(cfg, board)
         cfg = None
@@ -61,6 +61,13 @@ def start(load, make_board, fault, flash=""):
 
                 machine.reset()
             fault(err, attempt)
+
+
+def board_fault(err, attempt):
+    """The ESP32's fault() (firmware/esp32_setup.py): loaded only when a board cannot start."""
+    from firmware import esp32_setup
+
+    esp32_setup.fault(err, attempt)
 
 
 def on_trial():

@@ -58,3 +58,22 @@ maintenance = False
 def all_off(relays):
     for relay in relays:
         relay.off()
+
+
+def unload(*names):
+    """Drop modules a rare job loaded (a command, start-up) so their bytecode leaves the
+    heap once nothing of theirs runs; the next import loads them again. MicroPython only:
+    under CPython the HIL's hub shares protocol/, and tests set these modules' settings."""
+    import sys
+
+    if sys.implementation.name != "micropython":
+        return
+    import gc
+
+    for name in names:
+        sys.modules.pop(name, None)
+        package, _, attr = name.rpartition(".")
+        parent = sys.modules.get(package)
+        if parent is not None:
+            parent.__dict__.pop(attr, None)
+    gc.collect()

@@ -265,7 +265,8 @@ def running_footprints(build_dir, kinds=KINDS, readers=READERS) -> dict:
     for kind in kinds:
         for reader in readers:
             fp = app_footprint(kind, reader, build_dir)
-            # The modules loaded at the end (firmware/config.py is dropped once the app is built).
+            # The modules loaded at once while a command is applied (firmware/config.py is
+            # dropped once the app is built, firmware/commands.py after each command).
             code = code_footprint(fp["modules"], build_dir)
             rows.append(
                 {

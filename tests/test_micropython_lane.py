@@ -161,7 +161,7 @@ def test_the_running_app_is_measured_for_every_profile_and_reader(running):
     assert running["deny_list"] == 256 and running["loaded_from"] == "mpy"
     for row in running["profiles"]:
         assert 0 < row["heap_running"] <= row["heap_peak"], row
-        assert set(row["steps"]) == {"modules", "config", "board", "app", "start", "tap"}, row
+        assert set(row["steps"]) == {"modules", "config", "board", "app", "start", "command", "tap"}, row
         assert 0 < row["heap_code"] < row["heap_peak"], row
 
 

@@ -193,7 +193,7 @@ def _provision():
 STEPS = (
     ["base", "modules"]
     if "modules" in ARGS
-    else ["base", "modules", "config", "board", "app", "start", "tap"]
+    else ["base", "modules", "config", "board", "app", "start", "command", "tap"]
 )
 _S = {}
 
@@ -232,18 +232,33 @@ def app():
 
 def start():
     # The tasks App.run() starts, as coroutines (not run: the WebAssembly port cannot run the
-    # ESP32's event loop), and the commands module a board loads with the hub's first command.
+    # ESP32's event loop).
     a = _S["a"]
     coros = a.board.tasks(a.cfg) + [a.client.run(), a.controller.run(), a.controller.report_loop()]
     coros.append(a._health_loop())
     coros.append(a._watch_network())
     _S["coros"] = coros
-    from firmware import commands  # noqa: F401
-    from protocol import manage  # noqa: F401
+
+
+def command():
+    # While the hub's command is applied: the commands module and protocol.manage loaded, as
+    # App.on_command loads them (and drops them after, firmware.hal.unload).
+    from firmware import commands
+    from protocol import manage
+
+    _S["command"] = commands, manage
+    # Every module loaded at once, here (firmware/config.py was dropped before): the code
+    # part of the peak, which a firmware image with the modules frozen keeps off the heap.
+    _S["modules"] = sorted(m for m in sys.modules if m.startswith(("firmware", "protocol")))
 
 
 def tap():
-    # One tap's journal writes: before the relay moves, and the delivery.
+    # The command applied (its modules dropped); then one tap's journal writes: before the
+    # relay moves, and the delivery.
+    del _S["command"]
+    from firmware import hal
+
+    hal.unload("firmware.commands", "protocol.manage")
     ctl = _S["a"].controller
     ctl.add("report", {"hold": "h-0123456789abcdef0123", "delivered": 0}, units=1, open=True)
     ctl.report("h-0123456789abcdef0123", 1)
@@ -278,7 +293,7 @@ def main():
                 "heap_running": steps["tap"],
                 "heap_peak": peak,
                 "heap_before": base_bytes,
-                "modules": sorted(m for m in sys.modules if m.startswith(("firmware", "protocol"))),
+                "modules": _S["modules"],
                 "micropython": sys.version,
             }
         )

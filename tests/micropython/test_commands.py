@@ -132,6 +132,31 @@ async def test_denied_card_is_refused_without_asking_and_the_list_survives_a_res
         await again.stop()
 
 
+async def test_the_app_loads_the_commands_for_each_command_and_drops_them_after():
+    # App.on_command: on MicroPython firmware/commands.py and protocol.manage leave the
+    # heap once a command is applied, and load again for the next one.
+    import sys
+
+    from firmware.app import App
+
+    rig, app = setup()
+    app.ota = None
+    rig.link.on_command = lambda topic, payload: App.on_command(app, topic, payload)
+    rig.start()
+    try:
+        rig.link.on_message(CMD_TOPIC, command({"seq": 1, "k": "deny", "add": ["04A1B2C3"]}), False)
+        assert set(rig.ctl.deny) == set(["04A1B2C3"])
+        dropped = sys.implementation.name == "micropython"
+        assert dropped == ("firmware.commands" not in sys.modules) == ("protocol.manage" not in sys.modules)
+        rig.link.on_message(CMD_TOPIC, command({"seq": 2, "k": "deny", "add": ["04BBBBBB"]}), False)
+        assert set(rig.ctl.deny) == set(["04A1B2C3", "04BBBBBB"])
+        assert dropped == ("firmware.commands" not in sys.modules)
+        assert await until(lambda: len(acks(rig)) == 2)
+        assert [a["ok"] for a in acks(rig)] == [True, True]
+    finally:
+        await rig.stop()
+
+
 async def test_deny_list_is_bounded_and_clear_starts_afresh():
     rig, app = setup()
     try:

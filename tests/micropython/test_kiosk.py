@@ -303,7 +303,7 @@ def test_lcd_writes_both_lines_padded_to_16():
 
 
 def _with_fake_machine(fake, check):
-    """Run check(hal_esp32) with `machine` and `network` faked (as test_readers does)."""
+    """Run check(esp32_setup) with `machine` and `network` faked (as test_readers does)."""
     import sys
 
     saved = {}
@@ -311,17 +311,18 @@ def _with_fake_machine(fake, check):
         saved[name] = sys.modules.get(name)
     sys.modules["machine"] = sys.modules["network"] = fake
     try:
-        from firmware import hal_esp32
+        from firmware import esp32_setup
 
-        check(hal_esp32)
+        check(esp32_setup)
     finally:
         import firmware
 
-        try:
-            delattr(firmware, "hal_esp32")
-        except (AttributeError, TypeError):
-            pass
-        for name in ("machine", "network", "firmware.hal_esp32"):
+        for attr in ("hal_esp32", "esp32_setup"):
+            try:
+                delattr(firmware, attr)
+            except (AttributeError, KeyError, TypeError):
+                pass
+        for name in ("machine", "network", "firmware.hal_esp32", "firmware.esp32_setup"):
             if saved.get(name) is None:
                 sys.modules.pop(name, None)
             else:
@@ -359,8 +360,8 @@ def test_esp32_drives_the_provisioned_lcd_or_goes_without():
 
             self.I2C = i2c
 
-    def with_display(hal_esp32):
-        display = hal_esp32.make_display(_kiosk_pins({"addr": 0x3F})["display"])
+    def with_display(esp32_setup):
+        display = esp32_setup.make_display(_kiosk_pins({"addr": 0x3F})["display"])
         [(bus_id, kw, bus)] = buses
         assert bus_id == 1 and kw["freq"] == 100000
         bus.writes = []
@@ -368,11 +369,11 @@ def test_esp32_drives_the_provisioned_lcd_or_goes_without():
         assert _characters(bus.writes) == "Balance 1.00    " + " " * 16
         assert bus.writes[0][0] == 0x3F
 
-    def without(hal_esp32):
-        assert hal_esp32.make_display(_kiosk_pins(None)["display"]) is None
+    def without(esp32_setup):
+        assert esp32_setup.make_display(_kiosk_pins(None)["display"]) is None
 
-    def dead(hal_esp32):
-        assert hal_esp32.make_display(_kiosk_pins({})["display"]) is None
+    def dead(esp32_setup):
+        assert esp32_setup.make_display(_kiosk_pins({})["display"]) is None
 
     _with_fake_machine(LcdMachine(), with_display)
     _with_fake_machine(LcdMachine(), without)

@@ -405,11 +405,12 @@ async def test_esp32_inputs_count_irq_edges_and_the_buzzer_follows_the_indicator
             del asyncio.ThreadSafeFlag
         import firmware
 
-        try:
-            delattr(firmware, "hal_esp32")
-        except (AttributeError, TypeError):
-            pass
-        for name in ("machine", "network", "firmware.hal_esp32"):
+        for attr in ("hal_esp32", "esp32_setup"):
+            try:
+                delattr(firmware, attr)
+            except (AttributeError, KeyError, TypeError):
+                pass
+        for name in ("machine", "network", "firmware.hal_esp32", "firmware.esp32_setup"):
             if saved.get(name) is None:
                 sys.modules.pop(name, None)
             else:

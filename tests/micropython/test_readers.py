@@ -694,22 +694,27 @@ def test_board_builds_the_provisioned_reader():
         board = hal_esp32.Board(provision().pins)
         assert type(board.reader).__name__ == "MFRC522"
         assert fake.made[-1][0] == "SPI" and fake.made[-1][1] == (2,)
-        reader = hal_esp32.make_reader(provision({"type": "pn532_i2c", "addr": 0x48}).pins["reader"])
+        # dropped once the board is built (on MicroPython: firmware.hal.unload)
+        assert ("firmware.esp32_setup" in sys.modules) == (sys.implementation.name != "micropython")
+        from firmware import esp32_setup
+
+        reader = esp32_setup.make_reader(provision({"type": "pn532_i2c", "addr": 0x48}).pins["reader"])
         assert type(reader).__name__ == "PN532" and reader.bus.addr == 0x48
         assert fake.made[-1][0] == "I2C"
-        reader = hal_esp32.make_reader(provision({"type": "pn532_uart"}).pins["reader"])
+        reader = esp32_setup.make_reader(provision({"type": "pn532_uart"}).pins["reader"])
         assert type(reader.bus).__name__ == "UARTBus"
         assert fake.made[-1][2]["baudrate"] == 115200 and fake.made[-1][2]["timeout"] == 0
-        reader = hal_esp32.make_reader(provision({"type": "qr_uart"}).pins["reader"])
+        reader = esp32_setup.make_reader(provision({"type": "qr_uart"}).pins["reader"])
         assert type(reader).__name__ == "QRScanner" and fake.made[-1][2]["baudrate"] == 9600
     finally:
         import firmware
 
-        try:
-            delattr(firmware, "hal_esp32")
-        except (AttributeError, TypeError):
-            pass
-        for name in ("machine", "network", "firmware.hal_esp32"):
+        for attr in ("hal_esp32", "esp32_setup"):
+            try:
+                delattr(firmware, attr)
+            except (AttributeError, KeyError, TypeError):
+                pass
+        for name in ("machine", "network", "firmware.hal_esp32", "firmware.esp32_setup"):
             if saved.get(name) is None:
                 sys.modules.pop(name, None)
             else:
