@@ -84,7 +84,7 @@ class App:
             commands.on_message(self, topic, payload)
         finally:  # a task it started (the ack) keeps what it needs until it ends
             commands = None
-            hal.unload("firmware.commands", "protocol.manage")
+            hal.unload("firmware.commands", "protocol.manage", "firmware.config")
 
     async def _health_loop(self):
         """Health telemetry (protocol/manage.py) every profile.health_s, at QoS 0."""
@@ -106,6 +106,8 @@ class App:
                 from firmware import faults  # once: what killed the app before this boot
 
                 crash = faults.last(self.board.flash_dir) or ""
+                faults = None
+                hal.unload("firmware.faults")
             # Keys of more than 10 characters are not interned at import: the
             # heap target has room for only a few more interned names.
             topic, payload = self.link.seal(
@@ -166,6 +168,20 @@ class App:
                 task.cancel()
             hal.all_off(self.board.relays)
 
+    def serve(self):
+        """run() until it dies; what killed it is kept on flash (firmware/faults.py) and the
+        board restarts at once with the relays off."""
+        try:
+            asyncio.run(self.run())
+        except Exception as err:
+            hal.all_off(self.board.relays)
+            from firmware import faults
+
+            faults.keep(err)
+            self.board.reboot()
+        finally:
+            hal.all_off(self.board.relays)
+
     async def _supervise(self, watchdog):
         while True:
             for task in self.tasks:
@@ -190,7 +206,11 @@ def tls_context(ca):
 
 
 def main():
-    """On a board (main.py): firmware/faults.py keeps a mistake from leaving it at the REPL."""
+    """On a board (main.py): firmware/faults.py keeps a mistake from leaving it at the REPL;
+    it leaves the heap once the app is built, and loads again only to keep a crash."""
     from firmware import faults
 
-    faults.main(App)
+    app = faults.build(App)
+    faults = None
+    hal.unload("firmware.faults")
+    app.serve()

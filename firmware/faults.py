@@ -1,8 +1,9 @@
 # What a board does when it cannot start or when the app dies, so that no mistake
 # leaves it dead at the REPL with a relay on, and the hub hears what went wrong.
 #
-#   main(App)    firmware.app.main on a board: start(), then the app; what kills it
-#                is kept (keep) and the board restarts at once with the relays off
+#   build(App)   firmware.app.main on a board: start(), then the App; this module is
+#                dropped while the app runs, and what kills the app is kept (keep) and
+#                the board restarts at once with the relays off (App.serve)
 #   start()      the provisioning file and the board, tried again until both come up;
 #                meanwhile the relays stay off (boot.py switched them off) and each
 #                failure is shown: on the console, and by the board's fault() (the
@@ -21,23 +22,23 @@ CRASH_MAX = 300  # characters of a traceback in health telemetry (its end: where
 TRIAL_ATTEMPTS = 2  # attempts an update on trial gets to start before the board restarts
 
 
-def main(App):
-    import asyncio
-
+def build(App):
+    """firmware.app.main's start: the provisioning file and the board (start()), then the
+    App; what only start-up needed is dropped (started()). A mistake in building the App is
+    kept and the board restarts with the relays off."""
     from firmware import hal, hal_esp32
 
     cfg, board = start(load_config, hal_esp32.Board, board_fault)
     try:
         app = App(cfg, board)
-        cfg = None
-        started()
-        asyncio.run(app.run())
     except Exception as err:
         hal.all_off(board.relays)
         keep(err)
         board.reboot()
-    finally:
-        hal.all_off(board.relays)
+        raise
+    cfg = None
+    started()
+    return app
 
 
 def start(load, make_board, fault, flash=""):
@@ -90,6 +91,8 @@ def load_config():
     settings = Settings()
     for name in ("device", "site", "key", "broker", "wifi", "profile", "pins", "ca"):
         setattr(settings, name, getattr(loaded, name))
+    loaded = config = None
+    started()  # the checks leave the heap before the board is built
     return settings
 
 

@@ -224,10 +224,15 @@ def board():
 
 
 def app():
-    """As firmware.faults.main: the App built, then what only start-up needed dropped."""
+    """As firmware.faults.build and firmware.app.main: the App built, then what only start-up
+    needed dropped (firmware/config.py, then firmware/faults.py)."""
     _S["a"] = _S["app"].App(_S["cfg"], _S["board"], open_connection=_no_broker)
     del _S["cfg"], _S["board"]
     _S["faults"].started()
+    del _S["faults"]
+    from firmware import hal
+
+    hal.unload("firmware.faults")
 
 
 def start():
