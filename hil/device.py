@@ -170,7 +170,7 @@ class SimDevice:
     async def _run(self, app):
         """The app, as firmware.app.main runs it: what kills it is kept on flash for the next
         boot's health telemetry (the simulated watchdog then reboots the board; an update's app
-        restarts the board at once, as firmware.faults.main does)."""
+        restarts the board at once, as firmware.app.App.serve does)."""
         try:
             await app.run()
         except Exception as err:
