@@ -9,4 +9,6 @@ echo "[lint] ruff check, ruff format --check, lint-imports"
 .venv/bin/ruff check --quiet .
 .venv/bin/ruff format --check --quiet .
 .venv/bin/lint-imports --no-cache >/dev/null || .venv/bin/lint-imports --no-cache
-exec .venv/bin/python -m pytest "$@"
+# Two workers, each taking whole files (their module fixtures stay on one worker): most tests
+# wait on a broker, a hub or a browser, so two cores run two files at once.
+exec .venv/bin/python -m pytest -n "${TAPGIFT_TEST_WORKERS:-2}" --dist loadfile "$@"
