@@ -45,7 +45,7 @@ from hub.loyalty import cache, discounts, outlets, points
 from hub.loyalty import point_rules as br
 from hub.tables.sales import Basket
 from hub.vouchers import redeem as voucher_codes
-from hub.wallets.cards import CARDS, CardRef, canonical_uid, get_card
+from hub.wallets.cards import CARDS, CardRef, canonical_uid, card_ref, get_card
 
 SALE = "sale"
 
@@ -155,19 +155,7 @@ def _card(conn: Connection, uid: str) -> tuple[CardRef, int | None]:
     )
     if row is None:
         raise NotFound(f"no card {uid}")
-    card = CardRef(
-        card_uid=row["uid"],
-        uid=row["linked_to"] or row["uid"],
-        account_id=row["account_id"],
-        status=row["status"],
-        label=row["label"],
-        medium=row["medium"],
-        kind=row["kind"],
-        holder_name=row["holder_name"],
-        holder_email=row["holder_email"],
-        linked_to=row["linked_to"],
-        created_at=row["created_at"],
-    )
+    card = card_ref(row)
     return card, row["points_account"]
 
 

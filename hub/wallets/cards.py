@@ -115,6 +115,11 @@ def get_card(conn: Connection, uid: str) -> CardRef:
     row = conn.execute(select(CARDS).where(CARDS.c.uid == canonical_uid(uid))).mappings().first()
     if row is None:
         raise NotFound(f"no card {uid}")
+    return card_ref(row)
+
+
+def card_ref(row) -> CardRef:
+    """A CardRef from a row holding the cards table's columns."""
     return CardRef(
         card_uid=row["uid"],
         uid=row["linked_to"] or row["uid"],
