@@ -14,6 +14,9 @@ from fastapi.testclient import TestClient
 from hub.access import keys
 from hub.access.callers import SYSTEM
 from hub.core.clock import utcnow
+from hub.devices.registry import DeviceDirectory
+from hub.taps.authorize import Authorizer, Incoming
+from protocol import messages, topics
 
 
 def make_key(engine, role: str = "admin", **scope) -> str:
@@ -49,3 +52,23 @@ def cli_api_key(db) -> str:
         check=True,
     )
     return made.stdout.strip()
+
+
+class Slide:
+    """A controller in process: its requests handed to the hub's authorizer as the bridge does
+    (no broker), for tests that need machine taps in the ledger."""
+
+    def __init__(self, engine, device_id: str = "slide-1", site: str = "park"):
+        self.device = DeviceDirectory(engine).get(site, device_id)
+        self.authorizer = Authorizer(engine)
+        self.n = 0
+
+    def send(self, kind: str, **body) -> dict:
+        self.n += 1
+        [reply] = self.authorizer.process([Incoming(self.device, kind, {"id": f"1-{self.n}", **body})])
+        return messages.decode(topics.REPLY, reply)
+
+    def ride(self, uid: str, units: int) -> dict:
+        grant = self.send(topics.TAP, card=uid, units=units)
+        assert grant["k"] == "grant", grant
+        return self.send(topics.REPORT, hold=grant["hold"], delivered=units)

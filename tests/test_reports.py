@@ -16,7 +16,7 @@ import io
 
 import pytest
 from aiosmtpd.controller import Controller
-from clients import api_client
+from clients import Slide, api_client
 from pypdf import PdfReader
 from sqlalchemy import select
 
@@ -24,14 +24,11 @@ from hub.api.app import create_app
 from hub.api.routers.vouchers import VoucherSettings
 from hub.core.clock import utcnow
 from hub.core.engine import reader
-from hub.devices.registry import DeviceDirectory
 from hub.ledger import TRANSFERS
 from hub.reports import cache, queries, schedule
 from hub.reports.periods import offset_spans
 from hub.tables.reports import ReportSchedule
-from hub.taps.authorize import Authorizer, Incoming
 from hub.vouchers.delivery import MailSettings
-from protocol import messages, topics
 
 V1 = "/api/v1"
 A, B, C = "bar", "shop", "slide"  # C takes money only through its machine, slide-1
@@ -50,25 +47,6 @@ def pay(api, uid, outlet, *lines):
         "lines": [{"article_id": a, "quantity": q} for a, q in lines],
     }
     return ok(api.post(f"{V1}/baskets/pay", json=basket), 201)
-
-
-class Slide:
-    """The slide's controller, its requests handed to the hub's authorizer as the bridge does."""
-
-    def __init__(self, engine):
-        self.device = DeviceDirectory(engine).get("park", "slide-1")
-        self.authorizer = Authorizer(engine)
-        self.n = 0
-
-    def send(self, kind, **body):
-        self.n += 1
-        [reply] = self.authorizer.process([Incoming(self.device, kind, {"id": f"1-{self.n}", **body})])
-        return messages.decode(topics.REPLY, reply)
-
-    def ride(self, uid, units):
-        grant = self.send(topics.TAP, card=uid, units=units)
-        assert grant["k"] == "grant", grant
-        return self.send(topics.REPORT, hold=grant["hold"], delivered=units)
 
 
 class Inbox:

@@ -13,7 +13,7 @@ import time
 
 import psycopg
 import pytest
-from clients import api_client
+from clients import Slide, api_client
 from hypothesis import example, given
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -22,7 +22,6 @@ from sqlalchemy.exc import DBAPIError
 from hil import bench_settlement
 from hub.api.app import create_app
 from hub.core.clock import utcnow
-from hub.devices.registry import DeviceDirectory
 from hub.ledger import TRANSFERS, Book
 from hub.ledger import book as ledger_book
 from hub.loyalty import outlets
@@ -30,10 +29,9 @@ from hub.migrations import open_database
 from hub.settlement import close, record_cash
 from hub.settlement.allocation import NODE, Allocation
 from hub.settlement.netting import fewest_payments
-from hub.taps.authorize import Authorizer, Incoming
 from hub.wallets import cards as card_service
 from hub.wallets.cash_desk import top_up
-from protocol import messages, topics
+from protocol import topics
 
 V1 = "/api/v1"
 A, B, C = "bar", "shop", "slide"  # C's takings are a machine's: the slide's controller
@@ -78,26 +76,6 @@ def pay(api, uid, outlet, *lines):
         "lines": [{"article_id": a, "quantity": q} for a, q in lines],
     }
     return ok(api.post(f"{V1}/baskets/pay", json=basket), 201)
-
-
-class Slide:
-    """A controller (the slide's, by default), its requests handed to the hub's authorizer as the
-    bridge does."""
-
-    def __init__(self, engine, device_id="slide-1"):
-        self.device = DeviceDirectory(engine).get("park", device_id)
-        self.authorizer = Authorizer(engine)
-        self.n = 0
-
-    def send(self, kind, **body):
-        self.n += 1
-        [reply] = self.authorizer.process([Incoming(self.device, kind, {"id": f"1-{self.n}", **body})])
-        return messages.decode(topics.REPLY, reply)
-
-    def ride(self, uid, units):
-        grant = self.send(topics.TAP, card=uid, units=units)
-        assert grant["k"] == "grant", grant
-        return self.send(topics.REPORT, hold=grant["hold"], delivered=units)
 
 
 def by_outlet(statement):
