@@ -62,7 +62,7 @@ def debits_per_second(url: str, seconds: float, batch: int, devices: int = 200, 
     engine = open_database(url)
     try:
         infos, uids = _provision(engine, devices, cards)
-        authorizer = Authorizer(engine)
+        authorizer = Authorizer(engine, keep_connection=True)  # as the hub books
         seq = {info.id: 0 for info in infos}
         rng = random.Random(7)
         posted = batches = 0

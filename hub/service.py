@@ -32,7 +32,7 @@ class Hub:
         self.settings = settings
         self.engine = open_database(settings.db)
         self.directory = DeviceDirectory(self.engine)
-        self.authorizer = Authorizer(self.engine, hold_ttl_s=settings.hold_ttl_s)
+        self.authorizer = Authorizer(self.engine, hold_ttl_s=settings.hold_ttl_s, keep_connection=True)
         self.bridge = Bridge(
             settings.mqtt,
             self.directory,

@@ -51,7 +51,9 @@ def _sqlite_engine(url: str) -> Engine:
     @event.listens_for(engine, "begin")
     def _begin(conn):
         readonly = conn.get_execution_options().get("readonly")
-        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+        # Straight to the driver: SQLAlchemy's statement machinery would cost every
+        # transaction (every batch of taps) a few dozen microseconds more.
+        conn.connection.dbapi_connection.execute("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
     return engine
 

@@ -235,6 +235,8 @@ class Bridge:
             for task in tasks:
                 task.cancel()
             await client.disconnect()
+            # On the booker's thread, after any batch still running there.
+            await self.loop.run_in_executor(self._booker, self.authorizer.close)
 
     def _client(self) -> MQTTClient:
         # gmqtt, not aiomqtt: it publishes without a future per message and

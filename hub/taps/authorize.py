@@ -17,6 +17,7 @@ and books nothing. Nothing is answered before the transaction commits.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -67,10 +68,19 @@ class Incoming:
 
 
 class Authorizer:
-    def __init__(self, engine: Engine, hold_ttl_s: int = 600, retries: int = 5):
+    def __init__(
+        self, engine: Engine, hold_ttl_s: int = 600, retries: int = 5, keep_connection: bool = False
+    ):
+        """keep_connection: the thread that books batches (the bridge's one booker) keeps one
+        connection for all of them instead of taking it from the pool per batch: a pool
+        checkout, its return and (PostgreSQL) its liveness ping cost the hub about as much
+        CPU as a small batch's own statements. close() gives it back."""
         self.engine = engine
         self.hold_ttl = timedelta(seconds=hold_ttl_s)
         self.retries = retries
+        self.keep_connection = keep_connection
+        self._kept: Connection | None = None
+        self._kept_by: int | None = None
 
     def process(self, batch: list[Incoming]) -> list[bytes]:
         """Answer every request of the batch (reply bodies, in order), committed first."""
@@ -81,8 +91,7 @@ class Authorizer:
         retryable = (IntegrityError, DBAPIError, dbapi.IntegrityError, dbapi.OperationalError)
         for attempt in range(self.retries):
             try:
-                with self.engine.begin() as conn:
-                    return _Run(conn, self.hold_ttl).answer(batch)
+                return self._in_transaction(batch)
             except retryable as exc:
                 # Another hub process answered one of these ids first, or the
                 # database chose us as a serialization victim: try again; the
@@ -91,6 +100,44 @@ class Authorizer:
                     raise
                 log.warning("batch of %d retried: %s", len(batch), exc.__class__.__name__)
         raise AssertionError("unreachable")
+
+    def _in_transaction(self, batch: list[Incoming]) -> list[bytes]:
+        conn = self._connection()
+        if conn is None:
+            with self.engine.begin() as conn:
+                return _Run(conn, self.hold_ttl).answer(batch)
+        dbapi = self.engine.dialect.loaded_dbapi
+        try:
+            with conn.begin():
+                return _Run(conn, self.hold_ttl).answer(batch)
+        except (IntegrityError, dbapi.IntegrityError):
+            raise  # rolled back on a sound connection: another hub answered first
+        except BaseException:
+            # Rolled back, but the connection may be broken (a database restart) and the
+            # driver's own errors do not tell SQLAlchemy so: the next batch takes a fresh one.
+            self._drop()
+            raise
+
+    def _connection(self) -> Connection | None:
+        """The kept connection when this thread keeps one, else None (take one per batch)."""
+        if not self.keep_connection:
+            return None
+        me = threading.get_ident()
+        if self._kept is None:
+            self._kept, self._kept_by = self.engine.connect(), me
+        return self._kept if self._kept_by == me else None
+
+    def _drop(self) -> None:
+        kept, self._kept, self._kept_by = self._kept, None, None
+        if kept is not None:
+            kept.invalidate()
+            kept.close()
+
+    def close(self) -> None:
+        """Give the kept connection back to the pool."""
+        kept, self._kept, self._kept_by = self._kept, None, None
+        if kept is not None:
+            kept.close()
 
     def expire(self, now: datetime | None = None, limit: int = 1000, wait: bool = True) -> int:
         """Void holds whose device never reported; returns how many. On PostgreSQL one
