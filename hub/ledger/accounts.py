@@ -3,10 +3,13 @@ balances."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import Connection, func, select
 
 from hub.core.clock import utcnow
 from hub.core.errors import LedgerError
+from hub.core.raw import Raw
 from hub.tables.ledger import Account, Transfer
 
 ACCOUNTS = Account.__table__
@@ -33,6 +36,24 @@ def create_account(
         )
     )
     return result.inserted_primary_key[0]
+
+
+def create_accounts(raw: Raw, ledger: str, kind: str, names: list[str], now: datetime) -> dict[str, int]:
+    """Several new accounts (not negative, no credit limit) in one statement: name -> id. For the
+    booking path, where a batch may make many at once (a season's first points of many cards)."""
+    if not names:
+        return {}
+    rows = ",".join(["(?, ?, ?, ?, 0, 0, 0, 0, 0, ?)"] * len(names))
+    params = [v for name in names for v in (ledger, kind, name, False, raw.when(now))]
+    return {
+        name: account_id
+        for account_id, name in raw.rows(
+            "INSERT INTO accounts (ledger, kind, name, allow_negative, credit_limit, debits_posted,"
+            " credits_posted, debits_pending, credits_pending, created_at) VALUES "
+            f"{rows} RETURNING id, name",
+            params,
+        )
+    }
 
 
 def system_account(conn: Connection, ledger: str, kind: str, name: str) -> int:
