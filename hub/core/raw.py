@@ -51,7 +51,10 @@ class Raw:
         """A UTC time as the column stores it (SQLite: SQLAlchemy's text format)."""
         if self.pg:
             return moment
-        return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        if moment.tzinfo is not UTC:
+            moment = moment.astimezone(UTC)
+        # isoformat is C code a few times cheaper than strftime; a batch calls this per row.
+        return moment.replace(tzinfo=None).isoformat(" ", "microseconds")
 
     def lock(self) -> str:
         """Row locks where the database has them (SQLite's BEGIN IMMEDIATE locks it all)."""
