@@ -6,6 +6,9 @@ devices' topics as one MQTT shared-subscription group, and a card tapped through
   denied for insufficient funds, the wallet never goes below zero, every grant is one hold.
 - Holds no device reports on expire once, though both hubs sweep for them every 0.1 s: each
   is voided by one transfer, and the wallet has its money back once.
+- Two hubs met mid-sweep, in process and step by step (strict xfails: hub bugs found here): a
+  delivery report another hub commits while the sweep runs is not voided again, and the sweep
+  and a batch of taps on the same cards never deadlock.
 
 The controllers are small paho-mqtt clients that do on the wire what firmware/link.py does:
 request ids from protocol.ids, bodies signed with the device's key (protocol.signing), QoS 1,
