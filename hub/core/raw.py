@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection
@@ -23,6 +24,17 @@ class Raw:
     def rows(self, text: str, params=()) -> list[tuple]:
         self._cur.execute(self._sql(text), params)
         return self._cur.fetchall()
+
+    def run(self, text: str, params=()) -> None:
+        """A statement whose rows nobody reads (a lock taken): in a pipeline it is not waited for."""
+        self._cur.execute(self._sql(text), params)
+
+    def pipeline(self) -> AbstractContextManager:
+        """PostgreSQL: statements inside go out without waiting for each one's answer, and the
+        first error is raised at the block's end at the latest; a read inside waits for what was
+        sent before it. A batch's writes cost one round trip instead of one each. SQLite runs
+        in the process: nothing to save."""
+        return self._cur.connection.pipeline() if self.pg else nullcontext()
 
     def many(self, text: str, rows: list[tuple]) -> None:
         if rows:

@@ -200,7 +200,7 @@ class Book:
             # takes, not FOR UPDATE: that one also waits for the key-share locks the transfers
             # just inserted took on the same accounts in other transactions, which wait for
             # ours: a deadlock between any two sales at one outlet.
-            self.raw.rows(
+            self.raw.run(
                 f"SELECT id FROM accounts WHERE id IN ({self.raw.marks(len(changed))})"
                 " ORDER BY allow_negative, id FOR NO KEY UPDATE",
                 [a.id for a in changed],

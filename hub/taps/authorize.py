@@ -464,7 +464,12 @@ class _Run:
         return m.encode({"k": m.ERROR, "re": item.body["id"], "code": m.ID_REUSED})
 
     def _write(self) -> None:
-        """Everything the batch books (hub.ledger.bulk: on PostgreSQL one statement a table)."""
+        """Everything the batch books (hub.ledger.bulk: on PostgreSQL one statement a table,
+        all of them in one pipeline)."""
+        with self.raw.pipeline():
+            self._write_rows()
+
+    def _write_rows(self) -> None:
         bulk.insert(self.raw, HOLDS, _HOLD_COLUMNS, self.new_holds)
         bulk.update(
             self.raw,
