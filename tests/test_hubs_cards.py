@@ -6,9 +6,9 @@ devices' topics as one MQTT shared-subscription group, and a card tapped through
   denied for insufficient funds, the wallet never goes below zero, every grant is one hold.
 - Holds no device reports on expire once, though both hubs sweep for them every 0.1 s: each
   is voided by one transfer, and the wallet has its money back once.
-- Two hubs met mid-sweep, in process and step by step (strict xfails: hub bugs found here): a
-  delivery report another hub commits while the sweep runs is not voided again, and the sweep
-  and a batch of taps on the same cards never deadlock.
+- Two hubs met mid-sweep, in process and step by step: a delivery report another hub commits
+  while the sweep runs is not voided again, and the sweep and a batch of taps on the same cards
+  never deadlock (both happened until the sweep locked as a batch of taps does).
 
 The controllers are small paho-mqtt clients that do on the wire what firmware/link.py does:
 request ids from protocol.ids, bodies signed with the device's key (protocol.signing), QoS 1,
@@ -27,7 +27,6 @@ from pathlib import Path
 
 import httpx
 import paho.mqtt.client as mqtt
-import pytest
 from sqlalchemy import func, select
 
 from hil.bench import Hubs, exactly_once, prepare
@@ -266,11 +265,6 @@ def _pending(engine) -> int:
         ).scalar()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hub bug: the sweep reads pending holds without locking them, so a report another hub "
-    "commits meanwhile is voided again (post + void, the wallet's money back though delivered)",
-)
 def test_a_report_another_hub_commits_while_the_sweep_runs_resolves_the_hold_once(pg_url, monkeypatch):
     """Two hubs, as two Authorizers on their own engines: hub A's sweep has read a hold as
     pending and expired; before it writes, the device's delivery report reaches hub B, which
@@ -334,11 +328,6 @@ def test_a_report_another_hub_commits_while_the_sweep_runs_resolves_the_hold_onc
     assert wallet["debits_pending"] == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hub bug: the sweep locks the wallets of its holds one by one in expiry order, a batch of "
-    "taps in id order: the two deadlock, and PostgreSQL breaks it after deadlock_timeout (1 s)",
-)
 def test_the_sweep_and_a_batch_of_taps_on_the_same_cards_never_deadlock(pg_url, monkeypatch, caplog):
     """Hub A sweeps two expired holds, the one on the card with the higher wallet id expiring
     first; meanwhile hub B books a batch tapping both cards. Neither may wait for the other in a

@@ -151,22 +151,32 @@ class Authorizer:
                         return 0  # several hubs on one database: another is sweeping right now
                 else:
                     conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_EXPIRY_LOCK})")
+            due = conn.execute(
+                select(HOLDS.c.id, HOLDS.c.wallet_account_id, HOLDS.c.machine_account_id)
+                .where(HOLDS.c.status == "pending", HOLDS.c.expires_at < now)
+                .order_by(HOLDS.c.expires_at)
+                .limit(limit)
+            ).all()
+            if not due:
+                return 0
+            book = Book(conn)
+            # Locks in the order a batch of taps takes them (wallets in id order, then the holds
+            # in id order), or the two deadlock; and the holds read again under their lock, so
+            # one a report resolved meanwhile (through another hub) is not voided as well.
+            book.load(sorted({h.wallet_account_id for h in due}), lock=True)
+            book.load({h.machine_account_id for h in due}, lock=False)
             rows = (
                 conn.execute(
                     select(HOLDS)
-                    .where(
-                        HOLDS.c.status == "pending",
-                        HOLDS.c.expires_at < now,
-                    )
-                    .order_by(HOLDS.c.expires_at)
-                    .limit(limit)
+                    .where(HOLDS.c.id.in_([h.id for h in due]), HOLDS.c.status == "pending")
+                    .order_by(HOLDS.c.id)
+                    .with_for_update()
                 )
                 .mappings()
                 .all()
             )
             if not rows:
                 return 0
-            book = Book(conn)
             for hold in rows:
                 book.resolve(
                     hold["id"],
