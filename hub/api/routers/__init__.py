@@ -45,6 +45,9 @@ from hub.api.routers import (
 
 api_router = APIRouter(prefix="/api/v1", responses=RESPONSES)
 for module in (
+    # first the tills' routes: a request is matched against the routers in this order, each
+    # router's paths one by one (no path of one router is also another's)
+    baskets,
     # cards and wallets
     cards,
     card_kinds,
@@ -64,7 +67,6 @@ for module in (
     discounts,
     point_rules,
     points,
-    baskets,
     # gifts and their settlement
     gift_items,
     gift_rules,
