@@ -30,6 +30,7 @@ from hub.api.auth import client_address
 from hub.core.clock import utcnow
 from hub.core.engine import reader
 from hub.core.errors import Forbidden
+from hub.core.raw import Raw
 from hub.devices.registry import DeviceDirectory
 from hub.ledger import requests
 
@@ -74,6 +75,9 @@ class Db:
         # which spares the BEGIN and ROLLBACK round trips
         pg = engine.dialect.name == "postgresql"
         self._single = engine.execution_options(isolation_level="AUTOCOMMIT") if pg else self._reader
+        # a unique key raced in: SQLAlchemy's error, or the driver's from statements run on it
+        # directly (hub.core.raw, as the ledger books)
+        self.integrity_errors = (IntegrityError, engine.dialect.loaded_dbapi.IntegrityError)
 
     def write(self, fn: Callable[..., T], *args: Any, retry: bool = False, **kw: Any) -> T:
         """fn(conn, *args, **kw) in one transaction, committed when this returns. With retry,
@@ -94,7 +98,10 @@ class Db:
         The key is stored in the route's namespace `prefix` (hub.ledger.requests.store_key)
         with a fingerprint of `request` (the path parameters and body): the same key with
         another request is a 409."""
-        return self.write(keyed(prefix, key, request, fn), retry=True)
+        try:
+            return self._transaction(keyed(prefix, key, request, fn), (), {})
+        except self.integrity_errors:
+            return self._transaction(keyed(prefix, key, request, fn, fresh=False), (), {})
 
     def read(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
         """fn(conn, *args, **kw) on a read-only connection; nothing is committed."""
@@ -112,20 +119,54 @@ class Db:
             return fn(conn, *args, **kw)
 
 
+_FRESH = "tapgift.fresh_key"
+
+
+def fresh_key(conn: Connection) -> str | None:
+    """The key this transaction has just claimed as new (`keyed`): nothing can be booked under
+    it yet, so the route may skip looking for an earlier booking; None otherwise."""
+    return conn.info.get(_FRESH)
+
+
 def keyed(
-    prefix: str, key: str | None, request: Any, fn: Callable[[Connection, str], T]
+    prefix: str, key: str | None, request: Any, fn: Callable[[Connection, str], T], fresh: bool = True
 ) -> Callable[[Connection], T]:
     """fn(conn, stored_key) under the caller's Idempotency-Key, claimed with the request's
-    fingerprint (a new random key without one)."""
+    fingerprint (a new random key without one). A key claimed new is `fresh_key(conn)` for
+    fn — unless `fresh` is False: the run after a unique-key race, where the route looks for
+    the earlier booking whatever the claim says (a booking under a key from before the keys
+    were recorded has no claim)."""
 
     def run(conn: Connection) -> T:
         if key is None:
-            return fn(conn, prefix + uuid.uuid4().hex)
+            stored = prefix + uuid.uuid4().hex
+            conn.info[_FRESH] = stored if fresh else None
+            return fn(conn, stored)
         stored = requests.store_key(conn, prefix, key)
-        requests.claim(conn, stored, request)
+        new = _claim(conn, stored, request)
+        conn.info[_FRESH] = stored if new and fresh else None
         return fn(conn, stored)
 
     return run
+
+
+_CLAIM = (
+    "INSERT INTO request_keys (key, fingerprint, created_at) VALUES (?, ?, ?) "
+    "ON CONFLICT (key) DO NOTHING RETURNING fingerprint"
+)
+
+
+def _claim(conn: Connection, key: str, request: Any) -> bool:
+    """As hub.ledger.requests.claim, in one statement for a new key (True) rather than a read
+    and then a write: the same request under a known key is False, another one a Conflict. A
+    parallel request inserting the same key holds ours until it commits (then ours is the
+    known key) or rolls back (then ours is new)."""
+    raw = Raw(conn)
+    digest = requests.fingerprint(request)
+    if raw.rows(_CLAIM, (key, digest, raw.when(utcnow()))):
+        return True
+    requests.claim(conn, key, request)  # known: the same request, or a Conflict
+    return False
 
 
 @dataclass(frozen=True)
@@ -215,7 +256,10 @@ class AuditedDb:
         scope: Scope | None = None,
     ) -> T:
         """As Db.write_keyed, audited and scoped."""
-        return self.write(keyed(prefix, key, request, fn), retry=True, scope=scope)
+        try:
+            return self.write(keyed(prefix, key, request, fn), scope=scope)
+        except self.db.integrity_errors:
+            return self.write(keyed(prefix, key, request, fn, fresh=False), scope=scope)
 
     def _caller(self) -> Caller | None:
         return getattr(self._request.state, "caller", None)

@@ -141,8 +141,9 @@ def own_card(conn: Connection, uid: str) -> CardRef:
     return dataclasses.replace(card, uid=card.card_uid)
 
 
-def card_view(conn: Connection, uid: str) -> dict:
-    card = own_card(conn, uid)
+def card_view(conn: Connection, uid: str, card: CardRef | None = None) -> dict:
+    """The card and its wallet's balance; `card`: the card `uid` as already read (get_card)."""
+    card = own_card(conn, uid) if card is None else dataclasses.replace(card, uid=card.card_uid)
     acc = conn.execute(select(ACCOUNTS).where(ACCOUNTS.c.id == card.account_id)).mappings().one()
     posted = acc["credits_posted"] - acc["debits_posted"]
     available = posted - acc["debits_pending"]

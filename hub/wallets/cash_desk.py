@@ -3,12 +3,12 @@ booking is once per idempotency key."""
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
-from hub.core.errors import Conflict
+from hub.core.errors import Conflict, NotFound
 from hub.ledger import ACCOUNTS, TRANSFERS, Book, net_flow, system_account
 from hub.wallets import topup_bonus
-from hub.wallets.cards import CardRef, card_view, get_card
+from hub.wallets.cards import CARDS, CardRef, canonical_uid, card_ref, card_view, get_card
 
 CASH_DESK = "cash desk"
 SETTLEMENT_CODE = "debit_settlement"
@@ -29,15 +29,34 @@ def _repeat(conn: Connection, key: str, account_id: int, amount: int) -> dict | 
     return done
 
 
+# the card and its wallet's ledger in one query, built once
+_CARD = (
+    select(CARDS, ACCOUNTS.c.ledger.label("wallet_ledger"))
+    .outerjoin(ACCOUNTS, ACCOUNTS.c.id == CARDS.c.account_id)
+    .where(CARDS.c.uid == bindparam("uid"))
+)
+
+
 def top_up(
-    conn: Connection, uid: str, amount: int, key: str, reason: str = "", site_id: str | None = None
+    conn: Connection,
+    uid: str,
+    amount: int,
+    key: str,
+    reason: str = "",
+    site_id: str | None = None,
+    new_key: bool = False,
 ) -> dict:
     """Credit a wallet from the cash desk, plus the top-up bonus its tier earns at `site_id`
-    (the site's tiers, or the default list). A repeated key books nothing new."""
-    card = get_card(conn, uid)
+    (the site's tiers, or the default list). A repeated key books nothing new. new_key: the
+    key was claimed by this very transaction (hub.api.deps.fresh_key), so nothing can be
+    booked under it yet."""
+    row = conn.execute(_CARD, {"uid": canonical_uid(uid)}).mappings().first()
+    if row is None:
+        raise NotFound(f"no card {uid}")
+    card = card_ref(row)
     if card.kind == "debit":
         raise Conflict(f"card {uid} is a debit card, paid later: settle what it owes instead")
-    done = _repeat(conn, key, card.account_id, amount)
+    done = None if new_key else _repeat(conn, key, card.account_id, amount)
     if done is not None:
         bonus = (
             conn.execute(
@@ -46,7 +65,7 @@ def top_up(
             or 0
         )
         return {"transfer": done["id"], "bonus": bonus, "repeated": True, **card_view(conn, uid)}
-    ledger = _ledger(conn, card.account_id)
+    ledger = row["wallet_ledger"]
     book = Book(conn)
     cash = system_account(conn, ledger, "cash", CASH_DESK)
     tid = book.transfer(
@@ -64,7 +83,7 @@ def top_up(
             key=key + "/bonus",
         )
     book.flush()
-    return {"transfer": tid, "bonus": bonus, "repeated": False, **card_view(conn, uid)}
+    return {"transfer": tid, "bonus": bonus, "repeated": False, **card_view(conn, uid, card)}
 
 
 def unspent_bonus(conn: Connection, account_id: int, available: int) -> int:

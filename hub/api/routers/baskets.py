@@ -15,8 +15,9 @@ from sqlalchemy import Connection
 
 from hub.access.callers import Caller
 from hub.api.auth import Allowed
-from hub.api.deps import DbDep, Now, Scope
+from hub.api.deps import DbDep, Now, Scope, fresh_key
 from hub.api.fields import MAX_POINTS, CardUid, ItemId, Key, Minor, Slug
+from hub.core.errors import NotFound
 from hub.loyalty import cache
 from hub.loyalty.point_rules import ChannelIn, ChannelOut, LineKind
 from hub.sales import baskets
@@ -144,11 +145,20 @@ class BasketRefundOut(BaseModel):
 
 
 def _at_counter(fn: Callable[..., dict]) -> Callable[..., dict]:
-    """fn(conn, req, …) with the basket's counter checked first and named in the answer."""
+    """fn(conn, req, …) with the basket's counter checked first and named in the answer: a
+    counter of the basket's outlet, switched on, and (for a caller bound to an outlet or a
+    site) one of the caller's — read from hub.loyalty.cache rather than the database, which
+    is what Scope(counter=…) would do."""
 
-    def at_counter(conn: Connection, req: dict, *args) -> dict:
-        cache.static(conn).check_counter(req.get("counter_id"), req["outlet_id"])
-        return {**fn(conn, req, *args), "counter_id": req.get("counter_id")}
+    def at_counter(conn: Connection, caller: Caller, req: dict, *args) -> dict:
+        counter_id = req.get("counter_id")
+        if counter_id is not None and caller.scoped:
+            counter = cache.static(conn).counters.get(counter_id)
+            if counter is None:
+                raise NotFound(f"no counter {counter_id}")
+            caller.check_outlet(conn, counter["outlet_id"])
+        cache.static(conn).check_counter(counter_id, req["outlet_id"])
+        return {**fn(conn, req, *args), "counter_id": counter_id}
 
     return at_counter
 
@@ -174,15 +184,13 @@ def _view(conn: Connection, basket_id: str, caller: Caller) -> dict:
 
 
 @router.post("/baskets/quote", response_model=QuoteOut)
-def quote(_caller: Allowed.sales_pay, basket: BasketIn, db: DbDep, now: Now):
+def quote(caller: Allowed.sales_pay, basket: BasketIn, db: DbDep, now: Now):
     """Every figure of the basket as `pay` would book it; books nothing."""
-    return db.read(
-        _quote, basket.model_dump(mode="json"), now, scope=Scope(basket.outlet_id, basket.counter_id)
-    )
+    return db.read(_quote, caller, basket.model_dump(mode="json"), now, scope=Scope(basket.outlet_id))
 
 
 @router.post("/baskets/pay", response_model=PaidOut, status_code=201)
-def pay(_caller: Allowed.sales_pay, basket: BasketIn, db: DbDep, now: Now, idempotency_key: Key):
+def pay(caller: Allowed.sales_pay, basket: BasketIn, db: DbDep, now: Now, idempotency_key: Key):
     """Pay the basket from the card's wallet (and points, and gift vouchers for whole lines: the
     settlement node then owes the outlet their value; and vouchers by code, which pay the outlet
     what they cover, each once: docs/vouchers.md); earn points. Send an Idempotency-Key
@@ -194,8 +202,8 @@ def pay(_caller: Allowed.sales_pay, basket: BasketIn, db: DbDep, now: Now, idemp
         "basket/",
         idempotency_key or basket_id,
         body,
-        lambda conn, key: _pay(conn, body, basket_id, key, now),
-        scope=Scope(basket.outlet_id, basket.counter_id),
+        lambda conn, key: _pay(conn, caller, body, basket_id, key, now, fresh_key(conn) == key),
+        scope=Scope(basket.outlet_id),  # and the counter: _at_counter
     )
 
 

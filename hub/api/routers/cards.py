@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 
 from hub import settlement
 from hub.api.auth import Allowed
-from hub.api.deps import Bridge, BridgeDep, Currency, DbDep, EngineDep, Scope
+from hub.api.deps import Bridge, BridgeDep, Currency, DbDep, EngineDep, Scope, fresh_key
 from hub.api.fields import MAX_AMOUNT, CardUid, HistoryCursor, HistoryItem, HistoryKinds, Key, Moment, Slug
 from hub.cards import replacement
 from hub.devices import management
@@ -136,7 +136,7 @@ def top_up(caller: Allowed.money_topup, uid: CardUid, body: TopUpIn, db: DbDep, 
 
     def book(conn, key: str) -> dict:
         site = topup_bonus.site_of(conn, outlet, body.counter_id) or caller.site_id
-        done = cash_desk.top_up(conn, uid, body.amount, key, body.reason, site)
+        done = cash_desk.top_up(conn, uid, body.amount, key, body.reason, site, fresh_key(conn) == key)
         settlement.record_cash(conn, key, outlet, body.counter_id)  # whose cash it is (seed 004)
         return done
 
