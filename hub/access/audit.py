@@ -82,26 +82,32 @@ def record(conn: Connection, change: Change, result: Any, now: dt.datetime) -> i
     caller = change.caller
     request = change.request if isinstance(change.request, dict) else {}
     amount = moved(change.action, request, result)
+    # the row as parameters of one prepared INSERT (compiled once), not as values built into a
+    # new statement each time: SQLAlchemy would then extract them again from its cache key
     conn.execute(
-        AUDIT.insert().values(
-            at=now,
-            actor_kind=caller.kind,
-            actor=caller.name,
-            role=caller.role,
-            source=change.source,
-            action=change.action,
-            method=change.method,
-            path=change.path,
-            outlet_id=request.get("outlet_id") or change.target.get("outlet_id") or caller.outlet_id,
-            target=_jsonable(change.target),
-            request=_jsonable(redact(change.request)),
-            before=_jsonable(redact(change.before)),
-            after=_jsonable(redact(result)),
-            transfers=_transfers(result),
-            amount=amount,
-        )
+        _INSERT,
+        {
+            "at": now,
+            "actor_kind": caller.kind,
+            "actor": caller.name,
+            "role": caller.role,
+            "source": change.source,
+            "action": change.action,
+            "method": change.method,
+            "path": change.path,
+            "outlet_id": request.get("outlet_id") or change.target.get("outlet_id") or caller.outlet_id,
+            "target": _jsonable(change.target),
+            "request": _jsonable(redact(change.request)),
+            "before": _jsonable(redact(change.before)),
+            "after": _jsonable(redact(result)),
+            "transfers": _transfers(result),
+            "amount": amount,
+        },
     )
     return amount
+
+
+_INSERT = AUDIT.insert()
 
 
 def moved_since(conn: Connection, actor: str, action: str, since: dt.datetime) -> int:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from decimal import Decimal
 from fractions import Fraction
 
-from sqlalchemy import Connection, and_, delete, func, literal, select, union_all
+from sqlalchemy import Connection, and_, bindparam, delete, func, literal, select, union_all
 
 from hub.core.errors import Conflict, Invalid, NotFound
 from hub.tables.loyalty import CardDiscountGroup, DiscountGroup, DiscountRate
@@ -146,9 +146,8 @@ def card_discounts(conn: Connection, uid: str) -> dict:
     }
 
 
-def profile(conn: Connection, uid: str) -> dict:
-    """card_discounts of a card known to exist (`uid` as hub.wallets.cards.get_card names it), in
-    one query: the basket's way."""
+def _profile_query():
+    uid = bindparam("uid")
     own = select(RATES.c.owner, RATES.c.owner_id, RATES.c.scope, RATES.c.target, RATES.c.percent).where(
         RATES.c.owner == "card", RATES.c.owner_id == uid
     )
@@ -161,8 +160,17 @@ def profile(conn: Connection, uid: str) -> dict:
         )
         .where(CARD_GROUPS.c.card_uid == uid)
     )
+    return union_all(own, group)
+
+
+_PROFILE = _profile_query()  # built once: SQLAlchemy keeps its cache key
+
+
+def profile(conn: Connection, uid: str) -> dict:
+    """card_discounts of a card known to exist (`uid` as hub.wallets.cards.get_card names it), in
+    one query: the basket's way."""
     out = {"uid": uid, "group": None, "rates": [], "group_rates": []}
-    for owner, owner_id, scope, target, percent in conn.execute(union_all(own, group)):
+    for owner, owner_id, scope, target, percent in conn.execute(_PROFILE, {"uid": uid}):
         if owner == "group":
             out["group"] = owner_id
         if scope is not None:

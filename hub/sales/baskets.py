@@ -35,7 +35,7 @@ import datetime as dt
 import json
 from decimal import Decimal
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
 from hub import gifts
 from hub.core.clock import utcnow
@@ -51,6 +51,7 @@ SALE = "sale"
 
 
 BASKETS = Basket.__table__
+_INSERT = BASKETS.insert()
 
 
 def _jsonable(value):
@@ -138,21 +139,21 @@ def _award_view(a: br.Award) -> dict:
     }
 
 
+# built once: a statement made anew per basket costs SQLAlchemy its cache key every time
+_CARD = (
+    select(CARDS, points.POINT_ACCOUNTS.c.account_id.label("points_account"))
+    .outerjoin(
+        points.POINT_ACCOUNTS,
+        points.POINT_ACCOUNTS.c.card_uid == func.coalesce(CARDS.c.linked_to, CARDS.c.uid),
+    )
+    .where(CARDS.c.uid == bindparam("uid"))
+)
+
+
 def _card(conn: Connection, uid: str) -> tuple[CardRef, int | None]:
     """The card (as hub.wallets.cards.get_card) and its points wallet (None before it has one),
     in one query."""
-    row = (
-        conn.execute(
-            select(CARDS, points.POINT_ACCOUNTS.c.account_id.label("points_account"))
-            .outerjoin(
-                points.POINT_ACCOUNTS,
-                points.POINT_ACCOUNTS.c.card_uid == func.coalesce(CARDS.c.linked_to, CARDS.c.uid),
-            )
-            .where(CARDS.c.uid == canonical_uid(uid))
-        )
-        .mappings()
-        .first()
-    )
+    row = conn.execute(_CARD, {"uid": canonical_uid(uid)}).mappings().first()
     if row is None:
         raise NotFound(f"no card {uid}")
     card = card_ref(row)
@@ -297,16 +298,17 @@ def pay(
         _issue_lots(conn, book, card, earned, figures["awards"], basket_id, what)
     result = _jsonable({"id": basket_id, **figures})
     conn.execute(
-        BASKETS.insert().values(
-            id=basket_id,
-            idempotency_key=key,
-            card_uid=card.uid,
-            outlet_id=outlet["id"],
-            request=_jsonable(req),
-            result=result,
-            status="paid",
-            created_at=now,
-        )
+        _INSERT,  # the row as parameters: one compiled statement for every basket
+        {
+            "id": basket_id,
+            "idempotency_key": key,
+            "card_uid": card.uid,
+            "outlet_id": outlet["id"],
+            "request": _jsonable(req),
+            "result": result,
+            "status": "paid",
+            "created_at": now,
+        },
     )
     # last: the balance updates of the outlet's revenue and the points issued, rows every
     # concurrent sale updates, are held from here to the commit
