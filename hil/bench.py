@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import httpx
+
 from firmware.mqtt import MQTTClient
 from hil.broker import Broker, free_port, wait_for_port
 from hil.fleet import percentile
@@ -125,6 +127,15 @@ class Hubs:
 
     def api_url(self, i: int = 0) -> str:
         return f"http://127.0.0.1:{self.ports[i]}"
+
+    def batches(self) -> tuple[int, int]:
+        """(requests answered, batches committed) by all the hubs so far, from their health."""
+        answered = batches = 0
+        for i in range(self.n):
+            if self.procs[i].poll() is None:
+                stats = httpx.get(self.api_url(i) + "/api/v1/health", timeout=10).json()["stats"]
+                answered, batches = answered + stats.get("answered", 0), batches + stats.get("batches", 0)
+        return answered, batches
 
     def kill(self, i: int) -> None:
         """SIGKILL: no goodbye to the broker, a batch possibly mid-commit."""
@@ -270,9 +281,9 @@ def _run_bench(
             asyncio.run(provision_loyalty(api_url, plan, api_key))
         broker_pids = [broker.pid] if broker.pid else []
         if fleet == "firmware":
-            hub0, broker0 = _cpu(group.pids), _cpu(broker_pids)
+            hub0, broker0, batches0 = _cpu(group.pids), _cpu(broker_pids), group.batches()
             taps = asyncio.run(fleet_load(broker, api_url, plan, provisioned, cards, rate, duration))
-            hub1, broker1 = _cpu(group.pids), _cpu(broker_pids)
+            hub1, broker1, batches1 = _cpu(group.pids), _cpu(broker_pids), group.batches()
             taps["issued_s"] = taps["duration_s"]
             check = None
         else:
@@ -281,13 +292,13 @@ def _run_bench(
             )
             try:
                 workers.start()
-                hub0, broker0 = _cpu(group.pids), _cpu(broker_pids)
+                hub0, broker0, batches0 = _cpu(group.pids), _cpu(broker_pids), group.batches()
                 workers.go()
                 spy = _profile(group.pids[0], duration, work)
                 taps = merge(workers.results())
                 if spy is not None:
                     spy.wait(duration + 30)
-                hub1, broker1 = _cpu(group.pids), _cpu(broker_pids)
+                hub1, broker1, batches1 = _cpu(group.pids), _cpu(broker_pids), group.batches()
             finally:
                 workers.stop()
             taps["p50_ms"] = _round(percentile(taps["latencies"], 0.50))
@@ -309,6 +320,9 @@ def _run_bench(
         "generator_cpu_ms_per_tap": round(taps["cpu_s"] * 1000 / answered, 3) if answered else None,
         # What one hub process could answer with a core to itself.
         "taps_per_hub_core": round(1000 / hub_ms) if hub_ms else None,
+        # Requests (a tap is two: the tap and its delivery report) per committed batch: each
+        # batch costs a transaction whatever its size, so the CPU per tap falls as this grows.
+        "requests_per_batch": _ratio(batches1[0] - batches0[0], batches1[1] - batches0[1]),
         "taps": taps["taps"],
         "granted": taps["granted"],
         "denied": taps["denied"],

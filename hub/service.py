@@ -40,6 +40,7 @@ class Hub:
             client_id=settings.client_id,
             share_group=settings.share_group,
             batch_max=settings.batch_max,
+            batch_window_s=settings.batch_window_ms / 1000,
             sweep_interval_s=settings.sweep_interval_s,
             ca_file=settings.mqtt_ca,
         )

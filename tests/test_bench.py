@@ -57,6 +57,8 @@ def test_bench_reports_hub_broker_and_generator_cost_and_checks_exactly_once():
     ):
         assert summary[figure] is not None and summary[figure] >= 0, figure
     assert len(summary["load_average"]) == 3
+    # A tap is two requests; each batch holds one or more of them.
+    assert summary["requests_per_batch"] >= 1
 
 
 def test_bench_api_pays_baskets_from_concurrent_tills_without_a_failure():

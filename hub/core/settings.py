@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -13,8 +14,10 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     currency: str = "CHF"
-    # Group commit: requests arriving while a batch commits join the next one.
+    # Group commit: requests arriving while a batch commits join the next one; a small batch
+    # waits this long for more (hub/mqtt/bridge.py: fewer commits, each answer that much later).
     batch_max: int = 512
+    batch_window_ms: float = Field(1.0, ge=0, le=100, allow_inf_nan=False)
     # A tap's hold that is never reported is voided after this many seconds.
     hold_ttl_s: int = 600
     sweep_interval_s: float = 5.0
