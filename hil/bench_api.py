@@ -25,6 +25,7 @@ import asyncio
 import json
 import os
 import random
+import subprocess
 import tempfile
 import time
 import uuid
@@ -153,6 +154,19 @@ async def _till(conn: _Connection, make, cards: list[str], until: float, rng, ou
         out["paid" if ok else "failed"] += 1
 
 
+def _profile(pid: int, seconds: float, name: str) -> subprocess.Popen | None:
+    """With TAPGIFT_BENCH_PYSPY=/path/to/py-spy: sample the (first) hub while a round runs,
+    collapsed stacks per thread into the folder TAPGIFT_BENCH_PROFILE (default: the current
+    one), a file per round: hub-<kind>-<tills>.txt."""
+    spy = os.environ.get("TAPGIFT_BENCH_PYSPY")
+    if not spy:
+        return None
+    out = Path(os.environ.get("TAPGIFT_BENCH_PROFILE") or ".") / f"hub-{name}.txt"
+    cmd = [spy, "record", "--pid", str(pid), "--duration", str(max(1, int(seconds) - 1))]
+    cmd += ["--rate", "250", "--format", "raw", "--threads", "--gil", "--nonblocking", "-o", str(out)]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 # -- PostgreSQL's CPU ------------------------------------------------------------------------------
 
 
@@ -185,6 +199,7 @@ async def _round_of(kind, hubs, plan, bar, tills, cards, n, seconds, db_url) -> 
         makers.append(lambda card, t=tills[i]: _request(kind, plan, bar, t, card))
     # one request per till first, so connections and pools are open before the clock starts
     await asyncio.gather(*(conns[i].post(*makers[i](cards[i])) for i in range(n)))
+    spy = _profile(hubs.pids[0], seconds, f"{kind.replace(' ', '-')}-{n}")
     pg0 = _pg_cpu(_pg_backends(db_url))
     hub0, me0, start = _cpu(hubs.pids), cpu_seconds(os.getpid()), time.perf_counter()
     until = start + seconds
@@ -193,6 +208,8 @@ async def _round_of(kind, hubs, plan, bar, tills, cards, n, seconds, db_url) -> 
     pg1 = _pg_cpu(_pg_backends(db_url))
     for c in conns:
         c.close()
+    if spy is not None:
+        spy.wait()
     paid = out["paid"]
 
     def per(before, after):
