@@ -257,8 +257,11 @@ class _Run:
     def answer(self, batch: list[Incoming]) -> list[bytes]:
         self._load_known_answers(batch)
         reports = [i for i in batch if i.kind == topics.REPORT and "hold" in i.body]
+        # The machines' accounts (money only enters them: never locked) are read in the same
+        # statement as the wallets, one round trip less per batch.
         cards = self._load_cards(
-            [i.body["card"] for i in batch if "card" in i.body], self._hold_wallets(reports)
+            [i.body["card"] for i in batch if "card" in i.body],
+            self._hold_wallets(reports) + [i.device.account_id for i in batch],
         )
         holds = self._load_holds(reports)
         # After the wallets are locked: the counters cannot change under us.
@@ -312,12 +315,14 @@ class _Run:
             r[0] for r in self.raw.rows(f"SELECT wallet_account_id FROM holds WHERE id IN {marks}", params)
         ]
 
-    def _load_cards(self, uids: list[str], also_lock: list[int] = ()) -> dict[str, tuple]:
+    def _load_cards(self, uids: list[str], also: list[int] = ()) -> dict[str, tuple]:
+        """The cards, their wallets locked; `also`: more accounts read in the same statement
+        (Book.load locks only those that cannot go negative)."""
         rows = []
         if uids:
             marks, params = self._in(set(uids))
             rows = self.raw.rows(f"SELECT uid, account_id, status FROM cards WHERE uid IN {marks}", params)
-        self.book.load([r[1] for r in rows] + list(also_lock), lock=True)
+        self.book.load([r[1] for r in rows] + list(also), lock=True)
         return {uid: (account_id, status) for uid, account_id, status in rows}
 
     def _load_holds(self, reports: list[Incoming]) -> dict[str, dict]:
