@@ -53,18 +53,29 @@ def wait_for_port(host: str, port: int, timeout: float = 10.0) -> None:
 
 
 # The largest message the protocol allows: a body of MAX_BODY bytes and its
-# tag, on the longest topic (two 40-character ids, the longest kind). Anything
-# larger is refused by the broker, before the hub spends an HMAC on it.
+# tag, on the longest topic (two 40-character ids, the longest kind). A larger
+# packet is refused by the broker (MAX_PACKET), before the hub spends an HMAC on it.
 MAX_PAYLOAD = messages.MAX_BODY + _SUFFIX_LEN
 MAX_TOPIC = len(topics.up("s", "d", topics.CMDACK)) - 2 + 2 * topics._MAX_ID_LEN
-# A whole PUBLISH packet: fixed header (1 + up to 4 bytes of length), topic
-# length (2), topic, packet id (2), payload, and room for MQTT 5 properties.
-# CONNECT and SUBSCRIBE packets are far smaller.
-MAX_PACKET = 1 + 4 + 2 + MAX_TOPIC + 2 + MAX_PAYLOAD + 64
 
-SIZE_LIMITS = f"""\
-max_packet_size {MAX_PACKET}
-message_size_limit {MAX_PAYLOAD}"""
+
+def publish_packet_size(topic_len: int, payload_len: int) -> int:
+    """A QoS 1 PUBLISH packet in MQTT 3.1.1 (what controllers and the hub speak) as Mosquitto
+    counts it against max_packet_size: the packet's remaining length (topic length 2, topic,
+    packet id 2, payload) and 1 for its type byte, not the 1-4 bytes of the length itself
+    (Mosquitto's packet reader: remaining_length + 1 > max_packet_size)."""
+    return 1 + 2 + topic_len + 2 + payload_len
+
+
+# The largest packet a client may send (Mosquitto 2's max_packet_size; message_size_limit, which
+# counted the payload alone, is deprecated there): the largest message on the longest topic at
+# QoS 1. A payload one byte larger there is refused; on a shorter topic or at QoS 0 (no packet
+# id) it may exceed MAX_PAYLOAD by the difference, a few dozen bytes at most, which the hub
+# refuses by the protocol's own check. CONNECT and SUBSCRIBE packets are far smaller. An MQTT 5
+# client's packet also carries properties (1 byte or more): none of tapgift's speaks MQTT 5.
+MAX_PACKET = publish_packet_size(MAX_TOPIC, MAX_PAYLOAD)
+
+SIZE_LIMITS = f"max_packet_size {MAX_PACKET}"
 
 MOSQUITTO_CONF = """\
 listener {port} 127.0.0.1

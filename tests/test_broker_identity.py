@@ -3,6 +3,8 @@ for the hub, and refuses messages larger than the protocol allows."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import threading
 import time
 import uuid
@@ -10,7 +12,7 @@ import uuid
 import paho.mqtt.client as mqtt
 import pytest
 
-from hil.broker import HUB_USER, MAX_PAYLOAD, Broker
+from hil.broker import HUB_USER, MAX_PAYLOAD, Broker, free_port, wait_for_port
 from hub.core.errors import Conflict
 from hub.devices.registry import add_device, reserved_device_id
 from protocol import messages, topics
@@ -137,6 +139,26 @@ def test_the_largest_message_the_protocol_allows_passes_and_a_larger_one_never_a
     finally:
         watcher.close()
         sender.close()
+
+
+@pytest.mark.skipif(not shutil.which("mosquitto"), reason="Mosquitto is not installed")
+def test_mosquitto_takes_the_size_limit_as_it_is_written_without_a_note(tmp_path):
+    """The limit is Mosquitto 2's max_packet_size: with the deprecated message_size_limit it
+    starts with "Note: It is recommended to replace `message_size_limit` with `max_packet_size`"
+    on its standard error (what Broker sends nowhere)."""
+    with Broker(workdir=tmp_path / "first") as broker:
+        conf = (tmp_path / "first" / "mosquitto.conf").read_text()
+    assert "max_packet_size" in conf
+    again = tmp_path / "again.conf"
+    port = free_port()
+    again.write_text(conf.replace(f"listener {broker.port} ", f"listener {port} "))
+    proc = subprocess.Popen(["mosquitto", "-c", str(again)], stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_port("127.0.0.1", port)
+    finally:
+        proc.terminate()
+        _out, err = proc.communicate(timeout=10)
+    assert "Note" not in err and "Error" not in err, err
 
 
 def test_hubs_sharing_the_devices_topics_get_them_from_a_secure_broker(secure):
