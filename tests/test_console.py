@@ -443,19 +443,25 @@ def test_live_shows_each_controller_its_health_taps_and_refusals(app):
     assert "no MQTT" in page
     row = re.search(r'<tr id="device-disp-1">.*?</tr>', page, re.S).group(0)
     cells = [re.sub(r"<[^>]+>", " ", cell).split() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
-    assert cells[1] == ["unknown"]  # no bridge in this process
+    assert cells[1] == ["unknown"]  # nothing heard on its status topic yet
     assert cells[3] == ["2"] and cells[4] == ["1", "insufficient", "funds:", "1"]
     assert cells[5:10] == [["41000"], ["-61"], ["1"], ["3"], ["1.4.0"]]
     assert "bad_signature" in page and "tag mismatch" in page
-    # with the bridge: online/offline as the controllers last said on their status topic
-    connected = asyncio.Event()
-    connected.set()
-    app.state.bridge = SimpleNamespace(
-        status={"disp-1": "online"}, stats=Counter(received=7, refused=1), connected=connected
+    # online/offline as the controllers last said on their status topic, stored by whichever
+    # hub's bridge heard it: shown by this process, which has no bridge, as by any other
+    management.store_reports(
+        app.state.engine, {}, [], {"disp-1": (now, "online", False), "gate-1": (now, "offline", False)}
     )
     table = c.get("/live/table").text
     assert re.search(r'<tr id="device-disp-1">\s*<td>disp-1.*?status-online', table, re.S)
     assert re.search(r'<tr id="device-gate-1">\s*<td>gate-1.*?status-offline', table, re.S)
+    assert "no MQTT" in table
+    # with a bridge: its own counters beside the stored states
+    connected = asyncio.Event()
+    connected.set()
+    app.state.bridge = SimpleNamespace(stats=Counter(received=7, refused=1), connected=connected)
+    table = c.get("/live/table").text
+    assert re.search(r'<tr id="device-disp-1">\s*<td>disp-1.*?status-online', table, re.S)
     assert "Hub: 7 messages, 1 refused; broker connected." in table
 
 

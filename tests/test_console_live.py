@@ -18,6 +18,7 @@ import uvicorn
 from hil.device import SimDevice
 from hub.access import operators
 from hub.core.settings import Settings
+from hub.devices import management
 from hub.devices.registry import add_device
 from hub.loyalty import outlets
 from hub.service import Hub
@@ -45,6 +46,11 @@ async def until(check, timeout=10.0):
     while not check():
         assert asyncio.get_running_loop().time() < deadline, "timed out waiting"
         await asyncio.sleep(0.02)
+
+
+def stored_state(hub: Hub, device_id: str) -> str | None:
+    with hub.engine.connect() as conn:
+        return management.device_states(conn, [device_id]).get(device_id, {}).get("state")
 
 
 async def test_block_a_card_and_watch_a_controller_go_offline(broker, tmp_path):
@@ -83,7 +89,7 @@ async def test_block_a_card_and_watch_a_controller_go_offline(broker, tmp_path):
         await until(lambda: server.started)
         await device.start()
         await device.wait_connected()
-        await until(lambda: hub.bridge.status.get("disp-7") == "online")
+        await until(lambda: stored_state(hub, "disp-7") == "online")  # what the Live page reads
         async with async_playwright() as p:
             browser = await p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
             page = await browser.new_page(base_url=f"http://127.0.0.1:{port}")

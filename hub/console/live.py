@@ -5,9 +5,10 @@ polling of /live/table; without JavaScript, the browser's reload).
 
 Last seen: its last health report or request, whichever is newer. Online/offline is what the
 controller last said on its status topic (its will says offline when its connection drops), as
-the MQTT bridge of this hub process heard it; without a bridge (an API-only process) it is
-unknown. Taps and denials are read from the answers stored for the
-last minute's requests (hub.taps.authorize), at most SCAN of them."""
+stored by whichever hub heard it (hub.devices.management.store_states, within the bridge's
+manage_interval_s), so every hub and an API-only process show the same; unknown for a controller
+that has said nothing since that table exists. Taps and denials are read from the answers stored
+for the last minute's requests (hub.taps.authorize), at most SCAN of them."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from hub.access.callers import Caller, visible_devices
 from hub.console.web import Needs, Page
 from hub.core.clock import utcnow
 from hub.devices import refusals
-from hub.devices.management import HEALTH
+from hub.devices.management import HEALTH, device_states
 from hub.tables.taps import DeviceRequest
 
 router = APIRouter()
@@ -80,26 +81,27 @@ def _live(conn: Connection, caller: Caller, now: dt.datetime) -> dict:
     health = {
         r["device_id"]: dict(r) for r in conn.execute(select(HEALTH)).mappings() if r["device_id"] in ids
     }
+    states = {d: s for d, s in device_states(conn).items() if d in ids}
     minute = _last_minute(conn, now)
     refused = [r for r in refusals.listing(conn) if r["device_id"] in ids or not caller.scoped]
-    return {"devices": devices, "health": health, "minute": minute, "refused": refused}
+    return {"devices": devices, "health": health, "states": states, "minute": minute, "refused": refused}
 
 
 def _table(page: Page) -> dict:
     now = utcnow()
     data = page.db().read(_live, page.caller, now)
     bridge = page.request.app.state.bridge
-    status = getattr(bridge, "status", None)
     rows = []
     for device in data["devices"]:
         health = data["health"].get(device["id"])
-        state = "unknown" if status is None else status.get(device["id"], "offline")
+        status = data["states"].get(device["id"], {"state": "unknown", "changed_at": None})
         minute = data["minute"].get(device["id"], {})
         heard = [t for t in (health and health["received_at"], minute.get("last")) if t is not None]
         rows.append(
             {
                 **device,
-                "state": state,
+                "state": status["state"],
+                "state_at": status["changed_at"],
                 "health": health,
                 "last_seen": max(heard) if heard else None,
                 "taps": minute.get("taps", 0),

@@ -1,5 +1,11 @@
 """Remote management of controllers: commands to them (dn/cmd) and what they
-send back (up/health, up/cmdack). The message bodies are in protocol/manage.py.
+send back (up/health, up/cmdack, up/status). The message bodies are in protocol/manage.py.
+
+A controller's online/offline (up/status: online when it connects, offline when it leaves or its
+connection drops, its MQTT will) is stored like its health, by whichever hub heard it, so that every
+hub shows it (device_status). The hubs of a shared subscription hear a device's messages in turn,
+so two may store its statuses out of order: a state heard earlier never replaces one heard later
+(store_states).
 
 Each command gets the device's next seq (stored in device_commands, under a
 lock on the device's row) and is published sealed with the device's key. It
@@ -20,19 +26,20 @@ import json
 import logging
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy import Connection, Engine, and_, func, select, update
 
 from hub.core.clock import utcnow
 from hub.core.errors import NotFound
 from hub.devices import health_hours
 from hub.tables.cards import Card
-from hub.tables.devices import Device, DeviceCommand, DeviceDeny, DeviceHealth
+from hub.tables.devices import Device, DeviceCommand, DeviceDeny, DeviceHealth, DeviceStatus
 from protocol import manage, messages, topics
 
 log = logging.getLogger("tapgift.commands")
 
 COMMANDS = DeviceCommand.__table__
 HEALTH = DeviceHealth.__table__
+STATUS = DeviceStatus.__table__
 DENY = DeviceDeny.__table__
 DEVICES = Device.__table__
 CARDS = Card.__table__
@@ -62,10 +69,14 @@ class UnknownDevice(NotFound):
 
 
 def store_reports(
-    engine: Engine, health: dict[str, tuple[datetime, dict]], acks: list[tuple[str, dict]]
+    engine: Engine,
+    health: dict[str, tuple[datetime, dict]],
+    acks: list[tuple[str, dict]],
+    states: dict[str, tuple[datetime, str, bool]] | None = None,
 ) -> None:
-    """Keep the latest health of each device (and add it to its hours: uptime, reboots, faults)
-    and mark acknowledged commands."""
+    """Keep the latest health of each device (and add it to its hours: uptime, reboots, faults),
+    mark acknowledged commands, and keep each device's latest status (states: device id ->
+    (heard at, online|offline, whether the broker sent it as a retained message))."""
     with engine.begin() as conn:
         for device_id, (received_at, body) in health.items():
             previous = latest_health(conn, device_id)
@@ -86,13 +97,65 @@ def store_reports(
                     acked_at=utcnow(),
                 )
             )
+        if states:
+            store_states(conn, states)
 
 
-def _upsert_health(conn: Connection, device_id: str, received_at: datetime, body: dict) -> None:
+def _insert(conn: Connection):
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
+def store_states(conn: Connection, states: dict[str, tuple[datetime, str, bool]]) -> None:
+    """Store the statuses heard (device id -> (heard at, state, retained)), one statement for
+    those heard live and one for retained ones.
+
+    A row changes only for a status heard later than the one it holds: two hubs
+    store in their own time, each every manage_interval_s, and the one that heard the earlier
+    status may store it last. The order is the hubs' clocks' (keep them in sync, NTP), as
+    close as the protocol allows: a status body carries no time or sequence of its own, and the
+    will's is written when the device connects.
+
+    A retained status is the broker's copy of the device's last one, handed to a hub when it
+    subscribes (a restart, a reconnection): it is only known to be no newer than now, so it
+    changes the state if it differs (the device came or went while no hub was listening) but
+    leaves the time of a state it repeats."""
+    insert = _insert(conn)
+    stmt = insert(STATUS)
+    excluded = stmt.excluded
+    newer = STATUS.c.changed_at < excluded.changed_at
+    for retained, where in ((False, newer), (True, and_(newer, STATUS.c.state != excluded.state))):
+        rows = [
+            {"device_id": device_id, "state": state, "changed_at": heard_at}
+            for device_id, (heard_at, state, was_retained) in states.items()
+            if was_retained is retained
+        ]
+        if rows:
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=[STATUS.c.device_id],
+                    set_={"state": excluded.state, "changed_at": excluded.changed_at},
+                    where=where,
+                ),
+                rows,
+            )
+
+
+def device_states(conn: Connection, device_ids=None) -> dict[str, dict]:
+    """The stored status of devices (all, or those of device_ids): device id ->
+    {"state": online|offline, "changed_at": when a hub heard it}. A device that has said
+    nothing since the table exists has none."""
+    query = select(STATUS.c.device_id, STATUS.c.state, STATUS.c.changed_at)
+    if device_ids is not None:
+        query = query.where(STATUS.c.device_id.in_(list(device_ids)))
+    return {d: {"state": state, "changed_at": at} for d, state, at in conn.execute(query)}
+
+
+def _upsert_health(conn: Connection, device_id: str, received_at: datetime, body: dict) -> None:
+    insert = _insert(conn)
     values = {name: body.get(name) for name in HEALTH_FIELDS}
     stmt = insert(HEALTH).values(device_id=device_id, received_at=received_at, **values)
     conn.execute(

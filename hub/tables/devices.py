@@ -40,6 +40,18 @@ class DeviceHealth(SQLModel, table=True):
     fw: str
 
 
+class DeviceStatus(SQLModel, table=True):
+    """What each controller last said on its status topic: online when it connects, offline when
+    it leaves or when its connection drops (its MQTT will, which the broker publishes). Written by
+    whichever hub heard it (hub.devices.management.store_reports), so that every hub shows it;
+    changed_at is when that hub heard it, and an older one never replaces a newer one."""
+
+    __tablename__ = "device_status"
+    device_id: str = Field(primary_key=True)
+    state: str  # online, offline
+    changed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
 class DeviceCommand(SQLModel, table=True):
     """A command sent to a controller (dn/cmd). seq is strictly increasing per device:
     the device applies only a seq above the last one it applied."""
