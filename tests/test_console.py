@@ -456,6 +456,8 @@ def test_live_shows_each_controller_its_health_taps_and_refusals(app):
     assert re.search(r'<tr id="device-disp-1">\s*<td>disp-1.*?status-online', table, re.S)
     assert re.search(r'<tr id="device-gate-1">\s*<td>gate-1.*?status-offline', table, re.S)
     assert "no MQTT" in table
+    # when a hub heard it, as the cell's tooltip
+    assert re.search(r'class="status-online" title="\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"', table)
     # with a bridge: its own counters beside the stored states
     connected = asyncio.Event()
     connected.set()
