@@ -37,7 +37,7 @@ RESPONSE_TOPIC = CONTROL_TOPIC + "/response"
 # The role of every hub user (HUB_USER, HUB_USER-2, ...): all of tg/# and the plugin's API.
 HUB_ROLE = HUB_USER
 # A control message stays within the size a broker set up for the protocol accepts
-# (hil/broker.py: message_size_limit); more commands go in several messages.
+# (hil/broker.py: MAX_PACKET); more commands go in several messages.
 MAX_CONTROL_MESSAGE = messages.MAX_BODY
 # What the plugin answers when the thing to delete is already gone: not an error here.
 _ABSENT = ("Client not found", "Role not found")
