@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, and_, bindparam, delete, exists, or_, select
 
 from hub.core.clock import utcnow
 from hub.core.errors import Invalid, NotFound
@@ -83,12 +83,29 @@ def has_own(conn: Connection, ledger: str, site_id: str) -> bool:
     )
 
 
+def _site_or_default():
+    ledger, site = bindparam("ledger"), bindparam("site_id")
+    own = exists().where(OWN_LISTS.c.site_id == site, OWN_LISTS.c.ledger == ledger)
+    return (
+        select(TIERS.c.min_amount, TIERS.c.percent)
+        .where(
+            TIERS.c.ledger == ledger,
+            or_(and_(TIERS.c.site_id == site, own), and_(TIERS.c.site_id.is_(None), ~own)),
+        )
+        .order_by(TIERS.c.min_amount)
+    )
+
+
+_SITE_OR_DEFAULT = _site_or_default()  # built once
+
+
 def get_tiers(conn: Connection, ledger: str, site_id: str | None = None) -> list[dict]:
     """The tiers a top-up at `site_id` applies: the site's own list, or else the default list
-    (site_id None: the default list)."""
-    if site_id is not None and has_own(conn, ledger, site_id):
-        return _rows(conn, ledger, site_id)
-    return _rows(conn, ledger, None)
+    (site_id None: the default list); in one query, as every top-up reads them."""
+    if site_id is None:
+        return _rows(conn, ledger, None)
+    rows = conn.execute(_SITE_OR_DEFAULT, {"ledger": ledger, "site_id": site_id})
+    return [{"min_amount": m, "percent": Decimal(p)} for m, p in rows]
 
 
 def _check_site(conn: Connection, site_id: str) -> None:
