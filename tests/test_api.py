@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 from clients import api_client
 
 from hub.api.app import create_app
+from hub.core.clock import utcnow
+from hub.devices import management
 
 
 @pytest.fixture
@@ -70,6 +74,18 @@ def test_registering_a_device_returns_its_key_once(api):
     )
     [listed] = api.get("/api/v1/devices").json()
     assert listed["id"] == "slide-3" and "key" not in listed
+
+
+def test_a_device_is_listed_with_the_online_state_a_hub_stored(api, engine):
+    api.post("/api/v1/devices", json={"id": "slide-4", "site": "park", "unit_price": 250})
+    [listed] = api.get("/api/v1/devices").json()
+    assert (listed["state"], listed["state_changed_at"]) == (None, None)  # nothing heard yet
+    heard = utcnow()
+    # What a hub's manage loop stores of a status message it heard (any hub: the database's).
+    management.store_reports(engine, {}, [], {"slide-4": (heard, "online", False)})
+    [listed] = api.get("/api/v1/devices").json()
+    assert listed["state"] == "online"
+    assert datetime.fromisoformat(listed["state_changed_at"]) == heard
 
 
 def test_openapi_documents_the_api(api):

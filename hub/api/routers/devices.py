@@ -4,11 +4,11 @@ part in the loyalty engine in device_loyalty.py."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import anyio.from_thread
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import Connection
 
 from hub.access.callers import visible_devices
@@ -16,7 +16,7 @@ from hub.api.auth import Allowed
 from hub.api.deps import Currency, DbDep, DirectoryDep, Scope
 from hub.api.errors import Message
 from hub.api.fields import MAX_AMOUNT
-from hub.devices import registry
+from hub.devices import management, registry
 from hub.devices.admission import Admission, BrokerUnavailable
 
 router = APIRouter(tags=["devices"])
@@ -49,6 +49,14 @@ class DeviceOut(BaseModel):
     name: str
     kind: str
     unit_price: int
+
+
+class DeviceListed(DeviceOut):
+    state: Literal["online", "offline"] | None = Field(
+        description="what the controller last said on its status topic (its will says offline when "
+        "its connection drops), as whichever hub heard it stored it; null: nothing heard yet"
+    )
+    state_changed_at: AwareDatetime | None = Field(description="when a hub heard that state")
 
 
 class DeviceCreated(DeviceOut):
@@ -138,8 +146,18 @@ def change_device(
     return changed
 
 
-@router.get("/devices", response_model=list[DeviceOut])
+def _listed(conn: Connection, caller) -> list[dict]:
+    devices = visible_devices(conn, caller)
+    states = management.device_states(conn, [d["id"] for d in devices])
+    none = {"state": None, "changed_at": None}
+    return [
+        {**d, "state": (st := states.get(d["id"], none))["state"], "state_changed_at": st["changed_at"]}
+        for d in devices
+    ]
+
+
+@router.get("/devices", response_model=list[DeviceListed])
 def list_devices(caller: Allowed.devices_read, db: DbDep):
-    """Every controller; a caller bound to a site sees its site's, to an outlet the machines
-    selling for it."""
-    return db.read(visible_devices, caller)
+    """Every controller with its online state; a caller bound to a site sees its site's, to an
+    outlet the machines selling for it."""
+    return db.read(_listed, caller)
