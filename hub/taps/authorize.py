@@ -264,9 +264,11 @@ class _Run:
             self._hold_wallets(reports) + [i.device.account_id for i in batch],
         )
         holds = self._load_holds(reports)
-        # After the wallets are locked: the counters cannot change under us.
+        # After the wallets are locked: the counters cannot change under us. Read only for
+        # cards registered for SUN (none, mostly: no query at all then).
         self.sun_keys = sun.load(
-            self.raw, [i.body["card"] for i in batch if i.kind == topics.TAP and i.body["card"] in cards]
+            self.raw,
+            [i.body["card"] for i in batch if i.kind == topics.TAP and i.body["card"] in self.sun_cards],
         )
         self.offline = Replays(self.book, self.now, [i for i in batch if "off" in i.body])
         self.kiosk = TopUps(self.book, self.now, [i for i in batch if i.kind == topics.TOPUP])
@@ -321,9 +323,14 @@ class _Run:
         rows = []
         if uids:
             marks, params = self._in(set(uids))
-            rows = self.raw.rows(f"SELECT uid, account_id, status FROM cards WHERE uid IN {marks}", params)
+            rows = self.raw.rows(
+                "SELECT c.uid, c.account_id, c.status, s.uid IS NOT NULL FROM cards c"
+                f" LEFT JOIN card_sun s ON s.uid = c.uid WHERE c.uid IN {marks}",
+                params,
+            )
         self.book.load([r[1] for r in rows] + list(also), lock=True)
-        return {uid: (account_id, status) for uid, account_id, status in rows}
+        self.sun_cards = {uid for uid, _, _, has_sun in rows if has_sun}
+        return {uid: (account_id, status) for uid, account_id, status, _ in rows}
 
     def _load_holds(self, reports: list[Incoming]) -> dict[str, dict]:
         if not reports:
