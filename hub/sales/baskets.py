@@ -326,9 +326,7 @@ def _earning_accounts(conn: Connection, card: CardRef, points_account: int | Non
     if points_account is None:  # the card's first points: its wallet, in two statements
         raw, name = Raw(conn), f"card {card.uid} points"
         points_account = create_accounts(raw, points.LEDGER, "wallet", [name], utcnow())[name]
-        raw.many(
-            "INSERT INTO point_accounts (card_uid, account_id) VALUES (?, ?)", [(card.uid, points_account)]
-        )
+        raw.run("INSERT INTO point_accounts (card_uid, account_id) VALUES (?, ?)", (card.uid, points_account))
     return issued, points_account
 
 
