@@ -43,25 +43,58 @@ def scratch_database(admin_url: str):
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _provision(engine, devices: int, cards: int) -> tuple[list, list[str]]:
+def _provision(engine, devices: int, cards: int, prefix: str = "") -> tuple[list, list[str]]:
     with engine.begin() as conn:
         for i in range(devices):
-            add_device(conn, f"bd-{i}", SITE, 100, "CHF")
+            add_device(conn, f"bd-{prefix}{i}", SITE, 100, "CHF")
         uids = []
         for i in range(cards):
-            uid = f"BC{i:06d}"
+            uid = f"BC{prefix}{i:06d}"
             wallets.issue_card(conn, "CHF", uid)
             top_up(conn, uid, 10_000_000, f"bench/{uid}")
             uids.append(uid)
     directory = DeviceDirectory(engine)
-    return [directory.get(SITE, f"bd-{i}") for i in range(devices)], uids
+    return [directory.get(SITE, f"bd-{prefix}{i}") for i in range(devices)], uids
 
 
-def debits_per_second(url: str, seconds: float, batch: int, devices: int = 200, cards: int = 2000) -> dict:
-    """Run tap batches and their report batches for `seconds`; count posted debits."""
+def debits_per_second(
+    url: str, seconds: float, batch: int, devices: int = 200, cards: int = 2000, bookers: int = 1
+) -> dict:
+    """Run tap batches and their report batches for `seconds`; count posted debits. With
+    bookers > 1, that many processes book at once (as several hubs do), each with devices and
+    cards of its own, over the same stretch of time."""
+    if bookers == 1:
+        return _book(url, seconds, batch, devices, cards)
+    import multiprocessing
+
+    # Schema first (migrations), once: the processes then only provision their own rows.
+    open_database(url).dispose()
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager, context.Pool(bookers) as pool:
+        start = manager.Barrier(bookers)  # all provisioned: the clocks start together
+        args = [
+            (url, seconds, batch, devices // bookers, cards // bookers, f"{n}x", start)
+            for n in range(bookers)
+        ]
+        parts = pool.starmap(_book, args)
+    debits = sum(p["debits"] for p in parts)
+    return {
+        "debits_per_s": round(sum(p["debits_per_s"] for p in parts), 1),
+        "debits": debits,
+        "transactions": sum(p["transactions"] for p in parts),
+        "batch": batch,
+        "bookers": bookers,
+    }
+
+
+def _book(
+    url: str, seconds: float, batch: int, devices: int, cards: int, prefix: str = "", start=None
+) -> dict:
     engine = open_database(url)
     try:
-        infos, uids = _provision(engine, devices, cards)
+        infos, uids = _provision(engine, devices, cards, prefix)
+        if start is not None:
+            start.wait()
         authorizer = Authorizer(engine, keep_connection=True)  # as the hub books
         seq = {info.id: 0 for info in infos}
         rng = random.Random(7)
@@ -98,6 +131,7 @@ def debits_per_second(url: str, seconds: float, batch: int, devices: int = 200, 
         "debits": posted,
         "transactions": batches,
         "batch": batch,
+        "bookers": 1,
     }
 
 
@@ -132,9 +166,11 @@ def pgbench_tps(url: str, seconds: int, clients: int = 8, scale: int = 10) -> fl
     return round(float(found.group(1)), 1) if found else None
 
 
-def run(admin_url: str, seconds: float, batch: int, cards: int = 2000, scale: int = 10) -> dict:
+def run(
+    admin_url: str, seconds: float, batch: int, cards: int = 2000, scale: int = 10, bookers: int = 1
+) -> dict:
     with scratch_database(admin_url) as url:
-        ours = debits_per_second(url, seconds, batch, cards=cards)
+        ours = debits_per_second(url, seconds, batch, cards=cards, bookers=bookers)
     with scratch_database(admin_url) as url:
         tps = pgbench_tps(url, int(seconds), scale=scale)
     ratio = round(ours["debits_per_s"] / tps, 2) if tps else None

@@ -235,6 +235,12 @@ def bench_ledger(
     batch: int = typer.Option(256, min=1, help="requests per transaction, as the bridge batches"),
     cards: int = typer.Option(2000, min=1, help="wallets the debits are spread over"),
     scale: int = typer.Option(10, min=1, help="pgbench scale factor (accounts = 100,000 x scale)"),
+    bookers: int = typer.Option(
+        1,
+        min=1,
+        max=16,
+        help="processes booking at once (as several hubs on one database), each its own devices",
+    ),
     as_json: bool = typer.Option(False, "--json"),
 ):
     """Measure debits/s through the booking path alone, beside pgbench TPC-B on the same server."""
@@ -245,11 +251,13 @@ def bench_ledger(
 
         with tempfile.TemporaryDirectory(prefix="tapgift-bench-") as work:
             summary = {
-                **bl.debits_per_second(f"sqlite:///{work}/bench.db", seconds, batch, cards=cards),
+                **bl.debits_per_second(
+                    f"sqlite:///{work}/bench.db", seconds, batch, cards=cards, bookers=bookers
+                ),
                 "db": "sqlite",
             }
     else:
-        summary = bl.run(db, seconds, batch, cards, scale)
+        summary = bl.run(db, seconds, batch, cards, scale, bookers)
     _emit(summary, as_json)
 
 

@@ -74,6 +74,23 @@ def test_bench_ledger_books_debits_beside_pgbench(pg_url):
     assert summary["ratio_to_pgbench"] == round(summary["debits_per_s"] / summary["pgbench_tpcb_tps"], 2)
 
 
+def test_bench_ledger_books_from_several_processes_at_once(tmp_path):
+    """As several hubs on one database: each booker its own devices and cards, all counted."""
+    out = subprocess.run(
+        TAPGIFT
+        + ["bench-ledger", "--db", "sqlite", "--seconds", "1", "--batch", "8", "--cards", "40"]
+        + ["--bookers", "2", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout)
+    assert summary["bookers"] == 2
+    # each booker books a tap batch and its report batch at least once
+    assert summary["transactions"] >= 4 and summary["debits"] >= 16
+
+
 def test_bench_with_loyalty_earns_points_on_the_taps_it_measures():
     out = subprocess.run(
         TAPGIFT
