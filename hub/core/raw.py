@@ -37,7 +37,9 @@ class Raw:
         return self._cur.connection.pipeline() if self.pg else nullcontext()
 
     def many(self, text: str, rows: list[tuple]) -> None:
-        if rows:
+        if len(rows) == 1:  # psycopg's executemany enters a pipeline of its own, for one row too
+            self._cur.execute(self._sql(text), rows[0])
+        elif rows:
             self._cur.executemany(self._sql(text), rows)
 
     def by_device(self, table: str, id_column: str, columns: str, keys) -> list[tuple]:

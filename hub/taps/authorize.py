@@ -488,6 +488,9 @@ class _Run:
     def _write(self) -> None:
         """Everything the batch books (hub.ledger.bulk: on PostgreSQL one statement a table,
         all of them in one pipeline)."""
+        # The loyalty side's writes read as they go (SQLAlchemy statements that wait for their
+        # rows, which a pipeline does not give them): before it.
+        self.loyalty.write()
         with self.raw.pipeline():
             self._write_rows()
 
@@ -500,7 +503,6 @@ class _Run:
             _RESOLVED_COLUMNS,
             [(h["status"], h["posted"], self.stamp, h["id"]) for h in self.resolved.values()],
         )
-        self.loyalty.write()
         self.book.flush()
         sun.store_counters(self.raw, self.sun_counters, self.now)
         self.offline.write()
