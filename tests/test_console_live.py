@@ -17,6 +17,7 @@ import uvicorn
 
 from hil.device import SimDevice
 from hub.access import operators
+from hub.core.engine import reader
 from hub.core.settings import Settings
 from hub.devices import management
 from hub.devices.registry import add_device
@@ -49,7 +50,9 @@ async def until(check, timeout=10.0):
 
 
 def stored_state(hub: Hub, device_id: str) -> str | None:
-    with hub.engine.connect() as conn:
+    # A read-only connection: on SQLite a plain one takes the write lock, here in the event
+    # loop that also serves the page and runs the bridge.
+    with reader(hub.engine).connect() as conn:
         return management.device_states(conn, [device_id]).get(device_id, {}).get("state")
 
 
@@ -93,7 +96,7 @@ async def test_block_a_card_and_watch_a_controller_go_offline(broker, tmp_path):
         async with async_playwright() as p:
             browser = await p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
             page = await browser.new_page(base_url=f"http://127.0.0.1:{port}")
-            page.set_default_timeout(10_000)
+            page.set_default_timeout(20_000)  # a first page load in a fresh browser on a busy machine
             await page.goto("/login?next=/live")
             await page.get_by_label("User name").fill("tech")
             await page.get_by_label("Password").fill(PASSWORD)
