@@ -20,7 +20,8 @@ from sqlalchemy import Connection, delete, select, update
 
 from hub.core.clock import utcnow
 from hub.core.errors import NotFound, PointsError
-from hub.ledger import Book, create_account, new_id, system_account
+from hub.core.raw import Raw
+from hub.ledger import Book, create_accounts, new_id, system_account
 from hub.loyalty import catalogue, outlets
 from hub.loyalty import point_rules as br
 from hub.tables.loyalty import BonusRule, BonusRuleTarget, BonusSettingsRow, LotMove, PointAccount, PointLot
@@ -209,9 +210,17 @@ def point_account(conn: Connection, uid: str, create: bool = True) -> int | None
     uid = get_card(conn, uid).uid
     found = conn.execute(select(POINT_ACCOUNTS.c.account_id).where(POINT_ACCOUNTS.c.card_uid == uid)).scalar()
     if found is None and create:
-        found = create_account(conn, LEDGER, "wallet", f"card {uid} points")
-        conn.execute(POINT_ACCOUNTS.insert().values(card_uid=uid, account_id=found))
+        found = new_point_accounts(Raw(conn), [uid], utcnow())[uid]
     return found
+
+
+def new_point_accounts(raw: Raw, uids: list[str], now: dt.datetime) -> dict[str, int]:
+    """Points wallets for cards that have none yet (uids as get_card names them): card uid ->
+    account id, in two statements however many (a batch of taps on a season's first day)."""
+    made = create_accounts(raw, LEDGER, "wallet", [f"card {uid} points" for uid in uids], now)
+    accounts = {uid: made[f"card {uid} points"] for uid in uids}
+    raw.many("INSERT INTO point_accounts (card_uid, account_id) VALUES (?, ?)", list(accounts.items()))
+    return accounts
 
 
 def issue_lot(

@@ -41,7 +41,7 @@ from hub import gifts
 from hub.core.clock import utcnow
 from hub.core.errors import Conflict, Invalid, NotFound
 from hub.core.raw import Raw
-from hub.ledger import Book, create_accounts, new_id, system_account
+from hub.ledger import Book, new_id, system_account
 from hub.loyalty import cache, discounts, outlets, points
 from hub.loyalty import point_rules as br
 from hub.tables.sales import Basket
@@ -324,9 +324,7 @@ def _earning_accounts(conn: Connection, card: CardRef, points_account: int | Non
         issued = system_account(conn, points.LEDGER, "points", points.ISSUED)
         cache.changed(conn)
     if points_account is None:  # the card's first points: its wallet, in two statements
-        raw, name = Raw(conn), f"card {card.uid} points"
-        points_account = create_accounts(raw, points.LEDGER, "wallet", [name], utcnow())[name]
-        raw.run("INSERT INTO point_accounts (card_uid, account_id) VALUES (?, ?)", (card.uid, points_account))
+        points_account = points.new_point_accounts(Raw(conn), [card.uid], utcnow())[card.uid]
     return issued, points_account
 
 

@@ -42,7 +42,7 @@ from sqlalchemy import Connection, delete, select
 from hub import gifts
 from hub.core.clock import utcnow
 from hub.core.errors import NotFound
-from hub.ledger import ACCOUNTS, Book, create_accounts, new_id, system_account
+from hub.ledger import ACCOUNTS, Book, new_id, system_account
 from hub.loyalty import catalogue, discounts, outlets, points
 from hub.loyalty import point_rules as br
 from hub.tables.devices import Device
@@ -470,24 +470,12 @@ class Batch:
         if self.lots:
             self._issue_lots()
 
-    def _new_point_accounts(self, uids: list[str]) -> dict[str, int]:
-        """Points wallets for cards earning their first points (many at once on a busy first day
-        of a season): made in two statements however many, not four queries a card."""
-        made = create_accounts(
-            self.raw, points.LEDGER, "wallet", [f"card {u} points" for u in uids], self.now
-        )
-        accounts = {uid: made[f"card {uid} points"] for uid in uids}
-        self.raw.many(
-            "INSERT INTO point_accounts (card_uid, account_id) VALUES (?, ?)", list(accounts.items())
-        )
-        return accounts
-
     def _issue_lots(self) -> None:
         marks, uids = self._in({lot[0] for lot in self.lots})
         accounts = dict(
             self.raw.rows(f"SELECT card_uid, account_id FROM point_accounts WHERE card_uid IN {marks}", uids)
         )
-        accounts.update(self._new_point_accounts(sorted(set(uids) - accounts.keys())))
+        accounts.update(points.new_point_accounts(self.raw, sorted(set(uids) - accounts.keys()), self.now))
         issued = self.static.points_issued or system_account(
             self.conn, points.LEDGER, "points", points.ISSUED
         )
