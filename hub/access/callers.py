@@ -38,9 +38,15 @@ class Caller:
 
     def home_site(self, conn: Connection) -> str | None:
         """The caller's site, or their outlet's; None for a caller bound to neither."""
+        site = self.home_site_clause()
+        return site if site is None or isinstance(site, str) else conn.execute(select(site)).scalar()
+
+    def home_site_clause(self):
+        """home_site for use inside another query: the site id, None, or for a caller bound to an
+        outlet a scalar subquery of its site (no query of its own)."""
         if self.site_id is not None or self.outlet_id is None:
             return self.site_id
-        return conn.execute(select(OUTLETS.c.site_id).where(OUTLETS.c.id == self.outlet_id)).scalar()
+        return select(OUTLETS.c.site_id).where(OUTLETS.c.id == self.outlet_id).scalar_subquery()
 
     def check_site(self, conn: Connection, site_id: str | None) -> None:
         """Refuse a site other than the caller's (or their outlet's)."""

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, select
 
 from hub.access import audit
-from hub.access.callers import OUTLETS, SITES, Caller
+from hub.access.callers import SITES, Caller
 from hub.access.roles import DEFAULT_REFUND_LIMIT
 from hub.core.errors import Forbidden, TooMany
 
@@ -53,10 +53,7 @@ def check_money(
 
 def local_midnight(conn: Connection, caller: Caller, now: dt.datetime) -> dt.datetime:
     """The start of today where the caller works: their site's midnight, as a UTC time."""
-    if caller.site_id is not None or caller.outlet_id is None:
-        site = caller.site_id
-    else:  # the outlet's site, in the same query (as Caller.home_site)
-        site = select(OUTLETS.c.site_id).where(OUTLETS.c.id == caller.outlet_id).scalar_subquery()
+    site = caller.home_site_clause()  # an outlet's site in the same query
     tz_name = (
         conn.execute(select(SITES.c.tz).where(SITES.c.id == site)).scalar() if site is not None else None
     )
