@@ -3,6 +3,7 @@
 # Runs under CPython (pytest) and under the real MicroPython interpreter.
 import json
 
+from esp32_fakes import restore_modules
 from test_controller import Rig, silent, until
 
 from firmware import config, hal
@@ -315,18 +316,7 @@ def _with_fake_machine(fake, check):
 
         check(esp32_setup)
     finally:
-        import firmware
-
-        for attr in ("hal_esp32", "esp32_setup"):
-            try:
-                delattr(firmware, attr)
-            except (AttributeError, KeyError, TypeError):
-                pass
-        for name in ("machine", "network", "firmware.hal_esp32", "firmware.esp32_setup"):
-            if saved.get(name) is None:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = saved[name]
+        restore_modules(saved)
 
 
 def _kiosk_pins(display):

@@ -4,6 +4,7 @@
 import asyncio
 import sys
 
+from esp32_fakes import restore_modules
 from test_controller import Rig, grant_all, until, widths
 from test_readers import FakeMachine
 
@@ -403,15 +404,4 @@ async def test_esp32_inputs_count_irq_edges_and_the_buzzer_follows_the_indicator
     finally:
         if not had_flag:
             del asyncio.ThreadSafeFlag
-        import firmware
-
-        for attr in ("hal_esp32", "esp32_setup"):
-            try:
-                delattr(firmware, attr)
-            except (AttributeError, KeyError, TypeError):
-                pass
-        for name in ("machine", "network", "firmware.hal_esp32", "firmware.esp32_setup"):
-            if saved.get(name) is None:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = saved[name]
+        restore_modules(saved)

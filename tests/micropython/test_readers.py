@@ -6,6 +6,8 @@
 import asyncio
 import sys
 
+from esp32_fakes import restore_modules
+
 from firmware import config
 from firmware.hal import sleep_ms, ticks_diff, ticks_ms
 from firmware.readers import ntag424, pn532
@@ -707,15 +709,4 @@ def test_board_builds_the_provisioned_reader():
         reader = esp32_setup.make_reader(provision({"type": "qr_uart"}).pins["reader"])
         assert type(reader).__name__ == "QRScanner" and fake.made[-1][2]["baudrate"] == 9600
     finally:
-        import firmware
-
-        for attr in ("hal_esp32", "esp32_setup"):
-            try:
-                delattr(firmware, attr)
-            except (AttributeError, KeyError, TypeError):
-                pass
-        for name in ("machine", "network", "firmware.hal_esp32", "firmware.esp32_setup"):
-            if saved.get(name) is None:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = saved[name]
+        restore_modules(saved)
