@@ -245,3 +245,68 @@ async def test_a_status_the_hub_could_not_store_is_stored_at_its_next_try(engine
     await bridge.flush_management()
     assert stored() == "online"
     assert bridge.stats["status"] == 3
+
+
+def test_hubs_that_start_together_send_an_online_devices_pending_command_once(pg_url, tmp_path):
+    """Mosquitto hands the broker's retained copy of a device's online to every hub of the share
+    group as it subscribes, so each hub hears the device "come online": the hub that claims its
+    pending command (device_commands.sent_at, older than the stored online) sends it, the other
+    finds it sent."""
+    plan = Fleetplan(devices=1, cards=1, balance=0, site=SITE)
+    provisioned, _cards, _key = prepare(pg_url, plan)
+    (device_id, key), *_ = provisioned
+    engine = open_database(pg_url)
+    try:
+        with Broker(workdir=tmp_path) as broker:
+            device = Device(device_id, key, broker)
+            assert device.online.wait(30)
+            # Asked while no hub ran: stored, published by nobody.
+            management.new_command(engine, device_id, {"k": "reboot"})
+            with Hubs(2, pg_url, broker, tmp_path) as group:
+                hubs = [httpx.Client(base_url=group.api_url(i), timeout=30) for i in range(group.n)]
+                _until(
+                    lambda: all(h.get("/api/v1/health").json()["mqtt_connected"] for h in hubs),
+                    what="both hubs subscribed",
+                )
+                _until(lambda: device.commands, what="the pending command sent")
+                time.sleep(2.5)  # > two manage_interval_s of either hub: a second send would be here
+                heard = [h.get("/api/v1/health").json()["stats"].get("status", 0) for h in hubs]
+            assert heard == [1, 1]  # each hub heard the retained online
+            assert [c["k"] for c in device.commands] == ["reboot"]
+            device.client.loop_stop()
+    finally:
+        engine.dispose()
+
+
+async def test_a_pending_command_is_sent_again_once_per_coming_online_and_after_a_failed_publish(engine):
+    with engine.begin() as conn:
+        registry.add_device(conn, "slide-1", "park", 100, "CHF")
+    management.new_command(engine, "slide-1", {"k": "reboot"})  # sent as it was made
+
+    def heard(state: str = "online") -> None:  # as a hub stores the status it heard just now
+        management.store_reports(engine, {}, [], {"slide-1": (utcnow(), state, False)})
+
+    def claim() -> list[int]:
+        claimed = management.claim_resends(engine, {"slide-1"}, utcnow())
+        return [messages.parse(b)["seq"] for b in claimed.get("slide-1", [])]
+
+    assert claim() == []  # the device has not come online since (no stored status)
+    heard("online")  # it comes online after the command was sent
+    assert claim() == [1]
+    assert claim() == []  # a second hub that heard the same online: already sent
+    heard("offline")
+    assert claim() == []  # gone again: nothing to send to
+
+    class BrokerAway:
+        directory = registry.DeviceDirectory(engine)
+        authorizer = SimpleNamespace(engine=engine)
+
+        async def publish_command(self, info, data):
+            raise ConnectionError("the hub is not connected to the broker")
+
+    heard("online")
+    _seq, data = management.new_command(engine, "slide-1", {"k": "reboot"})[1:]
+    await management.publish(BrokerAway(), "park", "slide-1", [data])
+    # Not sent: claimed at the next online heard, though the device's stored online is older.
+    assert claim() == [1, 2]
+    assert claim() == []

@@ -110,6 +110,7 @@ COLUMNS_ADDED_SINCE_BASELINE = {
     "device_requests": {"fingerprint"},  # 0004
     "device_health": {"heap_alloc_bytes", "reset_cause", "last_traceback"},  # 0009
     "topup_tiers": {"site_id"},  # 0011
+    "device_commands": {"sent_at"},  # 0017
 }
 
 

@@ -12,7 +12,8 @@ lock on the device's row) and is published sealed with the device's key. It
 stays "pending" until the device acks it; pending commands are published again
 when the device comes online (a controller's MQTT session is clean, so what was
 published while it was away is lost), and a repeat it has already applied is
-ignored by its seq.
+ignored by its seq. Each resend is claimed in the database (sent_at), so that of several hubs
+hearing the same online only one sends it.
 
 Deny lists: POST /api/v1/devices/deny-sync (hub/api/routers/device_commands.py) compares the
 cards blocked in the hub with what each device was told (device_deny) and sends
@@ -26,7 +27,7 @@ import json
 import logging
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, and_, func, select, update
+from sqlalchemy import Connection, Engine, and_, func, or_, select, update
 
 from hub.core.clock import utcnow
 from hub.core.errors import NotFound
@@ -194,6 +195,7 @@ def add_command(conn: Connection, device_id: str, body: dict) -> tuple[int, byte
     seq = (last or 0) + 1
     data = messages.encode({"seq": seq, **body})
     manage.decode(topics.CMD, data)  # the rules the device checks
+    now = utcnow()
     conn.execute(
         COMMANDS.insert().values(
             device_id=device_id,
@@ -201,7 +203,8 @@ def add_command(conn: Connection, device_id: str, body: dict) -> tuple[int, byte
             kind=body["k"],
             body=data.decode(),
             status="pending",
-            created_at=utcnow(),
+            created_at=now,
+            sent_at=now,  # its caller publishes it now (publish() clears this if that fails)
         )
     )
     return seq, data
@@ -224,21 +227,43 @@ def list_commands(conn: Connection, device_id: str, limit: int = 100) -> list[di
     return [{**dict(r), "body": json.loads(r["body"])} for r in rows]
 
 
-def pending_commands(engine: Engine, device_ids) -> dict[str, list[bytes]]:
-    """The commands not yet acknowledged, per device, in seq order (one query for all)."""
-    with engine.connect() as conn:
+def claim_resends(engine: Engine, device_ids, now: datetime) -> dict[str, list[bytes]]:
+    """The pending commands to send again, per device, in seq order, marked sent now: those
+    never sent, or last sent before the device's stored online. Several hubs may each hear a
+    device come online (the broker's retained copy reaches every hub that subscribes); the first
+    to claim its commands sends them, and the others find them sent since."""
+    online_since = (
+        select(STATUS.c.changed_at)
+        .where(STATUS.c.device_id == COMMANDS.c.device_id, STATUS.c.state == "online")
+        .scalar_subquery()
+    )
+    with engine.begin() as conn:
         rows = conn.execute(
-            select(COMMANDS.c.device_id, COMMANDS.c.body)
+            update(COMMANDS)
             .where(
                 COMMANDS.c.device_id.in_(list(device_ids)),
                 COMMANDS.c.status == "pending",
+                online_since.is_not(None),
+                or_(COMMANDS.c.sent_at.is_(None), COMMANDS.c.sent_at < online_since),
             )
-            .order_by(COMMANDS.c.device_id, COMMANDS.c.seq)
+            .values(sent_at=now)
+            .returning(COMMANDS.c.device_id, COMMANDS.c.seq, COMMANDS.c.body)
         ).all()
     pending: dict[str, list[bytes]] = {}
-    for device_id, body in rows:
+    for device_id, _seq, body in sorted(rows):
         pending.setdefault(device_id, []).append(body.encode())
     return pending
+
+
+def _unsent(engine: Engine, device_id: str, bodies: list[bytes]) -> None:
+    """Mark commands whose publish failed as not sent: the device's next online sends them."""
+    seqs = [json.loads(b)["seq"] for b in bodies]
+    with engine.begin() as conn:
+        conn.execute(
+            update(COMMANDS)
+            .where(COMMANDS.c.device_id == device_id, COMMANDS.c.seq.in_(seqs))
+            .values(sent_at=None)
+        )
 
 
 async def send(bridge, engine: Engine, device_id: str, body: dict) -> int:
@@ -255,20 +280,22 @@ async def publish(bridge, site: str, device_id: str, bodies: list[bytes]) -> Non
     info = await asyncio.to_thread(bridge.directory.get, site, device_id)
     if info is None:
         return
-    for data in bodies:
+    for i, data in enumerate(bodies):
         try:
             await bridge.publish_command(info, data)
         except Exception as exc:  # the broker is away: sent again when the device comes online
             log.warning("command to %s not published: %s", device_id, exc)
+            await asyncio.to_thread(_unsent, bridge.authorizer.engine, device_id, bodies[i:])
             return
 
 
 async def resend_pending(bridge, engine: Engine, online: set[tuple[str, str]]) -> None:
     """Publish again what devices that just came online have not acknowledged: their
-    MQTT sessions are clean, so a command sent while they were away was lost."""
+    MQTT sessions are clean, so a command sent while they were away was lost. Their
+    statuses are stored already (Bridge.flush_management): one hub claims each resend."""
     if not online:
         return
-    pending = await asyncio.to_thread(pending_commands, engine, {d for _s, d in online})
+    pending = await asyncio.to_thread(claim_resends, engine, {d for _s, d in online}, utcnow())
     for site, device_id in online:
         if device_id in pending:
             await publish(bridge, site, device_id, pending[device_id])

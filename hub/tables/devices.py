@@ -66,6 +66,9 @@ class DeviceCommand(SQLModel, table=True):
     detail: str | None = None
     created_at: datetime = created()
     acked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    # When a hub last handed it to the broker; None: not yet, or its publish failed. A pending
+    # command is sent again to a device whose stored online is newer (management.claim_resends).
+    sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
 
 class DeviceDeny(SQLModel, table=True):
