@@ -104,6 +104,7 @@ ADDED_SINCE_BASELINE = {
     "firmware_updates",
     "report_buckets",  # 0015
     "device_status",  # 0016
+    "api_key_rates",  # 0018
 }
 # Columns added to a table of the previous release: read as NULL from its databases.
 COLUMNS_ADDED_SINCE_BASELINE = {

@@ -3,19 +3,33 @@ ceilings per operator or key per day, and a cashier's refund limit."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import logging
 import threading
 import time
+import uuid
 from collections import deque
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Engine, func, select
 
 from hub.access import audit
 from hub.access.callers import SITES, Caller
 from hub.access.roles import DEFAULT_REFUND_LIMIT
+from hub.core.clock import utcnow
 from hub.core.errors import Forbidden, TooMany
+from hub.tables.access import ApiKeyRate
+
+log = logging.getLogger("tapgift.limits")
+
+RATES = ApiKeyRate.__table__
+SHARE_EVERY_S = 1.0
+# A hub whose counts are older than this has stopped (or cannot reach the database): its counts
+# no longer hold the key back. Its rows are deleted by the others after FORGET_HUB_AFTER.
+HUB_SILENT_AFTER = dt.timedelta(seconds=5)
+FORGET_HUB_AFTER = dt.timedelta(minutes=2)
 
 
 @dataclass(frozen=True)
@@ -62,19 +76,77 @@ def local_midnight(conn: Connection, caller: Caller, now: dt.datetime) -> dt.dat
 
 
 class RateLimiter:
-    """Requests per caller in the last minute, in this hub process (each hub counts its own)."""
+    """Requests per API key in the last minute (a sliding window). Each hub process counts its
+    own; share(), every SHARE_EVERY_S (share_forever), writes its counts to the database and takes
+    the other hubs' counts, which check() adds to its own. A key's rate so holds across hubs,
+    give or take what the others took in the last second."""
 
-    def __init__(self, clock=time.monotonic):
+    def __init__(self, clock=time.monotonic, hub_id: str | None = None):
         self._seen: dict[str, deque[float]] = {}
+        self._others: dict[str, int] = {}  # key id -> the other hubs' requests in their last minute
         self._lock = threading.Lock()
         self._clock = clock
+        self.hub_id = hub_id or uuid.uuid4().hex[:16]
+        self._stored = False  # whether this hub has rows in the table
 
     def check(self, name: str, per_minute: int) -> None:
         now = self._clock()
         with self._lock:
             seen = self._seen.setdefault(name, deque())
-            while seen and seen[0] <= now - 60:
-                seen.popleft()
-            if len(seen) >= per_minute:
-                raise TooMany(f"more than {per_minute} requests a minute", int(seen[0] + 60 - now) + 1)
+            _forget(seen, now)
+            if len(seen) + self._others.get(name, 0) >= per_minute:
+                # Known here: when this hub's oldest request leaves the window. Another hub's
+                # oldest is its own clock's: a second, then ask again.
+                wait = int(seen[0] + 60 - now) + 1 if seen else 1
+                raise TooMany(f"more than {per_minute} requests a minute", wait)
             seen.append(now)
+
+    def elsewhere(self, name: str) -> int:
+        """The other hubs' requests of this key in their last minute, as last shared."""
+        with self._lock:
+            return self._others.get(name, 0)
+
+    def counts(self) -> dict[str, int]:
+        """This hub's requests in the last minute, per key that made any."""
+        now = self._clock()
+        with self._lock:
+            for name, seen in list(self._seen.items()):
+                _forget(seen, now)
+                if not seen:
+                    del self._seen[name]
+            return {name: len(seen) for name, seen in self._seen.items()}
+
+    def share(self, engine: Engine, now: dt.datetime) -> None:
+        """Store this hub's counts, forget stopped hubs' and take the others' (a thread's work)."""
+        mine = self.counts()
+        with engine.begin() as conn:
+            if mine or self._stored:
+                conn.execute(RATES.delete().where(RATES.c.hub == self.hub_id))
+                conn.execute(RATES.delete().where(RATES.c.counted_at < now - FORGET_HUB_AFTER))
+                if mine:
+                    rows = [
+                        {"hub": self.hub_id, "key_id": k, "requests": n, "counted_at": now}
+                        for k, n in mine.items()
+                    ]
+                    conn.execute(RATES.insert(), rows)
+                self._stored = bool(mine)
+            others = conn.execute(
+                select(RATES.c.key_id, func.sum(RATES.c.requests))
+                .where(RATES.c.hub != self.hub_id, RATES.c.counted_at >= now - HUB_SILENT_AFTER)
+                .group_by(RATES.c.key_id)
+            ).all()
+        with self._lock:
+            self._others = {key_id: int(n) for key_id, n in others}
+
+    async def share_forever(self, engine: Engine) -> None:
+        while True:
+            try:
+                await asyncio.to_thread(self.share, engine, utcnow())
+            except Exception:  # the database away: each hub goes on with its own counts
+                log.exception("sharing the API keys' request counts failed")
+            await asyncio.sleep(SHARE_EVERY_S)
+
+
+def _forget(seen: deque[float], now: float) -> None:
+    while seen and seen[0] <= now - 60:
+        seen.popleft()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
@@ -25,6 +28,7 @@ def create_app(
     publishes commands; both None when the API runs without MQTT, as in tests. `ceilings`:
     the money limits per operator and key (hub.access.limits)."""
     app = FastAPI(
+        lifespan=_share_rates,
         title="tapgift hub",
         version=__version__,
         description="Cards, wallets and controllers of a tapgift site. "
@@ -43,3 +47,14 @@ def create_app(
     app.include_router(api_router)
     docs.install(app)
     return app
+
+
+@asynccontextmanager
+async def _share_rates(app: FastAPI):
+    """While the API serves, its API keys' request counts are shared with the other hubs."""
+    sharing = asyncio.create_task(app.state.rate_limiter.share_forever(app.state.engine))
+    try:
+        yield
+    finally:
+        sharing.cancel()
+        await asyncio.gather(sharing, return_exceptions=True)

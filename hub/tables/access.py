@@ -62,6 +62,17 @@ class ApiKey(SQLModel, table=True):
     created_at: dt.datetime = created()
 
 
+class ApiKeyRate(SQLModel, table=True):
+    """Each hub process's count of a key's requests in the last minute, shared every second so
+    that a key's rate per minute holds across hubs (hub.access.limits.RateLimiter)."""
+
+    __tablename__ = "api_key_rates"
+    hub: str = Field(primary_key=True)  # a random id per process
+    key_id: str = Field(primary_key=True)
+    requests: int
+    counted_at: dt.datetime = moment(nullable=False)
+
+
 class AuditEntry(SQLModel, table=True):
     """One change made by a person or a key, written in the change's own transaction.
     Append-only: the migration adds triggers that refuse UPDATE and DELETE."""
