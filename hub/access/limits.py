@@ -142,8 +142,8 @@ class RateLimiter:
         while True:
             try:
                 await asyncio.to_thread(self.share, engine, utcnow())
-            except Exception:  # the database away: each hub goes on with its own counts
-                log.exception("sharing the API keys' request counts failed")
+            except Exception as exc:  # the database away: each hub goes on with its own counts
+                log.warning("sharing the API keys' request counts failed: %s", exc)
             await asyncio.sleep(SHARE_EVERY_S)
 
 
