@@ -71,7 +71,7 @@ class Authorizer:
     def __init__(
         self, engine: Engine, hold_ttl_s: int = 600, retries: int = 5, keep_connection: bool = False
     ):
-        """keep_connection: the thread that books batches (the bridge's one booker) keeps one
+        """keep_connection: the thread that books batches (the bridge's own thread) keeps one
         connection for all of them instead of taking it from the pool per batch: a pool
         checkout, its return and (PostgreSQL) its liveness ping cost the hub about as much
         CPU as a small batch's own statements. close() gives it back."""
