@@ -23,7 +23,7 @@ import asyncio
 import json
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
 from hub.core.errors import Conflict, DomainError
@@ -194,6 +194,9 @@ class ControlLink(Protocol):
     client: Any  # a gmqtt client while connected (publish(topic, payload, qos=...))
     loop: asyncio.AbstractEventLoop | None
 
+    async def on_own_loop(self, work: Coroutine) -> Any:
+        """Await work in the link's loop, from any loop; ConnectionError when it has stopped."""
+
 
 class DynsecAdmission(Admission):
     """Admission through Mosquitto's dynamic security plugin, over the hub's MQTT connection:
@@ -256,21 +259,14 @@ class DynsecAdmission(Admission):
             raise BrokerUnavailable("the broker refused: " + "; ".join(errors))
 
     async def _send(self, commands: list[dict]) -> list[dict]:
-        loop = self.link.loop
-        if loop is None:  # the bridge has not started: nothing waits on its events
+        if self.link.loop is None:  # the bridge has not started: nothing waits on its events
             raise BrokerUnavailable("the hub is not connected to the broker")
-        if loop is not asyncio.get_running_loop():
-            # Called from another event loop (the REST API's: the bridge has a thread and a loop
-            # of its own, hub.service.BridgeThread; a test client's): the MQTT client is the
-            # bridge's, and so are the answers' futures.
-            work = self._send_here(commands)
-            try:
-                future = asyncio.run_coroutine_threadsafe(work, loop)
-            except RuntimeError:  # the bridge's loop has just closed
-                work.close()
-                raise BrokerUnavailable("the hub is not connected to the broker") from None
-            return await asyncio.wrap_future(future)
-        return await self._send_here(commands)
+        try:
+            # In the bridge's loop, whichever loop asks (the REST API's, a test client's): the
+            # MQTT client is the bridge's, and so are the answers' futures.
+            return await self.link.on_own_loop(self._send_here(commands))
+        except ConnectionError:  # the bridge stopped meanwhile
+            raise BrokerUnavailable("the hub is not connected to the broker") from None
 
     async def _send_here(self, commands: list[dict]) -> list[dict]:
         try:
